@@ -1,0 +1,28 @@
+"""What a log format is to the pipeline: a header pattern and a vectorized parser.
+
+A format module declares one `Format`. Framing uses `header` (and `aux`) to
+tell where records start; the parser turns a frame of records into event
+columns. Parsers receive a frame with `head` (the record's first line, envelope
+removed) and `text` (the whole record) and return a frame of the same height
+holding whichever event columns they can fill (see analyzer.events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+Parser = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One log format: its name, how its records start, and how to parse them."""
+
+    name: str
+    header: str  # anchored Rust regex matched by the first line of a record
+    parse: Parser
+    aux: str | None = None  # header-shaped lines that continue the previous record
+    quoted: bool = False  # records may span lines inside double quotes (CSV)

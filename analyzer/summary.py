@@ -1,0 +1,62 @@
+"""The closing summary every command prints: what was read, what became of it, and what was skipped and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from analyzer.diagnostics import Diagnostics
+from analyzer.pipeline import Tally
+
+
+def summary_dict(diag: Diagnostics, tally: Tally) -> dict[str, Any]:
+    """The summary as data (also the `summary` of the JSON report)."""
+    streams: dict[str, dict[str, Any]] = {}
+    for (source, service, fmt), n in sorted(tally.by_stream.items()):
+        entry = streams.setdefault(f"{source} [{service}]", {"source": source, "service": service, "formats": {}})
+        entry["formats"][fmt] = n
+    for entry in streams.values():
+        entry["format"] = max(entry["formats"].items(), key=lambda kv: kv[1])[0]
+    return {
+        "lines_read": diag.lines_read,
+        "bytes_read": diag.bytes_read,
+        "records": tally.records,
+        "events_by_format": dict(tally.by_format.most_common()),
+        "events_by_service": dict(tally.by_service.most_common()),
+        "streams": list(streams.values()),
+        "altered_lines": diag.line_problems(),
+        "unparsed_lines": sum(diag.unparsed.values()),
+        "unparsed_reasons": dict(diag.unparsed),
+        "time_range": [
+            tally.ts_min.isoformat() if tally.ts_min is not None else None,  # type: ignore[attr-defined]
+            tally.ts_max.isoformat() if tally.ts_max is not None else None,  # type: ignore[attr-defined]
+        ],
+        "warnings": diag.source_warnings() + diag.warnings,
+        "errors": diag.errors,
+    }
+
+
+def print_summary(console: Console, diag: Diagnostics, tally: Tally) -> None:
+    """Human summary: counts, formats per stream, and every warning."""
+    s = summary_dict(diag, tally)
+    console.print(
+        f"[bold]lines read[/] {s['lines_read']:,}  [bold]bytes[/] {s['bytes_read']:,}  "
+        f"[bold]records[/] {s['records']:,}  [bold]unparsed[/] {s['unparsed_lines']:,}"
+    )
+    if s["time_range"][0]:
+        console.print(f"[bold]time range[/] {s['time_range'][0]} → {s['time_range'][1]}")
+    table = Table("source", "service", "format", "events", title="streams", title_justify="left")
+    for entry in s["streams"]:
+        detail = ", ".join(f"{k} {v:,}" for k, v in entry["formats"].items())
+        table.add_row(entry["source"], entry["service"], entry["format"], detail)
+    console.print(table)
+    console.print("[bold]events per format[/] " + ", ".join(f"{k} {v:,}" for k, v in s["events_by_format"].items()))
+    console.print("[bold]events per service[/] " + ", ".join(f"{k} {v:,}" for k, v in s["events_by_service"].items()))
+    for reason, n in {**s["altered_lines"], **s["unparsed_reasons"]}.items():
+        console.print(f"[yellow]{reason}:[/] {n:,}")
+    for line in s["warnings"]:
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+    for line in s["errors"]:
+        console.print(f"[red]error:[/] {line}", highlight=False)
