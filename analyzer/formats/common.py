@@ -93,7 +93,7 @@ def epoch_ts(expr: pl.Expr) -> pl.Expr:
     return (expr.cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64).cast(UTC_TS)
 
 
-ACCESS_PATTERN: Final = r'^(?P<client>\S*) - "(?P<method>[A-Z]+) (?P<path>\S*) HTTP/[0-9.]+" (?P<status>\d{3})(?: .*)?$'
+ACCESS_PATTERN: Final = r'^\S* - "[A-Z]+ \S* HTTP/[0-9.]+" \d{3}(?: |$)'
 
 
 def access_fields(message: pl.Expr) -> list[pl.Expr]:
@@ -102,16 +102,18 @@ def access_fields(message: pl.Expr) -> list[pl.Expr]:
     Matches uvicorn's access message with or without its reason phrase
     (`127.0.0.1:43540 - "POST /items HTTP/1.1" 422 Unprocessable Entity`).
     """
-    groups = message.str.extract_groups(ACCESS_PATTERN)
+    is_access = message.str.contains(ACCESS_PATTERN)
+    request = message.str.extract(r'^\S* - "([A-Z]+ \S*) HTTP/[0-9.]+" \d{3}', 1)
+    space = request.str.find(" ", literal=True)
     return [
-        groups.struct.field("method").alias("http_method"),
-        groups.struct.field("path").str.replace(r"\?.*$", "").alias("http_path"),
-        groups.struct.field("status").cast(pl.Int32, strict=False).alias("http_status"),
+        request.str.slice(0, space).alias("http_method"),
+        request.str.slice(space + 1).str.replace(r"\?.*$", "").alias("http_path"),
+        pl.when(is_access).then(message.str.extract(r'HTTP/[0-9.]+" (\d{3})', 1)).cast(pl.Int32, strict=False).alias("http_status"),
     ]
 
 
 REQUEST_ID_PATTERN: Final = (
-    r"(?i)\b(?:req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id)"
+    r"(?i)(?-u:\b)(?:req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id)"
     r"""['"]?\s*[=:]\s*['"]?([A-Za-z0-9][A-Za-z0-9._:/-]{2,127})"""
 )
 
@@ -121,15 +123,17 @@ def request_id(text: pl.Expr) -> pl.Expr:
     return text.str.extract(REQUEST_ID_PATTERN, 1)
 
 
-DURATION_PATTERN: Final = r"(?i)\b(?:duration(?:_ms)?|elapsed(?:_ms)?|took|latency(?:_ms)?|time_ms)[=:]\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s)?\b"
+DURATION_PATTERN: Final = (
+    r"(?i)(?-u:\b)(?:duration(?:_ms)?|elapsed(?:_ms)?|took|latency(?:_ms)?|time_ms)[=:]\s*([0-9]+(?:\.[0-9]+)?\s*(?:ms|s)?)(?-u:\b)"
+)
 
 
 def duration_ms(text: pl.Expr) -> pl.Expr:
-    """A request duration written as `duration_ms=12.5`, `duration=1.2s`, `took 120ms`... in milliseconds."""
-    groups = text.str.extract_groups(DURATION_PATTERN)
-    value = groups.struct.field("1").cast(pl.Float64, strict=False)
-    unit = groups.struct.field("2")
-    return pl.when(unit == "s").then(value * 1000).otherwise(value)
+    """A request duration written as `duration_ms=12.5`, `duration=1.2s`, `took: 120ms`... in milliseconds."""
+    found = text.str.extract(DURATION_PATTERN, 1)
+    value = found.str.extract(r"^([0-9.]+)", 1).cast(pl.Float64, strict=False)
+    seconds = found.str.ends_with("s") & ~found.str.ends_with("ms")
+    return pl.when(seconds).then(value * 1000).otherwise(value)
 
 
 _TRACEBACK = "Traceback (most recent call last):"
@@ -164,9 +168,9 @@ def exception_types(text: pl.Series) -> pl.Series:
     return out
 
 
-_KV_METHOD: Final = r"""\b(?:method|http_method)['"]?[=:]\s*['"]?([A-Z]{3,7})\b"""
-_KV_PATH: Final = r"""\b(?:path|route|http_path|url_path|endpoint)['"]?[=:]\s*['"]?(/[^\s'",?]*)"""
-_KV_STATUS: Final = r"""\b(?:status|status_code|http_status)['"]?[=:]\s*['"]?([1-5]\d\d)\b"""
+_KV_METHOD: Final = r"""(?-u:\b)(?:method|http_method)['"]?[=:]\s*['"]?([A-Z]{3,7})(?-u:\b)"""
+_KV_PATH: Final = r"""(?-u:\b)(?:path|route|http_path|url_path|endpoint)['"]?[=:]\s*['"]?(/[^\s'",?]*)"""
+_KV_STATUS: Final = r"""(?-u:\b)(?:status|status_code|http_status)['"]?[=:]\s*['"]?([1-5]\d\d)(?-u:\b)"""
 
 
 def kv_http_fields(text: pl.Expr) -> list[pl.Expr]:

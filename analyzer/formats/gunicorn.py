@@ -12,16 +12,16 @@ from analyzer.formats import common
 from analyzer.formats.base import Format
 
 HEADER = r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[[A-Z]+\] "
-_FIELDS = r"^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?P<tz>[+-]\d{4})\] \[(?P<pid>\d+)\] \[(?P<level>[A-Z]+)\] (?P<msg>.*)$"
+_PREFIX = r"^\[[^\]]*\] \[\d+\] \[[A-Z]+\] "
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
-    g = pl.col("head").str.extract_groups(_FIELDS)
+    head = pl.col("head")
     return records.select(
-        common.zoned_ts(g.struct.field("ts"), "%Y-%m-%d %H:%M:%S", g.struct.field("tz")).alias("ts"),
-        g.struct.field("pid").cast(pl.Int64, strict=False).alias("pid"),
-        common.level(g.struct.field("level")).alias("level"),
-        g.struct.field("msg").alias("message"),
+        common.zoned_ts(head.str.slice(1, 19), "%Y-%m-%d %H:%M:%S", head.str.slice(21, 5)).alias("ts"),
+        head.str.extract(r"^\[[^\]]*\] \[(\d+)\]", 1).cast(pl.Int64, strict=False).alias("pid"),
+        common.level(head.str.extract(r"^\[[^\]]*\] \[\d+\] \[([A-Z]+)\]", 1)).alias("level"),
+        head.str.replace(_PREFIX, "").alias("message"),
         pl.lit("gunicorn.error").alias("logger"),
     )
 

@@ -13,21 +13,21 @@ from analyzer.formats import common
 from analyzer.formats.base import Format
 
 HEADER = r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)? \| [A-Za-z0-9_]+ *\| "
-_FIELDS = (
-    r"^(?P<ts>\S+(?: \d\d:\d\d:\d\d\S*)?) \| (?P<level>[A-Za-z0-9_]+) *\| "
-    r"(?:(?P<name>[^\s:|]+):(?P<function>[^\s:|]+):(?P<line>\d+) - )?(?P<msg>.*)$"
-)
+_CALLER = r"^([^\s:|]+):[^\s:|]+:\d+ - "
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
-    g = pl.col("head").str.extract_groups(_FIELDS)
+    head = pl.col("head")
+    parts = head.str.splitn(" | ", 3)
+    rest = parts.struct.field("field_2")
+    logger = rest.str.extract(_CALLER, 1)
     return records.select(
-        common.iso_ts(g.struct.field("ts")).alias("ts"),
-        common.level(g.struct.field("level")).alias("level"),
-        g.struct.field("name").alias("logger"),
-        g.struct.field("msg").alias("message"),
-        common.request_id(pl.col("head")).alias("request_id"),
-        *common.kv_http_fields(pl.col("head")),
+        common.iso_ts(parts.struct.field("field_0")).alias("ts"),
+        common.level(parts.struct.field("field_1")).alias("level"),
+        logger.alias("logger"),
+        pl.when(logger.is_not_null()).then(rest.str.slice(rest.str.find(" - ", literal=True) + 3)).otherwise(rest).alias("message"),
+        common.request_id(head).alias("request_id"),
+        *common.kv_http_fields(head),
     )
 
 

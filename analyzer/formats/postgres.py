@@ -17,23 +17,22 @@ from analyzer.formats.base import Format
 _TS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?"
 _SEVERITY = r"LOG|ERROR|FATAL|PANIC|WARNING|NOTICE|INFO|DEBUG[1-5]?"
 _AUX = r"DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT"
-HEADER = rf"^{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .{{0,160}}?\b(?:{_SEVERITY}|{_AUX}):  "
-AUX = rf"^{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .{{0,160}}?\b(?:{_AUX}):  "
-_FIELDS = (
-    rf"^(?P<ts>{_TS})(?: (?P<tz>[A-Za-z][\w+:/-]*|[+-]\d\d(?::?\d\d)?))? "
-    rf"(?P<prefix>.{{0,160}}?)\b(?P<sev>{_SEVERITY}):  (?P<msg>.*)$"
-)
+HEADER = rf"^{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_SEVERITY}|{_AUX}):  "
+AUX = rf"^{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_AUX}):  "
+_SEVERITY_AT = rf"(?-u:\b)(?:{_SEVERITY}):  "
+_TS_AT = rf"^({_TS})"
+_ZONE_AT = r"^\S+ \S+ ([A-Za-z][\w+:/-]*|[+-]\d\d(?::?\d\d)?) "
 
 
 def _prefix_fields(prefix: pl.Expr) -> list[pl.Expr]:
     at_form = prefix.str.extract_groups(r"(?:^|\s)(?P<u>[^\s@\[\]]+|\[unknown\])@(?P<d>[^\s@\[\]]+|\[unknown\])")
-    user = pl.coalesce(prefix.str.extract(r"\buser=([^,\s\]]+)", 1), at_form.struct.field("u"))
-    db = pl.coalesce(prefix.str.extract(r"\bdb=([^,\s\]]+)", 1), at_form.struct.field("d"))
+    user = pl.coalesce(prefix.str.extract(r"(?-u:\b)user=([^,\s\]]+)", 1), at_form.struct.field("u"))
+    db = pl.coalesce(prefix.str.extract(r"(?-u:\b)db=([^,\s\]]+)", 1), at_form.struct.field("d"))
     return [
         prefix.str.extract(r"\[(\d+)\]", 1).cast(pl.Int64, strict=False).alias("pid"),
         pl.when(user == "[unknown]").then(None).otherwise(user).alias("db_user"),
         pl.when(db == "[unknown]").then(None).otherwise(db).alias("db_name"),
-        prefix.str.extract(r"\bapp=([^,\s\]]+)", 1).alias("logger"),
+        prefix.str.extract(r"(?-u:\b)app=([^,\s\]]+)", 1).alias("logger"),
     ]
 
 
@@ -43,14 +42,17 @@ def statement_duration(message: pl.Expr) -> pl.Expr:
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
-    g = pl.col("head").str.extract_groups(_FIELDS)
-    zone = g.struct.field("tz").fill_null("UTC")
+    head = pl.col("head")
+    at = head.str.find(_SEVERITY_AT)
+    tail = head.str.slice(at)
+    colon = tail.str.find(":", literal=True)
+    message = tail.str.slice(colon + 3)
     return records.select(
-        common.zoned_ts(g.struct.field("ts"), "%Y-%m-%d %H:%M:%S%.f", zone).alias("ts"),
-        common.level(g.struct.field("sev")).alias("level"),
-        g.struct.field("msg").alias("message"),
-        statement_duration(g.struct.field("msg")).alias("duration_ms"),
-        *_prefix_fields(g.struct.field("prefix").fill_null("")),
+        common.zoned_ts(head.str.extract(_TS_AT, 1), "%Y-%m-%d %H:%M:%S%.f", head.str.extract(_ZONE_AT, 1).fill_null("UTC")).alias("ts"),
+        common.level(tail.str.slice(0, colon)).alias("level"),
+        message.alias("message"),
+        statement_duration(message).alias("duration_ms"),
+        *_prefix_fields(head.str.slice(0, at).fill_null("")),
     ).with_columns(pl.coalesce(pl.col("logger"), pl.lit("postgres")).alias("logger"))
 
 

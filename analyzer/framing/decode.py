@@ -19,6 +19,7 @@ from analyzer.diagnostics import SourceStats
 
 _SEPARATOR = b"\x1f"  # unit separator; replaced beforehand if present
 _CONTROL = regex.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 ANSI_PATTERN = r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>]"
 
 
@@ -49,8 +50,7 @@ def decode_lines(data: bytes, expected: int, stats: SourceStats, max_line_bytes:
     """Split `data` into exactly `expected` text lines, counting what had to be altered."""
     if not data or expected == 0:
         return pl.Series("line", [], dtype=pl.String)
-    control = _CONTROL.search(data) is not None
-    if control:
+    if len(data.translate(None, _CONTROL_BYTES)) != len(data):
         # count affected lines once, then remove the bytes (they are never log text)
         stats.binary_lines += sum(1 for line in data.split(b"\n") if _CONTROL.search(line))
         data = _CONTROL.sub(b"", data)

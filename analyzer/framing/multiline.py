@@ -56,40 +56,52 @@ def _aux(line: pl.Expr, code: pl.Expr, formats: tuple[Format, ...]) -> pl.Expr:
     return expr
 
 
+def _per_stream(expr: pl.Expr, streams: int) -> pl.Expr:
+    """Apply a window expression per stream; a single stream needs no grouping."""
+    return expr.over("skey") if streams > 1 else expr
+
+
 def mark_starts(lines: pl.DataFrame, formats: tuple[Format, ...], quoted_streams: set[str]) -> pl.DataFrame:
     """Add `fmt` (format index) and `start` (the line begins a record) to a frame of lines.
 
-    `lines` holds `line` and `skey` (the stream key), in input order.
+    `lines` holds `line` and `skey` (the stream key), in input order. Costly
+    context rules run only when the batch holds a traceback at all.
     """
     line = pl.col("line")
     plain = len(formats) - 1
+    streams = lines.get_column("skey").n_unique()
     lines = lines.with_columns(format_codes(line, formats).alias("fmt"))
-    code = pl.col("fmt")
-    header = (code != plain) & ~_aux(line, code, formats)
-    cont = line.str.contains(CONTINUATION)
-    opener = line.str.contains(OPENER, literal=True)
-    bare_opener = ~header & line.str.starts_with(OPENER)
-    x_line = ~header & ~cont & ~bare_opener & ~_aux(line, code, formats)
-    idx = pl.int_range(pl.len(), dtype=pl.Int64)
-    skey = "skey"
-    prev_nonblank = pl.when(line.str.strip_chars() != "").then(line).forward_fill().shift(1).over(skey)
-    brk_prev = pl.when(header.and_(~opener) | x_line).then(idx).forward_fill().shift(1).over(skey)
-    open_prev = pl.when(opener).then(idx).forward_fill().shift(1).over(skey)
-    in_traceback = open_prev.is_not_null() & (brk_prev.is_null() | (open_prev > brk_prev))
-    start = (
-        pl.when(header)
-        .then(True)
-        .when(bare_opener)
-        .then(~prev_nonblank.str.contains(_ERRORISH).fill_null(False))
-        .when(x_line)
-        .then(~in_traceback)
-        .otherwise(False)
+    lines = lines.with_columns(
+        ((pl.col("fmt") != plain) & ~_aux(line, pl.col("fmt"), formats)).alias("_header"),
+        line.str.contains(CONTINUATION).alias("_cont"),
+        line.str.contains(OPENER, literal=True).alias("_opener"),
     )
-    lines = lines.with_columns(start.alias("start"))
+    header, cont, opener = pl.col("_header"), pl.col("_cont"), pl.col("_opener")
+    bare_opener = ~header & line.str.starts_with(OPENER)
+    aux = (pl.col("fmt") != plain) & ~header
+    x_line = ~header & ~cont & ~bare_opener & ~aux
+    if not lines.get_column("_opener").any():
+        start = header | x_line
+    else:
+        idx = pl.int_range(pl.len(), dtype=pl.Int64)
+        prev_nonblank = _per_stream(pl.when(line.str.strip_chars() != "").then(line).forward_fill().shift(1), streams)
+        brk_prev = _per_stream(pl.when((header & ~opener) | x_line).then(idx).forward_fill().shift(1), streams)
+        open_prev = _per_stream(pl.when(opener).then(idx).forward_fill().shift(1), streams)
+        in_traceback = open_prev.is_not_null() & (brk_prev.is_null() | (open_prev > brk_prev))
+        start = (
+            pl.when(header)
+            .then(True)
+            .when(bare_opener)
+            .then(~prev_nonblank.str.contains(_ERRORISH).fill_null(False))
+            .when(x_line)
+            .then(~in_traceback)
+            .otherwise(False)
+        )
+    lines = lines.with_columns(start.alias("start")).drop("_header", "_cont", "_opener")
     if quoted_streams:
         quotes = line.str.count_matches('"', literal=True)
-        balanced = ((quotes.cum_sum() - quotes).over(skey) % 2) == 0
-        in_csv = pl.col(skey).is_in(list(quoted_streams))
+        balanced = (_per_stream(quotes.cum_sum() - quotes, streams) % 2) == 0
+        in_csv = pl.col("skey").is_in(list(quoted_streams))
         lines = lines.with_columns(
             pl.when(in_csv).then(balanced & (line != "")).otherwise(pl.col("start")).alias("start")
         )
