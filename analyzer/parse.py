@@ -58,5 +58,8 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     if "exc_type" in events.columns:
         exc = events.get_column("exc_type").fill_null(exc)
     events = events.with_columns(exc.alias("exc_type"))
-    keep = [c for c in SCHEMA if c in events.columns] + ["skey", "env_ts"]
-    return events.select(keep).sort("line_no")
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCHEMA.items() if name not in events.columns]
+    events = events.with_columns(missing)
+    return events.select(
+        *(pl.col(name).cast(dtype, strict=False) for name, dtype in SCHEMA.items()), "skey", "env_ts"
+    ).sort("line_no")

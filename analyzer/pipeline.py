@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from analyzer.diagnostics import Diagnostics
-from analyzer.events import conform
+from analyzer.events import conform, empty_events
 from analyzer.formats import BY_NAME, FORMATS, PLAIN, Format
 from analyzer.framing import Framer
 from analyzer.parse import parse_records
@@ -95,7 +95,7 @@ class Pipeline:
 
     def _events(self, records: pl.DataFrame) -> pl.DataFrame:
         if records.height == 0:
-            return conform(pl.DataFrame())
+            return empty_events()
         events = self._infer_times(parse_records(records, self.formats, self.diag))
         events = conform(events)
         self.tally.add(events)
@@ -104,8 +104,12 @@ class Pipeline:
     def _infer_times(self, events: pl.DataFrame) -> pl.DataFrame:
         """Records without a time of their own take the envelope's, else the stream's last one (flagged)."""
         own = pl.coalesce(pl.col("ts"), pl.col("env_ts"))
-        carried = pl.col("skey").replace_strict(self.last_ts, default=None, return_dtype=events.schema["ts"]) \
-            if self.last_ts else pl.lit(None, dtype=events.schema["ts"])
+        ts_type = events.schema["ts"]
+        carried = (
+            pl.col("skey").replace_strict(self.last_ts, default=None, return_dtype=ts_type)
+            if self.last_ts
+            else pl.lit(None, dtype=ts_type)
+        )
         events = events.with_columns(own.alias("_own")).with_columns(
             pl.coalesce(pl.col("_own").forward_fill().over("skey"), carried).alias("ts"),
         )

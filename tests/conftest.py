@@ -1,0 +1,53 @@
+"""Shared helpers: run the pipeline or the CLI on text, the way a user would."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from analyzer.cli import app
+from analyzer.diagnostics import Diagnostics
+from analyzer.pipeline import Pipeline
+from analyzer.sources import resolve
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_events(*paths: str | Path, fmt: str | None = None, chunk_bytes: int | None = None) -> tuple[pl.DataFrame, Diagnostics]:
+    """All events of `paths` through the real pipeline, plus its diagnostics."""
+    diag = Diagnostics()
+    kwargs = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
+    pipeline = Pipeline(diag, fmt=fmt, **kwargs)
+    batches = list(pipeline.run(resolve([str(p) for p in paths], diag)))
+    events = pl.concat(batches) if batches else pl.DataFrame()
+    return events, diag
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """Write text or bytes to a file under tmp_path (gzip when the name ends in .gz)."""
+
+    def _write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode() if isinstance(content, str) else content
+        if name.endswith(".gz"):
+            data = gzip.compress(data)
+        path.write_bytes(data)
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def _run(*args: str, input: str | bytes | None = None):
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return _run
