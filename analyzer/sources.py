@@ -113,8 +113,12 @@ def _folder_files(folder: Path, diag: Diagnostics) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in names:
             p = Path(root) / name
-            if p.is_file() and _is_log_candidate(p):
+            if not _is_log_candidate(p):
+                continue
+            if p.is_file():
                 files.append(str(p))
+            elif p.is_symlink():
+                diag.warn(f"{p}: broken link; skipped")
     return files
 
 

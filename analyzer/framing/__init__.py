@@ -97,7 +97,7 @@ class Framer:
             frame = env.rejoin_partials(pl.concat([self.partials, frame]))
             still_open = frame.get_column("partial")
             if chunk.final:
-                still_open = pl.Series([False] * frame.height)
+                still_open = pl.Series([False] * frame.height, dtype=pl.Boolean)
             self.partials = frame.filter(still_open)
             frame = frame.filter(~still_open)
         elif self.envelope == "compose":

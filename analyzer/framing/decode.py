@@ -64,7 +64,7 @@ def decode_lines(data: bytes, expected: int, stats: SourceStats, max_line_bytes:
         except UnicodeDecodeError:
             stats.replaced_lines += int(lines.str.contains("\ufffd", literal=True).sum())
     if b"\r" in data:
-        lines = lines.str.strip_chars_end("\r")
+        lines = lines.str.strip_chars("\r")
     if b"\x1b" in data:
         lines = lines.str.replace_all(ANSI_PATTERN, "")
     too_long = lines.str.len_bytes() > max_line_bytes

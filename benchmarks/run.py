@@ -1,0 +1,226 @@
+"""Benchmark runner: grep, the naive Python loop and logscan side by side on each data file.
+
+For every file in the data folder (made by generate.py) it runs, in the same
+invocation and on the same warm page cache:
+
+- ``grep``:   ``grep -c PATTERN FILE`` (default pattern ``''``: counts lines, the
+              floor cost of reading and splitting lines),
+- ``naive``:  ``python benchmarks/naive.py FILE`` (one compiled regex per format),
+- ``events``: ``logscan events FILE --output count`` (full normalization),
+- ``scan``:   ``logscan scan FILE --format json -o /dev/null`` (end to end; mixed
+              compose.log only).
+
+Each command runs ``--repeat`` times; the best wall time is kept, and the peak
+RSS is the largest ``ru_maxrss`` of the process itself, read with ``os.wait4``
+on that child (not RUSAGE_CHILDREN, which accumulates across runs). Results go
+to stdout as a Markdown table (optionally appended to ``--markdown``) and to
+``--json``; the exact commands are printed so any row can be reproduced.
+
+    python benchmarks/run.py [--tools grep naive events scan] [--repeat 3] [--logscan-cmd CMD]
+                             [--files compose.log ...] [--markdown benchmarks/RESULTS.md] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data"
+FILES = ["uvicorn.log", "gunicorn.log", "loguru.log", "loguru.jsonl", "python.log", "postgres.log", "postgres.csv",
+         "postgres.json", "app.json", "docker-json.log", "compose.log"]
+MIXED = "compose.log"
+TOOLS = ["grep", "naive", "events", "scan"]
+TARGET_RATIO = 2.0  # logscan events / scan throughput vs the naive loop
+TARGET_RSS_MIB = 1024  # peak RSS on a >= 2 GB input
+BIG_INPUT = 2 * 10**9
+
+
+@dataclass
+class Row:
+    file: str
+    bytes: int
+    lines: int
+    tool: str
+    command: str
+    times_s: list[float]
+    best_s: float | None
+    mb_per_s: float | None
+    lines_per_s: float | None
+    peak_rss_mib: float
+    vs_naive: float | None
+    exit_code: int
+    output: str
+
+
+def count_lines(path: Path) -> int:
+    """Newline count (plus an unterminated last line); also warms the page cache."""
+    n, last = 0, b"\n"
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
+
+
+def run_once(cmd: list[str]) -> tuple[float, float, int, str, str]:
+    """Wall seconds, peak RSS in MiB of that process, exit code, stdout, stderr."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return wall, usage.ru_maxrss / 1024, proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+
+
+def measure(file: Path, size: int, lines: int, tool: str, cmd: list[str], repeat: int, ok_codes: set[int]) -> Row:
+    times: list[float] = []
+    rss, code, output = 0.0, 0, ""
+    for _ in range(repeat):
+        wall, peak, code, out, err = run_once(cmd)
+        rss = max(rss, peak)
+        output = " ".join(out.split())
+        if code not in ok_codes:
+            output = f"FAILED: {' '.join((err or out).split())[-300:]}"
+            break
+        times.append(wall)
+    best = min(times) if code in ok_codes else None
+    return Row(file.name, size, lines, tool, shlex.join(cmd), [round(t, 4) for t in times], best,
+               size / 1e6 / best if best else None, lines / best if best else None, round(rss, 1), None, code, output)
+
+
+def default_logscan() -> list[str]:
+    return ["logscan"] if shutil.which("logscan") else [sys.executable, "-m", "analyzer.cli"]
+
+
+def commands(tool: str, path: str, logscan: list[str], grep_pattern: str) -> list[str]:
+    return {
+        "grep": ["grep", "-c", grep_pattern, path],
+        "naive": [sys.executable, "benchmarks/naive.py", path],
+        "events": [*logscan, "events", path, "--output", "count"],
+        "scan": [*logscan, "scan", path, "--format", "json", "-o", "/dev/null"],
+    }[tool]
+
+
+def machine() -> dict[str, str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+    grep = subprocess.run(["grep", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    return {"os": platform.platform(), "cpu": cpu, "cores": str(os.cpu_count()),
+            "memory": f"{int(mem[1]) / 2**20:.1f} GiB" if mem else "?", "python": platform.python_version(), "grep": grep}
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def markdown(rows: list[Row], meta: dict[str, object]) -> str:
+    m = meta["machine"]
+    assert isinstance(m, dict)
+    out = [f"## logscan benchmarks, {meta['date']}", "",
+           f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {m['os']}; Python {m['python']}; {m['grep']}",
+           f"- command: `{meta['argv']}` (from the repo root)",
+           f"- best of {meta['repeat']} runs; MB = 10^6 bytes; peak RSS = the process's own `ru_maxrss`; "
+           "× naive = MB/s relative to the naive loop on the same file", "",
+           "| file | MB | lines | tool | best s | MB/s | lines/s | peak RSS MiB | × naive | output |",
+           "|---|--:|--:|---|--:|--:|--:|--:|--:|---|"]
+    for r in rows:
+        out.append(f"| {r.file} | {r.bytes / 1e6:.1f} | {r.lines:,} | {r.tool} | {fmt(r.best_s, '.3f')} | "
+                   f"{fmt(r.mb_per_s, '.1f')} | {fmt(r.lines_per_s, ',.0f')} | {r.peak_rss_mib:.0f} | "
+                   f"{fmt(r.vs_naive, '.2f')} | {r.output[:70].replace('|', '/')} |")
+    out += ["", "Commands (FILE = the data file, run from the repo root):", ""]
+    templates = meta["commands"]
+    assert isinstance(templates, dict)
+    out += [f"- {tool}: `{cmd}`" for tool, cmd in templates.items()]
+    checks = targets(rows)
+    if checks:
+        out += ["", "Targets:", ""] + [f"- {c}" for c in checks]
+    return "\n".join(out) + "\n"
+
+
+def targets(rows: list[Row]) -> list[str]:
+    """The README's targets that this run can judge."""
+    out = []
+    for r in rows:
+        if r.tool not in ("events", "scan"):
+            continue
+        if r.vs_naive is not None:
+            verdict = "PASS" if r.vs_naive >= TARGET_RATIO else "FAIL"
+            out.append(f"{verdict} {r.tool} on {r.file}: {r.vs_naive:.2f}× naive (target ≥ {TARGET_RATIO:g}×)")
+        if r.bytes >= BIG_INPUT and r.best_s is not None:
+            verdict = "PASS" if r.peak_rss_mib < TARGET_RSS_MIB else "FAIL"
+            out.append(f"{verdict} {r.tool} on {r.file} ({r.bytes / 1e9:.1f} GB): peak RSS {r.peak_rss_mib:.0f} MiB "
+                       f"(target < {TARGET_RSS_MIB} MiB)")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DATA, help="folder of generated files (default: benchmarks/data)")
+    ap.add_argument("--files", nargs="+", metavar="FILE", help="file names in --data, or paths (default: every known file present)")
+    ap.add_argument("--tools", nargs="+", choices=TOOLS, default=TOOLS, help="default: all; scan runs on compose.log only")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per command; the best time is kept (default: 3)")
+    ap.add_argument("--logscan-cmd", help="how to invoke logscan (default: `logscan` on PATH, else `python -m analyzer.cli`)")
+    ap.add_argument("--grep-pattern", default="", help="pattern for grep -c (default: '' = count every line)")
+    ap.add_argument("--markdown", type=Path, help="also append the Markdown report to this file")
+    ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    args = ap.parse_args()
+
+    logscan = shlex.split(args.logscan_cmd) if args.logscan_cmd else default_logscan()
+    paths = [Path(f) if Path(f).is_file() else args.data / f for f in args.files] if args.files else \
+        [args.data / f for f in FILES if (args.data / f).is_file()]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing or not paths:
+        sys.exit(f"run.py: no such data file: {', '.join(missing) or args.data}; run benchmarks/generate.py first")
+
+    rows: list[Row] = []
+    for path in paths:
+        shown = os.path.relpath(path.resolve(), ROOT) if path.resolve().is_relative_to(ROOT) else str(path.resolve())
+        size, lines = path.stat().st_size, count_lines(path)
+        file_rows: list[Row] = []
+        for tool in args.tools:
+            if tool == "scan" and path.name != MIXED:
+                continue
+            ok = {0, 1} if tool == "grep" else {0}  # grep exits 1 when nothing matched
+            row = measure(path, size, lines, tool, commands(tool, shown, logscan, args.grep_pattern), args.repeat, ok)
+            file_rows.append(row)
+            print(f"{path.name:<16} {tool:<7} {fmt(row.best_s, '8.3f')} s {fmt(row.mb_per_s, '8.1f')} MB/s "
+                  f"{row.peak_rss_mib:7.0f} MiB  {row.output[:60]}", file=sys.stderr, flush=True)
+        naive = next((r.mb_per_s for r in file_rows if r.tool == "naive"), None)
+        for row in file_rows:
+            row.vs_naive = round(row.mb_per_s / naive, 2) if naive and row.mb_per_s else None
+        rows += file_rows
+
+    meta: dict[str, object] = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+        "argv": shlex.join(["python", "benchmarks/run.py", *sys.argv[1:]]), "repeat": args.repeat,
+        "commands": {t: shlex.join(commands(t, "FILE", logscan, args.grep_pattern)) + (f" ({MIXED} only)" if t == "scan" else "")
+                     for t in args.tools},
+    }
+    report = markdown(rows, meta)
+    print(report)
+    if args.markdown:
+        with args.markdown.open("a") as f:
+            f.write(report + "\n")
+    if args.json:
+        args.json.write_text(json.dumps({**meta, "targets": targets(rows), "results": [asdict(r) for r in rows]}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

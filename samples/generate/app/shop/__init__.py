@@ -1,0 +1,1 @@
+"""A small FastAPI shop backend used only to produce real sample logs for logscan."""
