@@ -57,6 +57,6 @@ def print_summary(console: Console, diag: Diagnostics, tally: Tally) -> None:
     for reason, n in {**s["altered_lines"], **s["unparsed_reasons"]}.items():
         console.print(f"[yellow]{reason}:[/] {n:,}")
     for line in s["warnings"]:
-        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+        console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     for line in s["errors"]:
-        console.print(f"[red]error:[/] {line}", highlight=False)
+        console.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
