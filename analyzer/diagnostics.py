@@ -22,6 +22,7 @@ class SourceStats:
     binary_lines: int = 0  # lines with NUL or other control bytes, cleaned
     truncated_lines: int = 0  # lines longer than the line limit, cut
     bad_envelope_lines: int = 0  # Docker json-file lines that were not valid JSON
+    blank_lines: int = 0  # blank lines that belonged to no record (counted, not turned into events)
 
 
 @dataclass
@@ -49,6 +50,10 @@ class Diagnostics:
     @property
     def lines_read(self) -> int:
         return sum(s.lines for s in self.sources.values())
+
+    @property
+    def blank_lines(self) -> int:
+        return sum(s.blank_lines for s in self.sources.values())
 
     @property
     def bytes_read(self) -> int:

@@ -100,7 +100,9 @@ def _is_log_candidate(path: Path) -> bool:
         return False
     if name.endswith((".json",)) and name in {"config.v2.json", "hostconfig.json", "manifest.json"}:
         return False
-    return not name.endswith((".pyc", ".png", ".jpg", ".toml", ".md", ".py", ".ini", ".yml", ".yaml"))
+    return not name.endswith(
+        (".pyc", ".py", ".mako", ".png", ".jpg", ".toml", ".md", ".ini", ".cfg", ".yml", ".yaml", ".sh", ".sql")
+    )
 
 
 def _folder_files(folder: Path, diag: Diagnostics) -> list[str]:

@@ -23,6 +23,7 @@ def summary_dict(diag: Diagnostics, tally: Tally) -> dict[str, Any]:
         "lines_read": diag.lines_read,
         "bytes_read": diag.bytes_read,
         "records": tally.records,
+        "blank_lines": diag.blank_lines,
         "events_by_format": dict(tally.by_format.most_common()),
         "events_by_service": dict(tally.by_service.most_common()),
         "streams": list(streams.values()),
@@ -43,7 +44,8 @@ def print_summary(console: Console, diag: Diagnostics, tally: Tally) -> None:
     s = summary_dict(diag, tally)
     console.print(
         f"[bold]lines read[/] {s['lines_read']:,}  [bold]bytes[/] {s['bytes_read']:,}  "
-        f"[bold]records[/] {s['records']:,}  [bold]unparsed[/] {s['unparsed_lines']:,}"
+        f"[bold]records[/] {s['records']:,}  [bold]blank lines[/] {s['blank_lines']:,}  "
+        f"[bold]unparsed[/] {s['unparsed_lines']:,}"
     )
     if s["time_range"][0]:
         console.print(f"[bold]time range[/] {s['time_range'][0]} → {s['time_range'][1]}")

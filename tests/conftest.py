@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from analyzer.cli import app
 from analyzer.diagnostics import Diagnostics
+from analyzer.events import empty_events
 from analyzer.pipeline import Pipeline
 from analyzer.sources import resolve
 
@@ -23,7 +24,7 @@ def read_events(*paths: str | Path, fmt: str | None = None, chunk_bytes: int | N
     kwargs = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
     pipeline = Pipeline(diag, fmt=fmt, **kwargs)
     batches = list(pipeline.run(resolve([str(p) for p in paths], diag)))
-    events = pl.concat(batches) if batches else pl.DataFrame()
+    events = pl.concat(batches) if batches else empty_events()
     return events, diag
 
 

@@ -76,7 +76,7 @@ def test_tracebacks_and_pg_records_join(write, chunk):
     assert [r["line_count"] for r in rows] == [1, len(UVICORN_TRACEBACK), 1, len(CHAINED), len(LOGURU_DIAGNOSE), 1, len(PG_DEADLOCK), 1]
     assert [r["exc_type"] for r in rows][:5] == [None, "RuntimeError", None, "sqlalchemy.exc.ProgrammingError", "ValueError"]
     assert rows[6]["text"].endswith("STATEMENT:  UPDATE t SET v='c2' WHERE id=1")
-    assert diag.lines_read == text.count("\n") == sum(r["line_count"] for r in rows)
+    assert diag.lines_read == text.count("\n") == sum(r["line_count"] for r in rows) + diag.blank_lines
 
 
 def test_bare_traceback_after_unrelated_line_is_its_own_record(write):

@@ -156,4 +156,8 @@ class Framer:
         if marked.height == 0:
             return pl.DataFrame()
         records = assemble(marked.drop("partial"))
+        blank = records.get_column("text").str.strip_chars() == ""
+        if blank.any():
+            self.diag.source(self.input.path).blank_lines += int(records.filter(blank).get_column("nphys").sum())
+            records = records.filter(~blank)
         return records.with_columns(pl.lit(self.input.path).alias("source"))

@@ -63,10 +63,10 @@ def decode_lines(data: bytes, expected: int, stats: SourceStats, max_line_bytes:
             data.decode("utf-8")
         except UnicodeDecodeError:
             stats.replaced_lines += int(lines.str.contains("\ufffd", literal=True).sum())
-    if b"\r" in data:
-        lines = lines.str.strip_chars("\r")
     if b"\x1b" in data:
         lines = lines.str.replace_all(ANSI_PATTERN, "")
+    if b"\r" in data:
+        lines = lines.str.strip_chars("\r")
     too_long = lines.str.len_bytes() > max_line_bytes
     if too_long.any():
         stats.truncated_lines += int(too_long.sum())

@@ -62,6 +62,7 @@ class ComposeNames:
 
     project: str | None = None
     seen: set[str] = field(default_factory=set)
+    prefixed: set[str] = field(default_factory=set)  # names seen in `name  | ` prefixes
 
     def learn(self, names: list[str]) -> None:
         new = set(names) - self.seen
@@ -80,6 +81,11 @@ class ComposeNames:
                 self.project = candidate
 
     def service(self, name: str) -> str:
+        # Compose v1 names containers `<project>_<service>_<n>` in status lines but `<service>_<n>` in prefixes
+        for known in self.prefixed:
+            if name != known and name.endswith(known) and name[-len(known) - 1] in "-_":
+                name = known
+                break
         if self.project and name.startswith(self.project) and _INDEX.match(name[len(self.project) :]):
             name = name[len(self.project) :]
         m = _INDEX.match(name)
@@ -111,11 +117,16 @@ def unwrap_compose(frame: pl.DataFrame, names: ComposeNames) -> pl.DataFrame:
     )
     containers = frame.get_column("_container").drop_nulls().unique().to_list()
     status_of = frame.get_column("_status_of").drop_nulls().unique().to_list()
+    names.prefixed.update(containers)
     names.learn(containers + status_of)
     mapping = {n: names.service(n) for n in containers + status_of}
     container = pl.coalesce(pl.col("_container"), pl.col("_status_of"))
     frame = frame.with_columns(
-        pl.coalesce(container.replace_strict(mapping, default=None, return_dtype=pl.String), pl.col("service")).alias("service"),
+        pl.coalesce(
+            container.replace_strict(mapping, default=None, return_dtype=pl.String),
+            pl.when(pl.col("compose_status")).then(pl.lit("compose")),
+            pl.col("service"),
+        ).alias("service"),
     ).drop("_container", "_status_of")
     prefixed = frame.filter(~pl.col("compose_status"))
     if prefixed.height and prefixed.get_column("line").str.contains(_RFC3339).any():

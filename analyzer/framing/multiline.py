@@ -9,7 +9,8 @@ interrupted by another service's lines is still joined:
 * blank lines, indented or TAB-led lines, Loguru's `> File` marker, chained-
   exception separators and the lines SQLAlchemy/drivers append to an exception
   (`[SQL: ...]`, `(Background on this error at: ...)`, `DETAIL:  ...`,
-  `LINE 1: ...`) continue the record;
+  `LINE 1: ...`, asyncpg's untabbed deadlock lines `Process N waits for ...`)
+  continue the record;
 * `Traceback (most recent call last):` continues a record whose last line reads
   like an error (`Exception in ASGI application`, a logged exception), and
   opens a traceback: the first unindented line after it (the exception line)
@@ -30,6 +31,7 @@ CONTINUATION: Final = (
     r"^(?:$|[ \t]|> File |\(Background on this (?:error|warning) at: |\[SQL: |\[parameters: "
     r"|\[SQL parameters hidden|(?:DETAIL|HINT|CONTEXT|QUERY|LOCATION|STATEMENT):  |LINE \d+: "
     r"|(?:future|task): <Task |The above exception was the direct cause|During handling of the above exception"
+    r"|Process \d+ waits for |Process \d+: "
     r"|\^+$)"
 )
 OPENER: Final = "Traceback (most recent call last):"
