@@ -166,7 +166,13 @@ def _open(inp: Input) -> BinaryIO:
     f = open(inp.path, "rb")  # noqa: SIM115 - closed by read_chunks
     if f.read(2) == b"\x1f\x8b":
         f.seek(0)
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+        gz = gzip.GzipFile(fileobj=f, mode="rb")
+        try:
+            gz.peek(1)
+            return gz  # type: ignore[return-value]
+        except (EOFError, zlib.error, gzip.BadGzipFile):
+            pass  # gzip magic but no gzip stream: read the bytes as they are
+    f.seek(0)
     f.seek(0)
     return f
 

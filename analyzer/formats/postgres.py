@@ -76,4 +76,23 @@ def record_text(ts: pl.Expr, pid: pl.Expr, severity: pl.Expr, message: pl.Expr, 
     return pl.concat_str(parts)
 
 
+def structured_events(rows: pl.DataFrame, names: dict[str, str], fields: dict[str, str]) -> pl.DataFrame:
+    """Event columns of csvlog/jsonlog rows; `names` maps time/pid/severity/message/sqlstate/user/db/backend
+    to the row's column names, `fields` maps stderr labels (DETAIL, ...) to columns."""
+    c = {key: pl.col(name) for key, name in names.items()}
+    zone = c["time"].str.extract(r" (\S+)$", 1)
+    return rows.select(
+        common.zoned_ts(c["time"].str.replace(r" \S+$", ""), "%Y-%m-%d %H:%M:%S%.f", zone).alias("ts"),
+        c["pid"].cast(pl.Int64, strict=False).alias("pid"),
+        common.level(c["severity"]).alias("level"),
+        c["message"].str.split("\n").list.first().alias("message"),
+        c["sqlstate"].alias("sqlstate"),
+        c["user"].alias("db_user"),
+        c["db"].alias("db_name"),
+        pl.coalesce(c["backend"], pl.lit("postgres")).alias("logger"),
+        statement_duration(c["message"]).alias("duration_ms"),
+        record_text(c["time"], c["pid"], c["severity"], c["message"], {k: pl.col(v) for k, v in fields.items()}).alias("text"),
+    )
+
+
 FORMAT = Format("postgres", HEADER, parse, aux=AUX)

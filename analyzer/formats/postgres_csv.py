@@ -12,9 +12,8 @@ import io
 
 import polars as pl
 
-from analyzer.formats import common
 from analyzer.formats.base import Format
-from analyzer.formats.postgres import record_text, statement_duration
+from analyzer.formats.postgres import structured_events
 
 HEADER = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [A-Za-z0-9+:-]+,"
 COLUMNS = (
@@ -47,23 +46,12 @@ def _read(texts: list[str]) -> pl.DataFrame:
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
     rows = _read(records.get_column("text").to_list())
-    c = pl.col
-    zone = c("log_time").str.extract(r" (\S+)$", 1)
-    return rows.select(
-        common.zoned_ts(c("log_time").str.replace(r" \S+$", ""), "%Y-%m-%d %H:%M:%S%.f", zone).alias("ts"),
-        c("process_id").cast(pl.Int64, strict=False).alias("pid"),
-        common.level(c("error_severity")).alias("level"),
-        c("message").str.split("\n").list.first().alias("message"),
-        c("sql_state_code").alias("sqlstate"),
-        c("user_name").alias("db_user"),
-        c("database_name").alias("db_name"),
-        pl.coalesce(c("backend_type"), pl.lit("postgres")).alias("logger"),
-        statement_duration(c("message")).alias("duration_ms"),
-        record_text(
-            c("log_time"), c("process_id"), c("error_severity"), c("message"),
-            {"DETAIL": c("detail"), "HINT": c("hint"), "QUERY": c("internal_query"), "CONTEXT": c("context"),
-             "LOCATION": c("location"), "STATEMENT": c("query")},
-        ).alias("text"),
+    return structured_events(
+        rows,
+        {"time": "log_time", "pid": "process_id", "severity": "error_severity", "message": "message",
+         "sqlstate": "sql_state_code", "user": "user_name", "db": "database_name", "backend": "backend_type"},
+        {"DETAIL": "detail", "HINT": "hint", "QUERY": "internal_query", "CONTEXT": "context",
+         "LOCATION": "location", "STATEMENT": "query"},
     )
 
 

@@ -57,6 +57,8 @@ def decode_lines(data: bytes, expected: int, stats: SourceStats, max_line_bytes:
     lines = _split(data)
     if len(lines) != expected:
         lines = _split_slow(data)
+    if len(lines) < expected:  # lines that held nothing but removed control bytes
+        lines = pl.concat([lines, pl.Series("line", [""] * (expected - len(lines)), dtype=pl.String)])
     lines = lines.fill_null("")
     if not data.isascii():
         try:
