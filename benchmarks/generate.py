@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import keyword
 import random
 import re
 import time
@@ -23,10 +24,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 # --------------------------------------------------------------------------- slots
 
 Kind = Callable[[random.Random], str]
+X = TypeVar("X")
+
+
+def mapped(kinds: list[tuple[float, Callable[[random.Random], X]]], render: Callable[[random.Random, X], str],
+           scale: float = 1.0) -> list[tuple[float, Kind]]:
+    """Kinds whose output goes through ``render``, weights multiplied by ``scale``."""
+    def one(f: Callable[[random.Random], X]) -> Kind:
+        return lambda r: render(r, f(r))
+    return [(w * scale, one(f)) for w, f in kinds]
 
 
 def slot(name: str) -> str:
@@ -91,6 +102,7 @@ ROUTES: list[tuple[int, str, str, dict[int, int]]] = [
 WORDS = ["shoes", "red%20dress", "laptop", "usb-c", "coffee", "desk+lamp", "gift", "sale", "wireless%20mouse"]
 CATEGORIES = ["electronics", "books", "garden", "toys", "fashion", "home"]
 CLIENT_IPS = ["172.18.0.1"] * 6 + ["172.18.0.7", "10.0.3.18", "10.0.3.22", "192.168.10.41", "127.0.0.1"]
+GET_ORDER, CREATE_ORDER, SLOW_ROUTES = 4, 5, (3, 12, 14)  # indexes in ROUTES
 
 
 @dataclass(frozen=True)
@@ -123,10 +135,6 @@ def request(r: random.Random, status: int | None = None, route: int | None = Non
 
 SP = "/usr/local/lib/python3.11/site-packages"
 SA = f"{SP}/sqlalchemy"
-PY_KEYWORDS = {"return", "await", "raise", "from", "async", "with", "as", "for", "in", "if", "not", "and", "or",
-               "is", "None", "True", "False", "type", "ignore", "Any", "Result", "lambda", "def", "else"}
-
-
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -157,7 +165,7 @@ class Frame:
         target = re.match(r"[\w., \[\]:]+ = ", code)  # assignment targets have no value yet
         names: dict[str, int] = {}
         for m in _IDENT_RE.finditer(code, target.end() if target else 0):
-            if m[0] not in PY_KEYWORDS and m[0] not in names and len(names) < 4:
+            if not keyword.iskeyword(m[0]) and m[0] not in names and len(names) < 4:
                 names[m[0]] = m.start()
         cols = list(names.items())
         for k in range(len(cols) - 1, -1, -1):
@@ -176,7 +184,8 @@ def value_repr(r: random.Random, name: str, file: str) -> str:
         "self": f"<{module}.{module.rsplit('.', 1)[-1].title().replace('_', '')} object at {addr}>",
         "scope": "{'type': 'http', 'asgi': {'version': '3.0', 'spec_version': '2.4'}, 'http_version': '1.1', "
                  "'server': ('172.18.0.3', 8000), 'client': ('172.18.0.1', 51234), 'scheme': 'http', 'method...",
-        "receive": f"<bound method RequestResponseCycle.receive of <uvicorn.protocols.http.httptools_impl.RequestResponseCycle object at {addr}>>",
+        "receive": "<bound method RequestResponseCycle.receive of "
+                   f"<uvicorn.protocols.http.httptools_impl.RequestResponseCycle object at {addr}>>",
         "send": f"<function ServerErrorMiddleware.__call__.<locals>._send at {addr}>",
         "request": f"<starlette.requests.Request object at {addr}>",
         "call_next": f"<function BaseHTTPMiddleware.__call__.<locals>.call_next at {addr}>",
@@ -355,7 +364,8 @@ def api_exception(r: random.Random, kind: str) -> Exc:
                  "AttributeError: 'NoneType' object has no attribute 'email'"),
         "typeerror": ([Frame("/app/app/services/cart.py", 88, "total", "return sum(i.price * i.qty for i in items) + shipping")],
                       "TypeError: unsupported operand type(s) for +: 'decimal.Decimal' and 'NoneType'"),
-        "payment": ([Frame("/app/app/services/payments.py", 140, "charge", 'raise PaymentProviderError(f"provider returned {resp.status_code}")')],
+        "payment": ([Frame("/app/app/services/payments.py", 140, "charge",
+                           'raise PaymentProviderError(f"provider returned {resp.status_code}")')],
                     "app.services.payments.PaymentProviderError: provider returned 502"),
         "redis": ([Frame("/app/app/cache.py", 30, "get", "raw = await self.redis.get(key)"),
                    Frame(f"{SP}/redis/asyncio/connection.py", 281, "connect", "raise ConnectionError(self._error_message(e))")],
@@ -388,7 +398,8 @@ def exc_group(exc: Exc) -> list[str]:
 
 
 def plain_traceback(stack: list[Frame], exc: Exc, group: bool = False) -> str:
-    out: list[str] = exc_group(exc) if group else []
+    # an exception with a __cause__ suppresses its context, so the group only shows for unchained ones
+    out: list[str] = exc_group(exc) if group and len(exc.sections) == 1 else []
     for i, (fr, text) in enumerate(exc.sections):
         if i:
             out += ["", "The above exception was the direct cause of the following exception:", ""]
@@ -470,7 +481,7 @@ def api_request_lines(r: random.Random, q: Request, intercept: bool = False) -> 
 
 
 def api_slow_lines(r: random.Random, intercept: bool = False) -> list[tuple[str, str]]:
-    q = request(r, route=r.choice((3, 12, 14)))
+    q = request(r, route=r.choice(SLOW_ROUTES))
     ms = round(r.uniform(2500, 31000), 1)
     return [("stderr", loguru("WARNING", "app.middleware:log_requests:45", f"Slow request: {q.method} {q.path} took {ms}ms{REQ}")),
             access_line(q, intercept)]
@@ -479,9 +490,10 @@ def api_slow_lines(r: random.Random, intercept: bool = False) -> list[tuple[str,
 def api_error_lines(r: random.Random, kind: str, loguru_style: bool | None = None) -> list[tuple[str, str]]:
     """An unhandled exception: Loguru's diagnose traceback (then intercepted access line) or uvicorn's plain one."""
     exc = api_exception(r, kind)
-    q = request(r, status=500, route=4 if kind == "greenlet" else None)
+    q = request(r, status=500, route=GET_ORDER if kind == "greenlet" else None)
     if loguru_style if loguru_style is not None else r.random() < 0.3:
-        err = loguru("ERROR", "app.middleware:log_requests:36", f"Unhandled error on {q.method} {q.path}{REQ}") + "\n" + loguru_traceback(r, exc)
+        err = loguru("ERROR", "app.middleware:log_requests:36", f"Unhandled error on {q.method} {q.path}{REQ}")
+        err += "\n" + loguru_traceback(r, exc)
         return [("stderr", err), access_line(q, bool(loguru_style))]
     err = uvicorn("ERROR", "Exception in ASGI application") + "\n" + plain_traceback(ASGI_STACK, exc, r.random() < 0.3)
     return [("stderr", err), access_line(q, False)]
@@ -499,16 +511,12 @@ def lines_text(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(line for _, line in pairs)
 
 
-def pick(r: random.Random, options: list[str]) -> str:
-    return r.choice(options)
-
-
 # --------------------------------------------------------------------------- uvicorn / gunicorn / loguru / python
 
 def uvicorn_kinds() -> list[tuple[float, Kind]]:
     return [
         (90.0, lambda r: uvicorn("INFO", request(r).access())),
-        (0.3, lambda r: lines_text(api_error_lines(r, pick(r, API_ERRORS), loguru_style=False))),
+        (0.3, lambda r: lines_text(api_error_lines(r, r.choice(API_ERRORS), loguru_style=False))),
         (0.3, lambda r: uvicorn("INFO", f'{r.choice(CLIENT_IPS)}:{PORT} - "WebSocket /ws/notifications" [accepted]')
                         + "\n" + uvicorn("INFO", "connection open")),
         (0.3, lambda r: uvicorn("INFO", "connection closed")),
@@ -520,7 +528,12 @@ def uvicorn_kinds() -> list[tuple[float, Kind]]:
 
 def burst_422(r: random.Random) -> str:
     """One record of a 422 storm (a client posting an outdated body schema)."""
-    return uvicorn("INFO", request(r, status=422, route=5).access())
+    return uvicorn("INFO", request(r, status=422, route=CREATE_ORDER).access())
+
+
+def worker_boot(pid: int) -> list[str]:
+    return [f"Booting worker with pid: {pid}", f"Started server process [{pid}]", "Waiting for application startup.",
+            "Application startup complete."]
 
 
 def gunicorn_kinds() -> list[tuple[float, Kind]]:
@@ -530,15 +543,15 @@ def gunicorn_kinds() -> list[tuple[float, Kind]]:
         return request(r).access(phrase=False)
 
     def error(r: random.Random) -> str:
-        exc = api_exception(r, pick(r, API_ERRORS))
+        exc = api_exception(r, r.choice(API_ERRORS))
         return gunicorn(r.choice(workers), "ERROR", "Exception in ASGI application") + "\n" + plain_traceback(ASGI_STACK, exc)
 
     def timeout(r: random.Random) -> str:
         old, new = r.choice(workers), r.randint(12, 400)
-        sig = r.choice(("SIGABRT", "SIGKILL! Perhaps out of memory?"))
-        return "\n".join((gunicorn(1, "CRITICAL", f"WORKER TIMEOUT (pid:{old})"), gunicorn(1, "ERROR", f"Worker (pid:{old}) was sent {sig}"),
-                          gunicorn(new, "INFO", f"Booting worker with pid: {new}"), gunicorn(new, "INFO", f"Started server process [{new}]"),
-                          gunicorn(new, "INFO", "Waiting for application startup."), gunicorn(new, "INFO", "Application startup complete.")))
+        sig = r.choice(("SIGABRT!", "SIGKILL! Perhaps out of memory?"))  # gunicorn 23 logs both at ERROR
+        return "\n".join([gunicorn(1, "CRITICAL", f"WORKER TIMEOUT (pid:{old})"),
+                          gunicorn(1, "ERROR", f"Worker (pid:{old}) was sent {sig}"),
+                          *(gunicorn(new, "INFO", m) for m in worker_boot(new))])
 
     return [
         (92.0, access),
@@ -550,8 +563,7 @@ def gunicorn_kinds() -> list[tuple[float, Kind]]:
 
 GUNICORN_HEAD = "\n".join([gunicorn(1, "INFO", m) for m in (
     "Starting gunicorn 23.0.0", "Listening at: http://0.0.0.0:8000 (1)", "Using worker: uvicorn.workers.UvicornWorker")]
-    + [gunicorn(p, "INFO", m) for p in (8, 9, 10, 11) for m in (
-        f"Booting worker with pid: {p}", f"Started server process [{p}]", "Waiting for application startup.", "Application startup complete.")])
+    + [gunicorn(p, "INFO", m) for p in (8, 9, 10, 11) for m in worker_boot(p)])
 
 
 def loguru_kinds() -> list[tuple[float, Kind]]:
@@ -561,8 +573,9 @@ def loguru_kinds() -> list[tuple[float, Kind]]:
         (2.0, lambda r: lines_text(api_slow_lines(r, intercept=True))),
         (1.0, lambda r: loguru("DEBUG", "app.cache:get:27", f"Cache miss for product:{r.randint(1, 99999)}{REQ}")),
         (0.6, lambda r: loguru("WARNING", "app.services.payments:charge:131", f"Payment provider slow: {r.uniform(1.5, 9):.2f}s{REQ}")),
-        (0.5, lambda r: loguru("SUCCESS", "app.tasks:rebuild_search_index:52", f"Search index rebuilt: {r.randint(1000, 90000)} documents")),
-        (0.15, lambda r: lines_text(api_error_lines(r, pick(r, API_ERRORS), loguru_style=True))),
+        (0.5, lambda r: loguru("SUCCESS", "app.tasks:rebuild_search_index:52",
+                               f"Search index rebuilt: {r.randint(1000, 90000)} documents")),
+        (0.15, lambda r: lines_text(api_error_lines(r, r.choice(API_ERRORS), loguru_style=True))),
         (0.02, lambda r: loguru("CRITICAL", "app.main:lifespan:58", "Database unreachable at startup, giving up after 5 attempts")),
         (0.01, lambda r: lines_text(api_big_payload(r))),
     ]
@@ -626,8 +639,10 @@ def worker_kinds() -> list[tuple[float, Kind]]:
                               f"was missed by 0:00:{r.randint(1, 59):02d}.{r.randrange(10**6):06d}")),
         (1.0, failure),
         (0.2, asyncio_task),
-        (0.3, lambda r: pylog("WARNING", "sqlalchemy.pool.impl.QueuePool", "Connection <connection object at "
-                              f"{hexaddr(r)}; dsn: 'user=app dbname=app host=db', closed: 2> was invalidated")),
+        (0.3, lambda r: pylog("INFO", "sqlalchemy.pool.impl.QueuePool", f"Invalidate connection <connection object at {hexaddr(r)}; "
+                              "dsn: 'user=app password=xxx dbname=app host=db', closed: 2> (reason: OperationalError:server closed "
+                              "the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or "
+                              "while processing the request.\n)")),
     ]
 
 
@@ -821,7 +836,8 @@ def pg_deadlock(r: random.Random) -> list[PgEvent]:
 
 
 def pg_too_many(r: random.Random) -> list[PgEvent]:
-    msg = r.choice(["sorry, too many clients already"] * 4 + ["remaining connection slots are reserved for roles with the SUPERUSER attribute"])
+    msg = r.choice(["sorry, too many clients already"] * 4
+                   + ["remaining connection slots are reserved for roles with the SUPERUSER attribute"])
     return [PgEvent(r.randint(60, 32000), "FATAL", msg, "53300", client=("172.18.0.4", r.randint(32768, 60999)), ps="startup")]
 
 
@@ -833,7 +849,8 @@ def pg_crash(r: random.Random) -> list[PgEvent]:
         return PgEvent(1, "LOG", msg, detail=detail, client=None, backend="postmaster")
     return [pm(f"server process (PID {dead}) was terminated by signal 9: Killed", "Failed process was running: " + SQL_MULTILINE[2]),
             pm("terminating any other active server processes"), pm("all server processes terminated; reinitializing"),
-            PgEvent(r.randint(60, 32000), "FATAL", "the database system is in recovery mode", "57P03", client=("172.18.0.4", 0), ps="startup"),
+            PgEvent(r.randint(60, 32000), "FATAL", "the database system is in recovery mode", "57P03", client=("172.18.0.4", 0),
+                    ps="startup"),
             pm("database system was not properly shut down; automatic recovery in progress"),
             pm(f"redo starts at 0/{r.randrange(16**8):X}"),
             pm(f"redo done at 0/{r.randrange(16**8):X} system usage: CPU: user: 0.04 s, system: 0.03 s, elapsed: 0.08 s"),
@@ -848,17 +865,16 @@ PG_START = [PgEvent(1, "LOG", m, client=None, backend="postmaster") for m in (
 
 
 def pg_regimes(render: Callable[[PgEvent], str]) -> list[Regime]:
-    def kinds(ks: list[tuple[float, Callable[[random.Random], list[PgEvent]]]]) -> list[tuple[float, Kind]]:
-        return [(w, lambda r, f=f: "\n".join(map(render, f(r)))) for w, f in ks]
-    normal = pg_kinds()
-    return [Regime(0.95, kinds(normal + [(0.01, pg_crash)])),
-            Regime(0.03, kinds(normal + [(40.0, pg_too_many)]), (200, 1500)),
-            Regime(0.02, kinds(normal + [(8.0, pg_deadlock)]), (200, 1500))]
+    def kinds(extra: tuple[float, Callable[[random.Random], list[PgEvent]]]) -> list[tuple[float, Kind]]:
+        return mapped([*pg_kinds(), extra], lambda r, events: "\n".join(map(render, events)))
+    return [Regime(0.95, kinds((0.01, pg_crash))), Regime(0.03, kinds((40.0, pg_too_many)), (200, 1500)),
+            Regime(0.02, kinds((8.0, pg_deadlock)), (200, 1500))]
 
 
 # --------------------------------------------------------------------------- JSON formats
 
-LEVEL_NO = {"DEBUG": (10, "🐞"), "INFO": (20, "ℹ️"), "SUCCESS": (25, "✅"), "WARNING": (30, "⚠️"), "ERROR": (40, "❌"), "CRITICAL": (50, "☠️")}
+LEVEL_NO = {"DEBUG": (10, "🐞"), "INFO": (20, "ℹ️"), "SUCCESS": (25, "✅"), "WARNING": (30, "⚠️"),  # noqa: RUF001
+            "ERROR": (40, "❌"), "CRITICAL": (50, "☠️")}
 
 
 def loguru_json(r: random.Random, line: str) -> str:
@@ -877,7 +893,8 @@ def loguru_json(r: random.Random, line: str) -> str:
     module = name.rsplit(".", 1)[-1]
     record = {
         "elapsed": {"repr": EL, "seconds": ELS}, "exception": exc, "extra": extra,
-        "file": {"name": f"{module}.py", "path": f"{'/app' if name.startswith('app.') else SP}/{name.replace('.', '/')}.py"}, "function": func,
+        "file": {"name": f"{module}.py", "path": f"{'/app' if name.startswith('app.') else SP}/{name.replace('.', '/')}.py"},
+        "function": func,
         "level": {"icon": LEVEL_NO[level][1], "name": level, "no": LEVEL_NO[level][0]}, "line": int(lineno),
         "message": message, "module": module, "name": name, "process": {"id": 1, "name": "MainProcess"},
         "thread": {"id": 140230418925440, "name": "MainThread"}, "time": {"repr": f"{D} {T}.{US}+00:00", "timestamp": EP},
@@ -891,10 +908,11 @@ def app_json_kinds() -> list[tuple[float, Kind]]:
         q = request(r)
         level = "info" if q.status < 400 else "warning"
         return json.dumps({"request_id": RID, "event": "request finished", "method": q.method, "path": q.path,
-                           "status": q.status, "duration_ms": q.ms, "logger": "app.middleware", "level": level, "timestamp": TS_ISO}, ensure_ascii=False)
+                           "status": q.status, "duration_ms": q.ms, "logger": "app.middleware", "level": level,
+                           "timestamp": TS_ISO}, ensure_ascii=False)
 
     def structlog_error(r: random.Random) -> str:
-        exc = api_exception(r, pick(r, API_ERRORS))
+        exc = api_exception(r, r.choice(API_ERRORS))
         return json.dumps({"request_id": RID, "event": "unhandled exception", "path": request(r).path, "logger": "app.middleware",
                            "level": "error", "timestamp": TS_ISO, "exception": plain_traceback(ASGI_STACK, exc)}, ensure_ascii=False)
 
@@ -937,7 +955,7 @@ def api_kinds() -> list[tuple[float, Callable[[random.Random], list[tuple[str, s
     return [
         (88.0, lambda r: api_request_lines(r, request(r))),
         (2.0, api_slow_lines),
-        (0.25, lambda r: api_error_lines(r, pick(r, API_ERRORS))),
+        (0.25, lambda r: api_error_lines(r, r.choice(API_ERRORS))),
         (1.0, lambda r: [("stderr", loguru("DEBUG", "app.cache:get:27", f"Cache miss for product:{r.randint(1, 99999)}{REQ}"))]),
         (0.1, api_big_payload),
         (0.02, lambda r: [("stderr", line) for line in UVICORN_STOP + UVICORN_START]),
@@ -965,7 +983,7 @@ def compose_kinds(incident: str | None) -> list[tuple[float, Kind]]:
 
     def interrupted(r: random.Random) -> str:
         """An api traceback with a db line arriving in the middle (containers are read concurrently)."""
-        lines = compose("api-1", lines_text(api_error_lines(r, pick(r, API_ERRORS)))).split("\n")
+        lines = compose("api-1", lines_text(api_error_lines(r, r.choice(API_ERRORS)))).split("\n")
         cut = r.randrange(2, len(lines))
         db = PgEvent(r.randint(60, 32000), "LOG", "connection received: host=172.18.0.5 port=" + str(r.randint(32768, 60999)))
         return "\n".join(lines[:cut] + [compose("db-1", pg_stderr(db))] + lines[cut:])
@@ -976,9 +994,9 @@ def compose_kinds(incident: str | None) -> list[tuple[float, Kind]]:
         return "\n".join([compose("api-1", "\n".join(UVICORN_STOP)), db_head, compose("migrate-1", migrate_block(r)),
                           compose("api-1", "\n".join(UVICORN_START))])
 
-    kinds: list[tuple[float, Kind]] = [(w * 0.62, from_api(f)) for w, f in api]
-    kinds += [(w * 0.25, from_db(f)) for w, f in pg]
-    kinds += [(w * 0.12, lambda r, f=f: compose("worker-1", f(r))) for w, f in worker]
+    kinds = mapped(api, lambda r, pairs: compose("api-1", lines_text(pairs)), 0.62)
+    kinds += mapped(pg, lambda r, events: compose("db-1", "\n".join(map(pg_stderr, events))), 0.25)
+    kinds += mapped(worker, lambda r, text: compose("worker-1", text), 0.12)
     kinds += [(0.05, interrupted), (0.005, deploy)]
     storms: dict[str, list[tuple[float, Kind]]] = {
         "pool": [(2.0, from_api(lambda r: api_error_lines(r, "queuepool"))), (6.0, from_api(api_slow_lines)),
@@ -1017,27 +1035,23 @@ def single(kinds: list[tuple[float, Kind]]) -> list[Regime]:
 
 
 def build_formats() -> dict[str, Format]:
-    def wrap(kinds: list[tuple[float, Kind]], f: Callable[[random.Random, str], str]) -> list[tuple[float, Kind]]:
-        return [(w, lambda r, k=k: f(r, k(r))) for w, k in kinds]
-
     def loguru_records(r: random.Random, text: str) -> str:
         """Split Loguru text into records (a record starts with a timestamp) and serialize each."""
         records = re.split(r"\n(?=\u27e8d\u27e9 )", text)
         return "\n".join(loguru_json(r, rec) for rec in records)
 
-    docker_api = [(w, lambda r, f=f: docker_entries(f(r))) for w, f in api_kinds()]
     return {
         "uvicorn": Format("uvicorn.log", [Regime(0.97, uvicorn_kinds()), Regime(0.03, uvicorn_kinds() + [(15.0, burst_422)], (100, 600))],
                           lambda r: "\n".join(UVICORN_START)),
         "gunicorn": Format("gunicorn.log", single(gunicorn_kinds()), lambda r: GUNICORN_HEAD),
         "loguru": Format("loguru.log", single(loguru_kinds())),
-        "loguru-json": Format("loguru.jsonl", single(wrap(loguru_kinds(), loguru_records)), loguru_json=True),
+        "loguru-json": Format("loguru.jsonl", single(mapped(loguru_kinds(), loguru_records)), loguru_json=True),
         "python": Format("python.log", single(worker_kinds() + [(0.2, migrate_block)]), migrate_block, step_ms=150.0),
         "postgres": Format("postgres.log", pg_regimes(pg_stderr), lambda r: "\n".join(map(pg_stderr, PG_START)), step_ms=60.0),
         "postgres-csv": Format("postgres.csv", pg_regimes(pg_csv), lambda r: "\n".join(map(pg_csv, PG_START)), step_ms=60.0),
         "postgres-json": Format("postgres.json", pg_regimes(pg_json), lambda r: "\n".join(map(pg_json, PG_START)), step_ms=60.0),
         "app-json": Format("app.json", single(app_json_kinds())),
-        "docker-json": Format("docker-json.log", single(docker_api),
+        "docker-json": Format("docker-json.log", single(mapped(api_kinds(), lambda r, pairs: docker_entries(pairs))),
                               lambda r: docker_entries([("stderr", line) for line in UVICORN_START]), docker=True),
         "compose": Format("compose.log", [Regime(0.90, compose_kinds(None))] + [
             Regime(w, compose_kinds(name), (300, 2000))

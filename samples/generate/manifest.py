@@ -100,4 +100,17 @@ class Manifest:
             "non_incidents": self.non_incidents,
             "runs": self.runs,
         }
-        path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_text(dumps(doc) + "\n", encoding="utf-8")
+
+
+def dumps(obj, indent: int = 0, width: int = 220) -> str:
+    """JSON with small objects and lists kept on one line (readable, compact)."""
+    flat = json.dumps(obj, ensure_ascii=False)
+    if len(flat) + indent <= width or not isinstance(obj, (dict, list)) or not obj:
+        return flat
+    pad = " " * (indent + 1)
+    if isinstance(obj, dict):
+        items = [f"{pad}{json.dumps(k)}: {dumps(v, indent + 1, width)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    items = [pad + dumps(v, indent + 1, width) for v in obj]
+    return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"

@@ -30,7 +30,8 @@ SERVICE_FORMATS = {
     "worker": {"stdout": ["json"]},
     "notifier": {"stderr": ["json"]},
 }
-RECORD_START = re.compile(rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| |(INFO|ERROR|WARNING|DEBUG|CRITICAL):  )")
+RECORD_START = re.compile(rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| |(INFO|ERROR|WARNING|DEBUG|CRITICAL):  "
+                          rb"|\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[[A-Z]+\] |\d+\.\d+\.\d+\.\d+:\d+ - \")")
 
 
 def _ok(reqs, status):
@@ -158,8 +159,9 @@ def write_compose(w: Writer, events: list[dw.Event]) -> dict[str, str]:
     return paths
 
 
-def rotate(w: Writer, lines: list[Line]) -> list[str]:
-    """Cut a real log at record boundaries into app.log.2.gz (oldest), app.log.1, app.log."""
+def rotate(w: Writer, lines: list[Line]) -> list[tuple[str, list[Line]]]:
+    """Cut a real log (the gunicorn run) at record boundaries into app.log.2.gz
+    (oldest), app.log.1, app.log, as logrotate would leave them."""
     starts = [i for i, l in enumerate(lines) if RECORD_START.match(l.data)]
     n = len(lines)
     cuts = [min(starts, key=lambda s: abs(s - n * k // 3)) for k in (1, 2)]
@@ -173,8 +175,9 @@ def rotate(w: Writer, lines: list[Line]) -> list[str]:
     (d / "app.log").write_bytes(b"".join(l.data for l in parts[2]))
     out = []
     for name, order in (("app.log.2.gz", 0), ("app.log.1", 1), ("app.log", 2)):
-        out.append(w.m.add_file(d / name, formats={"api": API_TEXT_FORMATS}, wrapping="none",
-                                produced_by="cut from samples/api/api-text.log at record boundaries",
-                                description="rotated api log (logrotate naming; .2.gz oldest)",
-                                rotation_index=order))
+        out.append((w.m.add_file(d / name, formats={"api": {"stderr": ["gunicorn", "loguru"], "stdout": ["gunicorn"]}},
+                                wrapping="none",
+                                produced_by="cut from samples/gunicorn/gunicorn.log at record boundaries",
+                                description="rotated gunicorn log (logrotate naming; .2.gz oldest)",
+                                rotation_index=order), parts[order]))
     return out

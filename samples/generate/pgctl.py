@@ -77,7 +77,8 @@ class PgCluster:
                  env: dict | None = None):
         self.base = Path(base_dir)
         self.bindir = Path(bindir)
-        self.os_user = os_user
+        # as root we need an unprivileged user; otherwise the server runs as ourselves
+        self.os_user = os_user if os.geteuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
         self.port = port or free_port()
         self.max_connections = max_connections
         self.jsonlog = jsonlog

@@ -17,8 +17,12 @@ provoked and which request IDs failed how; logscan's tests assert against it.
 ```sh
 python -m venv .venv && . .venv/bin/activate
 pip install -e '.[samples]'
-sudo -E python samples/generate/generate.py      # as root: PostgreSQL runs as a user it creates
+python samples/generate/generate.py
 ```
+
+Run it as root (PostgreSQL refuses to run as root, so the generator creates
+the system user `logscan-pg` with `useradd` and starts the server through
+`runuser`) or as a normal user (the server then runs as that user).
 
 Needs the Debian packages `postgresql-15` (server and client binaries under
 `/usr/lib/postgresql/15/bin`) and, for the optional PostgreSQL 13 csvlog,

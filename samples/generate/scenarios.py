@@ -14,9 +14,10 @@ every request, a fixed number of rounds) and targets only 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -41,7 +42,10 @@ class Req:
     response: dict | None = None
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        d = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.status is not None and self.status < 400:
+            d.pop("response", None)  # successful bodies are not interesting
+        return d
 
 
 def make_token(sub: str, *, expired: bool) -> str:
@@ -140,13 +144,13 @@ async def main_api_load(d: Driver, *, before_kill=None) -> dict:
     """
     s: dict[str, list[Req]] = {}
 
-    await d.normal(40)
+    await d.normal(25)
 
     # MissingGreenlet: lazy relationship touched in an async endpoint
     s["missing_greenlet"] = [
         await d.send("GET", f"/customers/{c}/summary", route="/customers/{customer_id}/summary",
                      scenario="missing_greenlet") for c in (1, 2)]
-    await d.normal(15)
+    await d.normal(10)
 
     # a few 422s on other routes, spread out: below the storm threshold
     s["http_422_sparse"] = []
@@ -168,7 +172,7 @@ async def main_api_load(d: Driver, *, before_kill=None) -> dict:
     s["pool_exhausted"] = list(await asyncio.gather(*(
         d.send("GET", "/reports/export", route="/reports/export", scenario="pool_exhausted")
         for _ in range(5))))
-    await d.normal(15)
+    await d.normal(10)
     s["http_422_sparse"].append(await d.send(
         "POST", "/accounts/transfer", route="/accounts/transfer", scenario="http_422_sparse",
         json={"from_account": 1, "to_account": 2, "amount_cents": -500}))
@@ -201,7 +205,7 @@ async def main_api_load(d: Driver, *, before_kill=None) -> dict:
 
     # missing table
     s["relation_missing"] = []
-    for cid in (1, 3):
+    for cid in (3,):
         s["relation_missing"].append(await d.send("GET", f"/orders/archive?customer_id={cid}",
                                                   route="/orders/archive", scenario="relation_missing"))
         await d.normal(4)
@@ -210,7 +214,7 @@ async def main_api_load(d: Driver, *, before_kill=None) -> dict:
                                              scenario="http_422_sparse"))
     # statement timeout
     s["statement_timeout"] = []
-    for status in ("paid", "shipped"):
+    for status in ("shipped",):
         s["statement_timeout"].append(await d.send("GET", f"/orders/search?status={status}",
                                                    route="/orders/search", scenario="statement_timeout"))
         await d.normal(4)
@@ -237,16 +241,15 @@ async def main_api_load(d: Driver, *, before_kill=None) -> dict:
 
     # one very long log line (> 16 KiB) for the Docker partial-entry rejoin
     batch = [{"customer_id": 1 + k % 3, "items": [{"sku": "4712", "qty": 1 + k % 5},
-                                                    {"sku": "5100", "qty": 1}]} for k in range(200)]
-    import json as _json
+                                                    {"sku": "5100", "qty": 1}]} for k in range(300)]
     s["long_line"] = [await d.send("POST", "/orders/import", route="/orders/import", scenario="long_line",
-                                   content=_json.dumps(batch, separators=(",", ":")))]
+                                   content=json.dumps(batch, separators=(",", ":")))]
     s["http_422_sparse"].append(await d.send("GET", "/products/x1", route="/products/{product_id}",
                                              scenario="http_422_sparse"))
     # 404 noise
     s["not_found"] = [await d.send("GET", "/favicon.ico", route="/favicon.ico", scenario="not_found"),
                       await d.send("GET", "/orders/999", route="/orders/{order_id}", scenario="not_found")]
-    await d.normal(20)
+    await d.normal(12)
     return s
 
 

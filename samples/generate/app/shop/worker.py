@@ -1,10 +1,11 @@
-"""Order-fulfilment worker: a small stdlib-free asyncio loop logging with structlog.
+"""Order-fulfilment worker: a small asyncio loop logging with structlog.
 
 structlog's JSON renderer on stdout (one object per line: ``event``,
 ``level``, ``timestamp`` plus bound key/values; exceptions rendered by
-``format_exc_info`` into an ``exception`` string). It polls the real database
-a fixed number of times, then exits. One job has a malformed payload and
-fails with a real ``json.JSONDecodeError``.
+``format_exc_info`` into an ``exception`` string). It polls the real
+database (one short connection per round) a fixed number of times, then
+exits. One job has a malformed payload and fails with a real
+``json.JSONDecodeError``.
 """
 
 import asyncio
@@ -35,24 +36,24 @@ PAYLOADS = {
 
 async def main(rounds: int, interval: float) -> None:
     dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn, server_settings={"application_name": "shop-worker"})
     log.info("worker started", rounds=rounds, interval_s=interval)
-    try:
-        for n in range(1, rounds + 1):
+    for n in range(1, rounds + 1):
+        conn = await asyncpg.connect(dsn, server_settings={"application_name": "shop-worker"})
+        try:
             pending = await conn.fetchval("SELECT count(*) FROM orders WHERE status = 'new'")
-            log.info("queue polled", round=n, pending=pending)
-            if n in PAYLOADS:
-                structlog.contextvars.bind_contextvars(job_id=f"job-{n:04d}")
-                try:
-                    item = json.loads(PAYLOADS[n])
-                    log.info("job done", sku=item["sku"], qty=item["qty"])
-                except ValueError:
-                    log.exception("job failed")
-                finally:
-                    structlog.contextvars.clear_contextvars()
-            await asyncio.sleep(interval)
-    finally:
-        await conn.close()
+        finally:
+            await conn.close()
+        log.info("queue polled", round=n, pending=pending)
+        if n in PAYLOADS:
+            structlog.contextvars.bind_contextvars(job_id=f"job-{n:04d}")
+            try:
+                item = json.loads(PAYLOADS[n])
+                log.info("job done", sku=item["sku"], qty=item["qty"])
+            except ValueError:
+                log.exception("job failed")
+            finally:
+                structlog.contextvars.clear_contextvars()
+        await asyncio.sleep(interval)
     log.info("worker stopped")
 
 
