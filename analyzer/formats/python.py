@@ -46,7 +46,7 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     chosen = []
     for name in ("ts", "level", "logger", "msg"):
         expr: pl.Expr = pl.lit(None, dtype=pl.String)
-        for g, layout, ok in reversed(list(zip(groups, _LAYOUTS, matched))):
+        for g, layout, ok in reversed(list(zip(groups, _LAYOUTS, matched, strict=True))):
             value = g.struct.field(name) if f"?P<{name}>" in layout else pl.lit(None, dtype=pl.String)
             expr = pl.when(ok).then(value).otherwise(expr)
         chosen.append(expr.alias(name))

@@ -44,9 +44,7 @@ def default_service(inp: Input) -> str:
         return inp.service
     if inp.is_stdin:
         return "stdin"
-    name = os.path.basename(inp.path)
-    for suffix in (".gz",):
-        name = name.removesuffix(suffix)
+    name = os.path.basename(inp.path).removesuffix(".gz")
     while True:
         stem, dot, ext = name.rpartition(".")
         if dot and (ext.isdigit() or ext in {"log", "jsonl", "json", "csv", "txt", "out", "err"}):
@@ -103,7 +101,7 @@ class Framer:
         elif self.envelope == "compose":
             frame = env.unwrap_compose(frame, self.names)
         elif self.envelope == "docker_ts":
-            frame = env._take_timestamp(frame)
+            frame = env.take_timestamp(frame)
         return frame.with_columns(
             pl.concat_str([pl.col("service"), pl.col("stream").fill_null("")], separator="|").alias("skey")
         )

@@ -92,7 +92,7 @@ class ComposeNames:
         return m["name"] if m else name
 
 
-def _take_timestamp(frame: pl.DataFrame) -> pl.DataFrame:
+def take_timestamp(frame: pl.DataFrame) -> pl.DataFrame:
     """Move a leading RFC 3339 timestamp (`docker logs -t`, `compose logs -t`) into env_ts."""
     stamp = pl.col("line").str.extract(_RFC3339, 1)
     return frame.with_columns(
@@ -130,7 +130,7 @@ def unwrap_compose(frame: pl.DataFrame, names: ComposeNames) -> pl.DataFrame:
     ).drop("_container", "_status_of")
     prefixed = frame.filter(~pl.col("compose_status"))
     if prefixed.height and prefixed.get_column("line").str.contains(_RFC3339).any():
-        frame = _take_timestamp(frame)
+        frame = take_timestamp(frame)
     return frame
 
 
