@@ -1,0 +1,146 @@
+"""The stages after events, run batch by batch: match -> correlate -> incidents -> rank.
+
+`Analysis.add` takes one batch of normalized events (from `Pipeline`), matches
+it against the signature set, keeps the evidence (see analyzer.incidents) and
+feeds the trace table. `Analysis.incidents` turns what was collected into
+ranked incidents at any moment: once at the end for `scan`, after every batch
+for `tail`. Both paths run exactly these functions.
+
+Only evidence is kept, never the whole event stream, so memory follows the
+number of problems, not the size of the input; the trace table prunes itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from analyzer.correlate import Traces, link_requests
+from analyzer.incidents import (
+    EVIDENCE_EVENT_COLUMNS,
+    UNKNOWN,
+    WindowOverride,
+    build_incidents,
+    clip_text,
+)
+from analyzer.match import match_events
+from analyzer.ranking import rank
+from analyzer.routes import RouteDurations
+from analyzer.signatures import SignatureSet
+from analyzer.templates import exception_lines
+
+_ERROR_LEVELS = ("error", "critical")
+
+
+@dataclass
+class Settings:
+    """What a run may change: time filter, window thresholds."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    overrides: dict[str, WindowOverride] = field(default_factory=dict)
+
+
+def _in_period(events: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    if settings.since is None and settings.until is None:
+        return events
+    ts = pl.col("ts")
+    keep = ts.is_not_null()
+    if settings.since is not None:
+        keep &= ts >= settings.since
+    if settings.until is not None:
+        keep &= ts < settings.until
+    return events.filter(keep)
+
+
+def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet) -> pl.DataFrame:
+    """The rows of one batch later stages need: matched events, window-rule members, unexplained errors."""
+    kinds = pl.DataFrame(
+        {"signature": [s.id for s in sigs], "kind": ["window" if s.window_seconds else "point" for s in sigs]},
+        schema={"signature": pl.String, "kind": pl.String},
+    )
+    columns = events.select(EVIDENCE_EVENT_COLUMNS).with_row_index("row")
+    matched = matches.join(kinds, on="signature", how="left").join(columns, on="row", how="inner")
+    point_rows = matched.filter(pl.col("kind") == "point").get_column("row").unique()
+    unexplained = columns.filter(
+        (pl.col("level").is_in(_ERROR_LEVELS) | pl.col("exc_type").is_not_null()) & ~pl.col("row").is_in(point_rows.implode())
+    )
+    unexplained = unexplained.with_columns(
+        exception_lines(unexplained.get_column("text")).alias("exc_line"),  # before clipping: it is at the end
+        pl.lit("unknown").alias("kind"),
+        pl.lit(UNKNOWN).alias("signature"),
+        pl.lit("").alias("key"),
+        pl.lit("{}").alias("captures"),
+    )
+    evidence = pl.concat([matched, unexplained], how="diagonal_relaxed").drop("row")
+    return evidence.with_columns(clip_text(pl.col("text")))
+
+
+class Analysis:
+    """Collects evidence and traces across batches; produces ranked incidents on demand."""
+
+    def __init__(self, sigs: SignatureSet, settings: Settings | None = None, traces: Traces | None = None) -> None:
+        self.sigs = sigs
+        self.settings = settings or Settings()
+        self.traces = traces or Traces()
+        self.routes = RouteDurations()
+        self.parts: list[pl.DataFrame] = []
+
+    def add(self, events: pl.DataFrame) -> None:
+        events = _in_period(events, self.settings)
+        if events.height == 0:
+            return
+        found = evidence_of(events, match_events(events, self.sigs), self.sigs)
+        if found.height:
+            self.parts.append(found)
+            self.traces.pin(found.get_column("request_id").drop_nulls().unique().to_list())
+        self.traces.add(events)
+        self.routes.add(events)
+
+    def evidence(self) -> pl.DataFrame:
+        if len(self.parts) > 1:
+            self.parts = [pl.concat(self.parts, how="diagonal_relaxed")]
+        return self.parts[0] if self.parts else pl.DataFrame()
+
+    def incidents(self) -> pl.DataFrame:
+        """Ranked incidents with their signatures' explanations (see analyzer.report for the fields)."""
+        evidence = self.evidence()
+        if evidence.height:
+            evidence = link_requests(evidence, self.traces.table)
+        incidents = build_incidents(evidence, self.sigs, self.settings.overrides)
+        incidents = incidents.join(self.routes.stats(), on=["service", "http_path"], how="left", nulls_equal=False)
+        return rank(self._explained(incidents))
+
+    def _explained(self, incidents: pl.DataFrame) -> pl.DataFrame:
+        """Join each incident with its signature's title, severity, role, cause, fix, docs, leads_to."""
+        meta = pl.DataFrame(
+            [
+                {
+                    "signature": s.id, "title": s.title, "severity": s.severity, "role": s.role,
+                    "cause": s.cause, "fix": list(s.fix), "docs": list(s.docs), "leads_to": list(s.leads_to),
+                }
+                for s in self.sigs
+            ],
+            schema={
+                "signature": pl.String, "title": pl.String, "severity": pl.String, "role": pl.String,
+                "cause": pl.String, "fix": pl.List(pl.String), "docs": pl.List(pl.String), "leads_to": pl.List(pl.String),
+            },
+        )
+        joined = incidents.join(meta, on="signature", how="left")
+        unknown = pl.col("signature") == UNKNOWN
+        return joined.with_columns(
+            pl.when(unknown).then(pl.concat_str(pl.lit("Unknown error: "), pl.col("template").str.slice(0, 120)))
+            .otherwise(pl.col("title")).alias("title"),
+            pl.when(unknown).then(pl.when(pl.col("level") == "critical").then(pl.lit("high")).otherwise(pl.lit("medium")))
+            .otherwise(pl.col("severity")).alias("severity"),
+            pl.when(unknown).then(pl.lit("cause")).otherwise(pl.col("role")).alias("role"),
+            pl.when(unknown).then(pl.lit(
+                "No signature knows this error. It is grouped with errors of the same type and message template "
+                "so that it is seen, not dropped."
+            )).otherwise(pl.col("cause")).alias("cause"),
+            pl.col("fix").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            pl.col("docs").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            pl.col("leads_to").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        )

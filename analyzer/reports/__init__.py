@@ -1,0 +1,1 @@
+"""Report sinks: each renders the report model of analyzer.report (terminal, JSON, Markdown)."""

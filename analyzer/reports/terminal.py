@@ -1,0 +1,75 @@
+"""Terminal report (rich): the ranked table, then the top incidents with cause, fix, example and trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+TOP_DETAILS = 5
+EXAMPLE_LINES = 12
+SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def _table(incidents: list[dict[str, Any]]) -> Table:
+    table = Table(title="incidents, most important first", title_justify="left", header_style="bold")
+    for name, justify in (("#", "right"), ("severity", "left"), ("incident", "left"), ("service", "left"),
+                          ("count", "right"), ("requests", "right"), ("last seen", "left"), ("score", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    ranks = {i["fingerprint"]: i["rank"] for i in incidents}
+    for inc in incidents:
+        title = Text(inc["title"])
+        title.append(f"  {inc['signature']}", style="dim")
+        if inc["caused_by"]:
+            title.append("  ← caused by " + ", ".join(f"#{ranks[f]}" for f in inc["caused_by"] if f in ranks), style="magenta")
+        table.add_row(
+            str(inc["rank"]), Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], "")), title,
+            inc["service"] or "", f"{inc['count']:,}", f"{inc['affected_requests']:,}", inc["last_seen"] or "—",
+            f"{inc['score']}",
+        )
+    return table
+
+
+def _example(text: str) -> Text:
+    lines = text.splitlines()
+    shown = lines if len(lines) <= EXAMPLE_LINES else [*lines[:3], "  …", *lines[-(EXAMPLE_LINES - 4):]]
+    return Text("\n".join(shown), style="dim")
+
+
+def _detail(inc: dict[str, Any]) -> Panel:
+    parts: list[Any] = []
+    head = Text(f"{inc['count']:,} occurrences, {inc['affected_requests']:,} requests, "
+                f"{inc['first_seen'] or '—'} → {inc['last_seen'] or '—'}")
+    parts.append(head)
+    if inc["template"]:
+        parts.append(Text("template: " + inc["template"], style="italic"))
+    parts.append(Text.assemble(("cause  ", "bold"), inc["cause"] or ""))
+    for n, step in enumerate(inc["fix"], 1):
+        parts.append(Text.assemble((f"fix {n}  ", "bold green"), step))
+    if inc["examples"]:
+        ex = inc["examples"][0]
+        parts.append(Text(f"example {ex['source']}:{ex['line_no']}", style="bold"))
+        parts.append(_example(ex["text"]))
+    trace = inc["trace"]
+    if trace:
+        parts.append(Text(
+            f"request {trace['request_id']}: {trace['method'] or ''} {trace['path'] or ''} → {trace['status'] or '?'}"
+            f" in {trace['duration_ms'] or '?'} ms ({', '.join(trace['services'])})", style="bold"))
+        for e in trace["trail"][:8]:
+            parts.append(Text(f"  {e['ts'] or '-'} {e['service']} {e['level'] or '-'} {e['message']}", style="dim"))
+    title = Text.assemble((f"#{inc['rank']} ", "bold"), (inc["severity"], SEVERITY_STYLE.get(inc["severity"], "")),
+                          f"  {inc['title']}  ", (inc["service"] or "", "cyan"))
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def render(console: Console, report: dict[str, Any]) -> None:
+    incidents = report["incidents"]
+    if not incidents:
+        console.print("[green]No incidents found.[/]")
+        return
+    console.print(_table(incidents))
+    for inc in incidents[:TOP_DETAILS]:
+        console.print(_detail(inc))

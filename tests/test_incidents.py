@@ -1,0 +1,72 @@
+"""Incidents from events: window rules, fingerprints, counts per request, unknown clusters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+from conftest import read_events
+
+from analyzer.analysis import Analysis
+from analyzer.incidents import fingerprint
+from analyzer.signatures import load_signatures
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+SIGS = load_signatures()
+
+
+def loguru(at: float, message: str, level: str = "INFO", rid: str | None = None) -> str:
+    ts = (T0 + timedelta(seconds=at)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    suffix = f" | req_id={rid}" if rid else ""
+    return f"{ts} | {level:<8} | shop.main:request_context:78 - {message}{suffix}\n"
+
+
+def finished(at: float, status: int, path: str = "/orders", rid: str = "r", duration: float = 5.0) -> str:
+    level = "ERROR" if status >= 500 else "INFO"
+    return loguru(at, f"request finished method=POST path={path} status={status} duration_ms={duration}", level, rid)
+
+
+def incidents_of(write, text: str) -> pl.DataFrame:
+    events, _ = read_events(write("api.log", text))
+    analysis = Analysis(SIGS)
+    for batch in events.iter_slices(7):  # many small batches, as tail feeds them
+        analysis.add(batch)
+    return analysis.incidents()
+
+
+def test_storm_needs_min_count_requests_within_the_window(write):
+    below = "".join(finished(i * 2.5, 422, rid=f"req-a{i:03d}") for i in range(19))  # 19 in 45 s
+    assert incidents_of(write, below).filter(pl.col("signature") == "http_422_storm").height == 0
+    spread = "".join(finished(i * 4.0, 422, rid=f"req-b{i:03d}") for i in range(25))  # 25 in 96 s: never 20 in 60 s
+    assert incidents_of(write, spread).filter(pl.col("signature") == "http_422_storm").height == 0
+    storm = "".join(finished(100 + i * 0.5, 422, rid=f"req-c{i:03d}") for i in range(20))
+    found = incidents_of(write, below + storm).filter(pl.col("signature") == "http_422_storm")
+    assert found.height == 1
+    row = found.row(0, named=True)
+    assert row["key"] == "/orders"
+    assert row["affected_requests"] == row["count"]
+    assert {f"req-c{i:03d}" for i in range(20)} <= set(row["request_ids"])
+
+
+def test_storms_are_per_route(write):
+    text = "".join(finished(i * 0.5, 422, path=f"/r{i % 2}", rid=f"req-x{i:03d}") for i in range(30))  # 15 per route
+    assert incidents_of(write, text).filter(pl.col("signature") == "http_422_storm").height == 0
+
+
+def test_unknown_errors_cluster_by_template_and_count_once_per_request(write):
+    lines = []
+    for i, sku in enumerate((4711, 5100, 5101)):
+        rid = f"req-{i}"
+        lines.append(loguru(i, f"reconcile failed: sku {sku} expected {i} got -1", "ERROR", rid))
+        lines.append(finished(i + 0.1, 500, path="/inventory", rid=rid))
+    found = incidents_of(write, "".join(lines)).filter(pl.col("signature") == "unknown")
+    assert found.height == 1, found.select("template")
+    row = found.row(0, named=True)
+    assert row["template"] == "reconcile failed: sku <n> expected <n> got <n> | req_id=<id>"
+    assert row["count"] == 3 and row["affected_requests"] == 3
+    assert row["fingerprint"] == fingerprint("unknown", "api", row["template"])
+
+
+def test_fingerprint_is_stable_and_distinguishes_service_and_key():
+    assert fingerprint("relation_missing", "db", "orders") == fingerprint("relation_missing", "db", "orders")
+    assert len({fingerprint("relation_missing", s, k) for s in ("db", "api") for k in ("orders", "items")}) == 4
