@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -14,11 +15,22 @@ EXAMPLE_LINES = 12
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
+def _short_time(iso: str | None) -> str:
+    """`2026-11-23T10:43:23.424Z` -> `10:43:23` (the table's column; details show the full time)."""
+    return iso[11:19] if iso else "—"
+
+
 def _table(incidents: list[dict[str, Any]]) -> Table:
-    table = Table(title="incidents, most important first", title_justify="left", header_style="bold")
-    for name, justify in (("#", "right"), ("severity", "left"), ("incident", "left"), ("service", "left"),
-                          ("count", "right"), ("requests", "right"), ("last seen", "left"), ("score", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = Table(title="incidents, most important first", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("incident", ratio=1, min_width=16)
+    table.add_column("service", max_width=12, overflow="ellipsis", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("reqs", justify="right", no_wrap=True)
+    table.add_column("last seen", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
     ranks = {i["fingerprint"]: i["rank"] for i in incidents}
     for inc in incidents:
         title = Text(inc["title"])
@@ -27,7 +39,7 @@ def _table(incidents: list[dict[str, Any]]) -> Table:
             title.append("  ← caused by " + ", ".join(f"#{ranks[f]}" for f in inc["caused_by"] if f in ranks), style="magenta")
         table.add_row(
             str(inc["rank"]), Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], "")), title,
-            inc["service"] or "", f"{inc['count']:,}", f"{inc['affected_requests']:,}", inc["last_seen"] or "—",
+            inc["service"] or "", f"{inc['count']:,}", f"{inc['affected_requests']:,}", _short_time(inc["last_seen"]),
             f"{inc['score']}",
         )
     return table
@@ -41,7 +53,7 @@ def _example(text: str) -> Text:
 
 def _detail(inc: dict[str, Any]) -> Panel:
     parts: list[Any] = []
-    head = Text(f"{inc['count']:,} occurrences, {inc['affected_requests']:,} requests, "
+    head = Text(f"count {inc['count']:,}, {inc['affected_requests']:,} requests affected, "
                 f"{inc['first_seen'] or '—'} → {inc['last_seen'] or '—'}")
     parts.append(head)
     if inc["template"]:
