@@ -45,7 +45,7 @@ def decode(lines: pl.Series, schema: pl.Struct) -> pl.DataFrame:
     A column `_valid` tells which rows decoded.
     """
     try:
-        decoded = lines.str.json_decode(schema)
+        decoded = lines.to_frame("line").select(pl.col("line").str.json_decode(schema)).to_series()  # parallel by chunk
         valid = decoded.is_not_null()
     except pl.exceptions.PolarsError:
         values = [_loads(line) for line in lines.to_list()]

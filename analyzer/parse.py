@@ -9,57 +9,76 @@ traceback, request IDs written in the text, compose status lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from analyzer.diagnostics import Diagnostics
-from analyzer.events import SCHEMA
+from analyzer.events import SCHEMA, UTC_TS
 from analyzer.formats import PLAIN, Format
-from analyzer.formats.common import exception_types, request_id
+from analyzer.formats.common import exception_types, request_ids
 
-_META = ("source", "line_no", "nphys", "service", "stream", "env_ts", "compose_status", "skey", "head", "text")
+#: Record columns (analyzer.framing) that events keep: the pipeline needs sid and env_ts, the rest are event fields.
+_MIN_PIECE = 4096  # rows: below this, splitting costs more than it saves
+_KEEP = ("line_no", "nphys", "sid", "env_ts", "compose_status", "head", "text")
 
 
-def _parse_one(fmt: Format, records: pl.DataFrame) -> pl.DataFrame:
+def _parse_as(fmt: Format, records: pl.DataFrame) -> pl.DataFrame:
+    """The records with the event columns `fmt` fills."""
     parsed = fmt.parse(records.select("head", "text"))
     if "text" in parsed.columns:
         parsed = parsed.with_columns(pl.coalesce(pl.col("text"), records.get_column("text")).alias("text"))
-    return pl.concat([records.select(c for c in _META if c != "text" or "text" not in parsed.columns), parsed],
-                     how="horizontal").with_columns(pl.lit(fmt.name).alias("format"))
+    kept = records.select(c for c in _KEEP if c not in parsed.columns)
+    return kept.hstack(parsed.get_columns()).with_columns(pl.lit(fmt.name).alias("format"))
+
+
+def _fill_nulls(events: pl.DataFrame, name: str, source: str, rule: Callable[[pl.Series], pl.Series]) -> pl.DataFrame:
+    """Fill the nulls of column `name` with `rule` applied to column `source` of those rows only."""
+    column = events.get_column(name)
+    missing = column.is_null()
+    if not missing.any():
+        return events
+    if missing.all():
+        return events.with_columns(rule(events.get_column(source)).alias(name))
+    values = rule(events.get_column(source).filter(missing))
+    return events.with_columns(column.clone().scatter(missing.arg_true(), values))
+
+
+def in_pieces(frame: pl.DataFrame) -> pl.DataFrame:
+    """The same frame stored in several chunks (zero-copy slices), so that Polars spreads each
+    column-wise operation over its threads instead of running it on one."""
+    size = -(-frame.height // (2 * pl.thread_pool_size()))
+    if frame.height < 2 * _MIN_PIECE:
+        return frame
+    return pl.concat([frame.slice(at, max(size, _MIN_PIECE)) for at in range(0, frame.height, max(size, _MIN_PIECE))],
+                     rechunk=False)
 
 
 def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diagnostics) -> pl.DataFrame:
-    """Parse a frame of records (see analyzer.framing) into event rows (plus internal `skey`, `env_ts`)."""
-    if records.height == 0:
-        return pl.DataFrame()
+    """Event columns for a frame of records (see analyzer.framing), in line order, plus `sid` and `env_ts`."""
+    records = in_pieces(records)
+    codes = records.get_column("fmt")
+    present = codes.unique().sort().to_list()
     parts: list[pl.DataFrame] = []
-    present = set(records.get_column("fmt").unique().to_list())
-    for code, fmt in enumerate(formats):
-        if code not in present:
-            continue
-        subset = records.filter(pl.col("fmt") == code)
-        events = _parse_one(fmt, subset)
+    for code in present:
+        fmt = formats[code]
+        subset = records if len(present) == 1 else records.filter(codes == code)
+        events = _parse_as(fmt, subset)
         failed = events.get_column("message").is_null()
         if fmt is not PLAIN and failed.any():
             diag.unparsed[f"{fmt.name}: record does not parse as {fmt.name}, kept as plain"] += int(failed.sum())
-            parts.append(_parse_one(PLAIN, subset.filter(failed)))
+            parts.append(_parse_as(PLAIN, subset.filter(failed)))
             events = events.filter(~failed)
         parts.append(events)
-    events = pl.concat(parts, how="diagonal_relaxed")
-    status = pl.col("compose_status")
-    rid = request_id(pl.col("head"))
-    if "request_id" in events.columns:
-        rid = pl.coalesce(pl.col("request_id"), rid)
+    events = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed").sort("line_no")
     events = events.with_columns(
+        pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCHEMA.items() if name not in events.columns
+    )
+    events = _fill_nulls(events, "request_id", "head", request_ids)
+    events = _fill_nulls(events, "exc_type", "text", exception_types)
+    status = pl.col("compose_status")
+    return events.with_columns(
         pl.when(status).then(pl.lit("compose")).otherwise(pl.col("format")).alias("format"),
         pl.col("nphys").alias("line_count"),
-        rid.alias("request_id"),
-    )
-    exc = exception_types(events.get_column("text"))
-    if "exc_type" in events.columns:
-        exc = events.get_column("exc_type").fill_null(exc)
-    events = events.with_columns(exc.alias("exc_type"))
-    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCHEMA.items() if name not in events.columns]
-    events = events.with_columns(missing)
-    return events.select(
-        *(pl.col(name).cast(dtype, strict=False) for name, dtype in SCHEMA.items()), "skey", "env_ts"
-    ).sort("line_no")
+        pl.col("ts").cast(UTC_TS),
+    ).drop("nphys", "compose_status", "head", "fmt", strict=False)

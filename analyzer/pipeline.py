@@ -4,12 +4,18 @@
 `run` over inputs; `tail` calls `feed`/`flush` with the chunks it follows. Both
 go through the same Framer, parser and time inference, keeping the state that
 spans batches (per-input framers, each stream's last timestamp) here.
+
+`run` overlaps two chunks: while one thread parses the records of a chunk
+(parsing needs no state, and Polars releases the GIL while it works), the
+caller's thread reads and frames the next one; time inference and the tally,
+which carry state from batch to batch, stay in order on the caller's thread.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -18,6 +24,8 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.events import conform, empty_events
 from analyzer.formats import BY_NAME, FORMATS, PLAIN, Format
 from analyzer.framing import Framer
+from analyzer.framing.runs import per_stream
+from analyzer.framing.streams import StreamKey, Streams
 from analyzer.parse import parse_records
 from analyzer.sources import CHUNK_BYTES, Chunk, Input, read_chunks
 
@@ -64,7 +72,7 @@ class Pipeline:
         self.formats = formats_for(fmt)
         self.chunk_bytes = chunk_bytes
         self.framers: dict[str, Framer] = {}
-        self.last_ts: dict[str, object] = {}
+        self.last_ts: dict[StreamKey, object] = {}  # per (service, stream), across inputs (rotated sets)
         self.tally = Tally()
 
     def framer(self, inp: Input) -> Framer:
@@ -75,45 +83,69 @@ class Pipeline:
 
     def feed(self, chunk: Chunk) -> pl.DataFrame:
         """Events completed by one chunk."""
-        return self._events(self.framer(chunk.input).feed(chunk))
+        framer = self.framer(chunk.input)
+        return self._finish(framer, self._parse(framer.feed(chunk)))
 
     def flush(self, inp: Input) -> pl.DataFrame:
         """Events held for `inp` (its streams' last records)."""
-        return self._events(self.framer(inp).flush())
+        framer = self.framer(inp)
+        return self._finish(framer, self._parse(framer.flush()))
 
     def run(self, inputs: Iterable[Input]) -> Iterator[pl.DataFrame]:
-        """Event batches for every input, read in bounded chunks."""
-        for inp in inputs:
-            for chunk in read_chunks(inp, self.diag, self.chunk_bytes):
-                events = self.feed(chunk)
-                if events.height:
-                    yield events
-            events = self.flush(inp)
-            if events.height:
-                yield events
-            self.framers.pop(inp.path, None)
+        """Event batches for every input, read in bounded chunks, one chunk framed while the previous one is parsed."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logscan-parse") as parser:
+            for inp in inputs:
+                framer = self.framer(inp)
+                parsing: Future[pl.DataFrame] | None = None
+                for chunk in read_chunks(inp, self.diag, self.chunk_bytes):
+                    records = framer.feed(chunk)
+                    if parsing is not None:
+                        yield from self._nonempty(self._finish(framer, parsing.result()))
+                    parsing = parser.submit(self._parse, records)
+                if parsing is not None:
+                    yield from self._nonempty(self._finish(framer, parsing.result()))
+                yield from self._nonempty(self.flush(inp))
+                self.framers.pop(inp.path, None)
 
-    def _events(self, records: pl.DataFrame) -> pl.DataFrame:
-        if records.height == 0:
+    @staticmethod
+    def _nonempty(events: pl.DataFrame) -> Iterator[pl.DataFrame]:
+        if events.height:
+            yield events
+
+    def _parse(self, records: pl.DataFrame) -> pl.DataFrame | None:
+        """Event columns of a batch of records (None for none); needs no state, so it may run on another thread."""
+        return parse_records(records, self.formats, self.diag) if records.height else None
+
+    def _finish(self, framer: Framer, events: pl.DataFrame | None) -> pl.DataFrame:
+        """Times inferred, stream columns named, schema applied, tally updated: in batch order."""
+        if events is None:
             return empty_events()
-        events = self._infer_times(parse_records(records, self.formats, self.diag))
-        events = conform(events)
+        events = self._infer_times(events, framer.streams)
+        sid = pl.col("sid")
+        events = conform(
+            events.with_columns(
+                pl.lit(framer.input.path).alias("source"),
+                framer.streams.column(0, sid).alias("service"),
+                framer.streams.column(1, sid).alias("stream"),
+            )
+        )
         self.tally.add(events)
         return events
 
-    def _infer_times(self, events: pl.DataFrame) -> pl.DataFrame:
+    def _infer_times(self, events: pl.DataFrame, streams: Streams) -> pl.DataFrame:
         """Records without a time of their own take the envelope's, else the stream's last one (flagged)."""
-        own = pl.coalesce(pl.col("ts"), pl.col("env_ts"))
         ts_type = events.schema["ts"]
-        carried = (
-            pl.col("skey").replace_strict(self.last_ts, default=None, return_dtype=ts_type)
-            if self.last_ts
-            else pl.lit(None, dtype=ts_type)
+        sids = events.get_column("sid").unique().to_list()
+        carried = {sid: self.last_ts[streams.keys[sid]] for sid in sids if streams.keys[sid] in self.last_ts}
+        if len(sids) == 1:
+            carried_ts = pl.lit(carried.get(sids[0]), dtype=ts_type)
+        else:
+            carried_ts = pl.col("sid").replace_strict(carried, default=None, return_dtype=ts_type)
+        own = pl.col("_own")
+        events = events.with_columns(pl.coalesce(pl.col("ts"), pl.col("env_ts")).alias("_own")).with_columns(
+            pl.coalesce(per_stream(own.forward_fill(), len(sids)), carried_ts).alias("ts"),
         )
-        events = events.with_columns(own.alias("_own")).with_columns(
-            pl.coalesce(pl.col("_own").forward_fill().over("skey"), carried).alias("ts"),
-        )
-        events = events.with_columns((pl.col("_own").is_null() & pl.col("ts").is_not_null()).alias("ts_inferred"))
-        last = events.filter(pl.col("_own").is_not_null()).group_by("skey").agg(pl.col("_own").last())
-        self.last_ts.update(dict(last.iter_rows()))
+        events = events.with_columns((own.is_null() & pl.col("ts").is_not_null()).alias("ts_inferred"))
+        last = events.filter(own.is_not_null()).group_by("sid").agg(own.last())
+        self.last_ts.update({streams.keys[sid]: ts for sid, ts in last.iter_rows()})
         return events.drop("_own")

@@ -604,8 +604,8 @@ def worker_kinds() -> list[tuple[float, Kind]]:
         stack = frames("/app/app/worker.py|112|run_job|result = handler(**job.kwargs)")
         exc = r.choice([
             Exc([(frames("~/httpx/_models.py|761|raise_for_status|raise HTTPStatusError(message, request=request, response=self)"),
-                  "httpx.HTTPStatusError: Server error '503 Service Unavailable' for url 'https://api.sendgrid.com/v3/mail/send'\n"
-                  "For more information check: https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/503")],
+                  ("httpx.HTTPStatusError: Server error '503 Service Unavailable' for url 'https://api.sendgrid.com/v3/mail/send'\n"
+                   "For more information check: https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/503"))],
                 [Frame("/app/app/tasks/email.py", 40, "send_email", "resp.raise_for_status()")]),
             Exc([(frames("""
                     @/engine/base.py|1967|_exec_single_context|self.dialect.do_execute(
@@ -654,9 +654,9 @@ def migrate_block(r: random.Random) -> str:
     out = [alembic("INFO", "alembic.runtime.migration", "Context impl PostgresqlImpl."),
            alembic("INFO", "alembic.runtime.migration", "Will assume transactional DDL.")]
     if r.random() < 0.1:
-        msg = r.choice(["Can't locate revision identified by 'deadbeef'", "Multiple head revisions are present for given argument "
+        msg = r.choice(["Can't locate revision identified by 'deadbeef'", ("Multiple head revisions are present for given argument "
                         "'head'; please specify a specific target revision, '<branchname>@head' to narrow to a specific head, "
-                        "or 'heads' for all heads"])
+                        "or 'heads' for all heads")])
         return "\n".join(out + [alembic("ERROR", "alembic.util.messaging", msg), f"FAILED: {msg}"])
     i = r.randrange(len(ALEMBIC_REVS) - 1)
     return "\n".join(out + [alembic("INFO", "alembic.runtime.migration",
@@ -737,15 +737,15 @@ def pg_json(ev: PgEvent) -> str:
 
 
 SQL_MULTILINE = [
-    "SELECT o.id, o.total, u.email\nFROM orders o\nJOIN users u ON u.id = o.user_id\nWHERE o.status = 'pending'\n"
-    "  AND o.created_at < now() - interval '1 hour'\nORDER BY o.created_at\nLIMIT 500",
+    ("SELECT o.id, o.total, u.email\nFROM orders o\nJOIN users u ON u.id = o.user_id\nWHERE o.status = 'pending'\n"
+     "  AND o.created_at < now() - interval '1 hour'\nORDER BY o.created_at\nLIMIT 500"),
     "UPDATE products p\nSET stock = s.qty, updated_at = now()\nFROM staging_stock s\nWHERE s.sku = p.sku",
-    "WITH daily AS (\n  SELECT date_trunc('day', created_at) AS day, sum(total) AS revenue\n  FROM orders\n"
-    "  WHERE created_at >= now() - interval '90 days'\n  GROUP BY 1\n)\nSELECT * FROM daily ORDER BY day",
+    ("WITH daily AS (\n  SELECT date_trunc('day', created_at) AS day, sum(total) AS revenue\n  FROM orders\n"
+     "  WHERE created_at >= now() - interval '90 days'\n  GROUP BY 1\n)\nSELECT * FROM daily ORDER BY day"),
 ]
 SQL_EXTENDED = [
-    ("SELECT orders.id, orders.user_id, orders.status, orders.total, orders.created_at \nFROM orders \n"
-     "WHERE orders.user_id = $1::INTEGER ORDER BY orders.created_at DESC \n LIMIT $2::INTEGER OFFSET $3::INTEGER", 3),
+    (("SELECT orders.id, orders.user_id, orders.status, orders.total, orders.created_at \nFROM orders \n"
+      "WHERE orders.user_id = $1::INTEGER ORDER BY orders.created_at DESC \n LIMIT $2::INTEGER OFFSET $3::INTEGER"), 3),
     ("SELECT products.id, products.sku, products.name, products.price \nFROM products \nWHERE products.category = $1::VARCHAR", 1),
     ("UPDATE orders SET status=$1::VARCHAR, updated_at=now() WHERE orders.id = $2::INTEGER", 2),
 ]
@@ -873,7 +873,7 @@ def pg_regimes(render: Callable[[PgEvent], str]) -> list[Regime]:
 
 # --------------------------------------------------------------------------- JSON formats
 
-LEVEL_NO = {"DEBUG": (10, "🐞"), "INFO": (20, "ℹ️"), "SUCCESS": (25, "✅"), "WARNING": (30, "⚠️"),  # noqa: RUF001
+LEVEL_NO = {"DEBUG": (10, "🐞"), "INFO": (20, "ℹ️"), "SUCCESS": (25, "✅"), "WARNING": (30, "⚠️"),
             "ERROR": (40, "❌"), "CRITICAL": (50, "☠️")}
 
 
@@ -1125,7 +1125,7 @@ def generate(fmt: Format, path: Path, size: int, seed: int, name: str) -> int:
 
 
 def parse_size(text: str) -> int:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?", text.strip(), re.I)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?", text.strip(), re.IGNORECASE)
     if not m:
         raise argparse.ArgumentTypeError(f"bad size {text!r} (e.g. 50MB, 2GB, 512MiB)")
     unit = (m[2] or "B").upper()

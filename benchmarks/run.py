@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +134,7 @@ def machine() -> dict[str, str]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     mem = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
-    grep = subprocess.run(["grep", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    grep = subprocess.run(["grep", "--version"], capture_output=True, text=True, check=False).stdout.splitlines()[0]
     return {"os": platform.platform(), "cpu": cpu, "cores": str(os.cpu_count()),
             "memory": f"{int(mem[1]) / 2**20:.1f} GiB" if mem else "?", "python": platform.python_version(), "grep": grep}
 
@@ -153,9 +153,9 @@ def markdown(rows: list[Row], meta: dict[str, object]) -> str:
     out = [f"## logscan benchmarks, {meta['date']}", "",
            f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {m['os']}; Python {m['python']}; {m['grep']}",
            f"- command: `{meta['argv']}` (from the repo root)",
-           f"- best of {meta['repeat']} runs; MB = 10^6 bytes; peak RSS = the process's own `ru_maxrss` "
-           "(≤N: at most the runner's own N MiB, which Linux charges to a child until exec); "
-           "× naive = MB/s relative to the naive loop on the same file", "",
+           (f"- best of {meta['repeat']} runs; MB = 10^6 bytes; peak RSS = the process's own `ru_maxrss` "
+            "(≤N: at most the runner's own N MiB, which Linux charges to a child until exec); "
+            "× naive = MB/s relative to the naive loop on the same file"), "",
            "| file | MB | lines | tool | best s | MB/s | lines/s | peak RSS MiB | × naive | output |",
            "|---|--:|--:|---|--:|--:|--:|--:|--:|---|"]
     for r in rows:
@@ -226,7 +226,7 @@ def main() -> None:
         rows += file_rows
 
     meta: dict[str, object] = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
         "argv": shlex.join(["python", "benchmarks/run.py", *sys.argv[1:]]), "repeat": args.repeat,
         "commands": {t: shlex.join(commands(t, "FILE", logscan, args.grep_pattern)) + (f" ({MIXED} only)" if t == "scan" else "")
                      for t in args.tools},

@@ -45,7 +45,7 @@ def test_sample_formats_services_and_line_count(entry):
 
 
 def test_docker_containers_folder_names_services():
-    events, diag = read_events(ROOT / "samples" / "docker" / "containers")
+    events, _ = read_events(ROOT / "samples" / "docker" / "containers")
     services = set(events.get_column("service").unique())
     assert {"api", "db", "worker", "migrate"} <= services
     no_config = [s for s in services if s not in {"api", "db", "worker", "migrate", "notifier"}]

@@ -12,17 +12,20 @@ from analyzer.formats import common
 from analyzer.formats.base import Format
 
 HEADER = r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[[A-Z]+\] "
-_PREFIX = r"^\[[^\]]*\] \[\d+\] \[[A-Z]+\] "
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
     head = pl.col("head")
-    return records.select(
-        common.zoned_ts(head.str.slice(1, 19), "%Y-%m-%d %H:%M:%S", head.str.slice(21, 5)).alias("ts"),
-        head.str.extract(r"^\[[^\]]*\] \[(\d+)\]", 1).cast(pl.Int64, strict=False).alias("pid"),
-        common.level(head.str.extract(r"^\[[^\]]*\] \[\d+\] \[([A-Z]+)\]", 1)).alias("level"),
-        head.str.replace(_PREFIX, "").alias("message"),
+    # the header fixes the layout: `[time zone] [pid] [LEVEL] message`, fields ended by the first `] `s
+    parts = records.select(head.str.slice(1, 19).alias("time"), head.str.slice(21, 5).alias("zone"),
+                           head.str.splitn("] ", 4).struct.unnest())
+    return parts.select(
+        pl.col("field_1").str.slice(1).cast(pl.Int64, strict=False).alias("pid"),
+        pl.col("field_3").alias("message"),
         pl.lit("gunicorn.error").alias("logger"),
+    ).with_columns(
+        common.zoned_times(parts.get_column("time"), "%Y-%m-%d %H:%M:%S", parts.get_column("zone")).alias("ts"),
+        common.levels(parts.get_column("field_2").str.slice(1)).alias("level"),
     )
 
 

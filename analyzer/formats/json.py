@@ -43,16 +43,16 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     rows = decode(records.get_column("head"), _SCHEMA)
     c = pl.col
     log = c("log")
-    when = _first("timestamp", "time", "@timestamp", "ts", "asctime")
-    is_epoch = when.str.contains(r"^\d{9,}(?:\.\d+)?$")
-    message = _first("message", "msg", "event")
-    exc = pl.coalesce(c("exc_info"), c("exception"), c("stack_trace"), c("traceback"), c("error").struct.field("stack_trace"))
+    rows = rows.with_columns(
+        _first("timestamp", "time", "@timestamp", "ts", "asctime").alias("_when"),
+        _first("message", "msg", "event").alias("_message"),
+        pl.coalesce(c("exc_info"), c("exception"), c("stack_trace"), c("traceback"), c("error").struct.field("stack_trace")).alias("_exc"),
+    )
+    when, message, exc = c("_when"), c("_message"), c("_exc")
     status = pl.coalesce(c("status_code"), c("status"), c("http").struct.field("response").struct.field("status_code"))
-    return rows.select(
-        pl.when(is_epoch).then(common.epoch_ts(when)).otherwise(common.iso_ts(when.str.replace(",", ".", literal=True))).alias("ts"),
-        common.level(pl.coalesce(c("level"), c("levelname"), c("severity"), log.struct.field("level"))).alias("level"),
+    events = rows.select(
         pl.coalesce(c("logger"), c("name"), c("logger_name"), log.struct.field("logger")).alias("logger"),
-        pl.when(c("_valid")).then(message.str.split("\n").list.first().fill_null("")).alias("message"),
+        pl.when(c("_valid")).then(message.str.splitn("\n", 2).struct.field("field_0").fill_null("")).alias("message"),
         _first("request_id", "req_id", "correlation_id", "requestId", "x_request_id").alias("request_id"),
         pl.coalesce(c("method"), c("http").struct.field("request").struct.field("method")).alias("http_method"),
         pl.coalesce(c("path"), c("url").struct.field("path")).str.replace(r"\?.*$", "").alias("http_path"),
@@ -63,6 +63,14 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
         .then(pl.concat_str([message.fill_null(""), exc], separator="\n"))
         .otherwise(records.get_column("head"))
         .alias("text"),
+    )
+    times = rows.select(when.str.contains(r"^\d{9,}(?:\.\d+)?$").alias("epoch"), when)
+    epoch = times.get_column("epoch")
+    text = times.select(pl.when(~epoch).then(when.str.replace(",", ".", literal=True))).to_series()
+    level = rows.select(pl.coalesce(c("level"), c("levelname"), c("severity"), log.struct.field("level"))).to_series()
+    return events.with_columns(
+        pl.when(epoch).then(times.select(common.epoch_ts(when)).to_series()).otherwise(common.iso_times(text)).alias("ts"),
+        common.levels(level).alias("level"),
     )
 
 

@@ -2,7 +2,8 @@
 
 Default: `{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}`
 (reference 2.1): local time without zone, read as UTC. Request IDs appear only
-when the format prints them (`| req_id=...`, `{'request_id': '...'}`).
+when the format prints them (`| req_id=...`, `{'request_id': '...'}`) and are
+read from the text like every format's (analyzer.parse).
 """
 
 from __future__ import annotations
@@ -17,18 +18,17 @@ _CALLER = r"^([^\s:|]+):[^\s:|]+:\d+ - "
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
-    head = pl.col("head")
-    parts = head.str.splitn(" | ", 3)
-    rest = parts.struct.field("field_2")
-    logger = rest.str.extract(_CALLER, 1)
-    return records.select(
-        common.iso_ts(parts.struct.field("field_0")).alias("ts"),
-        common.level(parts.struct.field("field_1")).alias("level"),
-        logger.alias("logger"),
+    head = records.get_column("head")
+    parts = head.to_frame().select(pl.col("head").str.splitn(" | ", 3).struct.unnest())
+    rest, logger = pl.col("field_2"), pl.col("logger")
+    events = parts.with_columns(rest.str.extract(_CALLER, 1).alias("logger")).select(
+        logger,
         pl.when(logger.is_not_null()).then(rest.str.slice(rest.str.find(" - ", literal=True) + 3)).otherwise(rest).alias("message"),
-        common.request_id(head).alias("request_id"),
-        *common.kv_http_fields(head),
     )
+    return events.with_columns(
+        common.iso_times(parts.get_column("field_0")).alias("ts"),
+        common.levels(parts.get_column("field_1")).alias("level"),
+    ).hstack(common.kv_http_fields(head).get_columns())
 
 
 FORMAT = Format("loguru", HEADER, parse)

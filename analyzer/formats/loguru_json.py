@@ -35,20 +35,20 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     rows = decode(records.get_column("head"), _SCHEMA)
     record = pl.col("record")
     extra = record.struct.field("extra")
-    message = record.struct.field("message")
-    return rows.select(
+    message = rows.select(record.struct.field("message")).to_series()
+    events = rows.select(
         common.epoch_ts(record.struct.field("time").struct.field("timestamp")).alias("ts"),
-        common.level(record.struct.field("level").struct.field("name")).alias("level"),
         record.struct.field("name").alias("logger"),
         record.struct.field("process").struct.field("id").cast(pl.Int64, strict=False).alias("pid"),
-        pl.when(pl.col("_valid")).then(message.str.split("\n").list.first().fill_null("")).alias("message"),
+        pl.when(pl.col("_valid")).then(pl.lit(message).str.splitn("\n", 2).struct.field("field_0").fill_null("")).alias("message"),
         pl.col("text").str.strip_chars_end("\n").alias("text"),
         pl.coalesce(
             extra.struct.field("request_id"), extra.struct.field("req_id"), extra.struct.field("correlation_id")
         ).alias("request_id"),
         record.struct.field("exception").struct.field("type").alias("exc_type"),
-        *common.kv_http_fields(message),
     )
+    level = rows.select(record.struct.field("level").struct.field("name")).to_series()
+    return events.with_columns(common.levels(level).alias("level")).hstack(common.kv_http_fields(message).get_columns())
 
 
 FORMAT = Format("loguru_json", HEADER, parse)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from analyzer.formats.base import Format
-from analyzer.jsonrows import decode
 from analyzer.formats.postgres import structured_events
+from analyzer.jsonrows import decode
 
 HEADER = r'^\{"timestamp":"\d{4}-\d\d-\d\d '
 _KEYS = (

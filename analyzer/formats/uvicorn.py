@@ -12,20 +12,28 @@ import polars as pl
 from analyzer.formats import common
 from analyzer.formats.base import Format
 
-_PREFIX = r"^(?:TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL): +"
+_LEVELS = ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 HEADER = r'^(?:(?:TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL): +|\S+ - "[A-Z]+ \S* HTTP/[0-9.]+" \d{3}(?: |$))'
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
-    head = pl.col("head")
-    word = head.str.extract(r"^([A-Z]+): ", 1)
-    message = pl.when(word.is_not_null()).then(head.str.replace(_PREFIX, "")).otherwise(head)
-    return records.select(
-        message.alias("message"),
-        pl.when(word.is_null()).then(pl.lit("info")).otherwise(common.level(word)).alias("level"),
-        *common.access_fields(message),
+    head, word = pl.col("head"), pl.col("word")
+    # `WORD: ` at the start of a line (the level prefix when WORD is a level; none: an access line)
+    lines = records.select(
+        head,
+        pl.when(head.str.contains(r"^[A-Z]+: ")).then(head.str.slice(0, head.str.find(": ", literal=True))).alias("word"),
+    )
+    events = lines.select(
+        pl.when(word.is_in(_LEVELS))
+        .then(head.str.slice(word.str.len_chars() + 1).str.strip_chars_start(" "))
+        .otherwise(head)
+        .alias("message"),
         head.str.extract(r"(?:Started|Finished) server process \[(\d+)\]", 1).cast(pl.Int64, strict=False).alias("pid"),
-    ).with_columns(
+    )
+    events = events.hstack(common.access_fields(events.get_column("message")).get_columns())
+    level = common.levels(lines.get_column("word"))
+    return events.with_columns(
+        pl.when(lines.get_column("word").is_null()).then(pl.lit("info")).otherwise(level).alias("level"),
         pl.when(pl.col("http_status").is_not_null())
         .then(pl.lit("uvicorn.access"))
         .otherwise(pl.lit("uvicorn.error"))

@@ -18,7 +18,9 @@ import polars as pl
 import regex
 
 from analyzer.events import UTC_TS
-from analyzer.formats.common import iso_ts
+from analyzer.formats.common import iso_times, on_rows
+from analyzer.framing.runs import collapse_runs, per_stream
+from analyzer.framing.streams import Streams
 from analyzer.jsonrows import decode
 
 Envelope = Literal["raw", "docker_json", "compose", "docker_ts"]
@@ -32,6 +34,7 @@ _COMPOSE_STATUS: Final = (
 _RFC3339: Final = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
 _DOCKER_SCHEMA: Final = pl.Struct({"log": pl.String, "stream": pl.String, "time": pl.String})
 _INDEX = regex.compile(r"^(?P<name>.+?)[-_](?P<index>\d+)$")
+_PREFIX_RE = regex.compile(_COMPOSE_PREFIX)
 
 
 def detect(sample: list[str]) -> Envelope:
@@ -42,9 +45,8 @@ def detect(sample: list[str]) -> Envelope:
     need = max(1, (len(lines) * 3) // 5)
     if sum(ln.startswith(_DOCKER_PREFIX) for ln in lines) >= need:
         return "docker_json"
-    prefix = regex.compile(_COMPOSE_PREFIX)
     status = regex.compile(_COMPOSE_STATUS)
-    if sum(bool(prefix.match(ln) or status.match(ln)) for ln in lines) >= need:
+    if sum(bool(_PREFIX_RE.match(ln) or status.match(ln)) for ln in lines) >= need:
         return "compose"
     if sum(bool(regex.match(_RFC3339, ln)) for ln in lines) >= need:
         return "docker_ts"
@@ -94,61 +96,70 @@ class ComposeNames:
 
 def take_timestamp(frame: pl.DataFrame) -> pl.DataFrame:
     """Move a leading RFC 3339 timestamp (`docker logs -t`, `compose logs -t`) into env_ts."""
-    stamp = pl.col("line").str.extract(_RFC3339, 1)
-    return frame.with_columns(
-        pl.coalesce(iso_ts(stamp), pl.col("env_ts")).alias("env_ts"),
-        pl.when(stamp.is_not_null()).then(pl.col("line").str.slice(stamp.str.len_chars() + 1)).otherwise(pl.col("line")).alias("line"),
-    )
-
-
-def unwrap_compose(frame: pl.DataFrame, names: ComposeNames) -> pl.DataFrame:
-    """Split `name  | line` into service + line; compose's status lines keep their text and name the container."""
+    stamp = frame.select(pl.col("line").str.extract(_RFC3339, 1)).to_series()
     line = pl.col("line")
-    frame = frame.with_columns(
-        line.str.extract(_COMPOSE_PREFIX, 1).alias("_container"),
-        line.str.extract(_COMPOSE_STATUS, 1).alias("_status_of"),
-        line.str.contains(_COMPOSE_STATUS).alias("compose_status"),
+    return frame.with_columns(
+        pl.coalesce(iso_times(stamp), pl.col("env_ts")).alias("env_ts"),
+        pl.when(stamp.is_not_null()).then(line.str.slice(stamp.str.len_chars() + 1)).otherwise(line).alias("line"),
     )
+
+
+def unwrap_compose(frame: pl.DataFrame, names: ComposeNames, streams: Streams) -> pl.DataFrame:
+    """Split `name  | line` into the service's stream (`sid`) + line; compose's status lines keep their text,
+    are flagged, and belong to the container they name (or to the stream `compose`).
+
+    The prefix pattern runs on the few distinct prefixes rather than on every
+    line, and the status pattern only on the lines without a prefix.
+    """
+    line = pl.col("line")
+    frame = frame.with_columns(line.str.find("|", literal=True).alias("_bar"))
+    prefix = frame.select(line.str.head(pl.col("_bar") + 2)).to_series()  # `name  | ` if the line has a prefix
+    containers = {p: m[1] for p in prefix.unique().drop_nulls().to_list() if (m := _PREFIX_RE.match(p))}
+    index = prefix.replace_strict({p: i for i, p in enumerate(containers)}, default=None, return_dtype=pl.UInt32)
+    bare = index.is_null()
+    unprefixed = frame.get_column("line").filter(bare)
+    status = unprefixed.str.contains(_COMPOSE_STATUS)
+    status_of = unprefixed.str.extract(_COMPOSE_STATUS, 1)
+    named = status_of.drop_nulls().unique().to_list()
+    names.prefixed.update(containers.values())
+    names.learn([*containers.values(), *named])
+    sid = frame.get_column("sid")
+    if containers:
+        lut = pl.Series([streams.id(names.service(c)) for c in containers.values()], dtype=pl.UInt32)
+        sid = lut.gather(index).fill_null(sid)
+    if status.any():
+        own = [pl.lit(streams.id("compose"), dtype=pl.UInt32)]
+        if named:
+            ids = {n: streams.id(names.service(n)) for n in named}
+            own.insert(0, status_of.replace_strict(ids, default=None, return_dtype=pl.UInt32))
+        sid = sid.scatter(bare.arg_true(), pl.select(pl.when(status).then(pl.coalesce(own)).otherwise(sid.filter(bare))).to_series())
     frame = frame.with_columns(
-        pl.when(pl.col("_container").is_not_null())
-        .then(line.str.slice(line.str.find("|", literal=True) + 2))
-        .otherwise(line)
-        .alias("line"),
-    )
-    containers = frame.get_column("_container").drop_nulls().unique().to_list()
-    status_of = frame.get_column("_status_of").drop_nulls().unique().to_list()
-    names.prefixed.update(containers)
-    names.learn(containers + status_of)
-    mapping = {n: names.service(n) for n in containers + status_of}
-    container = pl.coalesce(pl.col("_container"), pl.col("_status_of"))
-    frame = frame.with_columns(
-        pl.coalesce(
-            container.replace_strict(mapping, default=None, return_dtype=pl.String),
-            pl.when(pl.col("compose_status")).then(pl.lit("compose")),
-            pl.col("service"),
-        ).alias("service"),
-    ).drop("_container", "_status_of")
-    prefixed = frame.filter(~pl.col("compose_status"))
-    if prefixed.height and prefixed.get_column("line").str.contains(_RFC3339).any():
+        sid.alias("sid"),
+        pl.when(pl.lit(bare)).then(line).otherwise(line.str.slice(pl.col("_bar") + 2)).alias("line"),
+        on_rows(bare, status, False).alias("compose_status"),
+    ).drop("_bar")
+    if frame.filter(~pl.col("compose_status")).get_column("line").str.contains(_RFC3339).any():
         frame = take_timestamp(frame)
     return frame
 
 
-def unwrap_docker_json(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def unwrap_docker_json(frame: pl.DataFrame, streams: Streams, service: str) -> tuple[pl.DataFrame, int]:
     """Unwrap json-file entries; returns the frame and how many lines were not valid entries.
 
     A line that is not a valid entry keeps its raw text (nothing is lost) and
     is counted. `partial` marks entries without a trailing newline (16 KiB
-    pieces of a longer line, to be rejoined).
+    pieces of a longer line, to be rejoined); `sid` is the entry's stream.
     """
     rows = decode(frame.get_column("line"), _DOCKER_SCHEMA)
     valid = rows.get_column("_valid") & rows.get_column("log").is_not_null()
     bad = int((~valid).sum())
     log = rows.get_column("log")
+    stream = pl.select(pl.when(valid).then(rows.get_column("stream"))).to_series()
+    ids = {name: streams.id(service, name) for name in stream.drop_nulls().unique().to_list()}
     frame = frame.with_columns(
         pl.when(valid).then(log.str.strip_suffix("\n")).otherwise(pl.col("line")).alias("line"),
-        pl.when(valid).then(rows.get_column("stream")).otherwise(pl.col("stream")).alias("stream"),
-        pl.when(valid).then(iso_ts(rows.get_column("time").alias("t"))).otherwise(pl.lit(None, dtype=UTC_TS)).alias("env_ts"),
+        stream.replace_strict(ids, default=streams.id(service), return_dtype=pl.UInt32).alias("sid"),
+        pl.when(valid).then(iso_times(rows.get_column("time"))).otherwise(pl.lit(None, dtype=UTC_TS)).alias("env_ts"),
         (valid & ~log.str.ends_with("\n").fill_null(True)).alias("partial"),
     )
     return frame, bad
@@ -162,13 +173,7 @@ def rejoin_partials(frame: pl.DataFrame) -> pl.DataFrame:
     """
     if not frame.get_column("partial").any():
         return frame
-    ended = (~pl.col("partial")).cast(pl.Int64)
-    frame = frame.with_columns(ended.cum_sum().shift(1, fill_value=0).over("stream").alias("_piece"))
-    joined = frame.group_by(["stream", "_piece"], maintain_order=True).agg(
-        pl.col("line_no").first(),
-        pl.col("nphys").sum(),
-        pl.col("line").str.join(""),
-        pl.col("partial").last(),
-        pl.exclude("line_no", "nphys", "line", "partial").first(),
-    )
-    return joined.drop("_piece").select(frame.drop("_piece").columns).sort("line_no")
+    streams = frame.get_column("sid").n_unique()
+    after_partial = frame.select(per_stream(pl.col("partial").shift(1), streams).fill_null(False)).to_series()
+    pieces = {"line": pl.col("line").str.join(""), "nphys": pl.col("nphys").sum(), "partial": pl.col("partial").last()}
+    return collapse_runs(frame, ~after_partial, pieces)
