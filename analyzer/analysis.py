@@ -18,8 +18,10 @@ from datetime import datetime
 import polars as pl
 
 from analyzer.correlate import Traces, link_requests
+from analyzer.frames import own_strings
 from analyzer.incidents import (
     EVIDENCE_EVENT_COLUMNS,
+    MAX_EXAMPLES,
     UNKNOWN,
     WindowOverride,
     build_incidents,
@@ -29,9 +31,10 @@ from analyzer.match import match_events
 from analyzer.ranking import rank
 from analyzer.routes import RouteDurations
 from analyzer.signatures import SignatureSet
-from analyzer.templates import exception_lines
+from analyzer.templates import exception_lines, template
 
 _ERROR_LEVELS = ("error", "critical")
+COMPACT_EVERY = 50_000  # evidence rows between compactions
 
 
 @dataclass
@@ -69,13 +72,44 @@ def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet)
     )
     unexplained = unexplained.with_columns(
         exception_lines(unexplained.get_column("text")).alias("exc_line"),  # before clipping: it is at the end
+    ).with_columns(
+        template(pl.coalesce("exc_line", pl.concat_str("exc_type", pl.lit(": "), "message"), "message")).alias("template"),
         pl.lit("unknown").alias("kind"),
         pl.lit(UNKNOWN).alias("signature"),
         pl.lit("").alias("key"),
         pl.lit("{}").alias("captures"),
     )
     evidence = pl.concat([matched, unexplained], how="diagonal_relaxed").drop("row")
-    return evidence.with_columns(clip_text(pl.col("text")))
+    return own_strings(evidence.with_columns(clip_text(pl.col("text"))))
+
+
+#: Evidence columns with few distinct values: stored as Categorical (4 bytes a row instead of a 16-byte view).
+LOW_CARDINALITY = ("kind", "signature", "source", "service", "format", "level", "http_method", "exc_type")
+
+
+def compact(evidence: pl.DataFrame) -> pl.DataFrame:
+    """Evidence as it is kept between batches: bulky text only where a report will show it.
+
+    Past the first MAX_EXAMPLES rows of an incident (signature, service, key or
+    template) a row only has to be counted, timed and tied to its request, so
+    its text, message, captures and position are dropped. Window rows are
+    short access/summary lines and stay whole (which rows fall in a storm
+    window is only known at the end). Repetitive columns become Categorical;
+    `expand` turns them back into String.
+    """
+    key = pl.coalesce("template", "key") if "template" in evidence.columns else pl.col("key")
+    group = ["kind", "signature", "service", key]
+    later = (pl.int_range(pl.len()).over(group) >= MAX_EXAMPLES) & (pl.col("kind") != "window")
+    dropped = ("text", "message", "captures", "line_no")
+    return own_strings(evidence.with_columns(
+        *(pl.when(later).then(None).otherwise(pl.col(name)).alias(name) for name in dropped),
+        *(pl.col(name).cast(pl.Categorical) for name in LOW_CARDINALITY if name in evidence.columns),
+    ))
+
+
+def expand(evidence: pl.DataFrame) -> pl.DataFrame:
+    """Compacted evidence back to the plain String columns the later stages use."""
+    return evidence.with_columns(pl.col(name).cast(pl.String) for name in LOW_CARDINALITY if name in evidence.columns)
 
 
 class Analysis:
@@ -87,6 +121,7 @@ class Analysis:
         self.traces = traces or Traces()
         self.routes = RouteDurations()
         self.parts: list[pl.DataFrame] = []
+        self.pending = 0  # evidence rows added since the last compaction
 
     def add(self, events: pl.DataFrame) -> None:
         events = _in_period(events, self.settings)
@@ -95,14 +130,17 @@ class Analysis:
         found = evidence_of(events, match_events(events, self.sigs), self.sigs)
         if found.height:
             self.parts.append(found)
-            self.traces.pin(found.get_column("request_id").drop_nulls().unique().to_list())
+            self.pending += found.height
+            if self.pending >= COMPACT_EVERY:
+                self.parts, self.pending = [compact(self.evidence())], 0
         self.traces.add(events)
         self.routes.add(events)
 
     def evidence(self) -> pl.DataFrame:
+        """Everything collected so far, as one frame with String columns."""
         if len(self.parts) > 1:
-            self.parts = [pl.concat(self.parts, how="diagonal_relaxed")]
-        return self.parts[0] if self.parts else pl.DataFrame()
+            self.parts = [pl.concat([expand(part) for part in self.parts], how="diagonal_relaxed")]
+        return expand(self.parts[0]) if self.parts else pl.DataFrame()
 
     def incidents(self) -> pl.DataFrame:
         """Ranked incidents with their signatures' explanations (see analyzer.report for the fields)."""

@@ -33,8 +33,11 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from analyzer.events import UTC_TS
+from analyzer.frames import own_strings
 
-TRACE_EVENTS = 20  # events kept per trace, for the report's trace view
+TRACE_EVENTS = 12  # events kept per trace, for the report's trace view
+TRAIL_MESSAGE_CHARS = 200
+DETACH_EVERY = 16  # batches between copies of the trace table into buffers of its own
 DATABASE_FORMATS = frozenset({"postgres", "postgres_csv", "postgres_json"})  # they run the requests' queries
 
 _EVENT = pl.Struct(
@@ -58,7 +61,11 @@ TRACE_SCHEMA: dict[str, pl.DataType] = {
 
 @dataclass(frozen=True)
 class TraceLimits:
-    """Bounds on the trace table: traces that matter are kept, the rest age out."""
+    """Bounds on the trace table: notable traces (an error, a warning, a 4xx/5xx) are kept, the rest age out.
+
+    At most `max_traces` rows of at most TRACE_EVENTS short events each: about
+    100 MB in the worst case, whatever the input size.
+    """
 
     horizon: timedelta = timedelta(minutes=10)  # un-notable traces older than this (vs. newest) are dropped
     max_traces: int = 50_000  # hard cap; the oldest go first
@@ -90,7 +97,7 @@ def _partial(events: pl.DataFrame) -> pl.DataFrame:
         return empty_traces()
     error = _is_error(pl.col("level")) | pl.col("exc_type").is_not_null()
     trail = pl.struct(
-        "ts", "service", "level", pl.col("message").str.slice(0, 300).alias("message"), "line_no"
+        "ts", "service", "level", pl.concat_str(pl.col("message").str.slice(0, TRAIL_MESSAGE_CHARS), pl.lit("")).alias("message"), "line_no"
     )
     return (
         rows.group_by("request_id", maintain_order=True)
@@ -109,6 +116,7 @@ def _partial(events: pl.DataFrame) -> pl.DataFrame:
         )
         .select(TRACE_SCHEMA.keys())
         .cast(TRACE_SCHEMA)  # type: ignore[arg-type]
+        .pipe(own_strings)
     )
 
 
@@ -140,7 +148,7 @@ class Traces:
         self.limits = limits or TraceLimits()
         self.table = empty_traces()
         self.newest: datetime | None = None
-        self.pinned: set[str] = set()  # request IDs that evidence refers to; never pruned
+        self.updates = 0
 
     def add(self, events: pl.DataFrame) -> None:
         part = _partial(events)
@@ -149,21 +157,19 @@ class Traces:
         seen = set(part.get_column("request_id").to_list())
         old = self.table.filter(pl.col("request_id").is_in(seen))
         self.table = pl.concat([self.table.filter(~pl.col("request_id").is_in(seen)), _merge(pl.concat([old, part]))])
+        self.updates += 1
+        if self.updates % DETACH_EVERY == 0:  # let go of the buffers earlier batches left behind
+            self.table = own_strings(self.table)
         newest = part.get_column("end").max()
         if newest is not None and (self.newest is None or newest > self.newest):  # type: ignore[operator]
             self.newest = newest  # type: ignore[assignment]
         self._prune()
-
-    def pin(self, request_ids: list[str]) -> None:
-        """Keep these traces whatever their age (an incident refers to them)."""
-        self.pinned.update(r for r in request_ids if r)
 
     def _prune(self) -> None:
         limits = self.limits
         if self.newest is not None:
             cutoff = self.newest - limits.horizon
             keep = pl.col("notable") | (pl.col("end") >= cutoff) | pl.col("end").is_null()
-            keep = keep | pl.col("request_id").is_in(self.pinned)
             self.table = self.table.filter(keep)
         if self.table.height > limits.max_traces:
             self.table = self.table.sort("end", nulls_last=True).tail(limits.max_traces)
@@ -229,11 +235,20 @@ def _requests(traces: pl.DataFrame) -> pl.DataFrame:
 
 
 def _error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
-    """Errors of services that log IDs x failed (or unfinished) requests of the same service, moments apart."""
-    failed = reqs.filter(pl.col("failed") | pl.col("unfinished"))
-    pairs = orphans.join(failed, left_on="service", right_on="req_service", how="inner").filter(
+    """Errors of services that log IDs x failed (or unfinished) requests of the same service, moments apart.
+
+    An equality join on (service, second) over the seconds the window spans,
+    then the exact range: never a cross product of errors and requests.
+    """
+    second = pl.col("end").dt.epoch("s").alias("_second")
+    failed = reqs.filter(pl.col("failed") | pl.col("unfinished")).with_columns(second)
+    lo = (pl.col("ts") - window.error_before).dt.epoch("s")
+    hi = (pl.col("ts") + window.error_after).dt.epoch("s")
+    spans = orphans.with_columns(pl.int_ranges(lo, hi + 1).alias("_second")).explode("_second")
+    pairs = spans.join(failed, left_on=["service", "_second"], right_on=["req_service", "_second"], how="inner")
+    pairs = pairs.filter(
         pl.col("end").is_between(pl.col("ts") - window.error_before, pl.col("ts") + window.error_after)
-    )
+    ).drop("_second")
     return pairs.with_columns(pl.lit("error").alias("how"), (~pl.col("failed")).alias("mismatch"))
 
 

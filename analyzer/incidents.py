@@ -11,7 +11,8 @@ per incident:
   `group_by` in a sliding window and keep the rows of every window that
   reached `min_count`;
 * unknown errors cluster by service + template (exception line or message
-  with numbers, IDs, quoted values and addresses masked); a request already
+  with numbers, IDs, quoted values and addresses masked; made when the
+  evidence is collected, see analyzer.analysis); a request already
   explained by a signature does not also make an unknown incident, and a
   request that logged several unexplained errors counts once, under the most
   telling one (the one with a traceback).
@@ -29,7 +30,6 @@ import polars as pl
 
 from analyzer.events import UTC_TS
 from analyzer.signatures import Signature, SignatureSet
-from analyzer.templates import template
 
 MAX_REQUEST_IDS = 10_000
 MAX_EXAMPLES = 3
@@ -105,8 +105,8 @@ def _aggregate(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
         pl.col("ts").min().alias("first_seen"),
         pl.col("ts").max().alias("last_seen"),
         pl.col("request_id").drop_nulls().unique(maintain_order=True).alias("_rids"),
-        example.unique(maintain_order=True).head(MAX_EXAMPLES).alias("examples"),
-        pl.col("captures").first(),
+        example.filter(pl.col("text").is_not_null()).unique(maintain_order=True).head(MAX_EXAMPLES).alias("examples"),
+        pl.col("captures").drop_nulls().first(),
         pl.col("level").first(),
         pl.col("exc_type").drop_nulls().first(),
         pl.col("http_path").drop_nulls().first(),
@@ -203,8 +203,6 @@ def _unknown_incidents(evidence: pl.DataFrame) -> pl.DataFrame:
     rows = rows.sort(pl.col("exc_type").is_null(), "_i").unique(
         subset=[pl.coalesce("request_id", pl.col("_i").cast(pl.String))], keep="first", maintain_order=True
     ).sort("_i").drop("_i")
-    with_type = pl.concat_str([pl.col("exc_type"), pl.lit(": "), pl.col("message")])
-    rows = rows.with_columns(template(pl.coalesce("exc_line", with_type, "message")).alias("template"))
     rows = rows.with_columns(pl.lit(UNKNOWN).alias("signature"), pl.col("template").alias("key"))
     incidents = _aggregate(rows, ["signature", "service", "key"]).with_columns(pl.col("key").alias("template"))
     return _finish(incidents)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
-from conftest import read_events
+from conftest import ROOT, read_events
 
 from analyzer.analysis import Analysis
 from analyzer.incidents import fingerprint
@@ -70,3 +70,22 @@ def test_unknown_errors_cluster_by_template_and_count_once_per_request(write):
 def test_fingerprint_is_stable_and_distinguishes_service_and_key():
     assert fingerprint("relation_missing", "db", "orders") == fingerprint("relation_missing", "db", "orders")
     assert len({fingerprint("relation_missing", s, k) for s in ("db", "api") for k in ("orders", "items")}) == 4
+
+
+def test_compacting_evidence_keeps_every_count_and_request(monkeypatch):
+    from analyzer import analysis
+
+    events, _ = read_events(ROOT / "samples/compose/compose.log")
+
+    def incidents(every):
+        monkeypatch.setattr(analysis, "COMPACT_EVERY", every)
+        run = Analysis(SIGS)
+        for batch in events.iter_slices(100):
+            run.add(batch)
+        found = run.incidents().sort("fingerprint")
+        return found.select("fingerprint", "count", "affected_requests", "request_ids", "first_seen", "last_seen"), found
+
+    whole, _ = incidents(10**9)
+    compacted, frame = incidents(1)
+    assert whole.equals(compacted)
+    assert all(len(examples) >= 1 for examples in frame.get_column("examples").to_list())
