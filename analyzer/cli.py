@@ -1,4 +1,4 @@
-"""logscan's command line (typer): `scan`, `events`, `signatures`.
+"""logscan's command line (typer): `scan`, `tail`, `events`, `signatures`.
 
 Exit codes: 0 = done (warnings about damaged input are printed, not fatal);
 1 = `scan --fail-on` found an incident at or above that severity, or a
@@ -33,6 +33,7 @@ from analyzer.signatures import SignatureError, load_signatures
 from analyzer.signatures_cli import signatures_app
 from analyzer.sources import resolve
 from analyzer.summary import print_summary, summary_dict
+from analyzer.tail_cli import tail_command
 from analyzer.timespec import parse_duration, parse_instant
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app = typer.Typer(
 )
 
 app.add_typer(signatures_app, name="signatures")
+app.command("tail")(tail_command)
 
 LogFormat = Enum("LogFormat", {name: name for name in FORMAT_NAMES if name != "compose"}, type=str)  # type: ignore[misc]
 

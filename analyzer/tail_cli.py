@@ -1,0 +1,233 @@
+"""`logscan tail`: follow logs live, announce each new incident once, end with the scan report.
+
+Two outputs. `text`: each new incident is announced at once (severity,
+service, title, first example line, cause, first fix step); on a terminal a
+live board below the announcements keeps counts, last seen and rate up to date
+instead of scrolling (not on a terminal: only announcements and
+resolutions). `jsonl`: one JSON object per incident change,
+`{"event": "opened"|"updated"|"resolved", "incident": {...}}` with the scan
+JSON report's incident fields, and at the end `{"event": "report", "report":
+{...}}`, the scan JSON report. Warnings go to stderr (or above the board).
+Ctrl-C, or the end of stdin, prints what `scan` would have printed for the
+same lines.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from enum import Enum
+from pathlib import Path
+from typing import IO, Annotated, Any, BinaryIO
+
+import orjson
+import polars as pl
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from analyzer.diagnostics import Diagnostics
+from analyzer.events import FORMAT_NAMES
+from analyzer.follow import Follower
+from analyzer.pipeline import Pipeline
+from analyzer.ranking import SEVERITIES
+from analyzer.report import iso
+from analyzer.reports import terminal as terminal_report
+from analyzer.reports.terminal import SEVERITY_STYLE
+from analyzer.signatures import SignatureError, load_signatures
+from analyzer.summary import print_summary
+from analyzer.tail import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
+from analyzer.timespec import parse_duration
+
+LEVEL_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "", "debug": "dim"}
+
+
+class TailFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+Severity = Enum("Severity", {name: name for name in SEVERITIES}, type=str)  # type: ignore[misc]
+LogFormat = Enum("LogFormat", {name: name for name in FORMAT_NAMES if name != "compose"}, type=str)  # type: ignore[misc]
+
+
+def _first_line(incident: dict[str, Any]) -> str:
+    examples = incident["examples"]
+    return examples[0]["text"].splitlines()[0] if examples and examples[0]["text"] else ""
+
+
+class TextSink:
+    """Announcements, warnings and (on a terminal) a live board of the incidents so far."""
+
+    def __init__(self, console: Console, errors: Console) -> None:
+        self.console = console
+        self.errors = errors
+        self.live = Live(console=console, auto_refresh=False, transient=True) if console.is_terminal else None
+        if self.live:
+            self.live.start()
+
+    def close(self) -> None:
+        if self.live:
+            self.live.stop()
+
+    def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+        for source, line_no, ts, service, level, message in events.select(
+            "source", "line_no", "ts", "service", "level", "message"
+        ).iter_rows():
+            line = Text(f"{iso(ts) or '-'} {service} {level or '-'} {message}", style=LEVEL_STYLE.get(level or "", ""))
+            if (source, line_no) in tags:
+                line.append(f"  ◀ {tags[source, line_no]}", style="bold magenta")
+            self.console.print(line, soft_wrap=True)
+
+    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        for change in changes:
+            if change.event != "updated":
+                self.console.print(self._announcement(change), soft_wrap=True)
+        if self.live:
+            self.live.update(_board(board), refresh=True)
+
+    def warn(self, message: str) -> None:
+        (self.console if self.live else self.errors).print(f"[yellow]warning:[/] {message}", soft_wrap=True,
+                                                           highlight=False)
+
+    @staticmethod
+    def _announcement(change: Change) -> Text | Group:
+        inc = change.incident
+        severity = Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], ""))
+        if change.event == "resolved":
+            return Text.assemble(("resolved ", "bold green"), severity, f"  {inc['title']}  ",
+                                 (inc["service"] or "", "cyan"), f"  ({inc['count']:,} in all, last {inc['last_seen']})")
+        parts: list[Text] = [
+            Text.assemble(("NEW ", "bold"), severity, f"  {inc['title']}  ", (inc["service"] or "", "cyan"),
+                          (f"  {inc['signature']}", "dim")),
+            Text("  " + _first_line(inc), style="dim"),
+            Text.assemble(("  cause  ", "bold"), inc["cause"] or ""),
+        ]
+        if inc["fix"]:
+            parts.append(Text.assemble(("  fix    ", "bold green"), inc["fix"][0]))
+        return Group(*parts)
+
+
+def _board(rows: list[BoardRow]) -> Table:
+    table = Table("#", "severity", "incident", "service", "count", "last seen", "per min", title="live incidents",
+                  title_justify="left", header_style="bold")
+    for row in rows:
+        inc = row.incident
+        table.add_row(
+            str(inc["rank"]), Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], "")),
+            Text(inc["title"], style="dim" if row.resolved else ""), inc["service"] or "", f"{inc['count']:,}",
+            "resolved" if row.resolved else (iso(inc["last_seen"]) or "—")[11:19], f"{row.rate:.1f}",
+        )
+    return table
+
+
+class JsonlSink:
+    """One JSON object per line: incident changes (and records, with --lines); warnings to stderr."""
+
+    def __init__(self, out: IO[str], errors: Console) -> None:
+        self.out = out
+        self.errors = errors
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        self.out.write(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
+        self.out.flush()
+
+    def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+        for row in events.select("source", "line_no", "ts", "service", "level", "message").iter_rows(named=True):
+            self._write({"event": "record", "record": {**row, "ts": iso(row["ts"]),
+                                                       "signature": tags.get((row["source"], row["line_no"]))}})
+
+    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        for change in changes:
+            self._write({"event": change.event, "incident": change.incident})
+
+    def warn(self, message: str) -> None:
+        self.errors.print(f"[yellow]warning:[/] {message}", soft_wrap=True, highlight=False)
+
+    def close(self) -> None:
+        """Nothing to release: every line is flushed as it is written."""
+
+
+def run_tail(
+    paths: list[str],
+    *,
+    output: TailFormat = TailFormat.text,
+    lines: bool = False,
+    from_start: bool = False,
+    min_severity: str = "low",
+    signatures: list[str] | None = None,
+    log_format: str | None = None,
+    limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
+    stop: threading.Event | None = None,
+    stdin: BinaryIO | None = None,
+    out: IO[str] | None = None,
+) -> int:
+    """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code."""
+    out = out or sys.stdout
+    errors = Console(stderr=True, highlight=False)
+    try:
+        sigs = load_signatures([Path(folder) for folder in signatures or []])
+    except SignatureError as exc:
+        errors.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        return 2
+    diag = Diagnostics()
+    console = Console(file=out, highlight=False)
+    sink = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(console, errors)
+    live = LiveTail(
+        Follower(paths, diag, from_start=from_start, stdin=stdin),
+        Pipeline(diag, fmt=log_format),
+        BoundedAnalysis(sigs, max_rows=limits.max_evidence_rows),
+        sink, limits, min_severity=min_severity, echo=lines,
+    )
+    try:
+        live.run(stop or threading.Event())
+    finally:
+        sink.close()
+    report = live.report()
+    if output is TailFormat.jsonl:
+        out.write(orjson.dumps({"event": "report", "report": report}).decode() + "\n")
+    else:
+        terminal_report.render(console, report)
+        print_summary(console, diag, live.pipeline.tally)
+    out.flush()
+    return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def tail_command(
+    paths: Annotated[list[str], typer.Argument(help="Files, globs, folders (new files are picked up), or - for stdin.")],
+    output: Annotated[TailFormat, typer.Option("--format", "-F", help="text (announcements, live board) or jsonl.")]
+    = TailFormat.text,
+    lines: Annotated[bool, typer.Option("--lines", help="Also echo every record, coloured by level, tagged with its incident.")]
+    = False,
+    from_start: Annotated[bool, typer.Option("--from-start", help="Read what the files hold first (default: from their end).")]
+    = False,
+    min_severity: Annotated[Severity, typer.Option(help="Say nothing about incidents below this.")]
+    = Severity.low,  # type: ignore[attr-defined]
+    signatures: Annotated[list[str] | None, typer.Option("--signatures", "-s", help="Extra signature folder (repeatable).")]
+    = None,
+    log_format: Annotated[LogFormat | None, typer.Option(
+        "--log-format", "-f", help="Force one log format instead of detecting.")] = None,
+    resolve_after: Annotated[str, typer.Option(help="An incident quiet this long is reported resolved.")] = "5m",
+    tick: Annotated[str, typer.Option(help="Least time between two incident computations.")] = "250ms",
+    hold: Annotated[str, typer.Option(help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
+    max_evidence: Annotated[int, typer.Option(help="Evidence rows kept (oldest dropped beyond; counts stay).")]
+    = Limits.max_evidence_rows,
+) -> None:
+    """Follow logs live: announce each new incident once, keep a live board, end with the scan report.
+
+    Ctrl-C (or the end of stdin) prints the ranked report `scan` would print for the same lines.
+    """
+    limits = Limits(tick_seconds=_seconds(tick), hold_seconds=_seconds(hold), resolve_after=_seconds(resolve_after),
+                    max_evidence_rows=max_evidence)
+    code = run_tail(paths, output=output, lines=lines, from_start=from_start, min_severity=min_severity.value,
+                    signatures=signatures, log_format=log_format.value if log_format else None, limits=limits)
+    raise typer.Exit(code)

@@ -1,0 +1,211 @@
+"""`logscan tail`: live incidents from followed files and pipes, the same as `scan` finds in the same lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from conftest import ROOT
+
+from analyzer.analysis import Analysis
+from analyzer.diagnostics import Diagnostics
+from analyzer.follow import Follower
+from analyzer.pipeline import Pipeline
+from analyzer.signatures import load_signatures
+from analyzer.sources import resolve
+from analyzer.tail import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
+from analyzer.tail_cli import TailFormat, run_tail
+
+API_TEXT = (ROOT / "samples/api/api-text.log").read_text().splitlines(keepends=True)
+POSTGRES = (ROOT / "samples/postgres/default.log").read_text().splitlines(keepends=True)
+GREENLET_RID = "8c7c3c47"
+MISSING_GREENLET = "".join(API_TEXT[84:199])  # request started, then the 500 with its MissingGreenlet traceback
+TOO_MANY = [line for line in POSTGRES if "too many clients" in line]
+DEADLOCK = "".join(POSTGRES[11:18])
+FAST = Limits(tick_seconds=0.05, hold_seconds=0.2)
+
+
+class Tail:
+    """`run_tail` on a thread, its JSON lines readable while it runs."""
+
+    def __init__(self, paths: list[str], **kwargs: Any) -> None:
+        self.out = io.StringIO()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=run_tail, args=(paths,), kwargs={"output": TailFormat.jsonl, "out": self.out, "stop": self.stop,
+                                                    "limits": FAST, **kwargs})
+        self.thread.start()
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.getvalue().splitlines()]
+
+    def wait_for(self, check: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check(self.events()):
+                return self.events()
+            time.sleep(0.02)
+        raise AssertionError(f"timed out; events so far: {[(e['event'], e.get('incident', {}).get('signature')) for e in self.events()]}")
+
+    def finish(self) -> dict[str, Any]:
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+        return self.events()[-1]["report"]
+
+
+def opened(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(e["incident"]["signature"], e["incident"]["service"]) for e in events if e["event"] == "opened"]
+
+
+def write(path: Path, text: str, mode: str = "a") -> int:
+    with open(path, mode) as f:
+        f.write(text)
+    return text.count("\n")
+
+
+def test_jsonl_follows_files_across_rename_and_copytruncate_without_losing_or_repeating_a_line(tmp_path):
+    db, api = tmp_path / "db.log", tmp_path / "api.log"
+    db.touch()
+    api.touch()
+    tail = Tail([str(db), str(api)], from_start=True)
+    written = write(api, MISSING_GREENLET) + write(db, "".join(TOO_MANY[:3]))
+    tail.wait_for(lambda ev: {("missing_greenlet", "api"), ("too_many_connections", "db")} <= set(opened(ev)))
+
+    with open(db, "a") as writer:  # rename rotation: the writer keeps writing to the old file a moment
+        db.rename(tmp_path / "db.log.1")
+        written += writer.write("".join(TOO_MANY[3:5])) and 2
+    written += write(db, "".join(TOO_MANY[5:7]) + DEADLOCK, "w")
+    tail.wait_for(lambda ev: ("deadlock", "db") in opened(ev))
+
+    shutil.copy(api, tmp_path / "api.log.1")  # copytruncate
+    with open(api, "r+") as f:
+        f.truncate(0)
+    time.sleep(0.5)  # seen empty before it grows past the old size again (else it looks like an append)
+    written += write(api, MISSING_GREENLET.replace(GREENLET_RID, "0000aaaa"))
+    tail.wait_for(lambda ev: any(e["event"] == "updated" and e["incident"]["signature"] == "missing_greenlet"
+                                 and e["incident"]["count"] == 2 for e in ev))
+    report = tail.finish()
+
+    events = tail.events()
+    assert sorted(opened(events)) == sorted(set(opened(events)))  # each announced once
+    counts = {(i["signature"], i["service"]): i["count"] for i in report["incidents"]}
+    assert counts[("too_many_connections", "db")] == 7
+    assert counts[("missing_greenlet", "api")] == 2
+    assert counts[("deadlock", "db")] == 1
+    assert report["summary"]["lines_read"] == written
+    assert any("rotated" in w for w in report["summary"]["warnings"])
+    assert any("truncated" in w for w in report["summary"]["warnings"])
+
+
+def test_a_pipe_gives_the_same_incidents_as_scan(cli):
+    compose = ROOT / "samples/compose/compose.log"
+    out = io.StringIO()
+    assert run_tail(["-"], output=TailFormat.jsonl, stdin=io.BytesIO(compose.read_bytes()), out=out) == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    scan = json.loads(cli("scan", str(compose), "--format", "json").stdout)
+
+    def summary(incidents: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+        return sorted((i["signature"], i["service"], i["count"]) for i in incidents)
+
+    assert summary(events[-1]["report"]["incidents"]) == summary(scan["incidents"])
+    announced = [e["incident"]["fingerprint"] for e in events if e["event"] == "opened"]
+    assert sorted(announced) == sorted(i["fingerprint"] for i in scan["incidents"])
+    assert events[-1]["report"]["summary"]["lines_read"] == scan["summary"]["lines_read"]
+
+
+def test_binary_junk_is_warned_about_and_a_quiet_incident_resolves_then_reopens(tmp_path):
+    db = tmp_path / "db.log"
+    db.touch()
+    diag = Diagnostics()
+    said: list[tuple[str, str]] = []
+    warnings: list[str] = []
+
+    class Sink:
+        def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
+        def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+            said.extend((c.event, c.incident["signature"]) for c in changes)
+        def warn(self, message: str) -> None:
+            warnings.append(message)
+
+    limits = Limits(tick_seconds=0.05, hold_seconds=0.1, resolve_after=0.5)
+    live = LiveTail(Follower([str(db)], diag), Pipeline(diag), BoundedAnalysis(load_signatures([])), Sink(), limits)
+    stop = threading.Event()
+    thread = threading.Thread(target=live.run, args=(stop,))
+    thread.start()
+
+    def wait(check: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 10
+        while not check():
+            assert time.monotonic() < deadline, (said, warnings)
+            time.sleep(0.02)
+
+    try:
+        write(db, TOO_MANY[0])
+        wait(lambda: ("opened", "too_many_connections") in said)
+        with open(db, "ab") as f:
+            f.write(b"\x00\x01\x02\xff\xfe junk \x00\n")
+        wait(lambda: any("binary" in w for w in warnings))
+        wait(lambda: ("resolved", "too_many_connections") in said)
+        write(db, TOO_MANY[1])
+        wait(lambda: said.count(("opened", "too_many_connections")) == 2)
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_text_output_announces_then_prints_the_scan_report(tmp_path):
+    db = tmp_path / "db.log"
+    db.write_text("".join(POSTGRES))
+    out = io.StringIO()
+    stop = threading.Event()
+    thread = threading.Thread(target=run_tail, args=([str(db)],),
+                              kwargs={"from_start": True, "out": out, "stop": stop, "limits": FAST, "lines": True})
+    thread.start()
+    deadline = time.monotonic() + 10
+    while "NEW" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    thread.join(10)
+    text = out.getvalue()
+    assert "NEW high  Too many" in text or "too_many_connections" in text
+    assert "◀ too_many_connections" in text  # --lines tags the record with its incident
+    assert "fix" in text and "cause" in text
+    assert "incidents, most important first" in text and "lines read" in text
+
+
+def test_default_tail_starts_at_the_end(tmp_path):
+    db = tmp_path / "db.log"
+    db.write_text("".join(TOO_MANY[:3]))
+    tail = Tail([str(db)])
+    time.sleep(0.3)
+    write(db, DEADLOCK)
+    tail.wait_for(lambda ev: ("deadlock", "db") in opened(ev))
+    report = tail.finish()
+    assert [i["signature"] for i in report["incidents"]] == ["deadlock"]
+    assert report["summary"]["lines_read"] == DEADLOCK.count("\n")
+
+
+def test_bounded_evidence_keeps_counts_honest():
+    sigs = load_signatures([])
+    diag = Diagnostics()
+    batches = list(Pipeline(diag, chunk_bytes=16 << 10).run(resolve([str(ROOT / "samples/compose/compose.log")], diag)))
+    full, bounded = Analysis(sigs), BoundedAnalysis(sigs, max_rows=80)
+    for batch in batches:
+        full.add(batch)
+        bounded.add(batch)
+    assert full.evidence().height > 140
+    assert bounded.evidence().height <= 80
+
+    def counts(frame: pl.DataFrame) -> dict[str, int]:
+        return dict(frame.select("fingerprint", "count").iter_rows())
+
+    assert counts(bounded.incidents()) == counts(full.incidents())
