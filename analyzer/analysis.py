@@ -91,7 +91,7 @@ def compact(evidence: pl.DataFrame) -> pl.DataFrame:
     """Evidence as it is kept between batches: bulky text only where a report will show it.
 
     Past the first MAX_EXAMPLES rows of an incident (signature, service, key or
-    template) a row only has to be counted, timed and tied to its request, so
+    template) in the frame, a row only has to be counted, timed and tied to its request, so
     its text, message, captures and position are dropped. Window rows are
     short access/summary lines and stay whole (which rows fall in a storm
     window is only known at the end). Repetitive columns become Categorical;
@@ -120,27 +120,39 @@ class Analysis:
         self.settings = settings or Settings()
         self.traces = traces or Traces()
         self.routes = RouteDurations()
-        self.parts: list[pl.DataFrame] = []
-        self.pending = 0  # evidence rows added since the last compaction
+        self.kept: list[pl.DataFrame] = []  # compacted evidence, one frame per COMPACT_EVERY rows
+        self.recent: list[pl.DataFrame] = []  # evidence of the batches since the last compaction
+        self.recent_rows = 0
 
-    def add(self, events: pl.DataFrame) -> None:
+    def add(self, events: pl.DataFrame) -> pl.DataFrame:
+        """Match, correlate and keep the evidence of one batch; returns that batch's evidence."""
         events = _in_period(events, self.settings)
         if events.height == 0:
-            return
+            return pl.DataFrame()
         found = evidence_of(events, match_events(events, self.sigs), self.sigs)
         if found.height:
-            self.parts.append(found)
-            self.pending += found.height
-            if self.pending >= COMPACT_EVERY:
-                self.parts, self.pending = [compact(self.evidence())], 0
+            self.recent.append(found)
+            self.recent_rows += found.height
+            if self.recent_rows >= COMPACT_EVERY:  # only the new rows: the cost stays flat as evidence grows
+                self.kept.append(compact(pl.concat(self.recent, how="diagonal_relaxed")))
+                self.recent, self.recent_rows = [], 0
         self.traces.add(events)
         self.routes.add(events)
+        return found
+
+    @property
+    def evidence_rows(self) -> int:
+        return sum(part.height for part in self.kept) + self.recent_rows
 
     def evidence(self) -> pl.DataFrame:
         """Everything collected so far, as one frame with String columns."""
-        if len(self.parts) > 1:
-            self.parts = [pl.concat([expand(part) for part in self.parts], how="diagonal_relaxed")]
-        return expand(self.parts[0]) if self.parts else pl.DataFrame()
+        parts = [expand(part) for part in self.kept] + self.recent
+        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+    def replace_evidence(self, evidence: pl.DataFrame) -> None:
+        """Keep `evidence` instead of what was collected (tail trims it to its limit)."""
+        self.kept = [compact(evidence)] if evidence.height else []
+        self.recent, self.recent_rows = [], 0
 
     def incidents(self) -> pl.DataFrame:
         """Ranked incidents with their signatures' explanations (see analyzer.report for the fields)."""

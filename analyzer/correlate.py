@@ -40,9 +40,6 @@ TRAIL_MESSAGE_CHARS = 200
 DETACH_EVERY = 16  # batches between copies of the trace table into buffers of its own
 DATABASE_FORMATS = frozenset({"postgres", "postgres_csv", "postgres_json"})  # they run the requests' queries
 
-_EVENT = pl.Struct(
-    {"ts": UTC_TS, "service": pl.String, "level": pl.String, "message": pl.String, "line_no": pl.Int64}
-)
 TRACE_SCHEMA: dict[str, pl.DataType] = {
     "request_id": pl.String(),
     "services": pl.List(pl.String),
@@ -55,7 +52,7 @@ TRACE_SCHEMA: dict[str, pl.DataType] = {
     "first_error": pl.String(),
     "events": pl.Int64(),
     "notable": pl.Boolean(),
-    "trail": pl.List(_EVENT),
+    "trail": pl.String(),  # the first TRACE_EVENTS events, one JSON object per line (ts, service, level, message)
 }
 
 
@@ -96,9 +93,9 @@ def _partial(events: pl.DataFrame) -> pl.DataFrame:
     if rows.height == 0:
         return empty_traces()
     error = _is_error(pl.col("level")) | pl.col("exc_type").is_not_null()
-    trail = pl.struct(
-        "ts", "service", "level", pl.concat_str(pl.col("message").str.slice(0, TRAIL_MESSAGE_CHARS), pl.lit("")).alias("message"), "line_no"
-    )
+    # a plain String (JSON lines), not a list of structs: nested strings would stay views into each batch
+    trail = pl.struct("ts", "service", "level", pl.col("message").str.slice(0, TRAIL_MESSAGE_CHARS), "line_no")
+    trail = trail.struct.json_encode()
     return (
         rows.group_by("request_id", maintain_order=True)
         .agg(
@@ -112,7 +109,7 @@ def _partial(events: pl.DataFrame) -> pl.DataFrame:
             pl.col("message").filter(error).first().alias("first_error"),
             pl.len().cast(pl.Int64).alias("events"),
             (error | (pl.col("http_status") >= 400) | (pl.col("level") == "warning")).any().alias("notable"),
-            trail.head(TRACE_EVENTS).alias("trail"),
+            trail.head(TRACE_EVENTS).str.join("\n").alias("trail"),
         )
         .select(TRACE_SCHEMA.keys())
         .cast(TRACE_SCHEMA)  # type: ignore[arg-type]
@@ -135,8 +132,9 @@ def _merge(table: pl.DataFrame) -> pl.DataFrame:
             pl.col("first_error").drop_nulls().first(),
             pl.col("events").sum(),
             pl.col("notable").any(),
-            pl.col("trail").explode().head(TRACE_EVENTS),
+            pl.col("trail").str.join("\n"),
         )
+        .with_columns(pl.col("trail").str.split("\n").list.head(TRACE_EVENTS).list.join("\n"))
         .cast(TRACE_SCHEMA)  # type: ignore[arg-type]
     )
 
@@ -312,13 +310,20 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
     return _apply(rows, pl.DataFrame(links, schema=schema, orient="row"))
 
 
+_LINK_COLUMNS = (
+    "ts", "service", "format", "level", "exc_type", "duration_ms", "request_id", "http_method", "http_path", "http_status",
+)
+
+
 def link_requests(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow | None = None) -> pl.DataFrame:
     """Fill `request_id` of evidence rows that lack one (see the module doc).
 
     Adds `linked_by`: null for an ID the record carried, else "access", "error" or "in_flight".
+    The joins run on the few columns linking reads; the heavy ones (text) are never copied.
     """
     window = window or LinkWindow()
-    rows = rows.with_row_index("_row").with_columns(pl.lit(None, dtype=pl.String).alias("linked_by"))
-    rows = _link_access(rows, traces, window)
-    rows = _link_orphans(rows, traces, window)
-    return rows.sort("_row").drop("_row")
+    slim = rows.select(_LINK_COLUMNS).with_row_index("_row").with_columns(
+        pl.lit(None, dtype=pl.String).alias("linked_by")
+    )
+    slim = _link_orphans(_link_access(slim, traces, window), traces, window).sort("_row")
+    return rows.with_columns(slim.get_column("request_id"), slim.get_column("linked_by"))

@@ -76,12 +76,11 @@ class BoundedAnalysis(Analysis):
         self.gone = pl.DataFrame()  # incidents with no row left, as last computed (unranked)
         self.last_found = pl.DataFrame()  # evidence of the last batch added (tags for --lines)
 
-    def add(self, events: pl.DataFrame) -> None:
-        parts = len(self.parts)
-        super().add(events)
-        self.last_found = self.parts[-1] if len(self.parts) > parts else pl.DataFrame()
-        if sum(p.height for p in self.parts) > self.max_rows:
+    def add(self, events: pl.DataFrame) -> pl.DataFrame:
+        self.last_found = super().add(events)
+        if self.evidence_rows > self.max_rows:
             self._trim()
+        return self.last_found
 
     def _trim(self) -> None:
         before = self.incidents().drop(_RANK_COLUMNS)
@@ -89,7 +88,7 @@ class BoundedAnalysis(Analysis):
         first = pl.col("_i").rank("ordinal").over("signature", "service", "key") <= MAX_EXAMPLES
         firsts = evidence.select(first.sum()).item()
         newest = pl.col("_i") >= evidence.height - max(self.max_rows * 3 // 4 - firsts, 0)
-        self.parts = [evidence.filter(first | newest).drop("_i")]
+        self.replace_evidence(evidence.filter(first | newest).drop("_i"))
         after = super().incidents().select("fingerprint", "count", "affected_requests")
         totals = before.select("fingerprint", "count", "affected_requests", "first_seen")
         self.carried = totals.join(after, on="fingerprint", how="left", suffix="_kept").select(

@@ -31,7 +31,8 @@ def test_traces_summarize_each_request():
         assert row["http_status"] == REQUESTS[rid]["status"] == 500
         assert row["http_path"] == "/customers/1/summary"
         assert row["first_error"].startswith("request finished")
-        assert row["trail"][0]["message"].startswith("request started")
+        first = json.loads(row["trail"].splitlines()[0])
+        assert first["message"].startswith("request started") and first["service"] == "api-text"
 
 
 def test_tracebacks_without_id_are_tied_to_their_failed_request():
