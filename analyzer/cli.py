@@ -29,6 +29,7 @@ from analyzer.report import build_report
 from analyzer.reports import json as json_report
 from analyzer.reports import markdown as markdown_report
 from analyzer.reports import terminal as terminal_report
+from analyzer.reports.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.signatures import SignatureError, load_signatures
 from analyzer.signatures_cli import signatures_app
 from analyzer.sources import resolve
@@ -126,6 +127,7 @@ class ReportFormat(str, Enum):
 
 Severity = Enum("Severity", {name: name for name in SEVERITIES}, type=str)  # type: ignore[misc]
 STORM_SIGNATURES = ("http_422_storm", "http_5xx_storm", "http_429_storm")
+SENTRY_TIMEOUT_SECONDS = 10.0  # a batch run can wait for delivery longer than tail's default
 
 
 def _bad_argument(message: str) -> typer.Exit:
@@ -183,6 +185,7 @@ def scan(
     storm_count: Annotated[int | None, typer.Option(help="Requests that make a 422/5xx/429 storm (default 20).")] = None,
     storm_window: Annotated[str | None, typer.Option(help="Sliding window of a storm (default 60s).")] = None,
     slow_count: Annotated[int | None, typer.Option(help="Slow requests per route in 60 s that make an incident (default 1).")] = None,
+    sentry_dsn: Annotated[str | None, typer.Option(envvar=DSN_ENV, help="Also send each incident shown to this Sentry DSN.")] = None,
 ) -> None:
     """Find incidents in logs: match signatures, rebuild request traces, rank root causes above symptoms.
 
@@ -192,6 +195,10 @@ def scan(
     try:
         sigs = load_signatures([Path(folder) for folder in signatures or []])
     except SignatureError as exc:
+        raise _bad_argument(str(exc)) from None
+    try:
+        sentry = SentrySink(sentry_dsn, timeout=SENTRY_TIMEOUT_SECONDS) if sentry_dsn else None
+    except SentryDsnError as exc:
         raise _bad_argument(str(exc)) from None
     diag = Diagnostics()
     inputs = resolve(paths, diag)
@@ -218,6 +225,11 @@ def scan(
             sys.stdout.write(text)
         for line in diag.source_warnings() + diag.warnings + diag.errors:
             err.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
+    if sentry is not None:
+        for incident in report["incidents"]:
+            sentry.send(incident)
+        for warning in sentry.close():
+            err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     if diag.errors:
         raise typer.Exit(2)
     if fail_on and incidents.filter(severity_at_least(pl.col("severity"), fail_on.value)).height:

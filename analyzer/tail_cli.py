@@ -35,6 +35,7 @@ from analyzer.pipeline import Pipeline
 from analyzer.ranking import SEVERITIES
 from analyzer.report import iso
 from analyzer.reports import terminal as terminal_report
+from analyzer.reports.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.reports.terminal import SEVERITY_STYLE
 from analyzer.signatures import SignatureError, load_signatures
 from analyzer.summary import print_summary
@@ -150,6 +151,30 @@ class JsonlSink:
         """Nothing to release: every line is flushed as it is written."""
 
 
+class SentryForwarding:
+    """A tail sink that also sends opened and updated incidents to Sentry (once each; see SentrySink)."""
+
+    def __init__(self, inner: TextSink | JsonlSink, sentry: SentrySink, errors: Console) -> None:
+        self.inner, self.sentry, self.errors = inner, sentry, errors
+
+    def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+        self.inner.records(events, tags)
+
+    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        self.inner.changes(changes, board)
+        for change in changes:
+            if change.event != "resolved":
+                self.sentry.send(change.incident)
+
+    def warn(self, message: str) -> None:
+        self.inner.warn(message)
+
+    def close(self) -> None:
+        self.inner.close()
+        for warning in self.sentry.close():
+            self.errors.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+
+
 def run_tail(
     paths: list[str],
     *,
@@ -163,6 +188,7 @@ def run_tail(
     stop: threading.Event | None = None,
     stdin: BinaryIO | None = None,
     out: IO[str] | None = None,
+    sentry_dsn: str | None = None,
 ) -> int:
     """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code."""
     out = out or sys.stdout
@@ -172,9 +198,17 @@ def run_tail(
     except SignatureError as exc:
         errors.print(f"[red]error:[/] {exc}", soft_wrap=True)
         return 2
+    try:
+        sentry = SentrySink(sentry_dsn) if sentry_dsn else None
+    except SentryDsnError as exc:
+        errors.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        return 2
     diag = Diagnostics()
     console = Console(file=out, highlight=False)
+    sink: TextSink | JsonlSink | SentryForwarding
     sink = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(console, errors)
+    if sentry is not None:
+        sink = SentryForwarding(sink, sentry, errors)
     live = LiveTail(
         Follower(paths, diag, from_start=from_start, stdin=stdin),
         Pipeline(diag, fmt=log_format),
@@ -221,6 +255,8 @@ def tail_command(
     hold: Annotated[str, typer.Option(help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
     max_evidence: Annotated[int, typer.Option(help="Evidence rows kept (oldest dropped beyond; counts stay).")]
     = Limits.max_evidence_rows,
+    sentry_dsn: Annotated[str | None, typer.Option(
+        envvar=DSN_ENV, help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
 ) -> None:
     """Follow logs live: announce each new incident once, keep a live board, end with the scan report.
 
@@ -229,5 +265,6 @@ def tail_command(
     limits = Limits(tick_seconds=_seconds(tick), hold_seconds=_seconds(hold), resolve_after=_seconds(resolve_after),
                     max_evidence_rows=max_evidence)
     code = run_tail(paths, output=output, lines=lines, from_start=from_start, min_severity=min_severity.value,
-                    signatures=signatures, log_format=log_format.value if log_format else None, limits=limits)
+                    signatures=signatures, log_format=log_format.value if log_format else None, limits=limits,
+                    sentry_dsn=sentry_dsn)
     raise typer.Exit(code)
