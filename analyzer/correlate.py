@@ -219,6 +219,7 @@ def _apply(rows: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
 
 
 CANDIDATES_PER_RECORD = 8  # best-ranked requests kept per record before the greedy one-to-one pass
+LINK_SLICE_ROWS = 50_000  # records paired with requests at a time
 
 
 def _requests(traces: pl.DataFrame) -> pl.DataFrame:
@@ -260,6 +261,19 @@ def _in_flight_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWind
     return pairs.with_columns(pl.lit("in_flight").alias("how"), (pl.col("failed") != pl.col("is_error")).alias("mismatch"))
 
 
+def _best(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Per record, its CANDIDATES_PER_RECORD best-ranked requests (by mismatch, then distance in time)."""
+    return (
+        pairs.with_columns((pl.col("end") - pl.col("ts")).abs().alias("distance"))
+        .sort("_row", "mismatch", "distance", "request_id")
+        .group_by("_row", maintain_order=True)
+        .agg(
+            pl.col("ts").first(), pl.col("how").first(),
+            pl.struct("mismatch", "distance", "request_id").head(CANDIDATES_PER_RECORD).alias("candidates"),
+        )
+    )
+
+
 def _choose(how: str, candidates: list[dict], used: dict[tuple[str, str], int]) -> str:
     """Errors of one service spread over its failed requests first; database records prefer the right kind."""
     def rank(c: dict) -> tuple:
@@ -289,17 +303,15 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
     from_app = orphans.filter(pl.col("service").is_in(id_services) & pl.col("is_error"))
     from_db = orphans.filter(~pl.col("service").is_in(id_services) & pl.col("format").is_in(list(DATABASE_FORMATS)))
     # anything else is a worker or job of its own: no evidence ties it to a request
-    pairs = pl.concat(
-        [_error_pairs(from_app, reqs, window), _in_flight_pairs(from_db, reqs, window)], how="diagonal_relaxed"
-    )
-    if pairs.height == 0:
+    best = [
+        _best(pairs(part, reqs, window))
+        for frame, pairs in ((from_app, _error_pairs), (from_db, _in_flight_pairs))
+        for part in frame.iter_slices(LINK_SLICE_ROWS)  # bounded pair frames, however much evidence
+    ]
+    options = pl.concat([b for b in best if b.height], how="diagonal_relaxed") if any(b.height for b in best) else None
+    if options is None:
         return rows
-    options = (
-        pairs.with_columns((pl.col("end") - pl.col("ts")).abs().alias("distance"))
-        .sort("ts", "_row", "mismatch", "distance", "request_id")
-        .group_by("_row", maintain_order=True)
-        .agg(pl.col("how").first(), pl.struct("mismatch", "distance", "request_id").head(CANDIDATES_PER_RECORD))
-    )
+    options = options.sort("ts", "_row").drop("ts")
     used: dict[tuple[str, str], int] = {}  # (how, request) -> records already tied to it that way
     links: list[tuple[int, str, str]] = []
     for row_id, how, candidates in options.iter_rows():

@@ -97,15 +97,18 @@ def _occurrence() -> pl.Expr:
 
 
 def _aggregate(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
-    """The common incident aggregates over evidence rows grouped by `group`."""
-    rows = rows.with_row_index("_row").with_columns(_occurrence().alias("_occ")).sort("ts", nulls_last=True)
-    example = pl.struct("source", "line_no", "ts", "text")
+    """The common incident aggregates over evidence rows grouped by `group` (rows in input order)."""
+    rows = rows.with_row_index("_row").with_columns(_occurrence().alias("_occ"))
+    examples = (
+        rows.filter(pl.col("text").is_not_null())  # only the rows compaction kept whole; never a struct per row
+        .group_by(group, maintain_order=True)
+        .agg(pl.struct("source", "line_no", "ts", "text").unique(maintain_order=True).head(MAX_EXAMPLES).alias("examples"))
+    )
     incidents = rows.group_by(group, maintain_order=True).agg(
         pl.col("_occ").n_unique().cast(pl.Int64).alias("count"),
         pl.col("ts").min().alias("first_seen"),
         pl.col("ts").max().alias("last_seen"),
         pl.col("request_id").drop_nulls().unique(maintain_order=True).alias("_rids"),
-        example.filter(pl.col("text").is_not_null()).unique(maintain_order=True).head(MAX_EXAMPLES).alias("examples"),
         pl.col("captures").drop_nulls().first(),
         pl.col("level").first(),
         pl.col("exc_type").drop_nulls().first(),
@@ -113,7 +116,7 @@ def _aggregate(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
         pl.col("duration_ms").quantile(0.5).alias("duration_p50_ms"),
         pl.col("duration_ms").quantile(0.95).alias("duration_p95_ms"),
         pl.col("duration_ms").max().alias("duration_max_ms"),
-    )
+    ).join(examples, on=group, how="left", nulls_equal=True)
     timeline = (
         rows.filter(pl.col("ts").is_not_null())
         .group_by(*group, pl.col("ts").dt.truncate("1m").alias("minute"))
