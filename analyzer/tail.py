@@ -12,7 +12,9 @@ without new input.
 
 Incidents are recomputed from all the evidence (that is what makes the storm
 and slow-request windows of analyzer.incidents work unchanged); measured at
-40-60 ms for 150-7,000 evidence rows on our 2-core machine, hence a 250 ms
+40-60 ms for 150-7,000 evidence rows on our 2-core machine but 0.3-1 s at
+5,000-33,000 rows (benchmarks/tail_latency.py: busy compose traffic then falls
+behind; an incremental recomputation is the known next step), hence a 250 ms
 tick: computed at once when evidence arrives after a quiet moment (so a lone
 new problem is announced within the batch latency), at most 4 times a second
 in a burst.
@@ -169,7 +171,7 @@ class Tracker:
         opened: list[str] = []
         if incidents is not None:
             self.latest = incidents
-        if incidents is not None or settled:
+        if (incidents is not None or settled) and self.latest.height:  # nothing computed yet: nothing to say
             for fp, signature, count in self.latest.select("fingerprint", "signature", "count").iter_rows():
                 seen = self.seen.get(fp)
                 if seen is None and signature == UNKNOWN and not settled:

@@ -194,6 +194,19 @@ def test_default_tail_starts_at_the_end(tmp_path):
     assert report["summary"]["lines_read"] == DEADLOCK.count("\n")
 
 
+def test_an_idle_file_and_plain_traffic_keep_tail_running(tmp_path):
+    """Beside a quiet dev server: nothing to report for a while is not an error (regression: it crashed)."""
+    app = tmp_path / "app.log"
+    app.write_text("")
+    tail = Tail([str(app)])
+    time.sleep(0.6)  # several settled ticks with no incident computed yet
+    write(app, "INFO:     127.0.0.1:1 - \"GET / HTTP/1.1\" 200 OK\n")
+    time.sleep(0.6)
+    assert tail.thread.is_alive()
+    report = tail.finish()
+    assert report["incidents"] == [] and report["summary"]["lines_read"] == 1
+
+
 def test_bounded_evidence_keeps_counts_honest():
     sigs = load_signatures([])
     diag = Diagnostics()
