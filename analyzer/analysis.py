@@ -18,6 +18,7 @@ from datetime import datetime
 import polars as pl
 
 from analyzer.correlate import Traces, link_requests
+from analyzer.formats.common import exception_lines
 from analyzer.frames import own_strings
 from analyzer.incidents import (
     EVIDENCE_EVENT_COLUMNS,
@@ -31,7 +32,7 @@ from analyzer.match import match_events
 from analyzer.ranking import rank
 from analyzer.routes import RouteDurations
 from analyzer.signatures import SignatureSet
-from analyzer.templates import exception_lines, template
+from analyzer.templates import template
 
 _ERROR_LEVELS = ("error", "critical")
 COMPACT_EVERY = 50_000  # evidence rows between compactions

@@ -3,9 +3,8 @@
 Two errors are "the same unknown problem" when they have the same exception
 type and the same message once its variable parts are masked: quoted values,
 UUIDs, addresses, hex and long IDs, numbers. Masking runs as Polars
-`replace_all` passes over whole columns (Rust regex, linear time); only the
-exception line of a traceback is found in Python, and only for the few
-unmatched error records that hold one.
+`replace_all` passes over whole columns (Rust regex, linear time). The
+exception line of a traceback comes from analyzer.formats.common.exception_lines.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ MASKS: Final[tuple[tuple[str, str], ...]] = (
     (r"-?(?-u:\b)\d+(?:[.,:]\d+)*(?-u:\b)", "<n>"),
 )
 MAX_TEMPLATE_CHARS: Final = 300
-_TRACEBACK: Final = "Traceback (most recent call last):"
 
 
 def template(message: pl.Expr) -> pl.Expr:
@@ -34,27 +32,3 @@ def template(message: pl.Expr) -> pl.Expr:
     for pattern, replacement in MASKS:
         out = out.str.replace_all(pattern, replacement)
     return out.str.replace_all(r"\s+", " ").str.strip_chars().str.slice(0, MAX_TEMPLATE_CHARS)
-
-
-def exception_line(text: str) -> str | None:
-    """The `Type: message` line a (possibly chained) traceback ends with, or None."""
-    start = text.rfind(_TRACEBACK)
-    if start < 0:
-        return None
-    found = None
-    for line in text[start + len(_TRACEBACK) :].splitlines():
-        if not line or line[0] in " \t>^~" or line.startswith(("During handling", "The above exception")):
-            continue
-        found = line.removeprefix("| ").strip()
-        break
-    return found
-
-
-def exception_lines(text: pl.Series) -> pl.Series:
-    """`exception_line` per record (null where there is no traceback); Python runs on traceback rows only."""
-    has_tb = text.str.contains(_TRACEBACK, literal=True).fill_null(False)
-    out = pl.Series("exc_line", [None] * len(text), dtype=pl.String)
-    if has_tb.any():
-        idx = has_tb.arg_true()
-        out = out.scatter(idx, pl.Series([exception_line(t) for t in text.gather(idx).to_list()], dtype=pl.String))
-    return out

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzer.templates import exception_line, exception_lines, template
+from analyzer.formats.common import exception_line, exception_lines
+from analyzer.templates import template
 
 
 def masked(*messages: str) -> list[str]:

@@ -13,7 +13,7 @@ the value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final
 
 import polars as pl
@@ -241,32 +241,52 @@ _TRACEBACK = "Traceback (most recent call last):"
 _EXC_LINE = regex.compile(r"^(?:\| )?([A-Za-z_][\w.]*)(?::\s|:$|$)")
 
 
-def _last_exception(text: str) -> str | None:
-    """Type of the exception a (possibly chained) traceback ends with."""
+def _after_last_traceback(text: str) -> Iterator[str]:
+    """The unindented lines after a record's last `Traceback` header: the exception line comes first.
+
+    Frames (indented), Loguru's `> File` and caret lines, and chained-exception
+    separators are skipped. Nothing when the record holds no traceback.
+    """
     start = text.rfind(_TRACEBACK)
     if start < 0:
-        return None
+        return
     for line in text[start + len(_TRACEBACK) :].splitlines():
-        if not line or line[0] in " \t>" or line.startswith(("During handling", "The above exception")):
-            continue
+        if line and line[0] not in " \t>^~" and not line.startswith(("During handling", "The above exception")):
+            yield line
+
+
+def _last_exception(text: str) -> str | None:
+    """Type of the exception a (possibly chained) traceback ends with."""
+    for line in _after_last_traceback(text):
         m = _EXC_LINE.match(line)
         if m:
             return m.group(1)
     return None
 
 
-def exception_types(text: pl.Series) -> pl.Series:
-    """Exception type per record (null where the record has no traceback).
+def exception_line(text: str) -> str | None:
+    """The `Type: message` line a (possibly chained) traceback ends with, or None."""
+    return next((line.removeprefix("| ").strip() for line in _after_last_traceback(text)), None)
 
-    Only records containing a traceback are visited in Python; the rest stay null.
-    """
+
+def per_traceback(text: pl.Series, name: str, read: Callable[[str], str | None]) -> pl.Series:
+    """`read` applied to the records that hold a traceback (in Python, few rows); null elsewhere."""
     has_tb = text.str.contains(_TRACEBACK, literal=True).fill_null(False)
-    out = pl.repeat(None, len(text), dtype=pl.String, eager=True).alias("exc_type")
+    out = pl.repeat(None, len(text), dtype=pl.String, eager=True).alias(name)
     if has_tb.any():
         idx = has_tb.arg_true()
-        values = [_last_exception(t) for t in text.gather(idx).to_list()]
-        out = out.scatter(idx, pl.Series(values, dtype=pl.String))
+        out = out.scatter(idx, pl.Series([read(t) for t in text.gather(idx).to_list()], dtype=pl.String))
     return out
+
+
+def exception_types(text: pl.Series) -> pl.Series:
+    """Exception type per record (null where the record has no traceback)."""
+    return per_traceback(text, "exc_type", _last_exception)
+
+
+def exception_lines(text: pl.Series) -> pl.Series:
+    """The exception line per record (null where the record has no traceback)."""
+    return per_traceback(text, "exc_line", exception_line)
 
 
 _KV_METHOD: Final = r"""(?-u:\b)(?:method|http_method)['"]?[=:]\s*['"]?([A-Z]{3,7})(?-u:\b)"""
