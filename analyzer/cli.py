@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.table import Table
 
 from analyzer.analysis import Analysis, Settings
+from analyzer.cli_choices import LogFormat, Severity
 from analyzer.diagnostics import Diagnostics
-from analyzer.events import FORMAT_NAMES
 from analyzer.incidents import WindowOverride
 from analyzer.pipeline import Pipeline
-from analyzer.ranking import SEVERITIES, severity_at_least
+from analyzer.ranking import severity_at_least
 from analyzer.report import build_report
 from analyzer.reports import json as json_report
 from analyzer.reports import markdown as markdown_report
@@ -48,7 +48,6 @@ app = typer.Typer(
 app.add_typer(signatures_app, name="signatures")
 app.command("tail")(tail_command)
 
-LogFormat = Enum("LogFormat", {name: name for name in FORMAT_NAMES if name != "compose"}, type=str)  # type: ignore[misc]
 
 
 class EventsOutput(str, Enum):
@@ -125,7 +124,6 @@ class ReportFormat(str, Enum):
     markdown = "markdown"
 
 
-Severity = Enum("Severity", {name: name for name in SEVERITIES}, type=str)  # type: ignore[misc]
 STORM_SIGNATURES = ("http_422_storm", "http_5xx_storm", "http_429_storm")
 SENTRY_TIMEOUT_SECONDS = 10.0  # a batch run can wait for delivery longer than tail's default
 

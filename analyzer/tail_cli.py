@@ -28,11 +28,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from analyzer.cli_choices import LogFormat, Severity
 from analyzer.diagnostics import Diagnostics
-from analyzer.events import FORMAT_NAMES
 from analyzer.follow import Follower
 from analyzer.pipeline import Pipeline
-from analyzer.ranking import SEVERITIES
 from analyzer.report import iso
 from analyzer.reports import terminal as terminal_report
 from analyzer.reports.sentry import DSN_ENV, SentryDsnError, SentrySink
@@ -50,8 +49,6 @@ class TailFormat(str, Enum):
     jsonl = "jsonl"
 
 
-Severity = Enum("Severity", {name: name for name in SEVERITIES}, type=str)  # type: ignore[misc]
-LogFormat = Enum("LogFormat", {name: name for name in FORMAT_NAMES if name != "compose"}, type=str)  # type: ignore[misc]
 
 
 def _first_line(incident: dict[str, Any]) -> str:
