@@ -49,24 +49,26 @@ def _step(line: str) -> dict[str, Any]:
 
 
 def _trace(traces: Traces, request_ids: list[str]) -> dict[str, Any] | None:
-    for rid in request_ids[:50]:
-        found = traces.lookup([rid])
-        if found.height:
-            row = found.row(0, named=True)
-            return {
-                "request_id": row["request_id"],
-                "services": row["services"],
-                "method": row["http_method"],
-                "path": row["http_path"],
-                "status": row["http_status"],
-                "duration_ms": row["duration_ms"],
-                "start": iso(row["start"]),
-                "end": iso(row["end"]),
-                "first_error": row["first_error"],
-                "events": row["events"],
-                "trail": [_step(line) for line in (row["trail"] or "").splitlines()],
-            }
-    return None
+    """The first of the incident's requests (of its first 50) whose trace is still known, or None."""
+    candidates = request_ids[:50]
+    found = traces.lookup(candidates)
+    if found.height == 0:
+        return None
+    order = {rid: i for i, rid in enumerate(candidates)}
+    row = min(found.iter_rows(named=True), key=lambda r: order[r["request_id"]])
+    return {
+        "request_id": row["request_id"],
+        "services": row["services"],
+        "method": row["http_method"],
+        "path": row["http_path"],
+        "status": row["http_status"],
+        "duration_ms": row["duration_ms"],
+        "start": iso(row["start"]),
+        "end": iso(row["end"]),
+        "first_error": row["first_error"],
+        "events": row["events"],
+        "trail": [_step(line) for line in (row["trail"] or "").splitlines()],
+    }
 
 
 def _durations(row: dict[str, Any]) -> dict[str, Any] | None:
