@@ -206,20 +206,23 @@ def _link_access(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -
 
 
 def _apply(rows: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
-    """Write linked IDs (`_row` -> `_linked`, `_how`) into rows that had none."""
+    """Write linked IDs (`_row` -> `_linked`, `_how`) into rows that had none.
+
+    `_row` is each row's position (rows are never reordered while linking), so the IDs are written
+    in place: no join, no copy of the other columns.
+    """
     found = found.filter(pl.col("_linked").is_not_null())
     if found.height == 0:
         return rows
-    rows = rows.join(found, on="_row", how="left")
-    linked = pl.col("request_id").is_null() & pl.col("_linked").is_not_null()
+    at = found.get_column("_row")
     return rows.with_columns(
-        pl.coalesce("request_id", "_linked").alias("request_id"),
-        pl.when(linked).then(pl.col("_how")).otherwise(pl.col("linked_by")).alias("linked_by"),
-    ).drop("_linked", "_how")
+        rows.get_column("request_id").clone().scatter(at, found.get_column("_linked")),
+        rows.get_column("linked_by").clone().scatter(at, found.get_column("_how")),
+    )
 
 
 CANDIDATES_PER_RECORD = 8  # best-ranked requests kept per record before the greedy one-to-one pass
-LINK_SLICE_ROWS = 50_000  # records paired with requests at a time
+LINK_SLICE_ROWS = 10_000  # records paired with requests at a time (the pair frame of a slice stays ~50 MB)
 
 
 def _requests(traces: pl.DataFrame) -> pl.DataFrame:
@@ -337,5 +340,5 @@ def link_requests(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow |
     slim = rows.select(_LINK_COLUMNS).with_row_index("_row").with_columns(
         pl.lit(None, dtype=pl.String).alias("linked_by")
     )
-    slim = _link_orphans(_link_access(slim, traces, window), traces, window).sort("_row")
+    slim = _link_orphans(_link_access(slim, traces, window), traces, window)
     return rows.with_columns(slim.get_column("request_id"), slim.get_column("linked_by"))

@@ -88,24 +88,29 @@ def fingerprint(signature: str, service: str | None, key: str | None) -> str:
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 
-def _occurrence() -> pl.Expr:
-    """Rows of one request on one service are one occurrence; rows tied only by time each count."""
-    own = pl.col("request_id").is_not_null() & (pl.col("linked_by").fill_null("") != "in_flight")
-    return pl.when(own).then(pl.concat_str("service", "request_id", separator="\x1f")).otherwise(
-        pl.col("_row").cast(pl.String)
-    )
+def _owned() -> pl.Expr:
+    """Rows that carry their request's ID (or were tied to it by route or error): one occurrence per request.
+
+    Rows tied only by time (`in_flight` database records) and rows of no request each count once.
+    """
+    return pl.col("request_id").is_not_null() & (pl.col("linked_by").fill_null("") != "in_flight")
 
 
 def _aggregate(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
-    """The common incident aggregates over evidence rows grouped by `group` (rows in input order)."""
-    rows = rows.with_row_index("_row").with_columns(_occurrence().alias("_occ"))
+    """The common incident aggregates over evidence rows grouped by `group` (rows in input order).
+
+    `group` always holds `service`, so the distinct request IDs of owned rows are the occurrences of
+    one request on one service; counting them needs no per-row key. The plan is lazy so that each
+    aggregation reads only its columns: an eager group_by copies every column of the rows first.
+    """
+    rows = rows.lazy().with_columns(_owned().alias("_own"))
     examples = (
         rows.filter(pl.col("text").is_not_null())  # only the rows compaction kept whole; never a struct per row
         .group_by(group, maintain_order=True)
         .agg(pl.struct("source", "line_no", "ts", "text").unique(maintain_order=True).head(MAX_EXAMPLES).alias("examples"))
     )
     incidents = rows.group_by(group, maintain_order=True).agg(
-        pl.col("_occ").n_unique().cast(pl.Int64).alias("count"),
+        (pl.col("request_id").filter("_own").n_unique() + (~pl.col("_own")).sum()).cast(pl.Int64).alias("count"),
         pl.col("ts").min().alias("first_seen"),
         pl.col("ts").max().alias("last_seen"),
         pl.col("request_id").drop_nulls().unique(maintain_order=True).alias("_rids"),
@@ -128,7 +133,7 @@ def _aggregate(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
     return incidents.join(timeline, on=group, how="left", nulls_equal=True).with_columns(
         pl.col("_rids").list.len().cast(pl.Int64).alias("affected_requests"),
         pl.col("_rids").list.head(MAX_REQUEST_IDS).alias("request_ids"),
-    )
+    ).collect()
 
 
 def _finish(incidents: pl.DataFrame) -> pl.DataFrame:
