@@ -1,15 +1,24 @@
-"""logscan's command line (typer): `scan`, `tail`, `events`, `signatures`.
+"""logscan's command line (typer): `scan`, `tail`, `events`, `signatures`, `config`.
 
 Exit codes: 0 = done (warnings about damaged input are printed, not fatal);
 1 = `scan --fail-on` found an incident at or above that severity, or a
-signature check failed; 2 = an argument could not be used (no such file,
-unreadable file named explicitly, unknown format, bad signature file).
+signature check failed; 2 = an argument or the config file could not be used
+(no such file, unreadable file named explicitly, unknown format, bad signature
+file, bad config). Each command's `--help` ends with its own exit codes.
+
+Configuration (`logscan.toml` or `[tool.logscan]`, `--config`): analyzer.config.
+`NO_COLOR` turns off every colour and style (analyzer.cli_choices.console);
+`-` reads stdin everywhere a path is taken.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -17,25 +26,49 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from analyzer.analysis import Analysis, Settings
-from analyzer.cli_choices import LogFormat, Severity
+from analyzer.cli_choices import (
+    ConfigOption,
+    LogFormat,
+    Severity,
+    SlowCountOption,
+    StormCountOption,
+    StormWindowOption,
+    console,
+)
+from analyzer.config import (
+    ConfigError,
+    Effective,
+    apply_ignores,
+    for_run,
+    settings_from,
+)
+from analyzer.config_cli import CONFIG_EXIT_CODES, config_command
 from analyzer.diagnostics import Diagnostics
-from analyzer.incidents import WindowOverride
 from analyzer.pipeline import Pipeline
 from analyzer.ranking import severity_at_least
 from analyzer.report import build_report
+from analyzer.reports import html as html_report
 from analyzer.reports import json as json_report
 from analyzer.reports import markdown as markdown_report
 from analyzer.reports import terminal as terminal_report
 from analyzer.reports.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.signatures import SignatureError, load_signatures
 from analyzer.signatures_cli import signatures_app
-from analyzer.sources import resolve
+from analyzer.sources import Input, resolve
 from analyzer.summary import print_summary, summary_dict
-from analyzer.tail_cli import tail_command
-from analyzer.timespec import parse_duration, parse_instant
+from analyzer.tail_cli import TAIL_EXIT_CODES, tail_command
 
 app = typer.Typer(
     name="logscan",
@@ -45,8 +78,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-app.add_typer(signatures_app, name="signatures")
-app.command("tail")(tail_command)
+SCAN_EXIT_CODES = (
+    "Exit codes: 0 = done (warnings about damaged input do not change it); 1 = an incident at or above --fail-on "
+    "(or the config's fail_on); 2 = an unusable argument or config file (no such path, unreadable file named "
+    "explicitly, bad signature file, bad --since/--until/--storm-window, malformed Sentry DSN, unwritable -o, "
+    "bad config)."
+)
+EVENTS_EXIT_CODES = (
+    "Exit codes: 0 = done (warnings about damaged input do not change it); 2 = an unusable argument or config "
+    "file (no such path, unreadable file named explicitly, unknown format, bad config)."
+)
+SIGNATURES_EXIT_CODES = (
+    "Exit codes: 0 = fine; 1 = the signatures have problems (lint, list, show: an unknown id or a bad file) or an "
+    "example fails (test); 2 = an unusable argument (e.g. a folder that does not exist)."
+)
+
+app.add_typer(signatures_app, name="signatures", epilog=SIGNATURES_EXIT_CODES)
+app.command("tail", epilog=TAIL_EXIT_CODES)(tail_command)
+app.command("config", epilog=CONFIG_EXIT_CODES)(config_command)
 
 
 
@@ -82,7 +131,7 @@ def _print_table(console: Console, events: pl.DataFrame) -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(epilog=EVENTS_EXIT_CODES)
 def events(
     paths: Annotated[list[str], typer.Argument(help="Files, globs, folders, .gz files, or - for stdin.")],
     output: Annotated[EventsOutput, typer.Option("--output", "-O", help="How to print the events.")] = EventsOutput.table,
@@ -90,13 +139,18 @@ def events(
         LogFormat | None, typer.Option("--format", "--log-format", "-f", help="Force one log format instead of detecting.")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Print at most this many events (the summary still counts all).")] = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Print every record as a normalized event, then a summary of what was read."""
+    """Print every record as a normalized event, then a summary of what was read.
+
+    The config's services table and request_id_keys apply, as in scan.
+    """
+    eff = _effective(config, {})
     diag = Diagnostics()
     inputs = resolve(paths, diag)
-    pipeline = Pipeline(diag, fmt=log_format.value if log_format else None)
-    out = Console(highlight=False, soft_wrap=False)
-    err = Console(stderr=True, highlight=False)
+    pipeline = _pipeline(diag, log_format, eff)
+    out = console(soft_wrap=False)
+    err = console(stderr=True)
     printed = 0
     for batch in pipeline.run(inputs):
         if output is EventsOutput.count:
@@ -122,32 +176,88 @@ class ReportFormat(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    html = "html"
 
 
-STORM_SIGNATURES = ("http_422_storm", "http_5xx_storm", "http_429_storm")
 SENTRY_TIMEOUT_SECONDS = 10.0  # a batch run can wait for delivery longer than tail's default
 
 
 def _bad_argument(message: str) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[red]error:[/] {message}", soft_wrap=True)
+    console(stderr=True).print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(2)
 
 
-def _settings(since: str | None, until: str | None, storm_count: int | None, storm_window: str | None,
-              slow_count: int | None) -> Settings:
+def _effective(config: str | None, flags: dict[str, object]) -> Effective:
+    """The config file (named or found) with the flags over it; exit 2 naming file and key when it is bad."""
     try:
-        window = parse_duration(storm_window).total_seconds() if storm_window else None
-        settings = Settings(
-            since=parse_instant(since) if since else None, until=parse_instant(until) if until else None
-        )
+        return for_run(config, flags)
+    except (ConfigError, ValueError) as exc:
+        raise _bad_argument(str(exc)) from None
+
+
+def _pipeline(diag: Diagnostics, log_format: LogFormat | None, eff: Effective) -> Pipeline:
+    """The pipeline with the config's request ID keys and service names (the default path when there are none)."""
+    return Pipeline(diag, fmt=log_format.value if log_format else None,
+                    request_id_keys=eff.request_id_keys, services=eff.services)
+
+
+def _settings(eff: Effective, since: str | None, until: str | None) -> Settings:
+    """Time filter and window thresholds (flag > config > the signatures' own); exit 2 on a bad time."""
+    try:
+        return settings_from(eff, since, until)
     except ValueError as exc:
         raise _bad_argument(str(exc)) from None
-    if storm_count or window:
-        for sig_id in STORM_SIGNATURES:
-            settings.overrides[sig_id] = WindowOverride(window_seconds=window, min_count=storm_count)
-    if slow_count:
-        settings.overrides["slow_request"] = WindowOverride(min_count=slow_count)
-    return settings
+
+
+def _total_bytes(inputs: Sequence[Input]) -> int | None:
+    """What the inputs hold, when that is known up front: None with stdin or a compressed file."""
+    total = 0
+    for inp in inputs:
+        if inp.is_stdin:
+            return None
+        try:
+            with open(inp.path, "rb") as f:
+                if f.read(2) == b"\x1f\x8b":
+                    return None
+            total += os.path.getsize(inp.path)
+        except OSError:
+            continue  # reported when it is read
+    return total
+
+
+def show_progress(err: Console, quiet: bool) -> bool:
+    """The progress bar is for people watching: stderr a terminal, and no --quiet."""
+    return not quiet and err.is_terminal
+
+
+PROGRESS_EVERY = 0.1  # seconds between two progress updates
+
+
+@contextmanager
+def _progress(err: Console, inputs: Sequence[Input], diag: Diagnostics, enabled: bool) -> Iterator[Callable[[], None]]:
+    """A transient progress bar on `err` fed by the bytes the pipeline counts (Diagnostics): bytes read of the
+    known total, rate and ETA (stdin or .gz: bytes and rate). Yields the function to call after each batch;
+    it costs nothing when disabled and a clock read otherwise."""
+    if not enabled:
+        yield lambda: None
+        return
+    total = _total_bytes(inputs)
+    columns = [TextColumn("reading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+    if total is None:
+        columns = [TextColumn("reading"), DownloadColumn(), TransferSpeedColumn()]
+    with Progress(*columns, console=err, transient=True, refresh_per_second=5) as progress:
+        task = progress.add_task("reading", total=total)
+        last = 0.0
+
+        def tick() -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY:
+                last = now
+                progress.update(task, completed=diag.bytes_read)
+
+        yield tick
+        progress.update(task, completed=diag.bytes_read)
 
 
 def _render(report: dict[str, object], report_format: ReportFormat) -> str:
@@ -156,12 +266,14 @@ def _render(report: dict[str, object], report_format: ReportFormat) -> str:
         return json_report.render(report)
     if report_format is ReportFormat.markdown:
         return markdown_report.render(report)
+    if report_format is ReportFormat.html:
+        return html_report.render(report)
     buffer = io.StringIO()
     terminal_report.render(Console(file=buffer, width=120, no_color=True, highlight=False), report)
     return buffer.getvalue()
 
 
-@app.command()
+@app.command(epilog=SCAN_EXIT_CODES)
 def scan(
     paths: Annotated[list[str], typer.Argument(help="Files, globs, folders, .gz files, or - for stdin.")],
     report_format: Annotated[ReportFormat, typer.Option("--format", "-F", help="Report format.")] = ReportFormat.text,
@@ -175,23 +287,33 @@ def scan(
     since: Annotated[str | None, typer.Option(help="Only records at or after: 24h (ago) or 2026-11-22T00:00 (UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="Only records before: 1h (ago) or an ISO 8601 time.")] = None,
     min_severity: Annotated[
-        Severity, typer.Option(help="Hide incidents below this severity (info: context such as a clean shutdown).")
-    ] = Severity.low,  # type: ignore[attr-defined]
+        Severity | None,
+        typer.Option(help="Hide incidents below this severity (info: context such as a clean shutdown). (default: low)"),
+    ] = None,
     fail_on: Annotated[
         Severity | None, typer.Option(help="Exit 1 when an incident at or above this severity is found (CI).")
     ] = None,
-    storm_count: Annotated[int | None, typer.Option(help="Requests that make a 422/5xx/429 storm (default 20).")] = None,
-    storm_window: Annotated[str | None, typer.Option(help="Sliding window of a storm (default 60s).")] = None,
-    slow_count: Annotated[int | None, typer.Option(help="Slow requests per route in 60 s that make an incident (default 1).")] = None,
+    storm_count: StormCountOption = None,
+    storm_window: StormWindowOption = None,
+    slow_count: SlowCountOption = None,
     sentry_dsn: Annotated[str | None, typer.Option(envvar=DSN_ENV, help="Also send each incident shown to this Sentry DSN.")] = None,
+    config: ConfigOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr (errors still).")]
+    = False,
 ) -> None:
     """Find incidents in logs: match signatures, rebuild request traces, rank root causes above symptoms.
 
-    Exit codes: 0 done, 1 an incident at or above --fail-on, 2 an unusable argument.
+    Thresholds, severities, signature folders, request ID keys, service names and ignore rules can also come
+    from a config file (logscan.toml, or pyproject.toml's tool.logscan table; see `logscan config`); a flag wins over it.
     """
-    settings = _settings(since, until, storm_count, storm_window, slow_count)
+    eff = _effective(config, {
+        "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
+        "min_severity": min_severity.value if min_severity else None, "fail_on": fail_on.value if fail_on else None,
+        "signatures": signatures,
+    })
+    settings = _settings(eff, since, until)
     try:
-        sigs = load_signatures([Path(folder) for folder in signatures or []])
+        sigs = load_signatures(eff.signatures)
     except SignatureError as exc:
         raise _bad_argument(str(exc)) from None
     try:
@@ -200,18 +322,20 @@ def scan(
         raise _bad_argument(str(exc)) from None
     diag = Diagnostics()
     inputs = resolve(paths, diag)
-    pipeline = Pipeline(diag, fmt=log_format.value if log_format else None)
+    pipeline = _pipeline(diag, log_format, eff)
     analysis = Analysis(sigs, settings)
-    for batch in pipeline.run(inputs):
-        analysis.add(batch)
-    incidents = analysis.incidents()
-    shown = incidents.filter(severity_at_least(pl.col("severity"), min_severity.value))
-    report = build_report(summary_dict(diag, pipeline.tally), shown, analysis.traces)
-    err = Console(stderr=True, highlight=False)
+    err = console(stderr=True)
+    with _progress(err, inputs, diag, show_progress(err, quiet)) as tick:
+        for batch in pipeline.run(inputs):
+            analysis.add(batch)
+            tick()
+    incidents, ignored = apply_ignores(analysis.incidents(), eff.active_ignores())
+    shown = incidents.filter(severity_at_least(pl.col("severity"), eff.min_severity))
+    report = build_report(summary_dict(diag, pipeline.tally, ignored=ignored), shown, analysis.traces)
     if report_format is ReportFormat.text and not output:
-        console = Console(highlight=False)
-        terminal_report.render(console, report)
-        print_summary(console, diag, pipeline.tally)
+        out = console()
+        terminal_report.render(out, report)
+        print_summary(out, diag, pipeline.tally, ignored=ignored)
     else:
         text = _render(report, report_format)
         if output:
@@ -221,16 +345,20 @@ def scan(
                 raise _bad_argument(f"cannot write the report to {output}: {exc.strerror or exc}") from None
         else:
             sys.stdout.write(text)
-        for line in diag.source_warnings() + diag.warnings + diag.errors:
-            err.print(f"[yellow]warning:[/] {line}", soft_wrap=True)
+        if not quiet:
+            for line in diag.source_warnings() + diag.warnings:
+                err.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
+        for line in diag.errors:
+            err.print(f"[red]error:[/] {escape(line)}", soft_wrap=True)
     if sentry is not None:
         for incident in report["incidents"]:
             sentry.send(incident)
         for warning in sentry.close():
-            err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            if not quiet:
+                err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if diag.errors:
         raise typer.Exit(2)
-    if fail_on and incidents.filter(severity_at_least(pl.col("severity"), fail_on.value)).height:
+    if eff.fail_on and incidents.filter(severity_at_least(pl.col("severity"), eff.fail_on)).height:
         raise typer.Exit(1)
 
 

@@ -14,7 +14,7 @@ which carry state from batch to batch, stay in order on the caller's thread.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -22,7 +22,8 @@ import polars as pl
 
 from analyzer.diagnostics import Diagnostics
 from analyzer.events import conform, empty_events
-from analyzer.formats import BY_NAME, FORMATS, PLAIN, Format
+from analyzer.formats import BY_NAME, FORMATS, PLAIN, Format, loguru_json
+from analyzer.formats import json as json_format
 from analyzer.framing import Framer
 from analyzer.framing.runs import per_stream
 from analyzer.framing.streams import StreamKey, Streams
@@ -30,12 +31,24 @@ from analyzer.parse import parse_records
 from analyzer.sources import CHUNK_BYTES, Chunk, Input, read_chunks
 
 
-def formats_for(name: str | None) -> tuple[Format, ...]:
-    """All formats in detection order, or just the forced one (plus the plain fallback)."""
+def formats_for(name: str | None, request_id_keys: Sequence[str] = ()) -> tuple[Format, ...]:
+    """All formats in detection order, or just the forced one (plus the plain fallback).
+
+    `request_id_keys`: JSON keys that also carry the request ID (config); the JSON
+    formats get a parser that reads them first. Without them the formats are the
+    module-level ones, untouched.
+    """
     if name is None:
-        return FORMATS
-    fmt = BY_NAME[name]
-    return (fmt,) if fmt is PLAIN else (fmt, PLAIN)
+        chosen = FORMATS
+    else:
+        fmt = BY_NAME[name]
+        chosen = (fmt,) if fmt is PLAIN else (fmt, PLAIN)
+    if not request_id_keys:
+        return chosen
+    keys = tuple(request_id_keys)
+    with_keys = {json_format.FORMAT.name: json_format.with_request_id_keys(keys),
+                 loguru_json.FORMAT.name: loguru_json.with_request_id_keys(keys)}
+    return tuple(with_keys.get(fmt.name, fmt) for fmt in chosen)
 
 
 @dataclass
@@ -67,9 +80,11 @@ class Tally:
 class Pipeline:
     """Reads inputs into normalized event batches, keeping cross-batch state."""
 
-    def __init__(self, diag: Diagnostics, fmt: str | None = None, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(self, diag: Diagnostics, fmt: str | None = None, chunk_bytes: int = CHUNK_BYTES, *,
+                 request_id_keys: Sequence[str] = (), services: Mapping[str, str] | None = None) -> None:
         self.diag = diag
-        self.formats = formats_for(fmt)
+        self.formats = formats_for(fmt, request_id_keys)
+        self.services = dict(services or {})  # observed service name -> reported name (config `[services]`)
         self.chunk_bytes = chunk_bytes
         self.framers: dict[str, Framer] = {}
         self.last_ts: dict[StreamKey, object] = {}  # per (service, stream), across inputs (rotated sets)
@@ -122,10 +137,13 @@ class Pipeline:
             return empty_events()
         events = self._infer_times(events, framer.streams)
         sid = pl.col("sid")
+        service = framer.streams.column(0, sid)
+        if self.services:
+            service = service.replace(self.services)
         events = conform(
             events.with_columns(
                 pl.lit(framer.input.path).alias("source"),
-                framer.streams.column(0, sid).alias("service"),
+                service.alias("service"),
                 framer.streams.column(1, sid).alias("stream"),
             )
         )

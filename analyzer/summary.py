@@ -5,21 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from analyzer.diagnostics import Diagnostics
 from analyzer.pipeline import Tally
 
 
-def summary_dict(diag: Diagnostics, tally: Tally) -> dict[str, Any]:
-    """The summary as data (also the `summary` of the JSON report)."""
+def summary_dict(diag: Diagnostics, tally: Tally, ignored: int | None = None) -> dict[str, Any]:
+    """The summary as data (also the `summary` of the JSON report).
+
+    `ignored`: incidents left out by the config's `[[ignore]]` rules (`ignored_incidents`; scan and tail
+    always give it, `events` has no incidents).
+    """
     streams: dict[str, dict[str, Any]] = {}
     for (source, service, fmt), n in sorted(tally.by_stream.items()):
         entry = streams.setdefault(f"{source} [{service}]", {"source": source, "service": service, "formats": {}})
         entry["formats"][fmt] = n
     for entry in streams.values():
         entry["format"] = max(entry["formats"].items(), key=lambda kv: kv[1])[0]
-    return {
+    summary: dict[str, Any] = {
         "lines_read": diag.lines_read,
         "bytes_read": diag.bytes_read,
         "records": tally.records,
@@ -37,11 +42,14 @@ def summary_dict(diag: Diagnostics, tally: Tally) -> dict[str, Any]:
         "warnings": diag.source_warnings() + diag.warnings,
         "errors": diag.errors,
     }
+    if ignored is not None:
+        summary["ignored_incidents"] = ignored
+    return summary
 
 
-def print_summary(console: Console, diag: Diagnostics, tally: Tally) -> None:
-    """Human summary: counts, formats per stream, and every warning."""
-    s = summary_dict(diag, tally)
+def print_summary(console: Console, diag: Diagnostics, tally: Tally, ignored: int | None = None) -> None:
+    """Human summary: counts, formats per stream, incidents ignored by config rules, and every warning."""
+    s = summary_dict(diag, tally, ignored)
     console.print(
         f"[bold]lines read[/] {s['lines_read']:,}  [bold]bytes[/] {s['bytes_read']:,}  "
         f"[bold]records[/] {s['records']:,}  [bold]blank lines[/] {s['blank_lines']:,}  "
@@ -56,6 +64,9 @@ def print_summary(console: Console, diag: Diagnostics, tally: Tally) -> None:
     console.print(table)
     console.print("[bold]events per format[/] " + ", ".join(f"{k} {v:,}" for k, v in s["events_by_format"].items()))
     console.print("[bold]events per service[/] " + ", ".join(f"{k} {v:,}" for k, v in s["events_by_service"].items()))
+    if ignored:
+        console.print(f"[bold]ignored incidents[/] {ignored:,} (config {escape('[[ignore]]')} rules; `logscan config` lists them)",
+                      highlight=False)
     for reason, n in {**s["altered_lines"], **s["unparsed_reasons"]}.items():
         console.print(f"[yellow]{reason}:[/] {n:,}")
     for line in s["warnings"]:

@@ -10,12 +10,17 @@ JSON report's incident fields, and at the end `{"event": "report", "report":
 {...}}`, the scan JSON report. Warnings go to stderr (or above the board).
 Ctrl-C, or the end of stdin, prints what `scan` would have printed for the
 same lines.
+
+The config file (analyzer.config) applies as it does to `scan`: thresholds,
+min_severity, signature folders, request_id_keys, [services] and [[ignore]]
+rules (an ignored incident is never announced), with the same flags over it.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import IO, Annotated, Any, BinaryIO
@@ -25,10 +30,27 @@ import polars as pl
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from analyzer.cli_choices import LogFormat, Severity
+from analyzer.analysis import Settings
+from analyzer.cli_choices import (
+    ConfigOption,
+    LogFormat,
+    Severity,
+    SlowCountOption,
+    StormCountOption,
+    StormWindowOption,
+    console,
+)
+from analyzer.config import (
+    ConfigError,
+    IgnoreRule,
+    apply_ignores,
+    for_run,
+    settings_from,
+)
 from analyzer.diagnostics import Diagnostics
 from analyzer.follow import Follower
 from analyzer.pipeline import Pipeline
@@ -41,6 +63,10 @@ from analyzer.summary import print_summary
 from analyzer.tail import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
 from analyzer.timespec import parse_duration
 
+TAIL_EXIT_CODES = (
+    "Exit codes: 0 = stopped (Ctrl-C or the end of stdin) after printing the report; 2 = an unusable argument "
+    "or config file (bad signature folder, bad duration, malformed Sentry DSN, bad config)."
+)
 LEVEL_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "", "debug": "dim"}
 
 
@@ -148,6 +174,20 @@ class JsonlSink:
         """Nothing to release: every line is flushed as it is written."""
 
 
+class IgnoringAnalysis(BoundedAnalysis):
+    """BoundedAnalysis whose incidents leave out those the config's [[ignore]] rules name (`ignored`: how many,
+    as of the last computation), so that tail never announces them and its report matches scan's."""
+
+    def __init__(self, *args: Any, ignore: Sequence[IgnoreRule] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ignore = list(ignore)
+        self.ignored = 0
+
+    def incidents(self) -> pl.DataFrame:
+        kept, self.ignored = apply_ignores(super().incidents(), self.ignore)
+        return kept
+
+
 class SentryForwarding:
     """A tail sink that also sends opened and updated incidents to Sentry (once each; see SentrySink)."""
 
@@ -186,42 +226,51 @@ def run_tail(
     stdin: BinaryIO | None = None,
     out: IO[str] | None = None,
     sentry_dsn: str | None = None,
+    settings: Settings | None = None,
+    request_id_keys: Sequence[str] = (),
+    services: Mapping[str, str] | None = None,
+    ignore: Sequence[IgnoreRule] = (),
 ) -> int:
-    """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code."""
+    """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code.
+
+    `settings` (thresholds, see analyzer.config.settings_from), `request_id_keys`, `services` and `ignore`
+    (active rules) are what the config and flags say, as for `scan`.
+    """
     out = out or sys.stdout
-    errors = Console(stderr=True, highlight=False)
+    errors = console(stderr=True)
     try:
         sigs = load_signatures([Path(folder) for folder in signatures or []])
     except SignatureError as exc:
-        errors.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     try:
         sentry = SentrySink(sentry_dsn) if sentry_dsn else None
     except SentryDsnError as exc:
-        errors.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     diag = Diagnostics()
-    console = Console(file=out, highlight=False)
+    screen = console(file=out)
     sink: TextSink | JsonlSink | SentryForwarding
-    sink = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(console, errors)
+    sink = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
     if sentry is not None:
         sink = SentryForwarding(sink, sentry, errors)
+    analysis = IgnoringAnalysis(sigs, settings, max_rows=limits.max_evidence_rows, ignore=ignore)
     live = LiveTail(
         Follower(paths, diag, from_start=from_start, stdin=stdin),
-        Pipeline(diag, fmt=log_format),
-        BoundedAnalysis(sigs, max_rows=limits.max_evidence_rows),
-        sink, limits, min_severity=min_severity, echo=lines,
+        Pipeline(diag, fmt=log_format, request_id_keys=request_id_keys, services=services),
+        analysis, sink, limits, min_severity=min_severity, echo=lines,
     )
     try:
         live.run(stop or threading.Event())
     finally:
         sink.close()
     report = live.report()
+    report["summary"]["ignored_incidents"] = analysis.ignored
     if output is TailFormat.jsonl:
         out.write(orjson.dumps({"event": "report", "report": report}).decode() + "\n")
     else:
-        terminal_report.render(console, report)
-        print_summary(console, diag, live.pipeline.tally)
+        terminal_report.render(screen, report)
+        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored)
     out.flush()
     return 0
 
@@ -241,8 +290,8 @@ def tail_command(
     = False,
     from_start: Annotated[bool, typer.Option("--from-start", help="Read what the files hold first (default: from their end).")]
     = False,
-    min_severity: Annotated[Severity, typer.Option(help="Say nothing about incidents below this.")]
-    = Severity.low,  # type: ignore[attr-defined]
+    min_severity: Annotated[Severity | None, typer.Option(help="Say nothing about incidents below this. (default: low)")]
+    = None,
     signatures: Annotated[list[str] | None, typer.Option("--signatures", "-s", help="Extra signature folder (repeatable).")]
     = None,
     log_format: Annotated[LogFormat | None, typer.Option(
@@ -254,14 +303,30 @@ def tail_command(
     = Limits.max_evidence_rows,
     sentry_dsn: Annotated[str | None, typer.Option(
         envvar=DSN_ENV, help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
+    storm_count: StormCountOption = None,
+    storm_window: StormWindowOption = None,
+    slow_count: SlowCountOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Follow logs live: announce each new incident once, keep a live board, end with the scan report.
 
-    Ctrl-C (or the end of stdin) prints the ranked report `scan` would print for the same lines.
+    Ctrl-C (or the end of stdin) prints the ranked report `scan` would print for the same lines. The config
+    file applies as it does to scan (see `logscan config`).
     """
     limits = Limits(tick_seconds=_seconds(tick), hold_seconds=_seconds(hold), resolve_after=_seconds(resolve_after),
                     max_evidence_rows=max_evidence)
-    code = run_tail(paths, output=output, lines=lines, from_start=from_start, min_severity=min_severity.value,
-                    signatures=signatures, log_format=log_format.value if log_format else None, limits=limits,
-                    sentry_dsn=sentry_dsn)
+    try:
+        eff = for_run(config, {
+            "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
+            "min_severity": min_severity.value if min_severity else None, "signatures": signatures,
+        })
+        settings = settings_from(eff)
+    except (ConfigError, ValueError) as exc:
+        console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    code = run_tail(paths, output=output, lines=lines, from_start=from_start, min_severity=eff.min_severity,
+                    signatures=[str(folder) for folder in eff.signatures],
+                    log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
+                    settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
+                    ignore=eff.active_ignores())
     raise typer.Exit(code)

@@ -5,9 +5,16 @@ Keys are taken by their common names: time from `timestamp`/`time`/`@timestamp`/
 from `message`/`msg`/`event`, logger from `logger`/`name`/`logger_name`/
 `log.logger`, exception text from `exc_info`/`exception`/`stack_trace`/
 `error.stack_trace` (appended to `text` so tracebacks can be matched).
+Request IDs from `request_id`/`req_id`/`correlation_id`/`requestId`/`x_request_id`;
+`with_request_id_keys` gives a variant that reads more keys first (config
+`request_id_keys`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import partial
 
 import polars as pl
 
@@ -17,6 +24,7 @@ from analyzer.jsonrows import decode
 
 HEADER = r'^\{\s*"'
 _S = pl.String
+_REQUEST_ID_KEYS = ("request_id", "req_id", "correlation_id", "requestId", "x_request_id")
 _TOP = (
     "timestamp", "time", "@timestamp", "ts", "asctime", "level", "levelname", "severity", "message", "msg", "event",
     "logger", "name", "logger_name", "request_id", "req_id", "correlation_id", "requestId", "x_request_id",
@@ -39,8 +47,16 @@ def _first(*names: str) -> pl.Expr:
     return pl.coalesce([pl.col(n) for n in names])
 
 
-def parse(records: pl.DataFrame) -> pl.DataFrame:
-    rows = decode(records.get_column("head"), _SCHEMA)
+def _schema(extra_keys: Sequence[str]) -> pl.Struct:
+    """The decoding schema plus top-level String fields for `extra_keys` (those it does not have yet)."""
+    fields = {f.name: f.dtype for f in _SCHEMA.fields}
+    return pl.Struct({**fields, **{key: _S for key in extra_keys if key not in fields}})
+
+
+def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.DataFrame:
+    """Event columns of JSON-lines records; `request_id_keys` are read before the built-in request ID keys."""
+    schema = _schema(request_id_keys) if request_id_keys else _SCHEMA
+    rows = decode(records.get_column("head"), schema)
     c = pl.col
     log = c("log")
     rows = rows.with_columns(
@@ -53,7 +69,7 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     events = rows.select(
         pl.coalesce(c("logger"), c("name"), c("logger_name"), log.struct.field("logger")).alias("logger"),
         pl.when(c("_valid")).then(message.str.splitn("\n", 2).struct.field("field_0").fill_null("")).alias("message"),
-        _first("request_id", "req_id", "correlation_id", "requestId", "x_request_id").alias("request_id"),
+        _first(*dict.fromkeys((*request_id_keys, *_REQUEST_ID_KEYS))).alias("request_id"),
         pl.coalesce(c("method"), c("http").struct.field("request").struct.field("method")).alias("http_method"),
         pl.coalesce(c("path"), c("url").struct.field("path")).str.replace(r"\?.*$", "").alias("http_path"),
         status.cast(pl.Int32, strict=False).alias("http_status"),
@@ -75,3 +91,8 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
 
 
 FORMAT = Format("json", HEADER, parse)
+
+
+def with_request_id_keys(keys: Sequence[str]) -> Format:
+    """The json format reading `keys` (top-level) as request IDs before the built-in ones."""
+    return replace(FORMAT, parse=partial(parse, request_id_keys=tuple(keys)))

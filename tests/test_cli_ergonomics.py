@@ -1,0 +1,183 @@
+"""The command line as people use it: progress, --quiet, NO_COLOR, --version, completion, `-` for stdin,
+and exit codes documented in every command's --help."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from rich.console import Console
+
+from analyzer.cli import _progress, _total_bytes, show_progress
+from analyzer.diagnostics import Diagnostics
+from analyzer.sources import Input
+
+COMPOSE = ROOT / "samples/compose/compose.log"
+ANSI = "\x1b["
+SGR = re.compile(r"\x1b\[[0-9;]*m")  # colour and style escapes (a forced terminal may still move the cursor)
+
+
+@pytest.fixture
+def plain_env(monkeypatch):
+    """No colour or terminal settings inherited from whoever runs the tests."""
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return monkeypatch
+
+
+# Progress ------------------------------------------------------------------------------------------------------
+
+
+def test_progress_is_shown_only_on_a_terminal_and_without_quiet():
+    terminal, pipe = Console(file=io.StringIO(), force_terminal=True), Console(file=io.StringIO(), force_terminal=False)
+    assert show_progress(terminal, quiet=False)
+    assert not show_progress(terminal, quiet=True)
+    assert not show_progress(pipe, quiet=False)
+
+
+def test_progress_bar_shows_bytes_of_the_known_total(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_bytes(b"x" * 5000)
+    assert _total_bytes([Input(str(log))]) == 5000
+    assert _total_bytes([Input(str(log)), Input("-")]) is None  # stdin: no total
+    screen = io.StringIO()
+    err = Console(file=screen, force_terminal=True, width=120)
+    diag = Diagnostics()
+    with _progress(err, [Input(str(log))], diag, enabled=True) as tick:
+        diag.source(str(log)).bytes = 5000
+        tick()
+    assert "reading" in screen.getvalue() and "5.0" in screen.getvalue() and "kB" in screen.getvalue()
+    silent = io.StringIO()
+    with _progress(Console(file=silent, force_terminal=True), [Input(str(log))], diag, enabled=False) as tick:
+        tick()
+    assert silent.getvalue() == ""
+
+
+def test_scan_draws_progress_on_a_terminal_stderr_unless_quiet(cli, plain_env):
+    plain_env.setenv("TTY_COMPATIBLE", "1")  # rich: treat the (captured) stderr as a terminal
+    plain_env.setenv("NO_COLOR", "1")
+    shown = cli("scan", str(COMPOSE), "--format", "json")
+    assert shown.exit_code == 0 and "reading" in shown.stderr
+    json.loads(shown.stdout)  # the report itself is untouched
+    quiet = cli("scan", str(COMPOSE), "--format", "json", "-q")
+    assert quiet.exit_code == 0 and "reading" not in quiet.stderr
+    plain_env.delenv("TTY_COMPATIBLE")
+    assert "reading" not in cli("scan", str(COMPOSE), "--format", "json").stderr  # not a terminal
+
+
+# --quiet -------------------------------------------------------------------------------------------------------
+
+
+def test_quiet_drops_warnings_but_not_errors(cli, tmp_path, plain_env):
+    damaged = tmp_path / "damaged.log"
+    damaged.write_bytes(b"2026-11-23 10:00:00.000 | ERROR    | app:f:1 - bad \xff\xfe byte\n")
+    loud = cli("scan", str(damaged), "--format", "json")
+    assert loud.exit_code == 0 and "warning:" in loud.stderr and "invalid UTF-8" in loud.stderr
+    quiet = cli("scan", str(damaged), "--format", "json", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert json.loads(quiet.stdout)["summary"]["warnings"]  # still in the report
+    missing = cli("scan", str(damaged), str(tmp_path / "nope.log"), "--format", "json", "-q")
+    assert missing.exit_code == 2 and "error:" in missing.stderr and "nope.log" in missing.stderr
+    assert "warning:" not in missing.stderr
+
+
+# NO_COLOR ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [
+    ["scan", str(COMPOSE)],
+    ["events", str(ROOT / "samples/alembic/upgrade-head.log")],
+    ["config"],
+])
+def test_no_color_means_no_escape_codes_even_when_colour_is_forced(cli, plain_env, command):
+    plain_env.setenv("FORCE_COLOR", "1")
+    assert ANSI in cli(*command).stdout  # forced: rich styles the output
+    plain_env.setenv("NO_COLOR", "1")
+    result = cli(*command)
+    assert result.exit_code == 0
+    assert ANSI not in result.stdout
+    assert not SGR.search(result.stderr)  # the progress bar may be drawn (a forced terminal), without colour
+
+
+def test_no_color_in_tail_text_output(cli, plain_env):
+    plain_env.setenv("FORCE_COLOR", "1")
+    plain_env.setenv("NO_COLOR", "1")
+    result = cli("tail", "-", input=COMPOSE.read_bytes())
+    assert result.exit_code == 0 and "too_many_connections" in result.stdout
+    assert not SGR.search(result.stdout)  # the live board moves the cursor on a (forced) terminal, colourless
+    plain_env.delenv("NO_COLOR")
+    assert SGR.search(cli("tail", "-", input=COMPOSE.read_bytes()).stdout)
+
+
+def test_no_color_on_errors(cli, plain_env):
+    plain_env.setenv("FORCE_COLOR", "1")
+    plain_env.setenv("NO_COLOR", "1")
+    result = cli("scan", str(COMPOSE), "--since", "yesterday")
+    assert result.exit_code == 2 and "error:" in result.stderr and ANSI not in result.stderr
+
+
+# --version, completion, stdin, exit codes -----------------------------------------------------------------------
+
+
+def test_version(cli):
+    from importlib.metadata import version
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"logscan {version('logscan')}"
+
+
+def _logscan() -> str:
+    script = Path(sys.executable).with_name("logscan")
+    if not script.exists():
+        pytest.skip("the logscan script is not installed next to this Python")
+    return str(script)
+
+
+def test_shell_completion_script_and_completions():
+    env = {**os.environ, "SHELL": "/bin/bash"}
+    shown = subprocess.run([_logscan(), "--show-completion", "bash"], capture_output=True, text=True, env=env,
+                           check=False)
+    assert shown.returncode == 0 and "_LOGSCAN_COMPLETE=complete_bash" in shown.stdout
+    env |= {"_LOGSCAN_COMPLETE": "complete_bash", "COMP_WORDS": "logscan sc", "COMP_CWORD": "1"}
+    words = subprocess.run([_logscan()], capture_output=True, text=True, env=env, check=False).stdout.split()
+    assert words == ["scan"]
+    env |= {"COMP_WORDS": "logscan scan --min-severity h", "COMP_CWORD": "3"}
+    assert subprocess.run([_logscan()], capture_output=True, text=True, env=env, check=False).stdout.split() == ["high"]
+
+
+def test_dash_reads_stdin_in_scan_events_and_tail(cli):
+    data = COMPOSE.read_bytes()
+    scan = cli("scan", "-", "--format", "json", input=data)
+    assert scan.exit_code == 0
+    assert "too_many_connections" in {i["signature"] for i in json.loads(scan.stdout)["incidents"]}
+    events = cli("events", "-", "--output", "count", input=data)
+    assert events.exit_code == 0 and "lines read" in events.stdout
+    assert json.loads(scan.stdout)["summary"]["lines_read"] == data.count(b"\n")
+    tail = cli("tail", "-", "--format", "jsonl", input=data)
+    assert tail.exit_code == 0
+    report = json.loads(tail.stdout.splitlines()[-1])["report"]
+    assert {i["fingerprint"] for i in report["incidents"]} == {i["fingerprint"] for i in json.loads(scan.stdout)["incidents"]}
+
+
+@pytest.mark.parametrize(("command", "codes"), [
+    (["scan"], ("0 =", "1 =", "2 =", "--fail-on", "config")),
+    (["tail"], ("0 =", "2 =", "config")),
+    (["events"], ("0 =", "2 =")),
+    (["signatures"], ("0 =", "1 =", "2 =")),
+    (["config"], ("0 =", "2 =")),
+])
+def test_every_command_documents_its_exit_codes(cli, plain_env, command, codes):
+    result = cli(*command, "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "Exit codes:" in text
+    for code in codes:
+        assert code in text, (command, code)
