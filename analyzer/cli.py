@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -67,6 +68,7 @@ from analyzer.reports.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.signatures import SignatureError, load_signatures
 from analyzer.signatures_cli import signatures_app
 from analyzer.sources import Input, resolve
+from analyzer.state import State, StateError, open_state
 from analyzer.summary import print_summary, summary_dict
 from analyzer.tail_cli import TAIL_EXIT_CODES, tail_command
 
@@ -209,6 +211,19 @@ def _settings(eff: Effective, since: str | None, until: str | None) -> Settings:
         raise _bad_argument(str(exc)) from None
 
 
+def _open_state(state_dir: str | None, incremental: bool, paths: Sequence[str], diag: Diagnostics) -> State | None:
+    """The job's checkpoints and history (--state DIR, or --incremental: the default folder); exit 2 when unusable.
+
+    Opened before anything is read, so an unwritable folder stops the run at once.
+    """
+    if state_dir is None and not incremental:
+        return None
+    try:
+        return open_state(state_dir, paths, diag)
+    except StateError as exc:
+        raise _bad_argument(str(exc)) from None
+
+
 def _total_bytes(inputs: Sequence[Input]) -> int | None:
     """What the inputs hold, when that is known up front: None with stdin or a compressed file."""
     total = 0
@@ -300,6 +315,14 @@ def scan(
     config: ConfigOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr (errors still).")]
     = False,
+    state_dir: Annotated[
+        str | None,
+        typer.Option("--state", help="Remember this job's runs here: read only new bytes, mark incidents "
+                     "new/ongoing/regressed and list the resolved ones (implies --incremental)."),
+    ] = None,
+    incremental: Annotated[
+        bool, typer.Option(help="Like --state, in the default folder ($XDG_STATE_HOME/logscan or ~/.local/state/logscan).")
+    ] = False,
 ) -> None:
     """Find incidents in logs: match signatures, rebuild request traces, rank root causes above symptoms.
 
@@ -321,7 +344,8 @@ def scan(
     except SentryDsnError as exc:
         raise _bad_argument(str(exc)) from None
     diag = Diagnostics()
-    inputs = resolve(paths, diag)
+    state = _open_state(state_dir, incremental, paths, diag)
+    inputs = resolve(paths, diag, resume=state.checkpoints if state else None)
     pipeline = _pipeline(diag, log_format, eff)
     analysis = Analysis(sigs, settings)
     err = console(stderr=True)
@@ -332,6 +356,8 @@ def scan(
     incidents, ignored = apply_ignores(analysis.incidents(), eff.active_ignores())
     shown = incidents.filter(severity_at_least(pl.col("severity"), eff.min_severity))
     report = build_report(summary_dict(diag, pipeline.tally, ignored=ignored), shown, analysis.traces)
+    if state:
+        state.history.annotate(report)
     if report_format is ReportFormat.text and not output:
         out = console()
         terminal_report.render(out, report)
@@ -356,6 +382,12 @@ def scan(
         for warning in sentry.close():
             if not quiet:
                 err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    if state:
+        state.history.record(report["incidents"], datetime.now(UTC))
+        try:
+            state.commit()  # only after a run that got this far: a crashed run reads the same bytes again
+        except StateError as exc:
+            raise _bad_argument(str(exc)) from None
     if diag.errors:
         raise typer.Exit(2)
     if eff.fail_on and incidents.filter(severity_at_least(pl.col("severity"), eff.fail_on)).height:

@@ -23,6 +23,10 @@ class SourceStats:
     truncated_lines: int = 0  # lines longer than the line limit, cut
     bad_envelope_lines: int = 0  # Docker json-file lines that were not valid JSON
     blank_lines: int = 0  # blank lines that belonged to no record (counted, not turned into events)
+    # incremental runs (scan --state): bytes at the start not read again because an earlier run read them
+    # (the input was resumed at this byte offset), and bytes of an unfinished last line left for the next run
+    resumed_bytes: int = 0
+    held_bytes: int = 0
 
 
 @dataclass
@@ -58,6 +62,16 @@ class Diagnostics:
     @property
     def bytes_read(self) -> int:
         return sum(s.bytes for s in self.sources.values())
+
+    @property
+    def resumed_bytes(self) -> int:
+        """Bytes not read again because an earlier run (scan --state) had read them."""
+        return sum(s.resumed_bytes for s in self.sources.values())
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of unfinished last lines left for the next run (scan --state)."""
+        return sum(s.held_bytes for s in self.sources.values())
 
     def line_problems(self) -> dict[str, int]:
         """Totals of altered lines by reason, for summaries."""

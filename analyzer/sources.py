@@ -6,6 +6,16 @@ Paths, globs, folders (recursive), rotated sets (`app.log`, `app.log.1`,
 chunks that end on a line boundary. Memory is bounded by the chunk size plus the
 line limit, whatever the file size: a line longer than the limit is cut (and
 counted) instead of being held whole.
+
+Incremental reads (`scan --state`): an `Input` whose `resume` holds the run's
+`analyzer.checkpoints.Checkpoints` starts where an earlier run stopped, if it is
+the same content (matched by (st_dev, st_ino) and by a hash of its first bytes,
+so a renamed or compressed rotated copy is continued under its new name, and a
+truncated, replaced or recreated file is read again from the start with a
+warning). Bytes not read again are counted in `SourceStats.resumed_bytes`; an
+unfinished last line is left for the next run (`SourceStats.held_bytes`, and a
+warning). Without `resume` (the default, and always for stdin) nothing of this
+runs. `Chunk.offset` is always the true byte offset in the (decompressed) input.
 """
 
 from __future__ import annotations
@@ -15,15 +25,18 @@ import gzip
 import os
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 import regex
 
-from analyzer.diagnostics import Diagnostics
+from analyzer.diagnostics import Diagnostics, SourceStats
+
+if TYPE_CHECKING:
+    from analyzer.checkpoints import Checkpoints
 
 CHUNK_BYTES = 16 << 20  # each Polars call costs ~50-100 µs: big batches amortise it; peak RSS stays ~0.5 GiB
 MAX_LINE_BYTES = 1 << 20
@@ -39,6 +52,8 @@ class Input:
     path: str
     service: str | None = None  # known service name (Docker container config)
     named: bool = True  # named by the user (an unreadable one is an error), not found in a folder
+    # checkpoints of an incremental run (`scan --state`): read only what earlier runs did not; never for stdin
+    resume: Checkpoints | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_stdin(self) -> bool:
@@ -57,6 +72,9 @@ class Chunk:
     data: bytes
     offset: int  # byte offset of `data` in the (decompressed) input
     final: bool
+    # number of the first line of `data` when the reader knows it (a resumed read: lines before `offset` + 1);
+    # 0 = not known, the framer counts from 1
+    first_line: int = 0
 
 
 def _rotation_key(path: str) -> tuple[str, int, str]:
@@ -120,11 +138,12 @@ def _folder_files(folder: Path, diag: Diagnostics) -> list[str]:
     return files
 
 
-def resolve(args: Iterable[str], diag: Diagnostics) -> list[Input]:
+def resolve(args: Iterable[str], diag: Diagnostics, resume: Checkpoints | None = None) -> list[Input]:
     """Expand what the user named into inputs, in reading order.
 
     Unusable arguments (no such file, a glob matching nothing) are recorded as
-    errors and skipped; the rest is still read.
+    errors and skipped; the rest is still read. With `resume`, every file (not
+    stdin) is read from where an earlier run stopped (see the module docstring).
     """
     inputs: list[Input] = []
     seen: set[str] = set()
@@ -152,7 +171,8 @@ def resolve(args: Iterable[str], diag: Diagnostics) -> list[Input]:
             if real in seen:
                 continue
             seen.add(real)
-            inputs.append(Input(f, service=_docker_service(f), named=not p.is_dir() and not glob.has_magic(arg)))
+            named = not p.is_dir() and not glob.has_magic(arg)
+            inputs.append(Input(f, service=_docker_service(f), named=named, resume=resume))
     return inputs
 
 
@@ -197,58 +217,258 @@ def read_chunks(
     A line longer than `max_line_bytes` is cut to that length (the rest of it is
     skipped and counted), so no single line can make memory grow without bound.
     An unreadable input is recorded as an error and yields nothing. Each byte is
-    copied once on its way into a chunk.
+    copied once on its way into a chunk. With `inp.resume`, reading starts where
+    an earlier run stopped (`_read_resumed`).
     """
+    if inp.resume is not None and not inp.is_stdin:
+        yield from _read_resumed(inp, inp.resume, diag, chunk_bytes, max_line_bytes)
+        return
     stats = diag.source(inp.path)
     try:
         stream = _open(inp)
     except OSError as exc:
-        report = diag.error if inp.named else diag.warn
-        report(f"{inp.path}: cannot read ({exc.strerror or exc}); skipped")
+        _unreadable(inp, diag, exc)
         return
-    parts: list[bytes] = []  # read but not yet emitted; all but the unfinished last line end in a newline
-    size = 0  # bytes in parts
-    unfinished = 0  # bytes of parts after their last newline
-    skipping = False  # inside the unread rest of an over-long line
-    offset = 0
-
-    def emit(data: bytes, final: bool = False) -> Chunk:
-        nonlocal offset
-        chunk = Chunk(inp, data, offset, final)
-        offset += len(data)
-        return chunk
-
     try:
-        for data in _blocks(stream, inp, diag, chunk_bytes):
-            stats.bytes += len(data)
-            if skipping:
-                cut = data.find(b"\n")
-                if cut < 0:
-                    continue
-                data = data[cut + 1 :]
-                skipping = False
-            last_nl = data.rfind(b"\n")
-            unfinished = unfinished + len(data) if last_nl < 0 else len(data) - last_nl - 1
-            parts.append(data)
-            size += len(data)
-            if unfinished > max_line_bytes:
-                # the unfinished last line is over the limit: keep its head, skip its rest
-                head = b"".join(parts)[: size - unfinished + max_line_bytes] + b"\n"
-                stats.truncated_lines += 1
-                parts, size, unfinished, skipping = [], 0, 0, True
-                yield emit(head)
-            elif size >= chunk_bytes and size > unfinished:
-                if last_nl >= 0:  # the usual case: the chunk ends in the last block read
-                    yield emit(b"".join([*parts[:-1], memoryview(data)[: last_nl + 1]]))
-                    parts = [data[last_nl + 1 :]]
-                else:
-                    joined = b"".join(parts)
-                    yield emit(joined[: size - unfinished])
-                    parts = [joined[size - unfinished :]]
-                size = unfinished
-        yield emit(b"".join(parts), final=True)
+        yield from _chunks(inp, _blocks(stream, inp, diag, chunk_bytes), stats, chunk_bytes, max_line_bytes)
     except OSError as exc:
         diag.error(f"{inp.path}: read failed ({exc.strerror or exc}); kept what was read before")
     finally:
         if not inp.is_stdin:
             stream.close()
+
+
+def _unreadable(inp: Input, diag: Diagnostics, exc: OSError) -> None:
+    report = diag.error if inp.named else diag.warn
+    report(f"{inp.path}: cannot read ({exc.strerror or exc}); skipped")
+
+
+@dataclass
+class _End:
+    """Where a `_chunks` run stopped: `consumed` bytes of the input are in chunks (or skipped as an over-long line)."""
+
+    consumed: int  # offset just past the last byte passed on (the held unfinished line excluded)
+    held: int  # bytes of an unfinished last line not passed on (only with hold)
+    skipping: bool  # the input ended inside an over-long line whose rest is being skipped
+
+
+def _chunks(
+    inp: Input,
+    blocks: Iterable[bytes],
+    stats: SourceStats,
+    chunk_bytes: int,
+    max_line_bytes: int,
+    start: int = 0,
+    skipping: bool = False,
+    hold: bool = False,
+) -> Generator[Chunk, None, _End]:
+    """Blocks read from offset `start` -> chunks of whole lines (the last one `final`).
+
+    `skipping`: the input starts inside an over-long line already cut, whose rest
+    is skipped. `hold`: an unfinished last line is not passed on (the final chunk
+    ends at the last newline) and is reported as `_End.held`.
+    """
+    parts: list[bytes] = []  # read but not yet emitted; all but the unfinished last line end in a newline
+    size = 0  # bytes in parts
+    unfinished = 0  # bytes of parts after their last newline
+    pos = start  # input offset of the next block
+    base = start  # input offset of parts[0]
+    for data in blocks:
+        block_at = pos
+        pos += len(data)
+        stats.bytes += len(data)
+        if skipping:
+            cut = data.find(b"\n")
+            if cut < 0:
+                continue
+            data = data[cut + 1 :]
+            base = block_at + cut + 1
+            skipping = False
+        last_nl = data.rfind(b"\n")
+        unfinished = unfinished + len(data) if last_nl < 0 else len(data) - last_nl - 1
+        parts.append(data)
+        size += len(data)
+        if unfinished > max_line_bytes:
+            # the unfinished last line is over the limit: keep its head, skip its rest
+            head = b"".join(parts)[: size - unfinished + max_line_bytes] + b"\n"
+            stats.truncated_lines += 1
+            parts, size, unfinished, skipping = [], 0, 0, True
+            yield Chunk(inp, head, base, False)
+            base = pos
+        elif size >= chunk_bytes and size > unfinished:
+            if last_nl >= 0:  # the usual case: the chunk ends in the last block read
+                out = b"".join([*parts[:-1], memoryview(data)[: last_nl + 1]])
+                parts = [data[last_nl + 1 :]]
+            else:
+                joined = b"".join(parts)
+                out = joined[: size - unfinished]
+                parts = [joined[size - unfinished :]]
+            yield Chunk(inp, out, base, False)
+            base += len(out)
+            size = unfinished
+    if skipping:
+        yield Chunk(inp, b"", pos, True)
+        return _End(pos, 0, True)
+    if hold and unfinished:
+        out = b"".join(parts)[: size - unfinished]
+        yield Chunk(inp, out, base, True)
+        return _End(base + len(out), unfinished, False)
+    yield Chunk(inp, b"".join(parts), base, True)
+    return _End(base + size, 0, False)
+
+
+# --- resumed reads (scan --state) ---------------------------------------------------------------
+
+_GZ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def _gz_head(path: str, n: int) -> bytes | None:
+    """The first `n` decompressed bytes of a gzip file (fewer if shorter or damaged), None if it is no gzip stream."""
+    with open(path, "rb") as f, gzip.GzipFile(fileobj=f, mode="rb") as gz:
+        try:
+            gz.peek(1)
+        except _GZ_ERRORS:
+            return None  # gzip magic but no gzip stream: read as it is (as `_open` does)
+        out = b""
+        try:
+            while len(out) < n:
+                data = gz.read(n - len(out))
+                if not data:
+                    break
+                out += data
+        except _GZ_ERRORS:
+            pass  # damaged: what could be read (`_blocks` says so when it is read)
+        return out
+
+
+def _skip(stream: BinaryIO, n: int, mark_len: int, block: int) -> tuple[bytes | None, bytes]:
+    """Read and drop `n` bytes; returns (the last `mark_len` of them, the bytes read past `n`), None if short."""
+    read = getattr(stream, "read1", stream.read)
+    done = 0
+    tail = b""
+    while done < n:
+        try:
+            data = read(min(block, max(n - done, 1 << 16)))
+        except _GZ_ERRORS:
+            return None, b""
+        if not data:
+            return None, b""
+        take = min(len(data), n - done)
+        tail = (tail + data[:take])[-mark_len:] if mark_len else b""
+        done += take
+        if take < len(data):
+            return tail, data[take:]
+    return tail, b""
+
+
+def _read_resumed(
+    inp: Input, checkpoints: Checkpoints, diag: Diagnostics, chunk_bytes: int, max_line_bytes: int
+) -> Iterator[Chunk]:
+    """`read_chunks` of a file with checkpoints: start where an earlier run stopped, then note where this one did.
+
+    The new position is only handed to `checkpoints` (pending, committed by the
+    caller after a successful run) once the input was read to its end.
+    """
+    from analyzer.checkpoints import HEAD_BYTES, MARK_BYTES, Plan, digest
+
+    stats = diag.source(inp.path)
+    try:
+        raw = open(inp.path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        _unreadable(inp, diag, exc)
+        return
+    stream: BinaryIO = raw
+    try:
+        fd = raw.fileno()
+        st = os.fstat(fd)
+        compressed = os.pread(fd, 2, 0) == b"\x1f\x8b"
+        head = _gz_head(inp.path, HEAD_BYTES) if compressed else None
+        if head is None:  # plain, or gzip magic but no gzip stream: read the bytes as they are
+            compressed = False
+            head = os.pread(fd, HEAD_BYTES, 0)
+        plan = checkpoints.plan(inp.path, st, compressed, head, None if compressed else (lambda at, n: os.pread(fd, n, at)))
+        if plan.note:
+            diag.warn(plan.note)
+        first = skipped = b""
+        if compressed:
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+            if plan.whole:  # unchanged since an earlier run read it to its end: nothing to decompress
+                stats.resumed_bytes += plan.offset
+                checkpoints.update(
+                    inp.path, st, True, plan.offset, plan.lines, plan.long_line, head, plan.mark_len, plan.mark, st.st_size
+                )
+                yield Chunk(inp, b"", plan.offset, True, plan.lines + 1)
+                return
+            if plan.offset:
+                mark, first = _skip(stream, plan.offset, plan.mark_len, chunk_bytes)
+                skipped = mark or b""
+                if mark is None or digest(mark) != plan.mark:
+                    diag.warn(
+                        f"{inp.path}: does not continue what an earlier run read as it seemed to (checked up to "
+                        f"byte {plan.offset:,} of its decompressed content); read from the start"
+                    )
+                    raw.seek(0)
+                    stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+                    plan, first, skipped = Plan(), b"", b""
+        elif plan.offset:
+            raw.seek(plan.offset)
+        stats.resumed_bytes += plan.offset
+        blocks: Iterator[bytes] = _blocks(stream, inp, diag, chunk_bytes)
+        if first:
+            blocks = _prepend(first, blocks)
+        tail = _Tail(MARK_BYTES, blocks, skipped) if compressed else None
+        gen = _chunks(
+            inp, tail or blocks, stats, chunk_bytes, max_line_bytes, plan.offset, plan.long_line, hold=not compressed
+        )
+        lines = plan.lines
+        while True:
+            try:
+                chunk = next(gen)
+            except StopIteration as stop:
+                end: _End = stop.value
+                break
+            n = chunk.data.count(b"\n")
+            if chunk.final and chunk.data and not chunk.data.endswith(b"\n"):
+                n += 1
+            chunk = replace(chunk, first_line=lines + 1)
+            lines += n
+            yield chunk
+            del chunk  # not kept alive while the next one is read
+        if end.held:
+            stats.held_bytes += end.held
+            diag.warn(
+                f"{inp.path}: its last line is unfinished ({end.held:,} bytes without a newline yet); "
+                "left for the next run"
+            )
+        if tail is not None:  # a compressed input is read to its end: the mark is the last bytes read
+            mark = tail.data
+        else:
+            mark = os.pread(fd, min(MARK_BYTES, end.consumed), end.consumed - min(MARK_BYTES, end.consumed))
+        size = st.st_size if compressed else os.fstat(fd).st_size
+        checkpoints.update(
+            inp.path, st, compressed, end.consumed, lines, end.skipping, head, len(mark), digest(mark), size
+        )
+    except OSError as exc:
+        diag.error(f"{inp.path}: read failed ({exc.strerror or exc}); kept what was read before")
+    finally:
+        stream.close()
+        raw.close()
+
+
+def _prepend(first: bytes, blocks: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from blocks
+
+
+class _Tail:
+    """Passes blocks through, keeping the last `n` bytes seen."""
+
+    def __init__(self, n: int, blocks: Iterable[bytes], data: bytes = b"") -> None:
+        self.n = n
+        self.blocks = blocks
+        self.data = data[-n:]
+
+    def __iter__(self) -> Iterator[bytes]:
+        for block in self.blocks:
+            self.data = (self.data + block[-self.n :])[-self.n :]
+            yield block

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from analyzer.diagnostics import Diagnostics
 from analyzer.pipeline import Tally
+from analyzer.report import iso
 
 
 def summary_dict(diag: Diagnostics, tally: Tally, ignored: int | None = None) -> dict[str, Any]:
@@ -26,7 +27,9 @@ def summary_dict(diag: Diagnostics, tally: Tally, ignored: int | None = None) ->
         entry["format"] = max(entry["formats"].items(), key=lambda kv: kv[1])[0]
     summary: dict[str, Any] = {
         "lines_read": diag.lines_read,
-        "bytes_read": diag.bytes_read,
+        "bytes_read": diag.bytes_read,  # this run's bytes: with scan --state, only what earlier runs had not read
+        "resumed_bytes": diag.resumed_bytes,  # bytes earlier runs had read, not read again (scan --state)
+        "held_bytes": diag.held_bytes,  # unfinished last lines left for the next run (scan --state)
         "records": tally.records,
         "blank_lines": diag.blank_lines,
         "events_by_format": dict(tally.by_format.most_common()),
@@ -35,10 +38,7 @@ def summary_dict(diag: Diagnostics, tally: Tally, ignored: int | None = None) ->
         "altered_lines": diag.line_problems(),
         "unparsed_lines": sum(diag.unparsed.values()),
         "unparsed_reasons": dict(diag.unparsed),
-        "time_range": [
-            tally.ts_min.isoformat() if tally.ts_min is not None else None,  # type: ignore[attr-defined]
-            tally.ts_max.isoformat() if tally.ts_max is not None else None,  # type: ignore[attr-defined]
-        ],
+        "time_range": [iso(tally.ts_min), iso(tally.ts_max)],  # ISO 8601 UTC ("Z"), like every time in a report
         "warnings": diag.source_warnings() + diag.warnings,
         "errors": diag.errors,
     }
@@ -55,6 +55,9 @@ def print_summary(console: Console, diag: Diagnostics, tally: Tally, ignored: in
         f"[bold]records[/] {s['records']:,}  [bold]blank lines[/] {s['blank_lines']:,}  "
         f"[bold]unparsed[/] {s['unparsed_lines']:,}"
     )
+    if s["resumed_bytes"] or s["held_bytes"]:
+        console.print(f"[bold]incremental[/] {s['resumed_bytes']:,} bytes read by earlier runs skipped, "
+                      f"{s['held_bytes']:,} bytes of unfinished last lines left for the next run")
     if s["time_range"][0]:
         console.print(f"[bold]time range[/] {s['time_range'][0]} → {s['time_range'][1]}")
     table = Table("source", "service", "format", "events", title="streams", title_justify="left")

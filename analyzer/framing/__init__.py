@@ -70,6 +70,8 @@ class Framer:
 
     def _lines(self, chunk: Chunk) -> pl.DataFrame:
         stats = self.diag.source(self.input.path)
+        if chunk.first_line and self.next_line == 1:  # a resumed read (scan --state): numbers go on from the last run
+            self.next_line = chunk.first_line
         text = decode_lines(chunk.data, stats, MAX_LINE_BYTES)
         n = len(text)
         frame = pl.DataFrame(

@@ -71,17 +71,26 @@ def _section(inc: dict[str, Any], by_print: dict[str, dict[str, Any]]) -> list[s
     return out
 
 
+def _resolved(items: list[dict[str, Any]]) -> list[str]:
+    """Incidents of the last run (scan --state) not seen in this one."""
+    return ["## Resolved since the last run", "",
+            *[f"- {_cell(i['title'])} `{i['signature']}` on {_cell(i['service'])}, last seen {i['last_seen'] or '—'}"
+              for i in items], ""]
+
+
 def render(report: dict[str, Any]) -> str:
     incidents = report["incidents"]
     out = ["# logscan report", "", *_summary(report["summary"])]
+    resolved = _resolved(report["resolved"]) if report.get("resolved") else []
     if not incidents:
-        return "\n".join([*out, "No incidents found.", ""])
+        return "\n".join([*out, "No incidents found.", "", *resolved])
     out += [
         "| # | severity | incident | service | count | requests | first seen | last seen | score |",
         "|--:|---|---|---|--:|--:|---|---|--:|",
     ]
     for inc in incidents:
-        title = _cell(inc["title"]) + (" *(caused by #" + ", #".join(
+        status = f"**{inc['status']}** " if inc.get("status") in ("new", "regressed") else ""
+        title = status + _cell(inc["title"]) + (" *(caused by #" + ", #".join(
             str(i["rank"]) for i in incidents if i["fingerprint"] in inc["caused_by"]) + ")*" if inc["caused_by"] else "")
         out.append(
             f"| {inc['rank']} | {inc['severity']} | {title} `{inc['signature']}` | {_cell(inc['service'])} | "
@@ -92,4 +101,4 @@ def render(report: dict[str, Any]) -> str:
     by_print = {i["fingerprint"]: i for i in incidents}
     for inc in incidents[:TOP_DETAILS]:
         out += _section(inc, by_print)
-    return "\n".join(out)
+    return "\n".join([*out, *resolved])

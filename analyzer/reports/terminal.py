@@ -12,6 +12,7 @@ from rich.text import Text
 
 TOP_DETAILS = 5
 EXAMPLE_LINES = 12
+STATUS_STYLE = {"new": "bold green", "regressed": "bold red"}  # `ongoing` needs no mark (scan --state)
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
@@ -34,6 +35,8 @@ def _table(incidents: list[dict[str, Any]]) -> Table:
     ranks = {i["fingerprint"]: i["rank"] for i in incidents}
     for inc in incidents:
         title = Text(inc["title"])
+        if inc.get("status") in STATUS_STYLE:
+            title = Text.assemble((inc["status"].upper() + " ", STATUS_STYLE[inc["status"]]), title)
         title.append(f"  {inc['signature']}", style="dim")
         if inc["caused_by"]:
             title.append("  ← caused by " + ", ".join(f"#{ranks[f]}" for f in inc["caused_by"] if f in ranks), style="magenta")
@@ -77,11 +80,22 @@ def _detail(inc: dict[str, Any]) -> Panel:
     return Panel(Group(*parts), title=title, title_align="left")
 
 
+def _resolved(items: list[dict[str, Any]]) -> Text:
+    """Incidents of the last run (scan --state) not seen in this one."""
+    text = Text("resolved since the last run:", style="bold green")
+    for item in items:
+        text.append(f"\n  {item['title']}  ", style="")
+        text.append(f"{item['signature']} on {item['service'] or '—'}, last seen {item['last_seen'] or '—'}", style="dim")
+    return text
+
+
 def render(console: Console, report: dict[str, Any]) -> None:
     incidents = report["incidents"]
     if not incidents:
         console.print("[green]No incidents found.[/]")
-        return
-    console.print(_table(incidents))
-    for inc in incidents[:TOP_DETAILS]:
-        console.print(_detail(inc))
+    else:
+        console.print(_table(incidents))
+        for inc in incidents[:TOP_DETAILS]:
+            console.print(_detail(inc))
+    if report.get("resolved"):
+        console.print(_resolved(report["resolved"]))
