@@ -113,6 +113,29 @@ def expand(evidence: pl.DataFrame) -> pl.DataFrame:
     return evidence.with_columns(pl.col(name).cast(pl.String) for name in LOW_CARDINALITY if name in evidence.columns)
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What incidents are computed from, as of one moment.
+
+    Frames are immutable, so another thread may compute from a snapshot while
+    batches keep arriving (tail does; see analyzer.tail).
+    """
+
+    kept: tuple[pl.DataFrame, ...]  # compacted evidence
+    recent: tuple[pl.DataFrame, ...]  # evidence not compacted yet
+    traces: pl.DataFrame
+    routes: pl.DataFrame
+
+    @property
+    def rows(self) -> int:
+        return sum(part.height for part in (*self.kept, *self.recent))
+
+    def evidence(self) -> pl.DataFrame:
+        """All of it as one frame with String columns."""
+        parts = [expand(part) for part in self.kept] + list(self.recent)
+        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+
 class Analysis:
     """Collects evidence and traces across batches; produces ranked incidents on demand."""
 
@@ -124,6 +147,7 @@ class Analysis:
         self.kept: list[pl.DataFrame] = []  # compacted evidence, one frame per COMPACT_EVERY rows
         self.recent: list[pl.DataFrame] = []  # evidence of the batches since the last compaction
         self.recent_rows = 0
+        self.compaction_paused = False  # while a snapshot is being replaced (tail), `kept` must not change
 
     def add(self, events: pl.DataFrame) -> pl.DataFrame:
         """Match, correlate and keep the evidence of one batch; returns that batch's evidence."""
@@ -134,8 +158,8 @@ class Analysis:
         if found.height:
             self.recent.append(found)
             self.recent_rows += found.height
-            if self.recent_rows >= COMPACT_EVERY:  # only the new rows: the cost stays flat as evidence grows
-                self.kept.append(compact(pl.concat(self.recent, how="diagonal_relaxed")))
+            if self.recent_rows >= COMPACT_EVERY and not self.compaction_paused:
+                self.kept.append(compact(pl.concat(self.recent, how="diagonal_relaxed")))  # the new rows only
                 self.recent, self.recent_rows = [], 0
         self.traces.add(events)
         self.routes.add(events)
@@ -145,10 +169,12 @@ class Analysis:
     def evidence_rows(self) -> int:
         return sum(part.height for part in self.kept) + self.recent_rows
 
+    def snapshot(self) -> Snapshot:
+        return Snapshot(tuple(self.kept), tuple(self.recent), self.traces.table, self.routes.stats())
+
     def evidence(self) -> pl.DataFrame:
         """Everything collected so far, as one frame with String columns."""
-        parts = [expand(part) for part in self.kept] + self.recent
-        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+        return self.snapshot().evidence()
 
     def replace_evidence(self, evidence: pl.DataFrame) -> None:
         """Keep `evidence` instead of what was collected (tail trims it to its limit)."""
@@ -157,11 +183,26 @@ class Analysis:
 
     def incidents(self) -> pl.DataFrame:
         """Ranked incidents with their signatures' explanations (see analyzer.report for the fields)."""
-        evidence = self.evidence()
+        return self.incidents_of(self.snapshot())
+
+    def incidents_of(self, snapshot: Snapshot) -> pl.DataFrame:
+        """`incidents()` as of `snapshot` (safe on another thread)."""
+        return self._ranked(snapshot.evidence(), snapshot.traces, snapshot.routes)
+
+    def point_incidents(self, evidence: pl.DataFrame) -> pl.DataFrame:
+        """Ranked incidents of these evidence rows' signature matches alone, with the counts they hold.
+
+        What tail announces the moment a known problem arrives: a point match needs no window or
+        history to be an incident (storms and unknown clusters wait for the full computation).
+        """
+        rows = evidence.filter(pl.col("kind") == "point") if evidence.height else evidence
+        return self._ranked(rows, self.traces.table, self.routes.stats())
+
+    def _ranked(self, evidence: pl.DataFrame, traces: pl.DataFrame, routes: pl.DataFrame) -> pl.DataFrame:
         if evidence.height:
-            evidence = link_requests(evidence, self.traces.table)
+            evidence = link_requests(evidence, traces)
         incidents = build_incidents(evidence, self.sigs, self.settings.overrides)
-        incidents = incidents.join(self.routes.stats(), on=["service", "http_path"], how="left", nulls_equal=False)
+        incidents = incidents.join(routes, on=["service", "http_path"], how="left", nulls_equal=False)
         return rank(self._explained(incidents))
 
     def _explained(self, incidents: pl.DataFrame) -> pl.DataFrame:

@@ -2,27 +2,31 @@
 
 `LiveTail.run` loops: wait for the follower (analyzer.follow) to report new
 bytes, feed its chunks through the same `Pipeline.feed` and `Analysis.add` as
-`scan`, and, at most every `tick_seconds`, compare `Analysis.incidents()` with
-what was said before (`Tracker`, by fingerprint): a new incident is *opened*
-at once, later occurrences make an *updated* (at most one per incident per
-`update_seconds`), and one quiet for `resolve_after` is *resolved* (a new
-occurrence opens it again). Records the framer holds (the last record of a
-stream, which the next line might continue) are flushed after `hold_seconds`
-without new input.
+`scan`, then say what changed (`Tracker`, by fingerprint). Two paths, the
+same stage functions:
 
-Incidents are recomputed from all the evidence (that is what makes the storm
-and slow-request windows of analyzer.incidents work unchanged); measured at
-40-60 ms for 150-7,000 evidence rows on our 2-core machine but 0.3-1 s at
-5,000-33,000 rows (benchmarks/tail_latency.py: busy compose traffic then falls
-behind; an incremental recomputation is the known next step), hence a 250 ms
-tick: computed at once when evidence arrives after a quiet moment (so a lone
-new problem is announced within the batch latency), at most 4 times a second
-in a burst.
+* **at once**: the batch's signature matches whose (signature, service, key)
+  is not an open incident are turned into incidents on their own
+  (`Analysis.point_incidents`: linking, aggregation, ranking over those few
+  rows) and *opened* with the counts they hold. Matches of open incidents cost
+  a set lookup, so a busy service with known problems stays cheap;
+* **full computation** on a worker thread (`BoundedAnalysis.compute` on a
+  snapshot; Polars releases the GIL, so reading goes on meanwhile): all the
+  evidence, as `scan` computes it. Storms, slow-request windows and unknown
+  clusters are opened from it; counts of open incidents make *updated* (at
+  most one per incident per `update_seconds`); one quiet for `resolve_after`
+  is *resolved* (a new occurrence opens it again). It starts at once after a
+  quiet moment, else at most every `tick_seconds` or five times its own
+  last duration, whichever is longer.
 
-Bounded state (`Limits`): evidence rows are capped at `max_evidence_rows`
-(`BoundedAnalysis`); traces and route statistics bound themselves
-(analyzer.correlate, analyzer.routes); the tracker keeps one small entry per
-incident.
+Records the framer holds (the last record of a stream, which the next line
+might continue) are flushed after `hold_seconds` without new input; an unknown
+error is opened only from a computation that began with nothing held.
+
+Bounded state (`Limits`): evidence rows are brought back under
+`max_evidence_rows` at each full computation (`BoundedAnalysis`); traces and
+route statistics bound themselves (analyzer.correlate, analyzer.routes); the
+tracker keeps one small entry per incident.
 """
 
 from __future__ import annotations
@@ -30,20 +34,22 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from analyzer.analysis import Analysis
+from analyzer.analysis import Analysis, Snapshot, compact
 from analyzer.follow import Follower
-from analyzer.incidents import MAX_EXAMPLES, UNKNOWN
+from analyzer.incidents import MAX_EXAMPLES, UNKNOWN, fingerprint
 from analyzer.pipeline import Pipeline
 from analyzer.ranking import rank, severity_at_least
 from analyzer.report import build_report, incident_dicts
 from analyzer.summary import summary_dict
 
 RATE_SECONDS = 60.0
+COST_SHARE = 5  # a full computation starts at most every 5x its last duration: reading gets most of the CPU
 _RANK_COLUMNS = ("score", "caused_by", "rank")
 
 
@@ -51,24 +57,39 @@ _RANK_COLUMNS = ("score", "caused_by", "rank")
 class Limits:
     """How often tail works and how much it keeps; every value is a command-line option."""
 
-    tick_seconds: float = 0.25  # least time between two incident computations
+    tick_seconds: float = 0.25  # least time between two full incident computations
     hold_seconds: float = 0.5  # quiet spell after which held records are flushed
     update_seconds: float = 1.0  # at most one "updated" per incident per this
     resolve_after: float = 300.0  # an incident quiet this long is resolved
-    max_evidence_rows: int = 50_000  # evidence kept; beyond it the oldest rows go (counts stay)
+    max_evidence_rows: int = 50_000  # evidence kept after each full computation; the oldest rows go (counts stay)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """One full computation (made on tail's worker thread), and the trimmed evidence to keep after it."""
+
+    incidents: pl.DataFrame  # ranked, with what trimmed rows counted added back
+    snapshot: Snapshot  # what it was computed from
+    kept: pl.DataFrame | None = None  # compacted evidence to keep instead of the snapshot's (None: no trim)
+    carried: pl.DataFrame | None = None
+    gone: pl.DataFrame | None = None
 
 
 class BoundedAnalysis(Analysis):
-    """`Analysis` whose evidence stays under `max_rows`, keeping every incident's count honest.
+    """`Analysis` whose evidence is brought back under `max_rows` at each full computation, counts kept honest.
 
     Beyond `max_rows` rows the oldest are dropped down to three quarters of it,
     keeping each (signature, service, key)'s first rows (the examples reports
     show; they count towards the three quarters, so the cap holds unless there
     are more than max_rows / 4 such groups). What the dropped rows counted is carried per fingerprint and added
-    back by `incidents()`: count and affected requests, first seen; an
-    incident whose rows are all gone (a storm window long past) stays as it
-    was last computed. Timelines, request IDs and duration percentiles cover
-    the rows kept.
+    back: count and affected requests, first seen; an incident whose rows are
+    all gone (a storm window long past) stays as it was last computed.
+    Timelines, request IDs and duration percentiles cover the rows kept.
+
+    `begin` takes a snapshot, `compute` works on it alone (on any thread),
+    `apply` (on the caller's thread) swaps in the trimmed evidence, keeping the
+    rows that arrived meanwhile. Between the two, compaction waits, so the
+    snapshot's parts are still the first parts of the evidence.
     """
 
     def __init__(self, *args: Any, max_rows: int = Limits.max_evidence_rows, **kwargs: Any) -> None:
@@ -80,29 +101,60 @@ class BoundedAnalysis(Analysis):
 
     def add(self, events: pl.DataFrame) -> pl.DataFrame:
         self.last_found = super().add(events)
-        if self.evidence_rows > self.max_rows:
-            self._trim()
         return self.last_found
 
-    def _trim(self) -> None:
-        before = self.incidents().drop(_RANK_COLUMNS)
-        evidence = self.evidence().with_row_index("_i")
+    def begin(self) -> Snapshot:
+        """A snapshot for `compute`; call `apply` with its result before the next `begin`."""
+        self.compaction_paused = True
+        return self.snapshot()
+
+    def compute(self, snapshot: Snapshot) -> Computed:
+        """Ranked incidents as of `snapshot` and, when it holds more than `max_rows` rows, the trim."""
+        everything = self._with_carried(self.incidents_of(snapshot))
+        ranked = self.visible(everything)
+        if snapshot.rows <= self.max_rows:
+            return Computed(ranked, snapshot)
+        before = everything.drop(_RANK_COLUMNS)
+        evidence = snapshot.evidence().with_row_index("_i")
         first = pl.col("_i").rank("ordinal").over("signature", "service", "key") <= MAX_EXAMPLES
         firsts = evidence.select(first.sum()).item()
         newest = pl.col("_i") >= evidence.height - max(self.max_rows * 3 // 4 - firsts, 0)
-        self.replace_evidence(evidence.filter(first | newest).drop("_i"))
-        after = super().incidents().select("fingerprint", "count", "affected_requests")
+        kept = evidence.filter(first | newest).drop("_i")
+        after = self.incidents_of(Snapshot((), (kept,), snapshot.traces, snapshot.routes))
+        after = after.select("fingerprint", "count", "affected_requests")
         totals = before.select("fingerprint", "count", "affected_requests", "first_seen")
-        self.carried = totals.join(after, on="fingerprint", how="left", suffix="_kept").select(
+        carried = totals.join(after, on="fingerprint", how="left", suffix="_kept").select(
             "fingerprint",
             (pl.col("count") - pl.col("count_kept").fill_null(0)).alias("count"),
             (pl.col("affected_requests") - pl.col("affected_requests_kept").fill_null(0)).alias("affected_requests"),
             "first_seen",
         )
-        self.gone = before.join(after, on="fingerprint", how="anti")
+        gone = before.join(after, on="fingerprint", how="anti")
+        return Computed(ranked, snapshot, compact(kept) if kept.height else kept, carried, gone)
+
+    def apply(self, computed: Computed) -> None:
+        """Keep the trimmed evidence (and the rows added since the snapshot); compaction goes on."""
+        if computed.kept is not None:
+            arrived = self.recent[len(computed.snapshot.recent):]
+            self.kept = [computed.kept] if computed.kept.height else []
+            self.recent, self.recent_rows = arrived, sum(part.height for part in arrived)
+            self.carried, self.gone = computed.carried, computed.gone  # type: ignore[assignment]
+        self.compaction_paused = False
+
+    def refresh(self) -> pl.DataFrame:
+        """`begin`, `compute` and `apply` on this thread; the ranked incidents."""
+        computed = self.compute(self.begin())
+        self.apply(computed)
+        return computed.incidents
 
     def incidents(self) -> pl.DataFrame:
-        ranked = super().incidents()
+        return self.visible(self._with_carried(super().incidents()))
+
+    def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
+        """The incidents to say and report (all of them here; tail_cli leaves out ignored ones)."""
+        return incidents
+
+    def _with_carried(self, ranked: pl.DataFrame) -> pl.DataFrame:
         if self.carried.height == 0:
             return ranked
         current = ranked.drop(_RANK_COLUMNS)
@@ -159,6 +211,24 @@ class Tracker:
         self.limits = limits
         self.seen: dict[str, _Seen] = {}
         self.latest = pl.DataFrame()
+
+    def open(self, now: float, incidents: pl.DataFrame, traces: Any) -> list[Change]:
+        """Open the incidents of fresh evidence not said yet (or resolved), before a full computation has them.
+
+        Their counts are those of the fresh rows; the next full computation's count follows as an update.
+        """
+        new = [fp for fp in incidents.get_column("fingerprint").to_list() if not self.open_now(fp)]
+        if not new:
+            return []
+        rows = incidents.filter(pl.col("fingerprint").is_in(new))
+        for fp, count in rows.select("fingerprint", "count").iter_rows():
+            self.seen[fp] = _Seen(count, now, now, history=deque([(now, count)]))
+        return [Change("opened", item) for item in incident_dicts(rows, traces)]
+
+    def open_now(self, fingerprint: str) -> bool:
+        """Whether this incident has been opened and is not resolved."""
+        seen = self.seen.get(fingerprint)
+        return seen is not None and not seen.resolved
 
     def changes(self, now: float, incidents: pl.DataFrame | None, traces: Any, settled: bool,
                 final: bool = False) -> list[Change]:
@@ -231,10 +301,17 @@ class LiveTail:
         self.min_severity = min_severity
         self.echo = echo
         self.tracker = Tracker(limits)
-        self.dirty = False  # evidence arrived since incidents were last computed
-        self.computed_at = 0.0
+        self.dirty = False  # evidence arrived since the last full computation began
+        self.fresh: list[pl.DataFrame] = []  # signature matches not yet checked for a new incident
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logscan-incidents")
+        self.pending: Future[Computed] | None = None  # the full computation under way
+        self.pending_settled = False  # nothing was held by the framer when it began
+        self.latest_settled = False  # ... when the last applied one began
+        self.started_at = 0.0
+        self.cost = 0.0  # seconds the last full computation took
         self.warned = 0  # diag.warnings already passed on
         self.source_warned: set[str] = set()
+        self.final: pl.DataFrame | None = None  # the last computation, over everything (after `run`)
 
     def run(self, stop: threading.Event) -> None:
         """Follow until `stop` is set or stdin (the only input) ends; everything held is flushed at the end."""
@@ -242,7 +319,7 @@ class LiveTail:
         held_since: float | None = None  # when the last chunk came, while its last records are held
         try:
             while not stop.is_set() and not self.follower.finished:
-                busy = held_since is not None or self.dirty
+                busy = held_since is not None or self.dirty or self.pending is not None
                 self.follower.wait(self.limits.tick_seconds / 2 if busy else self.follower.poll_seconds)
                 now = time.monotonic()
                 chunks = self.follower.poll()
@@ -259,19 +336,22 @@ class LiveTail:
         finally:
             self.follower.stop()
         self._flush()
-        self._say(time.monotonic(), settled=True, final=True)
+        self._finish()
 
     def report(self) -> dict[str, Any]:
         """The scan report of everything read (what `scan` would print for the same lines)."""
-        shown = self.analysis.incidents().filter(severity_at_least(pl.col("severity"), self.min_severity))
-        return build_report(summary_dict(self.pipeline.diag, self.pipeline.tally), shown, self.analysis.traces)
+        incidents = self.final if self.final is not None else self.analysis.incidents()
+        return build_report(summary_dict(self.pipeline.diag, self.pipeline.tally), self._shown(incidents),
+                            self.analysis.traces)
 
     def _add(self, events: pl.DataFrame) -> None:
         if events.height == 0:
             return
         self.analysis.add(events)
         found = self.analysis.last_found
-        self.dirty = self.dirty or found.height > 0
+        if found.height:
+            self.dirty = True
+            self.fresh.append(found)
         if self.echo:
             tags = dict(zip(zip(found.get_column("source"), found.get_column("line_no"), strict=True),
                             found.get_column("signature"), strict=True)) if found.height else {}
@@ -281,11 +361,52 @@ class LiveTail:
         for inp in self.follower.inputs:
             self._add(self.pipeline.flush(inp))
 
-    def _say(self, now: float, settled: bool, final: bool = False) -> None:
-        """Pass on new warnings; compute incidents when due and report what changed.
+    def _shown(self, incidents: pl.DataFrame) -> pl.DataFrame:
+        return incidents.filter(severity_at_least(pl.col("severity"), self.min_severity))
 
-        Due: new evidence, and the tick has passed or nothing is held any more (`settled`).
+    def _opened_now(self, now: float) -> list[Change]:
+        """The fast path: signature matches of a problem not open yet are announced at once.
+
+        Only the matches whose (signature, service, key) is not an open incident are
+        computed (the same stage functions, on those rows alone), so a busy service
+        with known problems costs a lookup per batch.
         """
+        fresh = pl.concat(self.fresh, how="diagonal_relaxed") if len(self.fresh) > 1 else self.fresh[0]
+        self.fresh = []
+        point = fresh.filter(pl.col("kind") == "point")
+        if point.height == 0:
+            return []
+        keys = point.select("signature", "service", "key").unique()
+        new = [k for k in keys.iter_rows() if not self.tracker.open_now(fingerprint(*k))]
+        if not new:
+            return []
+        wanted = pl.DataFrame(new, schema=keys.schema, orient="row")
+        rows = point.join(wanted, on=["signature", "service", "key"], how="semi", nulls_equal=True)
+        return self.tracker.open(now, self._shown(self.analysis.point_incidents(rows)), self.analysis.traces)
+
+    def _computed(self, now: float) -> pl.DataFrame | None:
+        """The full computation's incidents when it has finished (its trim applied), else None."""
+        if self.pending is None or not self.pending.done():
+            return None
+        computed = self.pending.result()  # an exception here is a bug: let it surface
+        self.pending = None
+        self.analysis.apply(computed)
+        self.cost, self.latest_settled = now - self.started_at, self.pending_settled
+        return self._shown(computed.incidents)
+
+    def _begin(self, now: float, settled: bool) -> None:
+        """Start a full computation on the worker when there is new evidence and none is under way.
+
+        At once after a quiet moment, else at most every `tick_seconds` (or COST_SHARE times the last
+        computation's time, if longer: on a busy service the worker takes a fifth of the time at most).
+        """
+        due = settled or now - self.started_at >= max(self.limits.tick_seconds, COST_SHARE * self.cost)
+        if self.dirty and self.pending is None and due:
+            self.pending = self.worker.submit(self.analysis.compute, self.analysis.begin())
+            self.dirty, self.started_at, self.pending_settled = False, now, settled
+
+    def _say(self, now: float, settled: bool, final: bool = False) -> None:
+        """Pass on new warnings; announce new problems; start and collect full computations; say what changed."""
         diag = self.pipeline.diag
         for message in diag.warnings[self.warned:]:
             self.sink.warn(message)
@@ -294,10 +415,25 @@ class LiveTail:
             if message not in self.source_warned:
                 self.source_warned.add(message)
                 self.sink.warn(message)
-        incidents = None
-        if self.dirty and (settled or now - self.computed_at >= self.limits.tick_seconds):
-            incidents = self.analysis.incidents().filter(severity_at_least(pl.col("severity"), self.min_severity))
-            self.dirty, self.computed_at = False, now
-        changes = self.tracker.changes(now, incidents, self.analysis.traces, settled, final=final)
+        changes = self._opened_now(now) if self.fresh else []
+        incidents = self._computed(now)
+        self._begin(now, settled)
+        # an unknown error is opened only from a computation that began with nothing held (see Tracker)
+        changes += self.tracker.changes(now, incidents, self.analysis.traces, settled and self.latest_settled,
+                                        final=final)
         if changes or incidents is not None:
             self.sink.changes(changes, self.tracker.board(now))
+
+    def _finish(self) -> None:
+        """Wait for the computation under way, then one last over everything, and say what is left."""
+        if self.pending is not None:
+            self.analysis.apply(self.pending.result())
+            self.pending = None
+        self.worker.shutdown()
+        now = time.monotonic()
+        changes = self._opened_now(now) if self.fresh else []
+        self.final = self.analysis.refresh()
+        incidents = self._shown(self.final)
+        self.latest_settled = True
+        changes += self.tracker.changes(now, incidents, self.analysis.traces, True, final=True)
+        self.sink.changes(changes, self.tracker.board(now))

@@ -374,6 +374,8 @@ def main() -> None:
         code = "killed after 60 s"
     reader.join(timeout=10)
     exit_s = time.monotonic() - t_sigint
+    if code != 0:  # say why, before the temporary folder goes
+        print(f"tail exited {code}; its stderr ends:\n{err_path.read_text(errors='replace')[-3000:]}", file=sys.stderr)
 
     # ----------------------------------------------------------------- verdicts
     lat = [(out.opened[k][0] - w) * 1000 for k, w in res.injected.items() if k in out.opened]

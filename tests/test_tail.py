@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 from conftest import ROOT
 
@@ -215,6 +219,7 @@ def test_bounded_evidence_keeps_counts_honest():
     for batch in batches:
         full.add(batch)
         bounded.add(batch)
+        bounded.refresh()  # tail trims at each full computation
     assert full.evidence().height > 140
     assert bounded.evidence().height <= 80
 
@@ -222,3 +227,26 @@ def test_bounded_evidence_keeps_counts_honest():
         return dict(frame.select("fingerprint", "count").iter_rows())
 
     assert counts(bounded.incidents()) == counts(full.incidents())
+
+
+def test_ctrl_c_ends_tail_with_the_final_report(tmp_path):
+    """SIGINT to the real command: exit 0, every line read, and the report (not an abort, not a hang)."""
+    log = tmp_path / "compose.log"
+    log.write_bytes(b"")
+    proc = subprocess.Popen([sys.executable, "-m", "analyzer.cli", "tail", str(log), "--format", "jsonl"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        time.sleep(1.5)  # watching
+        sample = (ROOT / "samples/compose/compose.log").read_bytes()
+        with log.open("ab") as f:
+            f.write(sample)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    events = [orjson.loads(line) for line in out.splitlines()]
+    assert events[-1]["event"] == "report"
+    assert events[-1]["report"]["summary"]["lines_read"] == sample.count(b"\n")
+    assert any(e["event"] == "opened" for e in events)
