@@ -17,7 +17,7 @@ from datetime import datetime
 
 import polars as pl
 
-from analyzer.correlate import Traces, link_requests
+from analyzer.correlate import Traces, link_frames
 from analyzer.formats.common import exception_lines
 from analyzer.frames import own_strings
 from analyzer.incidents import (
@@ -87,30 +87,49 @@ def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet)
 #: Evidence columns with few distinct values: stored as Categorical (4 bytes a row instead of a 16-byte view).
 LOW_CARDINALITY = ("kind", "signature", "source", "service", "format", "level", "http_method", "exc_type")
 
+#: What a signature match past its incident's examples still needs: to be counted, timed and tied to its request.
+BULK_COLUMNS = (
+    "kind", "signature", "service", "key", "ts", "source", "format", "level", "request_id", "http_method",
+    "http_path", "http_status", "duration_ms", "exc_type",
+)
 
-def compact(evidence: pl.DataFrame) -> pl.DataFrame:
-    """Evidence as it is kept between batches: bulky text only where a report will show it.
+
+def _categorical(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col(name).cast(pl.Categorical) for name in LOW_CARDINALITY if name in frame.columns)
+
+
+def compact(evidence: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Evidence as it is kept between batches: (whole rows, bulk rows); bulky text only where a report shows it.
 
     Past the first MAX_EXAMPLES rows of an incident (signature, service, key or
-    template) in the frame, a row only has to be counted, timed and tied to its request, so
-    its text, message, captures and position are dropped. Window rows are
-    short access/summary lines and stay whole (which rows fall in a storm
-    window is only known at the end). Repetitive columns become Categorical;
-    `expand` turns them back into String.
+    template) in the frame, a signature match only has to be counted, timed and
+    tied to its request: it goes to the *bulk* frame with BULK_COLUMNS alone
+    (a String column costs 16 bytes a row even when null, so the columns are
+    dropped, not nulled). An unknown error past its template's examples keeps its
+    template but loses its text. Window rows are short access/summary lines and
+    stay whole (which rows fall in a storm window is only known at the end).
+    Repetitive columns become Categorical; `expand` turns them back into String.
     """
     key = pl.coalesce("template", "key") if "template" in evidence.columns else pl.col("key")
     group = ["kind", "signature", "service", key]
     later = (pl.int_range(pl.len()).over(group) >= MAX_EXAMPLES) & (pl.col("kind") != "window")
+    evidence = evidence.with_columns(later.alias("_later"))
+    bulk = evidence.filter(pl.col("_later") & (pl.col("kind") == "point")).select(BULK_COLUMNS)
+    whole = evidence.filter(~(pl.col("_later") & (pl.col("kind") == "point")))
     dropped = ("text", "message", "captures", "line_no")
-    return own_strings(evidence.with_columns(
-        *(pl.when(later).then(None).otherwise(pl.col(name)).alias(name) for name in dropped),
-        *(pl.col(name).cast(pl.Categorical) for name in LOW_CARDINALITY if name in evidence.columns),
-    ))
+    whole = whole.with_columns(
+        pl.when(pl.col("_later")).then(None).otherwise(pl.col(name)).alias(name) for name in dropped
+    ).drop("_later")
+    return _categorical(own_strings(whole)), _categorical(own_strings(bulk))
 
 
 def expand(evidence: pl.DataFrame) -> pl.DataFrame:
     """Compacted evidence back to the plain String columns the later stages use."""
     return evidence.with_columns(pl.col(name).cast(pl.String) for name in LOW_CARDINALITY if name in evidence.columns)
+
+
+def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
 
 @dataclass(frozen=True)
@@ -121,19 +140,27 @@ class Snapshot:
     batches keep arriving (tail does; see analyzer.tail).
     """
 
-    kept: tuple[pl.DataFrame, ...]  # compacted evidence
+    kept: tuple[pl.DataFrame, ...]  # compacted evidence, whole rows
+    bulk: tuple[pl.DataFrame, ...]  # compacted evidence, signature matches past their examples (BULK_COLUMNS)
     recent: tuple[pl.DataFrame, ...]  # evidence not compacted yet
     traces: pl.DataFrame
     routes: pl.DataFrame
 
     @property
     def rows(self) -> int:
-        return sum(part.height for part in (*self.kept, *self.recent))
+        return sum(part.height for part in (*self.kept, *self.bulk, *self.recent))
+
+    def whole(self) -> pl.DataFrame:
+        """The whole rows as one frame with String columns."""
+        return _concat([expand(part) for part in self.kept] + list(self.recent))
+
+    def bulk_rows(self) -> pl.DataFrame:
+        """The bulk rows as one frame (Categorical columns kept: the later stages read them as they are)."""
+        return _concat(list(self.bulk))
 
     def evidence(self) -> pl.DataFrame:
-        """All of it as one frame with String columns."""
-        parts = [expand(part) for part in self.kept] + list(self.recent)
-        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+        """All of it as one frame with String columns (bulk rows have no text)."""
+        return _concat([self.whole(), *(expand(part) for part in self.bulk)])
 
 
 class Analysis:
@@ -144,7 +171,8 @@ class Analysis:
         self.settings = settings or Settings()
         self.traces = traces or Traces()
         self.routes = RouteDurations()
-        self.kept: list[pl.DataFrame] = []  # compacted evidence, one frame per COMPACT_EVERY rows
+        self.kept: list[pl.DataFrame] = []  # compacted evidence, whole rows: one frame per COMPACT_EVERY rows
+        self.bulk: list[pl.DataFrame] = []  # compacted evidence, bulk rows (see `compact`)
         self.recent: list[pl.DataFrame] = []  # evidence of the batches since the last compaction
         self.recent_rows = 0
         self.compaction_paused = False  # while a snapshot is being replaced (tail), `kept` must not change
@@ -159,7 +187,10 @@ class Analysis:
             self.recent.append(found)
             self.recent_rows += found.height
             if self.recent_rows >= COMPACT_EVERY and not self.compaction_paused:
-                self.kept.append(compact(pl.concat(self.recent, how="diagonal_relaxed")))  # the new rows only
+                whole, bulk = compact(pl.concat(self.recent, how="diagonal_relaxed"))  # the new rows only
+                self.kept.append(whole)
+                if bulk.height:
+                    self.bulk.append(bulk)
                 self.recent, self.recent_rows = [], 0
         self.traces.add(events)
         self.routes.add(events)
@@ -167,19 +198,14 @@ class Analysis:
 
     @property
     def evidence_rows(self) -> int:
-        return sum(part.height for part in self.kept) + self.recent_rows
+        return sum(part.height for part in (*self.kept, *self.bulk)) + self.recent_rows
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(tuple(self.kept), tuple(self.recent), self.traces.table, self.routes.stats())
+        return Snapshot(tuple(self.kept), tuple(self.bulk), tuple(self.recent), self.traces.table, self.routes.stats())
 
     def evidence(self) -> pl.DataFrame:
         """Everything collected so far, as one frame with String columns."""
         return self.snapshot().evidence()
-
-    def replace_evidence(self, evidence: pl.DataFrame) -> None:
-        """Keep `evidence` instead of what was collected (tail trims it to its limit)."""
-        self.kept = [compact(evidence)] if evidence.height else []
-        self.recent, self.recent_rows = [], 0
 
     def incidents(self) -> pl.DataFrame:
         """Ranked incidents with their signatures' explanations (see analyzer.report for the fields)."""
@@ -187,7 +213,7 @@ class Analysis:
 
     def incidents_of(self, snapshot: Snapshot) -> pl.DataFrame:
         """`incidents()` as of `snapshot` (safe on another thread)."""
-        return self._ranked(snapshot.evidence(), snapshot.traces, snapshot.routes)
+        return self._ranked(snapshot.whole(), snapshot.traces, snapshot.routes, snapshot.bulk_rows())
 
     def point_incidents(self, evidence: pl.DataFrame) -> pl.DataFrame:
         """Ranked incidents of these evidence rows' signature matches alone, with the counts they hold.
@@ -198,10 +224,12 @@ class Analysis:
         rows = evidence.filter(pl.col("kind") == "point") if evidence.height else evidence
         return self._ranked(rows, self.traces.table, self.routes.stats())
 
-    def _ranked(self, evidence: pl.DataFrame, traces: pl.DataFrame, routes: pl.DataFrame) -> pl.DataFrame:
-        if evidence.height:
-            evidence = link_requests(evidence, traces)
-        incidents = build_incidents(evidence, self.sigs, self.settings.overrides)
+    def _ranked(self, evidence: pl.DataFrame, traces: pl.DataFrame, routes: pl.DataFrame,
+                bulk: pl.DataFrame | None = None) -> pl.DataFrame:
+        frames = [evidence, bulk] if bulk is not None and bulk.height else [evidence]
+        if evidence.height or len(frames) > 1:
+            frames = link_frames(frames, traces)
+        incidents = build_incidents(frames[0], self.sigs, self.settings.overrides, bulk=frames[1] if len(frames) > 1 else None)
         incidents = incidents.join(routes, on=["service", "http_path"], how="left", nulls_equal=False)
         return rank(self._explained(incidents))
 

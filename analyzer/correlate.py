@@ -199,7 +199,7 @@ def _link_access(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -
         .select(*keys, pl.col("end").alias("ts"), pl.col("request_id").alias("_linked"))
         .sort("ts")
     )
-    found = want.select("_row", *keys, "ts").sort("ts").join_asof(
+    found = want.select("_row", *(pl.col(k).cast(ends.schema[k]) for k in keys), "ts").sort("ts").join_asof(
         ends, on="ts", by=keys, strategy="nearest", tolerance=window.access, check_sortedness=False
     )
     return _apply(rows, found.select("_row", "_linked", pl.lit("access").alias("_how")))
@@ -296,7 +296,7 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
     reqs = _requests(traces)
     orphan = pl.col("request_id").is_null() & pl.col("ts").is_not_null() & pl.col("http_status").is_null()
     orphans = rows.filter(orphan).select(
-        "_row", "ts", "service", "format",
+        "_row", "ts", pl.col("service").cast(pl.String), pl.col("format").cast(pl.String),
         (pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()).alias("is_error"),
         (pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0))).alias("began"),
     )
@@ -330,15 +330,35 @@ _LINK_COLUMNS = (
 )
 
 
-def link_requests(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow | None = None) -> pl.DataFrame:
-    """Fill `request_id` of evidence rows that lack one (see the module doc).
+def _slim(frame: pl.DataFrame) -> pl.DataFrame:
+    """The columns linking reads, with the repetitive ones Categorical (as compacted evidence keeps them)."""
+    return frame.select(_LINK_COLUMNS).with_columns(
+        pl.col(name).cast(pl.Categorical) for name in ("service", "format", "level", "exc_type", "http_method")
+    )
+
+
+def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWindow | None = None) -> list[pl.DataFrame]:
+    """Fill `request_id` of evidence rows that lack one (see the module doc), over several frames at once.
 
     Adds `linked_by`: null for an ID the record carried, else "access", "error" or "in_flight".
-    The joins run on the few columns linking reads; the heavy ones (text) are never copied.
+    The joins run on the few columns linking reads, all frames together (one greedy choice over
+    all records); the heavy columns (text) are never copied.
     """
     window = window or LinkWindow()
-    slim = rows.select(_LINK_COLUMNS).with_row_index("_row").with_columns(
-        pl.lit(None, dtype=pl.String).alias("linked_by")
-    )
+    sizes = [frame.height for frame in frames]
+    slim = pl.concat([_slim(frame) for frame in frames if frame.height]) if any(sizes) else None
+    if slim is None:
+        return frames
+    slim = slim.with_row_index("_row").with_columns(pl.lit(None, dtype=pl.String).alias("linked_by"))
     slim = _link_orphans(_link_access(slim, traces, window), traces, window)
-    return rows.with_columns(slim.get_column("request_id"), slim.get_column("linked_by"))
+    linked, start = [], 0
+    for frame, size in zip(frames, sizes, strict=True):
+        part = slim.slice(start, size)
+        linked.append(frame.with_columns(part.get_column("request_id"), part.get_column("linked_by")) if size else frame)
+        start += size
+    return linked
+
+
+def link_requests(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow | None = None) -> pl.DataFrame:
+    """`link_frames` for one frame."""
+    return link_frames([rows], traces, window)[0]

@@ -96,7 +96,7 @@ def _owned() -> pl.Expr:
     return pl.col("request_id").is_not_null() & (pl.col("linked_by").fill_null("") != "in_flight")
 
 
-def _aggregate(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
+def _aggregate(rows: pl.DataFrame | pl.LazyFrame, group: list[str]) -> pl.DataFrame:
     """The common incident aggregates over evidence rows grouped by `group` (rows in input order).
 
     `group` always holds `service`, so the distinct request IDs of owned rows are the occurrences of
@@ -149,10 +149,18 @@ def _finish(incidents: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _point_incidents(evidence: pl.DataFrame) -> pl.DataFrame:
-    rows = evidence.filter(pl.col("kind") == "point")
-    if rows.height == 0:
+def _point_incidents(evidence: pl.DataFrame, bulk: pl.DataFrame | None) -> pl.DataFrame:
+    """Signature matches grouped by fingerprint; `bulk` holds more matches, without text (analyzer.analysis.compact).
+
+    Lazy, so neither frame is copied whole: each aggregation reads its own columns.
+    """
+    point = pl.col("kind") == "point"
+    parts = [evidence.lazy().filter(point)] if evidence.height and bool(evidence.select(point.any()).item()) else []
+    if bulk is not None and bulk.height:
+        parts.append(bulk.lazy().with_columns(pl.col(pl.Categorical).cast(pl.String)))
+    if not parts:
         return _finish(pl.DataFrame(schema={"signature": pl.String, "service": pl.String, "key": pl.String}))
+    rows = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
     return _finish(_aggregate(rows, ["signature", "service", "key"]))
 
 
@@ -200,9 +208,11 @@ def _window_incidents(
     return _finish(pl.concat(parts, how="diagonal_relaxed"))
 
 
-def _unknown_incidents(evidence: pl.DataFrame) -> pl.DataFrame:
-    explained = evidence.filter((pl.col("kind") == "point") & pl.col("request_id").is_not_null())
-    explained_ids = explained.get_column("request_id").unique()
+def _unknown_incidents(evidence: pl.DataFrame, bulk: pl.DataFrame | None = None) -> pl.DataFrame:
+    explained = evidence.filter((pl.col("kind") == "point") & pl.col("request_id").is_not_null()).get_column("request_id")
+    if bulk is not None and bulk.height:
+        explained = pl.concat([explained, bulk.get_column("request_id").drop_nulls()])
+    explained_ids = explained.unique()
     explained_row = pl.col("request_id").is_in(explained_ids.implode()).fill_null(False)
     rows = evidence.filter((pl.col("kind") == "unknown") & ~explained_row)
     if rows.height == 0:
@@ -217,11 +227,14 @@ def _unknown_incidents(evidence: pl.DataFrame) -> pl.DataFrame:
 
 
 def build_incidents(
-    evidence: pl.DataFrame, sigs: SignatureSet, overrides: dict[str, WindowOverride] | None = None
+    evidence: pl.DataFrame, sigs: SignatureSet, overrides: dict[str, WindowOverride] | None = None,
+    bulk: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """All incidents of the evidence (unranked; see analyzer.ranking)."""
+    """All incidents of the evidence (unranked; see analyzer.ranking); `bulk`: more signature matches, text-less."""
     if evidence.height == 0:
         return _finish(pl.DataFrame(schema={"signature": pl.String, "service": pl.String, "key": pl.String}))
-    return pl.concat(
-        [_point_incidents(evidence), _window_incidents(evidence, sigs, overrides or {}), _unknown_incidents(evidence)]
-    )
+    return pl.concat([
+        _point_incidents(evidence, bulk),
+        _window_incidents(evidence, sigs, overrides or {}),
+        _unknown_incidents(evidence, bulk),
+    ])

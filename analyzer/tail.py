@@ -70,7 +70,8 @@ class Computed:
 
     incidents: pl.DataFrame  # ranked, with what trimmed rows counted added back
     snapshot: Snapshot  # what it was computed from
-    kept: pl.DataFrame | None = None  # compacted evidence to keep instead of the snapshot's (None: no trim)
+    kept: tuple[pl.DataFrame, pl.DataFrame] | None = None  # compacted evidence (whole, bulk) to keep instead of
+    # the snapshot's (None: no trim)
     carried: pl.DataFrame | None = None
     gone: pl.DataFrame | None = None
 
@@ -120,7 +121,7 @@ class BoundedAnalysis(Analysis):
         firsts = evidence.select(first.sum()).item()
         newest = pl.col("_i") >= evidence.height - max(self.max_rows * 3 // 4 - firsts, 0)
         kept = evidence.filter(first | newest).drop("_i")
-        after = self.incidents_of(Snapshot((), (kept,), snapshot.traces, snapshot.routes))
+        after = self.incidents_of(Snapshot((), (), (kept,), snapshot.traces, snapshot.routes))
         after = after.select("fingerprint", "count", "affected_requests")
         totals = before.select("fingerprint", "count", "affected_requests", "first_seen")
         carried = totals.join(after, on="fingerprint", how="left", suffix="_kept").select(
@@ -130,13 +131,15 @@ class BoundedAnalysis(Analysis):
             "first_seen",
         )
         gone = before.join(after, on="fingerprint", how="anti")
-        return Computed(ranked, snapshot, compact(kept) if kept.height else kept, carried, gone)
+        return Computed(ranked, snapshot, compact(kept), carried, gone)
 
     def apply(self, computed: Computed) -> None:
         """Keep the trimmed evidence (and the rows added since the snapshot); compaction goes on."""
         if computed.kept is not None:
             arrived = self.recent[len(computed.snapshot.recent):]
-            self.kept = [computed.kept] if computed.kept.height else []
+            whole, bulk = computed.kept
+            self.kept = [whole] if whole.height else []
+            self.bulk = [bulk] if bulk.height else []
             self.recent, self.recent_rows = arrived, sum(part.height for part in arrived)
             self.carried, self.gone = computed.carried, computed.gone  # type: ignore[assignment]
         self.compaction_paused = False
