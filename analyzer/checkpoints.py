@@ -33,7 +33,14 @@ How an input is matched, in order:
 Bytes not read again are always counted (`SourceStats.resumed_bytes`); an
 unfinished last line of a plain file is never consumed: the checkpoint stays
 before it and it is read by the next run once its newline is there
-(`SourceStats.held_bytes`, and a warning). A line cut at the line limit whose
+(`SourceStats.held_bytes`, and a warning), unless the file was rotated away
+(`Plan.final`): resumed under another name than the one it was read under,
+while that name now holds another file (`app.log` renamed to `app.log.1` and a
+new `app.log` created; a copytruncate's copy), or named like a numbered
+rotation (`app.log.2`) of a name that holds another file. Such a file gets no
+more lines, so its unfinished last line is read as a line of its own, once,
+instead of being left for a next run that would only leave it again (with the
+same warning every run). A line cut at the line limit whose
 rest is still being skipped is remembered (`long_line`), so its rest is
 skipped next time too. stdin is never checkpointed.
 
@@ -115,6 +122,7 @@ class Plan:
     mark: str = ""
     whole: bool = False  # an unchanged .gz read to its end before: skip it without decompressing
     note: str | None = None  # a warning for Diagnostics
+    final: bool = False  # rotated away, gets no more lines: read an unfinished last line instead of holding it
 
 
 class Checkpoints:
@@ -164,6 +172,12 @@ class Checkpoints:
 
     def plan(self, path: str, st: os.stat_result, compressed: bool, head: bytes, pread: PRead | None) -> Plan:
         """Where to start reading `path` (opened: `st` its fstat, `head` its first bytes, `pread` None for gz)."""
+        plan = self._plan(path, st, compressed, head, pread)
+        if not compressed and not plan.final and _numbered_rotation_of_another(path, st):
+            plan.final = True
+        return plan
+
+    def _plan(self, path: str, st: os.stat_result, compressed: bool, head: bytes, pread: PRead | None) -> Plan:
         key = _key(st.st_dev, st.st_ino)
         where = os.path.abspath(path)  # stored and compared absolute, shown as given
         cp = self.files.get(key)
@@ -264,4 +278,24 @@ class Checkpoints:
         return Plan(
             offset=cp.offset, lines=cp.lines, long_line=cp.long_line, mark_len=cp.mark_len, mark=cp.mark,
             whole=whole, note=note,
+            # moved away from the name its writer writes to (offset 0: maybe only a reused inode, not a rotation)
+            final=not compressed and cp.offset > 0 and cp.path != where and _holds_another_file(cp.path, st),
         )
+
+
+def _holds_another_file(name: str, st: os.stat_result) -> bool:
+    """Whether `name` exists and is not the file of `st` (a missing name may still be written through an open
+    handle, so it does not count)."""
+    try:
+        other = os.stat(name)
+    except OSError:
+        return False
+    return (other.st_dev, other.st_ino) != (st.st_dev, st.st_ino)
+
+
+def _numbered_rotation_of_another(path: str, st: os.stat_result) -> bool:
+    """`app.log.2` (a numbered rotation) while `app.log` holds another file: `path` gets no more lines."""
+    stem, dot, number = os.path.basename(path).rpartition(".")
+    if not (dot and stem and number.isdigit()):
+        return False
+    return _holds_another_file(os.path.join(os.path.dirname(path), stem), st)

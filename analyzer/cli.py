@@ -58,8 +58,8 @@ from analyzer.config import (
 from analyzer.config_cli import CONFIG_EXIT_CODES, config_command
 from analyzer.diagnostics import Diagnostics
 from analyzer.pipeline import Pipeline
-from analyzer.ranking import severity_at_least
-from analyzer.report import build_report
+from analyzer.ranking import SEVERITIES, severity_at_least
+from analyzer.report import build_report, history_rows
 from analyzer.reports import html as html_report
 from analyzer.reports import json as json_report
 from analyzer.reports import markdown as markdown_report
@@ -241,8 +241,17 @@ def _total_bytes(inputs: Sequence[Input]) -> int | None:
 
 
 def show_progress(err: Console, quiet: bool) -> bool:
-    """The progress bar is for people watching: stderr a terminal, and no --quiet."""
-    return not quiet and err.is_terminal
+    """The progress bar is for people watching: no --quiet, and `err`'s file (stderr) really a terminal.
+
+    FORCE_COLOR and TTY_COMPATIBLE make rich treat a pipe as a terminal (for colours), but a bar drawn into a
+    pipe or a file is only noise there, so its file's own `isatty()` decides.
+    """
+    if quiet or not err.is_terminal:
+        return False
+    try:
+        return bool(err.file.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
 
 
 PROGRESS_EVERY = 0.1  # seconds between two progress updates
@@ -313,7 +322,9 @@ def scan(
     slow_count: SlowCountOption = None,
     sentry_dsn: Annotated[str | None, typer.Option(envvar=DSN_ENV, help="Also send each incident shown to this Sentry DSN.")] = None,
     config: ConfigOption = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr (errors still).")]
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bar and no warnings, on stderr or in the text summary (errors still show; "
+        "a JSON report keeps the warnings in summary.warnings).")]
     = False,
     state_dir: Annotated[
         str | None,
@@ -356,12 +367,16 @@ def scan(
     incidents, ignored = apply_ignores(analysis.incidents(), eff.active_ignores())
     shown = incidents.filter(severity_at_least(pl.col("severity"), eff.min_severity))
     report = build_report(summary_dict(diag, pipeline.tally, ignored=ignored), shown, analysis.traces)
+    # History compares and records every incident found (the ignored ones excepted), not only the shown ones,
+    # so --min-severity changes what is shown, never what is new, regressed or resolved (analyzer.history).
+    found = history_rows(incidents) if state else []
     if state:
-        state.history.annotate(report)
+        shown_severities = SEVERITIES[SEVERITIES.index(eff.min_severity):]
+        state.history.annotate(report, found, shown=lambda entry: entry.get("severity") in (*shown_severities, None))
     if report_format is ReportFormat.text and not output:
         out = console()
         terminal_report.render(out, report)
-        print_summary(out, diag, pipeline.tally, ignored=ignored)
+        print_summary(out, diag, pipeline.tally, ignored=ignored, warnings=not quiet)
     else:
         text = _render(report, report_format)
         if output:
@@ -383,7 +398,7 @@ def scan(
             if not quiet:
                 err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if state:
-        state.history.record(report["incidents"], datetime.now(UTC))
+        state.history.record(found, datetime.now(UTC))
         try:
             state.commit()  # only after a run that got this far: a crashed run reads the same bytes again
         except StateError as exc:

@@ -346,8 +346,9 @@ def effective(config: Config, flags: Mapping[str, Any] | None = None, env: Mappi
               sentry_env: str | None = None) -> Effective:
     """Merge `flags` (None = not given) over the environment over `config` over the defaults.
 
-    `signatures` adds up: the config's folders, then the flag's. A flag's
-    `storm_window` must already be valid (the commands check it).
+    `signatures` adds up: the config's folders, then the flag's; a flag's
+    folder that does not exist raises ConfigError. A flag's `storm_window`
+    must already be valid (the commands check it).
     `sentry_env` names the environment variable of the Sentry DSN, read from
     `env` (default os.environ) when the flag `sentry_dsn` is not given.
     """
@@ -368,6 +369,9 @@ def effective(config: Config, flags: Mapping[str, Any] | None = None, env: Mappi
         out.signatures.extend(config.values["signatures"])
         sig_sources.append(config.origins["signatures"])
     if flags.get("signatures"):
+        for folder in flags["signatures"]:
+            if not Path(folder).is_dir():  # scan, tail and config alike: exit 2 with this message
+                raise ConfigError(f"--signatures {folder}: no such folder")
         out.signatures.extend(Path(folder) for folder in flags["signatures"])
         sig_sources.append("flag --signatures")
     out.sources["signatures"] = " + ".join(sig_sources) or DEFAULT

@@ -120,15 +120,17 @@ def config_command(
         if storm_window is not None:
             parse_duration(storm_window)
         loaded = load_config(config)
+        flags = {
+            "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
+            "min_severity": min_severity.value if min_severity else None,
+            "fail_on": fail_on.value if fail_on else None,
+            "signatures": [str(Path(folder)) for folder in signatures] if signatures else None,
+        }
+        eff = effective(loaded, flags, sentry_env=DSN_ENV)  # a missing --signatures folder: ConfigError, as in scan
     except (ConfigError, ValueError) as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
-    flags = {
-        "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
-        "min_severity": min_severity.value if min_severity else None, "fail_on": fail_on.value if fail_on else None,
-        "signatures": [str(Path(folder)) for folder in signatures] if signatures else None,
-    }
-    data = as_data(effective(loaded, flags, sentry_env=DSN_ENV))
+    data = as_data(eff)
     if output is ConfigFormat.json:
         typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
     else:

@@ -18,6 +18,12 @@ framing and parsing are exactly the batch ones. What it takes care of:
   rename) is recognised by its inode and not read twice.
 * Partial lines: bytes after the last newline wait for their newline, or for
   `partial_seconds`, before they are passed on as a line of their own.
+* Line numbers: the first chunk read from a newly opened file carries
+  `Chunk.first_line`, so `line_no` is the line's number in the file: a file
+  read from its end has its newlines before that point counted first (in
+  `READ_BYTES` blocks, so memory stays bounded however large it is); a file
+  read from its start, a new file after a rotation and a truncated file start
+  at 1.
 * Trouble (a missing or unreadable file, a permission change, a rotation) is
   said once per change as a warning in `Diagnostics`; following goes on.
 
@@ -60,6 +66,7 @@ class _Followed:
     offset: int = 0  # bytes of the open file read so far
     pending: bytes = b""  # bytes after the last newline, waiting for theirs
     pending_since: float = 0.0
+    first_line: int = 0  # number of the first line of the next chunk (set when a file is opened; 0 = go on)
     problem: str | None = None  # the trouble last reported, so that each change is said once
     readable: bool = True
     done: bool = False  # stdin reached EOF
@@ -220,6 +227,10 @@ class Follower:
             return
         st = os.fstat(fh.fileno())
         f.file, f.ident, f.offset = fh, (st.st_dev, st.st_ino), st.st_size if at_end else 0
+        try:
+            f.first_line = _count_lines(fh.fileno(), f.offset) + 1
+        except OSError:
+            f.first_line = 0  # unknown: the framer counts from 1
         fh.seek(f.offset)
         self.read_idents.add(f.ident)
         if f.problem:
@@ -245,7 +256,7 @@ class Follower:
         if os.fstat(f.file.fileno()).st_size < f.offset:
             self.diag.warn(f"{f.input.path}: truncated (copytruncate?); reading it again from the start")
             yield from self._release(f)
-            f.offset = 0
+            f.offset, f.first_line = 0, 1
             f.file.seek(0)
         yield from self._read(f)
         try:
@@ -313,14 +324,27 @@ class Follower:
             f.pending += data
             return
         lines = f.pending + data[: end + 1]
-        yield Chunk(f.input, lines, offset - len(f.pending), final=False)
+        yield Chunk(f.input, lines, offset - len(f.pending), final=False, first_line=f.first_line)
+        f.first_line = 0
         f.pending, f.pending_since = data[end + 1 :], time.monotonic()
 
     def _release(self, f: _Followed) -> Iterator[Chunk]:
         """The unfinished last line, passed on as a line of its own (it waited long enough, or its file ended)."""
         if f.pending:
-            yield Chunk(f.input, f.pending + b"\n", f.offset - len(f.pending), final=False)
-            f.pending = b""
+            yield Chunk(f.input, f.pending + b"\n", f.offset - len(f.pending), final=False, first_line=f.first_line)
+            f.pending, f.first_line = b"", 0
+
+
+def _count_lines(fd: int, end: int) -> int:
+    """Newlines in the first `end` bytes of the open file `fd`, read in `READ_BYTES` blocks (bounded memory)."""
+    count = pos = 0
+    while pos < end:
+        block = os.pread(fd, min(READ_BYTES, end - pos), pos)
+        if not block:
+            break
+        count += block.count(b"\n")
+        pos += len(block)
+    return count
 
 
 def _glob_base(pattern: str) -> str:

@@ -15,6 +15,15 @@ happen again". The first run of a job has no previous run: everything is `new`.
 `compare` always compares with the history as loaded, so calling it before or
 after `record` gives the same answer.
 
+What `scan` records: every incident the run found, whatever its severity, so
+`--min-severity` only changes what is shown: a run with a higher minimum does
+not make the hidden incidents `resolved`, nor a later run with a lower one make
+them `new` or `regressed`. Statuses are set on the incidents shown, and
+`resolved` lists only those at or above the run's minimum severity. Incidents
+left out by the config's ignore rules are not recorded: an incident that
+becomes ignored is listed as `resolved` by the next run, and one whose rule
+expires (or is removed) comes back as `regressed` or `new`.
+
 Limits: the last `MAX_RUNS` runs are kept, and at most `MAX_INCIDENTS`
 fingerprints (those seen least recently are forgotten first; a forgotten one
 that comes back is `new` again).
@@ -108,11 +117,25 @@ class History:
         ]
         return Comparison(statuses, resolved)
 
-    def annotate(self, report: dict[str, Any]) -> Comparison:
-        """Set `status` on each of the report's incidents and the report's top-level `resolved` list."""
-        comparison = self.compare(report["incidents"])
+    def annotate(
+        self,
+        report: dict[str, Any],
+        found: Iterable[Mapping[str, Any]] | None = None,
+        shown: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> Comparison:
+        """Set `status` on each of the report's incidents and the report's top-level `resolved` list.
+
+        `found`: every incident of the run (default: the report's), of which the
+        report shows a part; the comparison is made with all of them, so an
+        incident found but not shown is neither resolved nor, later, new again.
+        `shown`: which resolved entries to list (e.g. those at or above the
+        run's minimum severity; default all).
+        """
+        comparison = self.compare(report["incidents"] if found is None else found)
         for incident in report["incidents"]:
             incident["status"] = comparison.statuses[incident["fingerprint"]]
+        if shown is not None:
+            comparison.resolved = [entry for entry in comparison.resolved if shown(entry)]
         report["resolved"] = comparison.resolved
         return comparison
 

@@ -4,7 +4,17 @@
      "incidents": [{"rank", "fingerprint", "signature", "title", "severity", "role", "service",
                     "count", "first_seen", "last_seen", "request_ids", "affected_requests", "score",
                     "caused_by", "cause", "fix", "docs", "examples", "template", "key", "captures",
-                    "timeline", "durations", "trace"}]}
+                    "timeline", "durations", "trace", "status"?}],
+     "resolved"?: [{"fingerprint", "signature", "title", "service", "severity", "last_seen"}]}
+
+`status` and `resolved` are present only with `scan --state`/`--incremental`
+(added by analyzer.history `History.annotate`; absent otherwise, never null).
+`status` is the incident's state against the job's history: `new` (never seen
+in a recorded run), `ongoing` (found by the previous run too) or `regressed`
+(seen in an earlier run, not in the previous one, back now). The top-level
+`resolved` lists the incidents the previous run found and this one did not
+(in the previous run's order; `last_seen` is the one recorded then), at or above
+the run's minimum severity.
 
 `durations` (when the logs time requests): p50/p95/max of the incident's own
 records, and of its route overall (`route_*`).
@@ -16,6 +26,7 @@ representative request of the incident (null when none is known).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,6 +106,23 @@ def incident_dicts(incidents: pl.DataFrame, traces: Traces) -> list[dict[str, An
         item["trace"] = _trace(traces, row["request_ids"] or [])
         out.append(item)
     return out
+
+
+def causes_by_rank(caused_by: list[str] | None, rank_of: Mapping[str, Any]) -> list[str]:
+    """An incident's `caused_by` fingerprints in the order every report lists them: by the cause's rank
+    (`rank_of`: fingerprint -> rank), then any cause not in the report, as given."""
+    prints = list(dict.fromkeys(caused_by or []))
+    known = sorted((fp for fp in prints if rank_of.get(fp) is not None), key=lambda fp: rank_of[fp])
+    return known + [fp for fp in prints if rank_of.get(fp) is None]
+
+
+def history_rows(incidents: pl.DataFrame) -> list[dict[str, Any]]:
+    """What analyzer.history records and compares of each incident (cheap: no traces, examples or timelines)."""
+    return [
+        {**row, "last_seen": iso(row["last_seen"])}
+        for row in incidents.select("fingerprint", "signature", "title", "service", "severity", "last_seen")
+        .iter_rows(named=True)
+    ]
 
 
 def build_report(summary: dict[str, Any], incidents: pl.DataFrame, traces: Traces) -> dict[str, Any]:

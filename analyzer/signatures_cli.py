@@ -19,6 +19,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from analyzer.cli_choices import console
 from analyzer.match import check_examples
 from analyzer.signatures import (
     Signature,
@@ -51,12 +52,13 @@ Folder = Annotated[
 
 
 def _out() -> Console:
-    return Console(highlight=False)
+    """Results on stdout (NO_COLOR honoured fully, as by the other commands)."""
+    return console()
 
 
 def _err() -> Console:
     """Problems and failures, one per line and never wrapped, so they can be grepped."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return console(stderr=True, soft_wrap=True)
 
 
 def _load(folders: list[Path] | None) -> SignatureSet:

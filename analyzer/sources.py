@@ -14,7 +14,8 @@ so a renamed or compressed rotated copy is continued under its new name, and a
 truncated, replaced or recreated file is read again from the start with a
 warning). Bytes not read again are counted in `SourceStats.resumed_bytes`; an
 unfinished last line is left for the next run (`SourceStats.held_bytes`, and a
-warning). Without `resume` (the default, and always for stdin) nothing of this
+warning), unless the file was rotated away and gets no more lines
+(`analyzer.checkpoints.Plan.final`). Without `resume` (the default, and always for stdin) nothing of this
 runs. `Chunk.offset` is always the true byte offset in the (decompressed) input.
 """
 
@@ -418,7 +419,8 @@ def _read_resumed(
             blocks = _prepend(first, blocks)
         tail = _Tail(MARK_BYTES, blocks, skipped) if compressed else None
         gen = _chunks(
-            inp, tail or blocks, stats, chunk_bytes, max_line_bytes, plan.offset, plan.long_line, hold=not compressed
+            inp, tail or blocks, stats, chunk_bytes, max_line_bytes, plan.offset, plan.long_line,
+            hold=not compressed and not plan.final,  # a rotated-away file gets no more lines: nothing to wait for
         )
         lines = plan.lines
         while True:

@@ -47,8 +47,13 @@ def summary_dict(diag: Diagnostics, tally: Tally, ignored: int | None = None) ->
     return summary
 
 
-def print_summary(console: Console, diag: Diagnostics, tally: Tally, ignored: int | None = None) -> None:
-    """Human summary: counts, formats per stream, incidents ignored by config rules, and every warning."""
+def print_summary(
+    console: Console, diag: Diagnostics, tally: Tally, ignored: int | None = None, warnings: bool = True
+) -> None:
+    """Human summary: counts, formats per stream, incidents ignored by config rules, every warning and error.
+
+    `warnings=False` (`scan --quiet`) leaves the warnings out; errors are always printed.
+    """
     s = summary_dict(diag, tally, ignored)
     console.print(
         f"[bold]lines read[/] {s['lines_read']:,}  [bold]bytes[/] {s['bytes_read']:,}  "
@@ -72,7 +77,7 @@ def print_summary(console: Console, diag: Diagnostics, tally: Tally, ignored: in
                       highlight=False)
     for reason, n in {**s["altered_lines"], **s["unparsed_reasons"]}.items():
         console.print(f"[yellow]{reason}:[/] {n:,}")
-    for line in s["warnings"]:
-        console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    for line in s["warnings"] if warnings else ():
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     for line in s["errors"]:
-        console.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)

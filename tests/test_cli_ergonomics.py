@@ -36,11 +36,30 @@ def plain_env(monkeypatch):
 # Progress ------------------------------------------------------------------------------------------------------
 
 
-def test_progress_is_shown_only_on_a_terminal_and_without_quiet():
-    terminal, pipe = Console(file=io.StringIO(), force_terminal=True), Console(file=io.StringIO(), force_terminal=False)
-    assert show_progress(terminal, quiet=False)
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_shown_only_on_a_real_terminal_and_without_quiet():
+    terminal = Console(file=_Tty())
+    assert terminal.is_terminal and show_progress(terminal, quiet=False)
     assert not show_progress(terminal, quiet=True)
-    assert not show_progress(pipe, quiet=False)
+    assert not show_progress(Console(file=io.StringIO(), force_terminal=False), quiet=False)
+    # FORCE_COLOR / TTY_COMPATIBLE: rich treats a pipe as a terminal (colours), but no bar is drawn into it
+    assert not show_progress(Console(file=io.StringIO(), force_terminal=True), quiet=False)
+
+
+def test_forced_terminal_stderr_gets_no_progress_bar_when_piped(monkeypatch):
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.setenv(name, "1")
+        err = Console(stderr=True)
+        assert err.is_terminal  # rich believes it
+        monkeypatch.setattr(sys, "stderr", io.StringIO())
+        assert not show_progress(err, quiet=False)
+        monkeypatch.setattr(sys, "stderr", _Tty())
+        assert show_progress(err, quiet=False)
+        monkeypatch.delenv(name)
 
 
 def test_progress_bar_shows_bytes_of_the_known_total(tmp_path):
@@ -61,16 +80,40 @@ def test_progress_bar_shows_bytes_of_the_known_total(tmp_path):
     assert silent.getvalue() == ""
 
 
+def _scan_with_tty_stderr(*args: str) -> tuple[int, str, str]:
+    """Run the real logscan with stderr on a pseudo-terminal: exit code, stdout, what the terminal got."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")} | {"NO_COLOR": "1"}
+    proc = subprocess.Popen([_logscan(), "scan", *args], stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    out = proc.stdout.read() if proc.stdout else b""
+    code = proc.wait(timeout=60)
+    screen = b""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side is closed and drained
+            break
+        if not data:
+            break
+        screen += data
+    os.close(master)
+    return code, out.decode(), screen.decode(errors="replace")
+
+
 def test_scan_draws_progress_on_a_terminal_stderr_unless_quiet(cli, plain_env):
-    plain_env.setenv("TTY_COMPATIBLE", "1")  # rich: treat the (captured) stderr as a terminal
-    plain_env.setenv("NO_COLOR", "1")
-    shown = cli("scan", str(COMPOSE), "--format", "json")
-    assert shown.exit_code == 0 and "reading" in shown.stderr
-    json.loads(shown.stdout)  # the report itself is untouched
-    quiet = cli("scan", str(COMPOSE), "--format", "json", "-q")
-    assert quiet.exit_code == 0 and "reading" not in quiet.stderr
-    plain_env.delenv("TTY_COMPATIBLE")
+    code, out, screen = _scan_with_tty_stderr(str(COMPOSE), "--format", "json")
+    assert code == 0 and "reading" in screen
+    json.loads(out)  # the report itself is untouched
+    code, out, screen = _scan_with_tty_stderr(str(COMPOSE), "--format", "json", "-q")
+    assert code == 0 and "reading" not in screen
     assert "reading" not in cli("scan", str(COMPOSE), "--format", "json").stderr  # not a terminal
+    for forced in ("TTY_COMPATIBLE", "FORCE_COLOR"):  # rich treats the captured stderr as a terminal: still no bar
+        plain_env.setenv(forced, "1")
+        assert "reading" not in cli("scan", str(COMPOSE), "--format", "json").stderr
+        plain_env.delenv(forced)
 
 
 # --quiet -------------------------------------------------------------------------------------------------------

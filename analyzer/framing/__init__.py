@@ -70,7 +70,7 @@ class Framer:
 
     def _lines(self, chunk: Chunk) -> pl.DataFrame:
         stats = self.diag.source(self.input.path)
-        if chunk.first_line and self.next_line == 1:  # a resumed read (scan --state): numbers go on from the last run
+        if chunk.first_line:  # the reader knows: a resumed read (scan --state), tail from the end or after a rotation
             self.next_line = chunk.first_line
         text = decode_lines(chunk.data, stats, MAX_LINE_BYTES)
         n = len(text)

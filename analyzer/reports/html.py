@@ -31,6 +31,8 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
+from analyzer.report import causes_by_rank
+
 TABLE_ROWS = 500  # incidents in the ranked table
 TOP_DETAILS = 50  # incidents that get a detail section and a timeline row
 EXAMPLES = 3  # example records per incident
@@ -279,7 +281,7 @@ def _timeline_row(inc: dict[str, Any], axis: Axis, y: float, ranks: dict[str, An
     colour = SEVERITY_COLOUR.get(str(inc.get("severity")), SEVERITY_COLOUR["info"])
     plot = _W - _LABEL - 10
     label = f"#{inc['rank']} {inc.get('signature') or ''} · {inc.get('service') or '-'}"
-    causes = [f"#{ranks[f]}" for f in inc.get("caused_by") or [] if f in ranks]
+    causes = [f"#{ranks[f]}" for f in causes_by_rank(inc.get("caused_by"), ranks) if f in ranks]
     if causes:
         label += " ← " + ", ".join(causes)
     title = _clip(str(inc.get("title") or ""), TITLE_CHARS)
@@ -408,7 +410,8 @@ def _summary(s: dict[str, Any]) -> str:
 
 def _caused_by(inc: dict[str, Any], by_print: dict[str, dict[str, Any]], detailed: set[Any]) -> str:
     links = []
-    for fp in inc.get("caused_by") or []:
+    ranks = {fp: cause.get("rank") for fp, cause in by_print.items()}
+    for fp in causes_by_rank(inc.get("caused_by"), ranks):
         cause = by_print.get(fp)
         if cause is None:
             links.append(f"<code>{_e(fp)}</code>")

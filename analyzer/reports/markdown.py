@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from analyzer.report import causes_by_rank
+
 TOP_DETAILS = 10  # incidents that get a full section
 
 
@@ -45,7 +47,9 @@ def _section(inc: dict[str, Any], by_print: dict[str, dict[str, Any]]) -> list[s
     meta += f"{inc['count']:,} occurrences · {inc['affected_requests']:,} requests · score {inc['score']}"
     out += [meta, "", f"First seen {inc['first_seen']}, last seen {inc['last_seen']}.", ""]
     if inc["caused_by"]:
-        names = ", ".join(f"#{by_print[f]['rank']} {by_print[f]['title']}" for f in inc["caused_by"] if f in by_print)
+        ranks = {fp: i["rank"] for fp, i in by_print.items()}
+        names = ", ".join(f"#{by_print[f]['rank']} {by_print[f]['title']}"
+                          for f in causes_by_rank(inc["caused_by"], ranks) if f in by_print)
         out += [f"**Caused by:** {names}", ""]
     if inc["template"]:
         out += ["Template:", "", _fence(inc["template"]), ""]
@@ -88,10 +92,11 @@ def render(report: dict[str, Any]) -> str:
         "| # | severity | incident | service | count | requests | first seen | last seen | score |",
         "|--:|---|---|---|--:|--:|---|---|--:|",
     ]
+    ranks = {i["fingerprint"]: i["rank"] for i in incidents}
     for inc in incidents:
         status = f"**{inc['status']}** " if inc.get("status") in ("new", "regressed") else ""
-        title = status + _cell(inc["title"]) + (" *(caused by #" + ", #".join(
-            str(i["rank"]) for i in incidents if i["fingerprint"] in inc["caused_by"]) + ")*" if inc["caused_by"] else "")
+        causes = [f"#{ranks[f]}" for f in causes_by_rank(inc["caused_by"], ranks) if f in ranks]
+        title = status + _cell(inc["title"]) + (f" *(caused by {', '.join(causes)})*" if causes else "")
         out.append(
             f"| {inc['rank']} | {inc['severity']} | {title} `{inc['signature']}` | {_cell(inc['service'])} | "
             f"{inc['count']:,} | {inc['affected_requests']:,} | {inc['first_seen'] or '—'} | {inc['last_seen'] or '—'} | "

@@ -10,6 +10,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from analyzer.report import causes_by_rank
+
 TOP_DETAILS = 5
 EXAMPLE_LINES = 12
 STATUS_STYLE = {"new": "bold green", "regressed": "bold red"}  # `ongoing` needs no mark (scan --state)
@@ -39,7 +41,8 @@ def _table(incidents: list[dict[str, Any]]) -> Table:
             title = Text.assemble((inc["status"].upper() + " ", STATUS_STYLE[inc["status"]]), title)
         title.append(f"  {inc['signature']}", style="dim")
         if inc["caused_by"]:
-            title.append("  ← caused by " + ", ".join(f"#{ranks[f]}" for f in inc["caused_by"] if f in ranks), style="magenta")
+            causes = causes_by_rank(inc["caused_by"], ranks)
+            title.append("  ← caused by " + ", ".join(f"#{ranks[f]}" for f in causes if f in ranks), style="magenta")
         table.add_row(
             str(inc["rank"]), Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], "")), title,
             inc["service"] or "", f"{inc['count']:,}", f"{inc['affected_requests']:,}", _short_time(inc["last_seen"]),
