@@ -1,4 +1,4 @@
-"""Command-line fixes: NO_COLOR in `signatures`, config's exit code for a missing signature folder, --quiet."""
+"""The command line: NO_COLOR in `signatures`, config's exit code for a missing signature folder, --quiet."""
 
 from __future__ import annotations
 
