@@ -13,11 +13,11 @@ number of problems, not the size of the input; the trace table prunes itself.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 
-from analyzer.correlate import Traces, link_frames
+from analyzer.correlate import LinkWindow, Traces, link_frames
 from analyzer.formats.common import exception_lines
 from analyzer.frames import own_strings
 from analyzer.incidents import (
@@ -36,6 +36,11 @@ from analyzer.templates import template
 
 _ERROR_LEVELS = ("error", "critical")
 COMPACT_EVERY = 50_000  # evidence rows between compactions
+#: Evidence is linked to its requests for good once the newest record is this much later: by then every
+#: request it may belong to has ended (LinkWindow.max_request), and the trace table still holds it
+#: (TraceLimits.horizon is longer), however long the input.
+SETTLE = LinkWindow().max_request
+SETTLE_BATCH = timedelta(seconds=30)  # settle in strides, not at every batch
 
 
 @dataclass
@@ -62,8 +67,12 @@ def _in_period(events: pl.DataFrame, settings: Settings) -> pl.DataFrame:
 def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet) -> pl.DataFrame:
     """The rows of one batch later stages need: matched events, window-rule members, unexplained errors."""
     kinds = pl.DataFrame(
-        {"signature": [s.id for s in sigs], "kind": ["window" if s.window_seconds else "point" for s in sigs]},
-        schema={"signature": pl.String, "kind": pl.String},
+        {
+            "signature": [s.id for s in sigs],
+            "kind": ["window" if s.window_seconds else "point" for s in sigs],
+            "_in_requests": [s.in_requests for s in sigs],
+        },
+        schema={"signature": pl.String, "kind": pl.String, "_in_requests": pl.Boolean},
     )
     columns = events.select(EVIDENCE_EVENT_COLUMNS).with_row_index("row")
     matched = matches.join(kinds, on="signature", how="left").join(columns, on="row", how="inner")
@@ -81,16 +90,21 @@ def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet)
         pl.lit("{}").alias("captures"),
     )
     evidence = pl.concat([matched, unexplained], how="diagonal_relaxed").drop("row")
-    return own_strings(evidence.with_columns(clip_text(pl.col("text"))))
+    # set when tied to its request (analyzer.correlate); "none" at once for signatures of records outside requests
+    outside = (~pl.col("_in_requests")).fill_null(False) & pl.col("request_id").is_null()  # null: an unknown error
+    linked_by = pl.when(outside).then(pl.lit("none")).otherwise(pl.lit(None, dtype=pl.String)).alias("linked_by")
+    return own_strings(evidence.with_columns(clip_text(pl.col("text")), linked_by).drop("_in_requests"))
 
 
 #: Evidence columns with few distinct values: stored as Categorical (4 bytes a row instead of a 16-byte view).
-LOW_CARDINALITY = ("kind", "signature", "source", "service", "format", "level", "http_method", "exc_type")
+LOW_CARDINALITY = (
+    "kind", "signature", "source", "service", "format", "level", "http_method", "exc_type", "linked_by",
+)
 
 #: What a signature match past its incident's examples still needs: to be counted, timed and tied to its request.
 BULK_COLUMNS = (
     "kind", "signature", "service", "key", "ts", "source", "format", "level", "request_id", "http_method",
-    "http_path", "http_status", "duration_ms", "exc_type",
+    "http_path", "http_status", "duration_ms", "exc_type", "linked_by",
 )
 
 
@@ -142,17 +156,18 @@ class Snapshot:
 
     kept: tuple[pl.DataFrame, ...]  # compacted evidence, whole rows
     bulk: tuple[pl.DataFrame, ...]  # compacted evidence, signature matches past their examples (BULK_COLUMNS)
-    recent: tuple[pl.DataFrame, ...]  # evidence not compacted yet
+    recent: tuple[pl.DataFrame, ...]  # evidence tied to its requests, not compacted yet
+    pending: tuple[pl.DataFrame, ...]  # evidence too recent to be tied to its requests for good
     traces: pl.DataFrame
     routes: pl.DataFrame
 
     @property
     def rows(self) -> int:
-        return sum(part.height for part in (*self.kept, *self.bulk, *self.recent))
+        return sum(part.height for part in (*self.kept, *self.bulk, *self.recent, *self.pending))
 
     def whole(self) -> pl.DataFrame:
         """The whole rows as one frame with String columns."""
-        return _concat([expand(part) for part in self.kept] + list(self.recent))
+        return _concat([expand(part) for part in self.kept] + list(self.recent) + list(self.pending))
 
     def bulk_rows(self) -> pl.DataFrame:
         """The bulk rows as one frame (Categorical columns kept: the later stages read them as they are)."""
@@ -175,33 +190,67 @@ class Analysis:
         self.bulk: list[pl.DataFrame] = []  # compacted evidence, bulk rows (see `compact`)
         self.recent: list[pl.DataFrame] = []  # evidence of the batches since the last compaction
         self.recent_rows = 0
-        self.compaction_paused = False  # while a snapshot is being replaced (tail), `kept` must not change
+        self.pending: list[pl.DataFrame] = []  # evidence not linked for good yet (see `_settle`)
+        self.pending_oldest: datetime | None = None
+        self.clock: datetime | None = None  # the latest record time seen
+        self.compaction_paused = False  # while a snapshot is being replaced (tail): `kept`, `recent` and the
+        # parts already in `pending` must not change
 
     def add(self, events: pl.DataFrame) -> pl.DataFrame:
         """Match, correlate and keep the evidence of one batch; returns that batch's evidence."""
         events = _in_period(events, self.settings)
         if events.height == 0:
             return pl.DataFrame()
+        self.traces.add(events)  # first: this batch's records may belong to this batch's requests
+        self.routes.add(events)
+        latest = events.get_column("ts").max()
+        if latest is not None and (self.clock is None or latest > self.clock):  # type: ignore[operator]
+            self.clock = latest  # type: ignore[assignment]
         found = evidence_of(events, match_events(events, self.sigs), self.sigs)
         if found.height:
-            self.recent.append(found)
-            self.recent_rows += found.height
-            if self.recent_rows >= COMPACT_EVERY and not self.compaction_paused:
-                whole, bulk = compact(pl.concat(self.recent, how="diagonal_relaxed"))  # the new rows only
-                self.kept.append(whole)
-                if bulk.height:
-                    self.bulk.append(bulk)
-                self.recent, self.recent_rows = [], 0
-        self.traces.add(events)
-        self.routes.add(events)
+            self.pending.append(found)
+            oldest = found.get_column("ts").min()
+            if oldest is not None and (self.pending_oldest is None or oldest < self.pending_oldest):  # type: ignore[operator]
+                self.pending_oldest = oldest  # type: ignore[assignment]
+        if self.pending and not self.compaction_paused and self._settle_due():
+            self._settle()
         return found
+
+    def _settle_due(self) -> bool:
+        """Whether pending evidence holds rows old enough to link for good (checked in SETTLE_BATCH strides)."""
+        if self.clock is None or self.pending_oldest is None:  # no times: waiting would not help
+            return sum(part.height for part in self.pending) >= COMPACT_EVERY
+        return self.pending_oldest < self.clock - SETTLE - SETTLE_BATCH  # type: ignore[operator]
+
+    def _settle(self) -> None:
+        """Tie the pending rows older than SETTLE to their requests for good and keep them; compact when enough.
+
+        By then every request such a row may belong to has ended, and the trace table still holds it:
+        linking at the end instead would only find the requests of the last minutes of a long input.
+        """
+        pending = pl.concat(self.pending, how="diagonal_relaxed")
+        ready = pl.col("ts").is_null() | (pl.col("ts") < self.clock - SETTLE) if self.clock is not None else pl.lit(True)  # type: ignore[operator]
+        settled, rest = pending.filter(ready), pending.filter(~ready)
+        self.pending = [rest] if rest.height else []
+        self.pending_oldest = rest.get_column("ts").min() if rest.height else None  # type: ignore[assignment]
+        if settled.height == 0:
+            return
+        self.recent.append(link_frames([settled], self.traces.table)[0])
+        self.recent_rows += settled.height
+        if self.recent_rows >= COMPACT_EVERY:
+            whole, bulk = compact(pl.concat(self.recent, how="diagonal_relaxed"))  # the new rows only
+            self.kept.append(whole)
+            if bulk.height:
+                self.bulk.append(bulk)
+            self.recent, self.recent_rows = [], 0
 
     @property
     def evidence_rows(self) -> int:
-        return sum(part.height for part in (*self.kept, *self.bulk)) + self.recent_rows
+        return sum(part.height for part in (*self.kept, *self.bulk, *self.pending)) + self.recent_rows
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(tuple(self.kept), tuple(self.bulk), tuple(self.recent), self.traces.table, self.routes.stats())
+        return Snapshot(tuple(self.kept), tuple(self.bulk), tuple(self.recent), tuple(self.pending),
+                        self.traces.table, self.routes.stats())
 
     def evidence(self) -> pl.DataFrame:
         """Everything collected so far, as one frame with String columns."""

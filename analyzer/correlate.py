@@ -10,7 +10,8 @@ table stays bounded however long the input.
 Many records that belong to a request carry no ID: uvicorn's access line,
 uvicorn's `Exception in ASGI application` traceback (logged after the request
 context is gone), the database's own error. `link_requests` ties them back
-where the evidence allows, and says how (`linked_by`):
+where the evidence allows, and says how (`linked_by`: "own" for an ID the
+record carried, "none" when nothing fits, else how):
 
 * access lines: the request of the same service with the same method, path
   and status that ended at (nearly) the same moment;
@@ -190,7 +191,10 @@ def _unfinished() -> pl.Expr:
 def _link_access(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
     """Access-shaped rows (method, path, status, no ID) -> the request that ended then with those fields."""
     keys = ["service", "http_method", "http_path", "http_status"]
-    want = rows.filter(pl.col("request_id").is_null() & pl.col("http_status").is_not_null() & pl.col("ts").is_not_null())
+    want = rows.filter(
+        pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("http_status").is_not_null()
+        & pl.col("ts").is_not_null()
+    )
     if want.height == 0 or traces.height == 0:
         return rows
     ends = (
@@ -294,7 +298,10 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
     the few orphan records only, with at most CANDIDATES_PER_RECORD each).
     """
     reqs = _requests(traces)
-    orphan = pl.col("request_id").is_null() & pl.col("ts").is_not_null() & pl.col("http_status").is_null()
+    orphan = (
+        pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("ts").is_not_null()
+        & pl.col("http_status").is_null()
+    )
     orphans = rows.filter(orphan).select(
         "_row", "ts", pl.col("service").cast(pl.String), pl.col("format").cast(pl.String),
         (pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()).alias("is_error"),
@@ -332,7 +339,8 @@ _LINK_COLUMNS = (
 
 def _slim(frame: pl.DataFrame) -> pl.DataFrame:
     """The columns linking reads, with the repetitive ones Categorical (as compacted evidence keeps them)."""
-    return frame.select(_LINK_COLUMNS).with_columns(
+    linked_by = pl.col("linked_by") if "linked_by" in frame.columns else pl.lit(None)
+    return frame.select(*_LINK_COLUMNS, linked_by.cast(pl.String).alias("linked_by")).with_columns(
         pl.col(name).cast(pl.Categorical) for name in ("service", "format", "level", "exc_type", "http_method")
     )
 
@@ -340,7 +348,9 @@ def _slim(frame: pl.DataFrame) -> pl.DataFrame:
 def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWindow | None = None) -> list[pl.DataFrame]:
     """Fill `request_id` of evidence rows that lack one (see the module doc), over several frames at once.
 
-    Adds `linked_by`: null for an ID the record carried, else "access", "error" or "in_flight".
+    Sets `linked_by`: "own" for an ID the record carried, "access", "error" or "in_flight" for a link,
+    "none" when no request fits. Rows that already have a `linked_by` were linked before (analyzer.analysis
+    links evidence for good once its requests have ended) and are left alone.
     The joins run on the few columns linking reads, all frames together (one greedy choice over
     all records); the heavy columns (text) are never copied.
     """
@@ -349,8 +359,12 @@ def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWi
     slim = pl.concat([_slim(frame) for frame in frames if frame.height]) if any(sizes) else None
     if slim is None:
         return frames
-    slim = slim.with_row_index("_row").with_columns(pl.lit(None, dtype=pl.String).alias("linked_by"))
-    slim = _link_orphans(_link_access(slim, traces, window), traces, window)
+    slim = _link_orphans(_link_access(slim.with_row_index("_row"), traces, window), traces, window)
+    untried = pl.col("linked_by").is_null()
+    slim = slim.with_columns(
+        pl.when(untried & pl.col("request_id").is_not_null()).then(pl.lit("own"))
+        .when(untried).then(pl.lit("none")).otherwise(pl.col("linked_by")).alias("linked_by")
+    )
     linked, start = [], 0
     for frame, size in zip(frames, sizes, strict=True):
         part = slim.slice(start, size)

@@ -118,6 +118,7 @@ class Signature:
     fix: tuple[str, ...] = ()
     docs: tuple[str, ...] = ()
     leads_to: tuple[str, ...] = ()
+    in_requests: bool = True  # false: its records happen outside requests (start-up, health checks), never tied to one
     examples: Examples = field(default_factory=Examples)
 
     @property
@@ -254,7 +255,7 @@ class _Table:
 
 _SIGNATURE_KEYS: Final = (
     "id", "title", "severity", "role", "priority", "keywords", "pattern", "key", "when", "window",
-    "cause", "fix", "docs", "leads_to", "examples",
+    "cause", "fix", "docs", "leads_to", "in_requests", "examples",
 )
 
 
@@ -389,6 +390,7 @@ def _signature(data: Any, index: int, source: Path, note: Callable[[str, str], N
         fix=t.texts("fix"),
         docs=t.texts("docs"),
         leads_to=t.texts("leads_to"),
+        in_requests=t.value("in_requests", bool) is not False,
         examples=examples,
     )
     t.reject_unknown(_SIGNATURE_KEYS)

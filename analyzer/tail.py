@@ -89,8 +89,9 @@ class BoundedAnalysis(Analysis):
 
     `begin` takes a snapshot, `compute` works on it alone (on any thread),
     `apply` (on the caller's thread) swaps in the trimmed evidence, keeping the
-    rows that arrived meanwhile. Between the two, compaction waits, so the
-    snapshot's parts are still the first parts of the evidence.
+    rows that arrived meanwhile. Between the two, evidence is neither settled nor
+    compacted (new rows only join `pending`), so the snapshot's parts are still
+    the first parts of the evidence.
     """
 
     def __init__(self, *args: Any, max_rows: int = Limits.max_evidence_rows, **kwargs: Any) -> None:
@@ -121,7 +122,7 @@ class BoundedAnalysis(Analysis):
         firsts = evidence.select(first.sum()).item()
         newest = pl.col("_i") >= evidence.height - max(self.max_rows * 3 // 4 - firsts, 0)
         kept = evidence.filter(first | newest).drop("_i")
-        after = self.incidents_of(Snapshot((), (), (kept,), snapshot.traces, snapshot.routes))
+        after = self.incidents_of(Snapshot((), (), (kept,), (), snapshot.traces, snapshot.routes))
         after = after.select("fingerprint", "count", "affected_requests")
         totals = before.select("fingerprint", "count", "affected_requests", "first_seen")
         carried = totals.join(after, on="fingerprint", how="left", suffix="_kept").select(
@@ -135,12 +136,14 @@ class BoundedAnalysis(Analysis):
 
     def apply(self, computed: Computed) -> None:
         """Keep the trimmed evidence (and the rows added since the snapshot); compaction goes on."""
-        if computed.kept is not None:
-            arrived = self.recent[len(computed.snapshot.recent):]
+        if computed.kept is not None:  # it holds the snapshot's kept, bulk, recent and pending rows
             whole, bulk = computed.kept
             self.kept = [whole] if whole.height else []
             self.bulk = [bulk] if bulk.height else []
-            self.recent, self.recent_rows = arrived, sum(part.height for part in arrived)
+            self.recent, self.recent_rows = [], 0  # unchanged while paused: rows arriving meanwhile are pending
+            self.pending = self.pending[len(computed.snapshot.pending):]
+            times = [part.get_column("ts").min() for part in self.pending]
+            self.pending_oldest = min((t for t in times if t is not None), default=None)  # type: ignore[type-var]
             self.carried, self.gone = computed.carried, computed.gone  # type: ignore[assignment]
         self.compaction_paused = False
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from conftest import ROOT, read_events
 
+from analyzer.analysis import Analysis
 from analyzer.correlate import TraceLimits, Traces, link_requests
+from analyzer.diagnostics import Diagnostics
+from analyzer.pipeline import Pipeline
+from analyzer.signatures import load_signatures
+from analyzer.sources import resolve
 
 MANIFEST = json.loads((ROOT / "samples" / "manifest.json").read_text())
 REQUESTS = {r["request_id"]: r for r in MANIFEST["runs"]["api-text"]["requests"]}
@@ -74,3 +80,63 @@ def test_trace_table_is_bounded():
     traces = Traces(TraceLimits(max_traces=25))
     traces.add(events)
     assert traces.table.height <= 25
+
+
+def test_records_are_linked_while_their_requests_are_still_known(write):
+    """A long input prunes old traces; evidence is tied to its request before that, so links do not depend on it.
+
+    Ten minutes of compose output, one request every 2 s, each with a slow statement on the db
+    service while it runs. A trace table that keeps only the last 120 requests gives the same
+    300 affected requests as the default one: each statement was linked once its request had
+    ended, while that request was still in the table (linking only at the end would find 120).
+    """
+    t0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+    def at(seconds: float, fmt: str) -> str:
+        return (t0 + timedelta(seconds=seconds)).strftime(fmt)[:-3]
+
+    lines = []
+    for i in range(300):
+        rid, start = f"req-{i:04d}", i * 2.0
+        api = at(start, "%Y-%m-%d %H:%M:%S.%f")
+        lines.append(f"api-1  | {api} | INFO     | shop.main:request_context:78 - request started method=GET "
+                     f"path=/report | req_id={rid}\n")
+        db = at(start + 1.0, "%Y-%m-%d %H:%M:%S.%f")
+        lines.append(f"db-1   | {db} UTC [{100 + i}] LOG:  duration: 800.000 ms  statement: SELECT pg_sleep(0.8)\n")
+        end = at(start + 1.2, "%Y-%m-%d %H:%M:%S.%f")
+        lines.append(f"api-1  | {end} | INFO     | shop.main:request_context:78 - request finished method=GET "
+                     f"path=/report status=200 duration_ms=1200.0 | req_id={rid}\n")
+    log = write("compose.log", "".join(lines))
+    diag = Diagnostics()
+    batches = list(Pipeline(diag, chunk_bytes=16 << 10).run(resolve([str(log)], diag)))
+
+    def slow_statements(limits: TraceLimits) -> tuple[int, int]:
+        run = Analysis(load_signatures([]), traces=Traces(limits))
+        for batch in batches:
+            run.add(batch)
+        assert run.traces.table.height <= limits.max_traces
+        found = run.incidents().filter(pl.col("signature") == "pg_slow_statement")
+        return found.select(pl.col("count").sum(), pl.col("affected_requests").sum()).row(0)
+
+    assert slow_statements(TraceLimits()) == (300, 300)
+    # a table that holds the last 240 s (120 requests): SETTLE + SETTLE_BATCH + a batch, not the whole input
+    assert slow_statements(TraceLimits(horizon=timedelta(seconds=240), max_traces=120)) == (300, 300)
+
+
+def test_records_outside_requests_are_never_tied_to_one(write):
+    """A healthcheck's FATAL (`in_requests = false`) logged while a request runs stays unlinked; a slow query
+    logged at the same moment is tied to that request."""
+    lines = [
+        ("api-1  | 2026-11-23 10:00:00.000 | INFO     | shop.main:request_context:78 - request started method=GET "
+        "path=/report | req_id=req-1\n"),
+        'db-1   | 2026-11-23 10:00:00.500 UTC [101] FATAL:  role "root" does not exist\n',
+        "db-1   | 2026-11-23 10:00:00.600 UTC [102] LOG:  duration: 550.000 ms  statement: SELECT pg_sleep(0.55)\n",
+        ("api-1  | 2026-11-23 10:00:01.000 | INFO     | shop.main:request_context:78 - request finished method=GET "
+        "path=/report status=200 duration_ms=1000.0 | req_id=req-1\n"),
+    ]
+    events, _ = read_events(write("compose.log", "".join(lines)))
+    run = Analysis(load_signatures([]))
+    run.add(events)
+    found = {sig: rids for sig, rids in run.incidents().select("signature", "request_ids").iter_rows()}
+    assert found["pg_slow_statement"] == ["req-1"]
+    assert found["pg_healthcheck_role_missing"] == []
