@@ -40,7 +40,6 @@ COMPACT_EVERY = 50_000  # evidence rows between compactions
 #: request it may belong to has ended (LinkWindow.max_request), and the trace table still holds it
 #: (TraceLimits.horizon is longer), however long the input.
 SETTLE = LinkWindow().max_request
-SETTLE_BATCH = timedelta(seconds=30)  # settle in strides, not at every batch
 
 
 @dataclass
@@ -181,7 +180,8 @@ class Snapshot:
 class Analysis:
     """Collects evidence and traces across batches; produces ranked incidents on demand."""
 
-    def __init__(self, sigs: SignatureSet, settings: Settings | None = None, traces: Traces | None = None) -> None:
+    def __init__(self, sigs: SignatureSet, settings: Settings | None = None, traces: Traces | None = None,
+                 settle: timedelta = SETTLE) -> None:
         self.sigs = sigs
         self.settings = settings or Settings()
         self.traces = traces or Traces()
@@ -191,10 +191,11 @@ class Analysis:
         self.recent: list[pl.DataFrame] = []  # evidence of the batches since the last compaction
         self.recent_rows = 0
         self.pending: list[pl.DataFrame] = []  # evidence not linked for good yet (see `_settle`)
-        self.pending_oldest: datetime | None = None
+        self.pending_oldest: list[datetime | None] = []  # each pending part's oldest record time
         self.clock: datetime | None = None  # the latest record time seen
-        self.compaction_paused = False  # while a snapshot is being replaced (tail): `kept`, `recent` and the
-        # parts already in `pending` must not change
+        self.settle = settle
+        self.compaction_paused = False  # while a snapshot is out (tail): `kept` and the parts it holds stay
+        self.snapshot_pending = 0  # pending parts of that snapshot
 
     def add(self, events: pl.DataFrame) -> pl.DataFrame:
         """Match, correlate and keep the evidence of one batch; returns that batch's evidence."""
@@ -209,40 +210,49 @@ class Analysis:
         found = evidence_of(events, match_events(events, self.sigs), self.sigs)
         if found.height:
             self.pending.append(found)
-            oldest = found.get_column("ts").min()
-            if oldest is not None and (self.pending_oldest is None or oldest < self.pending_oldest):  # type: ignore[operator]
-                self.pending_oldest = oldest  # type: ignore[assignment]
-        if self.pending and not self.compaction_paused and self._settle_due():
+            self.pending_oldest.append(found.get_column("ts").min())  # type: ignore[arg-type]
+        if self._settle_due():
             self._settle()
         return found
 
     def _settle_due(self) -> bool:
-        """Whether pending evidence holds rows old enough to link for good (checked in SETTLE_BATCH strides)."""
-        if self.clock is None or self.pending_oldest is None:  # no times: waiting would not help
-            return sum(part.height for part in self.pending) >= COMPACT_EVERY
-        return self.pending_oldest < self.clock - SETTLE - SETTLE_BATCH  # type: ignore[operator]
+        """Whether the pending evidence it may settle holds rows `settle` old (checked in `settle / 4` strides)."""
+        times = [t for t in self.pending_oldest[self.frozen_pending:] if t is not None]
+        if self.clock is None or not times:  # no times: waiting would not help
+            return sum(part.height for part in self.pending[self.frozen_pending:]) >= COMPACT_EVERY
+        return min(times) < self.clock - self.settle * 1.25  # type: ignore[operator]
 
     def _settle(self) -> None:
-        """Tie the pending rows older than SETTLE to their requests for good and keep them; compact when enough.
+        """Tie the pending rows older than `settle` to their requests for good and keep them; compact when enough.
 
         By then every request such a row may belong to has ended, and the trace table still holds it:
         linking at the end instead would only find the requests of the last minutes of a long input.
+        While a snapshot is out (`frozen_pending`), its pending parts stay as they are and nothing is
+        compacted.
         """
-        pending = pl.concat(self.pending, how="diagonal_relaxed")
-        ready = pl.col("ts").is_null() | (pl.col("ts") < self.clock - SETTLE) if self.clock is not None else pl.lit(True)  # type: ignore[operator]
+        start = self.frozen_pending
+        pending = pl.concat(self.pending[start:], how="diagonal_relaxed")
+        ready = pl.col("ts").is_null()
+        if self.clock is not None:
+            ready |= pl.col("ts") < self.clock - self.settle  # type: ignore[operator]
         settled, rest = pending.filter(ready), pending.filter(~ready)
-        self.pending = [rest] if rest.height else []
-        self.pending_oldest = rest.get_column("ts").min() if rest.height else None  # type: ignore[assignment]
+        self.pending[start:] = [rest] if rest.height else []
+        self.pending_oldest[start:] = [rest.get_column("ts").min()] if rest.height else []  # type: ignore[list-item]
         if settled.height == 0:
             return
         self.recent.append(link_frames([settled], self.traces.table)[0])
         self.recent_rows += settled.height
-        if self.recent_rows >= COMPACT_EVERY:
+        if self.recent_rows >= COMPACT_EVERY and not self.compaction_paused:
             whole, bulk = compact(pl.concat(self.recent, how="diagonal_relaxed"))  # the new rows only
             self.kept.append(whole)
             if bulk.height:
                 self.bulk.append(bulk)
             self.recent, self.recent_rows = [], 0
+
+    @property
+    def frozen_pending(self) -> int:
+        """Pending parts a snapshot being computed holds (they must stay as they are until it is applied)."""
+        return self.snapshot_pending if self.compaction_paused else 0
 
     @property
     def evidence_rows(self) -> int:

@@ -36,6 +36,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal, Protocol
 
 import polars as pl
@@ -49,6 +50,7 @@ from analyzer.report import build_report, incident_dicts
 from analyzer.summary import summary_dict
 
 RATE_SECONDS = 60.0
+TAIL_SETTLE = timedelta(seconds=10)  # see BoundedAnalysis
 COST_SHARE = 5  # a full computation starts at most every 5x its last duration: reading gets most of the CPU
 _RANK_COLUMNS = ("score", "caused_by", "rank")
 
@@ -89,12 +91,19 @@ class BoundedAnalysis(Analysis):
 
     `begin` takes a snapshot, `compute` works on it alone (on any thread),
     `apply` (on the caller's thread) swaps in the trimmed evidence, keeping the
-    rows that arrived meanwhile. Between the two, evidence is neither settled nor
-    compacted (new rows only join `pending`), so the snapshot's parts are still
-    the first parts of the evidence.
+    rows that arrived meanwhile. Between the two nothing is compacted and the
+    snapshot's pending parts stay as they are (rows that arrive meanwhile are
+    settled on their own), so the snapshot's parts are still the first parts of
+    the evidence.
+
+    Tail settles links after TAIL_SETTLE, not scan's two minutes: pending rows
+    are linked again at every computation, and live output wants them settled
+    soon; a request still running after TAIL_SETTLE is not linked to the
+    database records logged during it.
     """
 
     def __init__(self, *args: Any, max_rows: int = Limits.max_evidence_rows, **kwargs: Any) -> None:
+        kwargs.setdefault("settle", TAIL_SETTLE)
         super().__init__(*args, **kwargs)
         self.max_rows = max_rows
         self.carried = pl.DataFrame()  # fingerprint, count, affected_requests, first_seen of dropped rows
@@ -107,8 +116,9 @@ class BoundedAnalysis(Analysis):
 
     def begin(self) -> Snapshot:
         """A snapshot for `compute`; call `apply` with its result before the next `begin`."""
-        self.compaction_paused = True
-        return self.snapshot()
+        snapshot = self.snapshot()
+        self.compaction_paused, self.snapshot_pending = True, len(snapshot.pending)
+        return snapshot
 
     def compute(self, snapshot: Snapshot) -> Computed:
         """Ranked incidents as of `snapshot` and, when it holds more than `max_rows` rows, the trim."""
@@ -138,12 +148,13 @@ class BoundedAnalysis(Analysis):
         """Keep the trimmed evidence (and the rows added since the snapshot); compaction goes on."""
         if computed.kept is not None:  # it holds the snapshot's kept, bulk, recent and pending rows
             whole, bulk = computed.kept
+            snapshot = computed.snapshot
             self.kept = [whole] if whole.height else []
             self.bulk = [bulk] if bulk.height else []
-            self.recent, self.recent_rows = [], 0  # unchanged while paused: rows arriving meanwhile are pending
-            self.pending = self.pending[len(computed.snapshot.pending):]
-            times = [part.get_column("ts").min() for part in self.pending]
-            self.pending_oldest = min((t for t in times if t is not None), default=None)  # type: ignore[type-var]
+            self.recent = self.recent[len(snapshot.recent):]  # settled since the snapshot
+            self.recent_rows = sum(part.height for part in self.recent)
+            self.pending = self.pending[len(snapshot.pending):]
+            self.pending_oldest = self.pending_oldest[len(snapshot.pending):]
             self.carried, self.gone = computed.carried, computed.gone  # type: ignore[assignment]
         self.compaction_paused = False
 
