@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import os
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analyzer import follow
 from analyzer.diagnostics import Diagnostics
 from analyzer.follow import Follower
 
@@ -125,21 +127,47 @@ def test_a_deleted_then_recreated_file_is_followed_again(tmp_path):
     assert any("reappeared" in w for w in diag.warnings)
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_permission_changes_are_reported_and_reading_resumes(tmp_path):
+@pytest.fixture
+def chmod(monkeypatch):
+    """chmod for the permission test: the real one where permissions bind; as root (who reads every file,
+    as CI does) the kernel's check is simulated at the two calls the follower makes, open() and os.access()."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        return lambda path, mode: path.chmod(mode)
+    denied: set[str] = set()
+    real_open, real_access = builtins.open, os.access
+
+    def guarded_open(file, *args, **kwargs):
+        if str(file) in denied:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    def guarded_access(path, mode, *args, **kwargs):
+        return str(path) not in denied and real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(follow, "open", guarded_open, raising=False)  # module globals come before builtins
+    monkeypatch.setattr(follow.os, "access", guarded_access)
+
+    def _chmod(path, mode):
+        path.chmod(mode)
+        (denied.discard if mode & 0o444 else denied.add)(str(path))
+
+    return _chmod
+
+
+def test_permission_changes_are_reported_and_reading_resumes(tmp_path, chmod):
     log = tmp_path / "app.log"
     log.write_bytes(b"before\n")
-    log.chmod(0)
+    chmod(log, 0)
     diag = Diagnostics()
     follower = Follower([str(log)], diag)
     assert collect(follower, lambda d: False, timeout=0.1) == b""
     assert any("cannot read" in w and "Permission denied" in w for w in diag.warnings)
-    log.chmod(0o644)
+    chmod(log, 0o644)
     assert collect(follower, lambda d: b"before" in d) == b"before\n"  # it appeared: all of it is new
-    log.chmod(0)  # the open file can still be read
+    chmod(log, 0)  # the open file can still be read
     assert collect(follower, lambda d: False, timeout=0.1) == b""
     assert any("no longer readable" in w for w in diag.warnings)
-    log.chmod(0o644)
+    chmod(log, 0o644)
     append(log, b"after\n")
     assert collect(follower, lambda d: b"after" in d) == b"after\n"
     assert any("readable again" in w for w in diag.warnings)
