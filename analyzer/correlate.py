@@ -345,6 +345,16 @@ def _slim(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _around(traces: pl.DataFrame, rows: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """The requests that may be linked to `rows` at all: those that ended from `error_before` before the
+    first record to `max_request` after the last. Small batches (tail) then join a few requests, not the table."""
+    first, last = rows.get_column("ts").min(), rows.get_column("ts").max()
+    if first is None or last is None:
+        return traces
+    lo = first - max(window.error_before, window.access, window.in_flight)  # type: ignore[operator]
+    return traces.filter(pl.col("end").is_between(lo, last + window.max_request))  # type: ignore[operator]
+
+
 def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWindow | None = None) -> list[pl.DataFrame]:
     """Fill `request_id` of evidence rows that lack one (see the module doc), over several frames at once.
 
@@ -359,6 +369,7 @@ def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWi
     slim = pl.concat([_slim(frame) for frame in frames if frame.height]) if any(sizes) else None
     if slim is None:
         return frames
+    traces = _around(traces, slim, window)
     slim = _link_orphans(_link_access(slim.with_row_index("_row"), traces, window), traces, window)
     untried = pl.col("linked_by").is_null()
     slim = slim.with_columns(
