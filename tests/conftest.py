@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import polars as pl
@@ -52,3 +53,16 @@ def cli():
         return runner.invoke(app, list(args), input=input, catch_exceptions=False)
 
     return _run
+
+
+#: Colour and style escapes (a forced terminal may still move the cursor).
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture
+def plain_env(monkeypatch):
+    """No colour or terminal settings inherited from whoever runs the tests."""
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return monkeypatch

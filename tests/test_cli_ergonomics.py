@@ -6,13 +6,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, SGR
 from rich.console import Console
 
 from analyzer.cli import _progress, _total_bytes, show_progress
@@ -21,16 +20,7 @@ from analyzer.sources import Input
 
 COMPOSE = ROOT / "samples/compose/compose.log"
 ANSI = "\x1b["
-SGR = re.compile(r"\x1b\[[0-9;]*m")  # colour and style escapes (a forced terminal may still move the cursor)
 
-
-@pytest.fixture
-def plain_env(monkeypatch):
-    """No colour or terminal settings inherited from whoever runs the tests."""
-    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TERM"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    return monkeypatch
 
 
 # Progress ------------------------------------------------------------------------------------------------------

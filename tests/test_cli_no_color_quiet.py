@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from conftest import ROOT
-
-SGR = re.compile(r"\x1b\[[0-9;]*m")
-
-
-@pytest.fixture
-def plain_env(monkeypatch):
-    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TERM"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    return monkeypatch
+from conftest import ROOT, SGR
 
 
 @pytest.mark.parametrize("command", [
