@@ -1,10 +1,16 @@
 """The stages after events, run batch by batch: match -> correlate -> incidents -> rank.
 
-`Analysis.add` takes one batch of normalized events (from `Pipeline`), matches
-it against the signature set, keeps the evidence (see analyzer.incidents) and
-feeds the trace table. `Analysis.incidents` turns what was collected into
-ranked incidents at any moment: once at the end for `scan`, after every batch
-for `tail`. Both paths run exactly these functions.
+`Analysis.add` takes one batch of normalized events (from `Pipeline`), feeds
+the trace table, matches the batch against the signature set and keeps its
+evidence (see analyzer.incidents). Evidence waits in `pending` until the log
+has moved `settle` past it (every request it may belong to has ended), is then
+tied to its request (analyzer.correlate) while the bounded trace table still
+holds that request, and is compacted in strides (`compact`: whole rows for the
+examples and windows, text-less bulk rows for the rest).
+`Analysis.incidents` turns what was collected into ranked incidents at any
+moment, from a `Snapshot` (pending rows are linked on the fly): once at the
+end for `scan`, on a worker thread for `tail` (analyzer.tail). Both paths run
+exactly these functions.
 
 Only evidence is kept, never the whole event stream, so memory follows the
 number of problems, not the size of the input; the trace table prunes itself.
