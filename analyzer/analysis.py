@@ -260,10 +260,6 @@ class Analysis:
         """Pending parts a snapshot being computed holds (they must stay as they are until it is applied)."""
         return self.snapshot_pending if self.compaction_paused else 0
 
-    @property
-    def evidence_rows(self) -> int:
-        return sum(part.height for part in (*self.kept, *self.bulk, *self.pending)) + self.recent_rows
-
     def snapshot(self) -> Snapshot:
         return Snapshot(tuple(self.kept), tuple(self.bulk), tuple(self.recent), tuple(self.pending),
                         self.traces.table, self.routes.stats())

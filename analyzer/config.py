@@ -93,12 +93,6 @@ class IgnoreRule:
     def expired(self, today: date | None = None) -> bool:
         return self.until is not None and (today or date.today()) > self.until
 
-    def describe(self) -> str:
-        what = f"fingerprint {self.fingerprint}" if self.fingerprint else f"signature {self.signature}"
-        if self.service:
-            what += f" on service {self.service}"
-        return what
-
 
 @dataclass
 class Config:
