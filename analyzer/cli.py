@@ -14,7 +14,6 @@ Configuration (`logscan.toml` or `[tool.logscan]`, `--config`): analyzer.config.
 from __future__ import annotations
 
 import io
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -67,7 +66,7 @@ from analyzer.reports import terminal as terminal_report
 from analyzer.reports.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.signatures import SignatureError, load_signatures
 from analyzer.signatures_cli import signatures_app
-from analyzer.sources import Input, resolve
+from analyzer.sources import Input, known_size, resolve
 from analyzer.state import State, StateError, open_state
 from analyzer.summary import print_summary, summary_dict
 from analyzer.tail_cli import TAIL_EXIT_CODES, tail_command
@@ -224,22 +223,6 @@ def _open_state(state_dir: str | None, incremental: bool, paths: Sequence[str], 
         raise _bad_argument(str(exc)) from None
 
 
-def _total_bytes(inputs: Sequence[Input]) -> int | None:
-    """What the inputs hold, when that is known up front: None with stdin or a compressed file."""
-    total = 0
-    for inp in inputs:
-        if inp.is_stdin:
-            return None
-        try:
-            with open(inp.path, "rb") as f:
-                if f.read(2) == b"\x1f\x8b":
-                    return None
-            total += os.path.getsize(inp.path)
-        except OSError:
-            continue  # reported when it is read
-    return total
-
-
 def show_progress(err: Console, quiet: bool) -> bool:
     """The progress bar is for people watching: no --quiet, and `err`'s file (stderr) really a terminal.
 
@@ -265,7 +248,7 @@ def _progress(err: Console, inputs: Sequence[Input], diag: Diagnostics, enabled:
     if not enabled:
         yield lambda: None
         return
-    total = _total_bytes(inputs)
+    total = known_size(inputs)
     columns = [TextColumn("reading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
     if total is None:
         columns = [TextColumn("reading"), DownloadColumn(), TransferSpeedColumn()]

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 CHUNK_BYTES = 16 << 20  # each Polars call costs ~50-100 µs: big batches amortise it; peak RSS stays ~0.5 GiB
 MAX_LINE_BYTES = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"  # how a gzip stream starts, whatever the file is called
 
 _ROTATED = regex.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d+))?(?P<gz>\.gz)?$")
 _DOCKER_LOG = regex.compile(r"^(?P<id>[0-9a-f]{64})-json\.log(?:\.\d+)?(?:\.gz)?$")
@@ -177,11 +178,28 @@ def resolve(args: Iterable[str], diag: Diagnostics, resume: Checkpoints | None =
     return inputs
 
 
+def known_size(inputs: Iterable[Input]) -> int | None:
+    """Bytes the inputs hold, when that is known before reading (a progress bar's total): None with stdin or
+    a compressed file. A file that cannot be opened counts 0 here; reading it reports why."""
+    total = 0
+    for inp in inputs:
+        if inp.is_stdin:
+            return None
+        try:
+            with open(inp.path, "rb") as f:
+                if f.read(2) == GZIP_MAGIC:
+                    return None
+                total += os.fstat(f.fileno()).st_size
+        except OSError:
+            continue
+    return total
+
+
 def _open(inp: Input) -> BinaryIO:
     if inp.is_stdin:
         return sys.stdin.buffer
     f = open(inp.path, "rb")  # noqa: SIM115 - closed by read_chunks
-    if f.read(2) == b"\x1f\x8b":
+    if f.read(2) == GZIP_MAGIC:
         f.seek(0)
         gz = gzip.GzipFile(fileobj=f, mode="rb")
         try:
@@ -382,7 +400,7 @@ def _read_resumed(
     try:
         fd = raw.fileno()
         st = os.fstat(fd)
-        compressed = os.pread(fd, 2, 0) == b"\x1f\x8b"
+        compressed = os.pread(fd, 2, 0) == GZIP_MAGIC
         head = _gz_head(inp.path, HEAD_BYTES) if compressed else None
         if head is None:  # plain, or gzip magic but no gzip stream: read the bytes as they are
             compressed = False

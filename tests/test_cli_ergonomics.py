@@ -3,6 +3,7 @@ and exit codes documented in every command's --help."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -14,9 +15,9 @@ import pytest
 from conftest import ROOT, SGR
 from rich.console import Console
 
-from analyzer.cli import _progress, _total_bytes, show_progress
+from analyzer.cli import _progress, show_progress
 from analyzer.diagnostics import Diagnostics
-from analyzer.sources import Input
+from analyzer.sources import Input, known_size
 
 COMPOSE = ROOT / "samples/compose/compose.log"
 ANSI = "\x1b["
@@ -55,8 +56,11 @@ def test_forced_terminal_stderr_gets_no_progress_bar_when_piped(monkeypatch):
 def test_progress_bar_shows_bytes_of_the_known_total(tmp_path):
     log = tmp_path / "a.log"
     log.write_bytes(b"x" * 5000)
-    assert _total_bytes([Input(str(log))]) == 5000
-    assert _total_bytes([Input(str(log)), Input("-")]) is None  # stdin: no total
+    assert known_size([Input(str(log))]) == 5000
+    assert known_size([Input(str(log)), Input("-")]) is None  # stdin: no total
+    packed = tmp_path / "b.log.1"  # gzip whatever the name: its size says nothing of what it holds
+    packed.write_bytes(gzip.compress(b"y" * 5000))
+    assert known_size([Input(str(log)), Input(str(packed))]) is None
     screen = io.StringIO()
     err = Console(file=screen, force_terminal=True, width=120)
     diag = Diagnostics()
