@@ -264,10 +264,6 @@ class Analysis:
         return Snapshot(tuple(self.kept), tuple(self.bulk), tuple(self.recent), tuple(self.pending),
                         self.traces.table, self.routes.stats())
 
-    def evidence(self) -> pl.DataFrame:
-        """Everything collected so far, as one frame with String columns."""
-        return self.snapshot().evidence()
-
     def incidents(self) -> pl.DataFrame:
         """Ranked incidents with their signatures' explanations (see analyzer.report for the fields)."""
         return self.incidents_of(self.snapshot())
@@ -287,10 +283,9 @@ class Analysis:
 
     def _ranked(self, evidence: pl.DataFrame, traces: pl.DataFrame, routes: pl.DataFrame,
                 bulk: pl.DataFrame | None = None) -> pl.DataFrame:
-        frames = [evidence, bulk] if bulk is not None and bulk.height else [evidence]
-        if evidence.height or len(frames) > 1:
-            frames = link_frames(frames, traces)
-        incidents = build_incidents(frames[0], self.sigs, self.settings.overrides, bulk=frames[1] if len(frames) > 1 else None)
+        more = [bulk] if bulk is not None and bulk.height else []
+        evidence, *more = link_frames([evidence, *more], traces)  # empty frames pass through untouched
+        incidents = build_incidents(evidence, self.sigs, self.settings.overrides, bulk=more[0] if more else None)
         incidents = incidents.join(routes, on=["service", "http_path"], how="left", nulls_equal=False)
         return rank(self._explained(incidents))
 

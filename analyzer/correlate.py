@@ -9,7 +9,7 @@ table stays bounded however long the input.
 
 Many records that belong to a request carry no ID: uvicorn's access line,
 uvicorn's `Exception in ASGI application` traceback (logged after the request
-context is gone), the database's own error. `link_requests` ties them back
+context is gone), the database's own error. `link_frames` ties them back
 where the evidence allows, and says how (`linked_by`: "own" for an ID the
 record carried, "none" when nothing fits, else how):
 
@@ -383,7 +383,3 @@ def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWi
         start += size
     return linked
 
-
-def link_requests(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow | None = None) -> pl.DataFrame:
-    """`link_frames` for one frame."""
-    return link_frames([rows], traces, window)[0]

@@ -9,7 +9,7 @@ import polars as pl
 from conftest import ROOT, read_events
 
 from analyzer.analysis import Analysis
-from analyzer.correlate import TraceLimits, Traces, link_requests
+from analyzer.correlate import TraceLimits, Traces, link_frames
 from analyzer.diagnostics import Diagnostics
 from analyzer.pipeline import Pipeline
 from analyzer.signatures import load_signatures
@@ -45,7 +45,7 @@ def test_tracebacks_without_id_are_tied_to_their_failed_request():
     events, traces = traced(ROOT / "samples/api/api-text.log")
     orphans = events.filter(pl.col("exc_type").is_not_null() & pl.col("request_id").is_null())
     assert orphans.height == sum(r["status"] == 500 for r in REQUESTS.values()) == 8
-    linked = link_requests(orphans, traces.table)
+    (linked,) = link_frames([orphans], traces.table)
     assert linked.get_column("linked_by").to_list() == ["error"] * orphans.height
     for rid, exc in linked.select("request_id", "exc_type").iter_rows():
         assert REQUESTS[rid]["status"] >= 500, (rid, exc)
@@ -57,7 +57,7 @@ def test_tracebacks_without_id_are_tied_to_their_failed_request():
 def test_access_lines_are_tied_to_the_request_with_the_same_route_and_status():
     events, traces = traced(ROOT / "samples/api/api-text.log")
     access = events.filter((pl.col("logger") == "uvicorn.access") & (pl.col("http_status") == 422))
-    linked = link_requests(access, traces.table)
+    (linked,) = link_frames([access], traces.table)
     storm = {rid for rid, r in REQUESTS.items() if r["status"] == 422}
     got = linked.get_column("request_id").drop_nulls().to_list()
     assert len(got) == access.height == 34  # 30 in the storm, 4 sparse
@@ -68,7 +68,7 @@ def test_access_lines_are_tied_to_the_request_with_the_same_route_and_status():
 def test_database_records_are_tied_to_the_request_in_flight():
     events, traces = traced(ROOT / "samples/compose/compose.log")
     slow = events.filter((pl.col("service") == "db") & (pl.col("duration_ms") >= 1000))
-    linked = link_requests(slow, traces.table)
+    (linked,) = link_frames([slow], traces.table)
     expected = {s["request_id"] for i in MANIFEST["incidents"] if i["signature"] == "pg_slow_statement"
                 and i.get("run") == "api-text" for s in i["statements"] if s["statement_sleep_ms"] >= 1000}
     assert set(linked.get_column("request_id").to_list()) == expected

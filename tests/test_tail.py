@@ -220,8 +220,8 @@ def test_bounded_evidence_keeps_counts_honest():
         full.add(batch)
         bounded.add(batch)
         bounded.refresh()  # tail trims at each full computation
-    assert full.evidence().height > 140
-    assert bounded.evidence().height <= 80
+    assert full.snapshot().rows > 140
+    assert bounded.snapshot().rows <= 80
 
     def counts(frame: pl.DataFrame) -> dict[str, int]:
         return dict(frame.select("fingerprint", "count").iter_rows())
