@@ -200,8 +200,8 @@ class Analysis:
         self.pending_oldest: list[datetime | None] = []  # each pending part's oldest record time
         self.clock: datetime | None = None  # the latest record time seen
         self.settle = settle
-        self.compaction_paused = False  # while a snapshot is out (tail): `kept` and the parts it holds stay
-        self.snapshot_pending = 0  # pending parts of that snapshot
+        # while a snapshot is out (tail): how many pending parts it holds; they, and `kept`, stay as they are
+        self.frozen: int | None = None
 
     def add(self, events: pl.DataFrame) -> pl.DataFrame:
         """Match, correlate and keep the evidence of one batch; returns that batch's evidence."""
@@ -223,9 +223,9 @@ class Analysis:
 
     def _settle_due(self) -> bool:
         """Whether the pending evidence it may settle holds rows `settle` old (checked in `settle / 4` strides)."""
-        times = [t for t in self.pending_oldest[self.frozen_pending:] if t is not None]
+        times = [t for t in self.pending_oldest[self.frozen or 0:] if t is not None]
         if self.clock is None or not times:  # no times: waiting would not help
-            return sum(part.height for part in self.pending[self.frozen_pending:]) >= COMPACT_EVERY
+            return sum(part.height for part in self.pending[self.frozen or 0:]) >= COMPACT_EVERY
         return min(times) < self.clock - self.settle * 1.25  # type: ignore[operator]
 
     def _settle(self) -> None:
@@ -233,10 +233,10 @@ class Analysis:
 
         By then every request such a row may belong to has ended, and the trace table still holds it:
         linking at the end instead would only find the requests of the last minutes of a long input.
-        While a snapshot is out (`frozen_pending`), its pending parts stay as they are and nothing is
+        While a snapshot is out (`frozen`), its pending parts stay as they are and nothing is
         compacted.
         """
-        start = self.frozen_pending
+        start = self.frozen or 0
         pending = pl.concat(self.pending[start:], how="diagonal_relaxed")
         ready = pl.col("ts").is_null()
         if self.clock is not None:
@@ -248,17 +248,12 @@ class Analysis:
             return
         self.recent.append(link_frames([settled], self.traces.table)[0])
         self.recent_rows += settled.height
-        if self.recent_rows >= COMPACT_EVERY and not self.compaction_paused:
+        if self.recent_rows >= COMPACT_EVERY and self.frozen is None:
             whole, bulk = compact(pl.concat(self.recent, how="diagonal_relaxed"))  # the new rows only
             self.kept.append(whole)
             if bulk.height:
                 self.bulk.append(bulk)
             self.recent, self.recent_rows = [], 0
-
-    @property
-    def frozen_pending(self) -> int:
-        """Pending parts a snapshot being computed holds (they must stay as they are until it is applied)."""
-        return self.snapshot_pending if self.compaction_paused else 0
 
     def snapshot(self) -> Snapshot:
         return Snapshot(tuple(self.kept), tuple(self.bulk), tuple(self.recent), tuple(self.pending),

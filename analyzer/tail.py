@@ -117,7 +117,7 @@ class BoundedAnalysis(Analysis):
     def begin(self) -> Snapshot:
         """A snapshot for `compute`; call `apply` with its result before the next `begin`."""
         snapshot = self.snapshot()
-        self.compaction_paused, self.snapshot_pending = True, len(snapshot.pending)
+        self.frozen = len(snapshot.pending)
         return snapshot
 
     def compute(self, snapshot: Snapshot) -> Computed:
@@ -156,7 +156,7 @@ class BoundedAnalysis(Analysis):
             self.pending = self.pending[len(snapshot.pending):]
             self.pending_oldest = self.pending_oldest[len(snapshot.pending):]
             self.carried, self.gone = computed.carried, computed.gone  # type: ignore[assignment]
-        self.compaction_paused = False
+        self.frozen = None
 
     def refresh(self) -> pl.DataFrame:
         """`begin`, `compute` and `apply` on this thread; the ranked incidents."""
