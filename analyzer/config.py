@@ -61,9 +61,9 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.analysis import Settings
-from analyzer.incidents import WindowOverride
-from analyzer.ranking import SEVERITIES
+from analyzer.analysis.engine import Settings
+from analyzer.analysis.incidents import WindowOverride
+from analyzer.analysis.ranking import SEVERITIES
 from analyzer.timespec import parse_duration, parse_instant
 
 LOGSCAN_TOML = "logscan.toml"

@@ -118,7 +118,7 @@ def measure(file: Path, size: int, lines: int, tool: str, cmd: list[str], repeat
 
 
 def default_logscan() -> list[str]:
-    return ["logscan"] if shutil.which("logscan") else [sys.executable, "-m", "analyzer.cli"]
+    return ["logscan"] if shutil.which("logscan") else [sys.executable, "-m", "analyzer"]
 
 
 def commands(tool: str, path: str, logscan: list[str], grep_pattern: str) -> list[str]:
@@ -194,7 +194,7 @@ def main() -> None:
     ap.add_argument("--files", nargs="+", metavar="FILE", help="file names in --data, or paths (default: every known file present)")
     ap.add_argument("--tools", nargs="+", choices=TOOLS, default=TOOLS, help="default: all; scan runs on compose.log only")
     ap.add_argument("--repeat", type=int, default=3, help="runs per command; the best time is kept (default: 3)")
-    ap.add_argument("--logscan-cmd", help="how to invoke logscan (default: `logscan` on PATH, else `python -m analyzer.cli`)")
+    ap.add_argument("--logscan-cmd", help="how to invoke logscan (default: `logscan` on PATH, else `python -m analyzer.commands.app`)")
     ap.add_argument("--grep-pattern", default="", help="pattern for grep -c (default: '' = count every line)")
     ap.add_argument("--markdown", type=Path, help="also append the Markdown report to this file")
     ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")

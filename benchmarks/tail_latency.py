@@ -330,7 +330,7 @@ def main() -> None:
                     help="compose: generate.py's normal compose traffic (default); quiet: lines that are evidence of nothing")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tail-args", default="", help='extra arguments for logscan tail, e.g. "--tick 50ms"')
-    ap.add_argument("--logscan-cmd", help="how to invoke logscan (default: `logscan` on PATH, else `python -m analyzer.cli`)")
+    ap.add_argument("--logscan-cmd", help="how to invoke logscan (default: `logscan` on PATH, else `python -m analyzer.commands.app`)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (log file, tail's stderr)")
     ap.add_argument("--markdown", type=Path, help="also append the Markdown result to this file")
     args = ap.parse_args()

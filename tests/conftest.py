@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from analyzer.cli import app
+from analyzer.commands.app import app
 from analyzer.diagnostics import Diagnostics
 from analyzer.events import empty_events
-from analyzer.pipeline import Pipeline
-from analyzer.sources import resolve
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.ingest.sources import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 

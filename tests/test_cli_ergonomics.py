@@ -15,9 +15,9 @@ import pytest
 from conftest import ROOT, SGR
 from rich.console import Console
 
-from analyzer.cli import _progress, show_progress
+from analyzer.commands.app import _progress, show_progress
 from analyzer.diagnostics import Diagnostics
-from analyzer.sources import Input, known_size
+from analyzer.ingest.sources import Input, known_size
 
 COMPOSE = ROOT / "samples/compose/compose.log"
 ANSI = "\x1b["

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 from conftest import ROOT, read_events
 
-from analyzer.analysis import Analysis
-from analyzer.correlate import TraceLimits, Traces, link_frames
+from analyzer.analysis.engine import Analysis
+from analyzer.analysis.correlate import TraceLimits, Traces, link_frames
 from analyzer.diagnostics import Diagnostics
-from analyzer.pipeline import Pipeline
-from analyzer.signatures import load_signatures
-from analyzer.sources import resolve
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.analysis.signatures import load_signatures
+from analyzer.ingest.sources import resolve
 
 MANIFEST = json.loads((ROOT / "samples" / "manifest.json").read_text())
 REQUESTS = {r["request_id"]: r for r in MANIFEST["runs"]["api-text"]["requests"]}

@@ -1,4 +1,4 @@
-"""Follow mode (analyzer.follow): appended lines read once each, through rotations, deletions and trouble."""
+"""Follow mode (analyzer.ingest.follow): appended lines read once each, through rotations, deletions and trouble."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import follow
+from analyzer.ingest import follow
 from analyzer.diagnostics import Diagnostics
-from analyzer.follow import Follower
+from analyzer.ingest.follow import Follower
 
 
 def collect(follower: Follower, until: Callable[[bytes], bool], timeout: float = 5.0) -> bytes:

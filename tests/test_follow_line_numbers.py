@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import follow
+from analyzer.ingest import follow
 from analyzer.diagnostics import Diagnostics
-from analyzer.follow import Follower
-from analyzer.pipeline import Pipeline
-from analyzer.sources import Chunk
+from analyzer.ingest.follow import Follower
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.ingest.sources import Chunk
 
 
 def chunks_until(follower: Follower, needle: bytes, timeout: float = 5.0) -> list[Chunk]:

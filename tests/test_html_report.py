@@ -12,7 +12,7 @@ import pytest
 from browser import open_page, require_chromium
 from conftest import ROOT
 
-from analyzer.reports import html as html_report
+from analyzer.report import html as html_report
 
 COMPOSE = str(ROOT / "samples/compose/compose.log")
 ARTIFACTS = ROOT / "tests/artifacts"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 from conftest import ROOT, read_events
 
-from analyzer.analysis import Analysis
-from analyzer.incidents import fingerprint
-from analyzer.signatures import load_signatures
+from analyzer.analysis.engine import Analysis
+from analyzer.analysis.incidents import fingerprint
+from analyzer.analysis.signatures import load_signatures
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SIGS = load_signatures()
@@ -73,7 +73,7 @@ def test_fingerprint_is_stable_and_distinguishes_service_and_key():
 
 
 def test_compacting_evidence_keeps_every_count_and_request(monkeypatch):
-    from analyzer import analysis
+    from analyzer.analysis import engine as analysis
 
     events, _ = read_events(ROOT / "samples/compose/compose.log")
 

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.diagnostics import SourceStats
-from analyzer.formats import FORMATS, common
-from analyzer.framing.decode import decode_lines
-from analyzer.framing.detect import Detector
+from analyzer.ingest.formats import FORMATS, common
+from analyzer.ingest.framing.decode import decode_lines
+from analyzer.ingest.framing.detect import Detector
 
 
 def plain_rule(values: list[str | None], expr: pl.Expr) -> list:

@@ -11,8 +11,8 @@ import polars as pl
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from analyzer.match import MATCH_SCHEMA, match_events
-from analyzer.signatures import SignatureError, load_signatures
+from analyzer.analysis.match import MATCH_SCHEMA, match_events
+from analyzer.analysis.signatures import SignatureError, load_signatures
 from tests.conftest import ROOT, read_events
 
 BUILTIN = load_signatures()

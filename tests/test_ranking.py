@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from analyzer.ranking import rank
+from analyzer.analysis.ranking import rank
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ import re
 from conftest import ROOT
 from rich.console import Console
 
-from analyzer.report import causes_by_rank
-from analyzer.reports import html, markdown, terminal
+from analyzer.report.model import causes_by_rank
+from analyzer.report import html, markdown, terminal
 
 COMPOSE = ROOT / "samples/compose/compose.log"
 

@@ -47,7 +47,7 @@ def expected_incidents(path: str) -> list[dict]:
 def scan(path: str) -> dict:
     from typer.testing import CliRunner
 
-    from analyzer.cli import app
+    from analyzer.commands.app import app
 
     result = CliRunner().invoke(app, ["scan", str(ROOT / path), "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -121,7 +121,7 @@ def test_report_contract():
 def test_compose_on_stdin_gives_the_same_incidents():
     from typer.testing import CliRunner
 
-    from analyzer.cli import app
+    from analyzer.commands.app import app
 
     data = Path(ROOT / "samples/compose/compose.log").read_bytes()
     result = CliRunner().invoke(app, ["scan", "-", "--format", "json"], input=data, catch_exceptions=False)

@@ -14,9 +14,9 @@ from conftest import ROOT
 from sentry_server import SentryServer
 from typer.testing import CliRunner
 
-from analyzer.cli import app
-from analyzer.reports import sentry as sentry_module
-from analyzer.reports.sentry import EXAMPLE_CHARS, SentryDsnError, SentrySink
+from analyzer.commands.app import app
+from analyzer.report import sentry as sentry_module
+from analyzer.report.sentry import EXAMPLE_CHARS, SentryDsnError, SentrySink
 
 
 @pytest.fixture(scope="module")

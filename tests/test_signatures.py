@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from analyzer.match import check_examples
-from analyzer.signatures import SignatureError, builtin_dir, load_signatures
-from analyzer.signatures_cli import signatures_app
+from analyzer.analysis.match import check_examples
+from analyzer.analysis.signatures import SignatureError, builtin_dir, load_signatures
+from analyzer.commands.signatures import signatures_app
 
 BUILTIN = load_signatures()
 REQUIRED_IDS = (

@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzer import checkpoints as checkpoints_module
-from analyzer import history as history_module
+from analyzer.state import checkpoints as checkpoints_module
+from analyzer.state import history as history_module
 from analyzer.diagnostics import Diagnostics
-from analyzer.pipeline import Pipeline
-from analyzer.sources import Input, read_chunks, resolve
-from analyzer.state import StateError, default_state_dir, job_id, open_state
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.ingest.sources import Input, read_chunks, resolve
+from analyzer.state.store import StateError, default_state_dir, job_id, open_state
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

@@ -18,14 +18,14 @@ import orjson
 import polars as pl
 from conftest import ROOT
 
-from analyzer.analysis import Analysis
+from analyzer.analysis.engine import Analysis
 from analyzer.diagnostics import Diagnostics
-from analyzer.follow import Follower
-from analyzer.pipeline import Pipeline
-from analyzer.signatures import load_signatures
-from analyzer.sources import resolve
-from analyzer.tail import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
-from analyzer.tail_cli import TailFormat, run_tail
+from analyzer.ingest.follow import Follower
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.analysis.signatures import load_signatures
+from analyzer.ingest.sources import resolve
+from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
+from analyzer.commands.tail import TailFormat, run_tail
 
 API_TEXT = (ROOT / "samples/api/api-text.log").read_text().splitlines(keepends=True)
 POSTGRES = (ROOT / "samples/postgres/default.log").read_text().splitlines(keepends=True)
@@ -233,7 +233,7 @@ def test_ctrl_c_ends_tail_with_the_final_report(tmp_path):
     """SIGINT to the real command: exit 0, every line read, and the report (not an abort, not a hang)."""
     log = tmp_path / "compose.log"
     log.write_bytes(b"")
-    proc = subprocess.Popen([sys.executable, "-m", "analyzer.cli", "tail", str(log), "--format", "jsonl"],
+    proc = subprocess.Popen([sys.executable, "-m", "analyzer", "tail", str(log), "--format", "jsonl"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     try:
         time.sleep(1.5)  # watching

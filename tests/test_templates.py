@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzer.formats.common import exception_line, exception_lines
-from analyzer.templates import template
+from analyzer.ingest.formats.common import exception_line, exception_lines
+from analyzer.analysis.templates import template
 
 
 def masked(*messages: str) -> list[str]:

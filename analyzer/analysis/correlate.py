@@ -1,0 +1,385 @@
+"""Correlate stage: events -> request traces, and ID-less records tied back to their request.
+
+A *trace* is everything logged under one `request_id`: the services involved,
+when it started and ended, its HTTP method/path/status, its duration, its
+first error, and its first few events. Traces are built batch by batch as
+partial aggregates that merge associatively (`Traces.add`), so the batch path
+and `tail` share them; old traces that nothing points at are pruned, so the
+table stays bounded however long the input.
+
+Many records that belong to a request carry no ID: uvicorn's access line,
+uvicorn's `Exception in ASGI application` traceback (logged after the request
+context is gone), the database's own error. `link_frames` ties them back
+where the evidence allows, and says how (`linked_by`: "own" for an ID the
+record carried, "none" when nothing fits, else how):
+
+* access lines: the request of the same service with the same method, path
+  and status that ended at (nearly) the same moment;
+* errors of a service that logs request IDs: the nearest failed request of
+  that service (or one that never logged its status: a worker killed with
+  it), within seconds, one error per request first;
+* database records (PostgreSQL logs no request IDs): the request, of any
+  service, that was in flight when the record was written (and, for a
+  statement with a duration, for all of it), preferring a failed request for
+  an error and a request not yet linked;
+* records of other services without IDs (workers, jobs) stay unlinked: no
+  evidence ties them to a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from analyzer.events import UTC_TS
+from analyzer.analysis.owned_strings import own_strings
+
+TRACE_EVENTS = 12  # events kept per trace, for the report's trace view
+TRAIL_MESSAGE_CHARS = 200
+DETACH_EVERY = 16  # batches between copies of the trace table into buffers of its own
+DATABASE_FORMATS = frozenset({"postgres", "postgres_csv", "postgres_json"})  # they run the requests' queries
+
+TRACE_SCHEMA: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "services": pl.List(pl.String),
+    "start": UTC_TS,
+    "end": UTC_TS,
+    "http_method": pl.String(),
+    "http_path": pl.String(),
+    "http_status": pl.Int32(),
+    "duration_ms": pl.Float64(),
+    "first_error": pl.String(),
+    "events": pl.Int64(),
+    "notable": pl.Boolean(),
+    "trail": pl.String(),  # the first TRACE_EVENTS events, one JSON object per line (ts, service, level, message)
+}
+
+
+@dataclass(frozen=True)
+class TraceLimits:
+    """Bounds on the trace table: notable traces (an error, a warning, a 4xx/5xx) are kept, the rest age out.
+
+    At most `max_traces` rows of at most TRACE_EVENTS short events each: about
+    100 MB in the worst case, whatever the input size.
+    """
+
+    horizon: timedelta = timedelta(minutes=10)  # un-notable traces older than this (vs. newest) are dropped
+    max_traces: int = 50_000  # hard cap; the oldest go first
+
+
+@dataclass(frozen=True)
+class LinkWindow:
+    """How far apart (in time) a record and its request may be to be linked."""
+
+    access: timedelta = timedelta(seconds=2)
+    error_before: timedelta = timedelta(seconds=5)
+    error_after: timedelta = timedelta(seconds=1)
+    in_flight: timedelta = timedelta(milliseconds=100)
+    max_request: timedelta = timedelta(minutes=2)  # longest request considered in flight
+
+
+def empty_traces() -> pl.DataFrame:
+    return pl.DataFrame(schema=TRACE_SCHEMA)
+
+
+def _is_error(frame_level: pl.Expr) -> pl.Expr:
+    return frame_level.is_in(["error", "critical"])
+
+
+def _partial(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per request ID in `events`: the partial aggregate that `_merge` combines."""
+    rows = events.filter(pl.col("request_id").is_not_null())
+    if rows.height == 0:
+        return empty_traces()
+    error = _is_error(pl.col("level")) | pl.col("exc_type").is_not_null()
+    # a plain String (JSON lines), not a list of structs: nested strings would stay views into each batch
+    trail = pl.struct("ts", "service", "level", pl.col("message").str.slice(0, TRAIL_MESSAGE_CHARS), "line_no")
+    trail = trail.struct.json_encode()
+    return (
+        rows.group_by("request_id", maintain_order=True)
+        .agg(
+            pl.col("service").unique(maintain_order=True).alias("services"),
+            pl.col("ts").min().alias("start"),
+            pl.col("ts").max().alias("end"),
+            pl.col("http_method").drop_nulls().first(),
+            pl.col("http_path").drop_nulls().first(),
+            pl.col("http_status").max(),
+            pl.col("duration_ms").max(),
+            pl.col("message").filter(error).first().alias("first_error"),
+            pl.len().cast(pl.Int64).alias("events"),
+            (error | (pl.col("http_status") >= 400) | (pl.col("level") == "warning")).any().alias("notable"),
+            trail.head(TRACE_EVENTS).str.join("\n").alias("trail"),
+        )
+        .select(TRACE_SCHEMA.keys())
+        .cast(TRACE_SCHEMA)  # type: ignore[arg-type]
+        .pipe(own_strings)
+    )
+
+
+def _merge(table: pl.DataFrame) -> pl.DataFrame:
+    """Combine partial aggregates of the same request (associative, order-preserving)."""
+    return (
+        table.group_by("request_id", maintain_order=True)
+        .agg(
+            pl.col("services").explode().unique(maintain_order=True),
+            pl.col("start").min(),
+            pl.col("end").max(),
+            pl.col("http_method").drop_nulls().first(),
+            pl.col("http_path").drop_nulls().first(),
+            pl.col("http_status").max(),
+            pl.col("duration_ms").max(),
+            pl.col("first_error").drop_nulls().first(),
+            pl.col("events").sum(),
+            pl.col("notable").any(),
+            pl.col("trail").str.join("\n"),
+        )
+        .with_columns(pl.col("trail").str.split("\n").list.head(TRACE_EVENTS).list.join("\n"))
+        .cast(TRACE_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+class Traces:
+    """The running trace table: fed event batches, queried at report time."""
+
+    def __init__(self, limits: TraceLimits | None = None) -> None:
+        self.limits = limits or TraceLimits()
+        self.table = empty_traces()
+        self.newest: datetime | None = None
+        self.updates = 0
+
+    def add(self, events: pl.DataFrame) -> None:
+        part = _partial(events)
+        if part.height == 0:
+            return
+        seen = set(part.get_column("request_id").to_list())
+        old = self.table.filter(pl.col("request_id").is_in(seen))
+        self.table = pl.concat([self.table.filter(~pl.col("request_id").is_in(seen)), _merge(pl.concat([old, part]))])
+        self.updates += 1
+        if self.updates % DETACH_EVERY == 0:  # let go of the buffers earlier batches left behind
+            self.table = own_strings(self.table)
+        newest = part.get_column("end").max()
+        if newest is not None and (self.newest is None or newest > self.newest):  # type: ignore[operator]
+            self.newest = newest  # type: ignore[assignment]
+        self._prune()
+
+    def _prune(self) -> None:
+        limits = self.limits
+        if self.newest is not None:
+            cutoff = self.newest - limits.horizon
+            keep = pl.col("notable") | (pl.col("end") >= cutoff) | pl.col("end").is_null()
+            self.table = self.table.filter(keep)
+        if self.table.height > limits.max_traces:
+            self.table = self.table.sort("end", nulls_last=True).tail(limits.max_traces)
+
+    def lookup(self, request_ids: list[str]) -> pl.DataFrame:
+        return self.table.filter(pl.col("request_id").is_in(request_ids))
+
+
+def _failed() -> pl.Expr:
+    """A request known to have failed on the server: a 5xx, or an error logged and no status known."""
+    status = pl.col("http_status")
+    return (status >= 500).fill_null(pl.col("first_error").is_not_null())
+
+
+def _unfinished() -> pl.Expr:
+    """A request that never logged its status (still running, or killed with its worker)."""
+    return pl.col("http_status").is_null()
+
+
+def _link_access(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """Access-shaped rows (method, path, status, no ID) -> the request that ended then with those fields."""
+    keys = ["service", "http_method", "http_path", "http_status"]
+    want = rows.filter(
+        pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("http_status").is_not_null()
+        & pl.col("ts").is_not_null()
+    )
+    if want.height == 0 or traces.height == 0:
+        return rows
+    ends = (
+        traces.filter(pl.col("end").is_not_null() & pl.col("http_status").is_not_null())
+        .with_columns(pl.col("services").list.first().alias("service"))
+        .select(*keys, pl.col("end").alias("ts"), pl.col("request_id").alias("_linked"))
+        .sort("ts")
+    )
+    found = want.select("_row", *(pl.col(k).cast(ends.schema[k]) for k in keys), "ts").sort("ts").join_asof(
+        ends, on="ts", by=keys, strategy="nearest", tolerance=window.access, check_sortedness=False
+    )
+    return _apply(rows, found.select("_row", "_linked", pl.lit("access").alias("_how")))
+
+
+def _apply(rows: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+    """Write linked IDs (`_row` -> `_linked`, `_how`) into rows that had none.
+
+    `_row` is each row's position (rows are never reordered while linking), so the IDs are written
+    in place: no join, no copy of the other columns.
+    """
+    found = found.filter(pl.col("_linked").is_not_null())
+    if found.height == 0:
+        return rows
+    at = found.get_column("_row")
+    return rows.with_columns(
+        rows.get_column("request_id").clone().scatter(at, found.get_column("_linked")),
+        rows.get_column("linked_by").clone().scatter(at, found.get_column("_how")),
+    )
+
+
+CANDIDATES_PER_RECORD = 8  # best-ranked requests kept per record before the greedy one-to-one pass
+LINK_SLICE_ROWS = 10_000  # records paired with requests at a time (the pair frame of a slice stays ~50 MB)
+
+
+def _requests(traces: pl.DataFrame) -> pl.DataFrame:
+    return traces.filter(pl.col("end").is_not_null()).select(
+        "request_id",
+        pl.col("services").list.first().alias("req_service"),
+        pl.coalesce("start", "end").alias("start"),
+        "end",
+        _failed().alias("failed"),
+        _unfinished().alias("unfinished"),
+    )
+
+
+def _error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """Errors of services that log IDs x failed (or unfinished) requests of the same service, moments apart.
+
+    An equality join on (service, second) over the seconds the window spans,
+    then the exact range: never a cross product of errors and requests.
+    """
+    second = pl.col("end").dt.epoch("s").alias("_second")
+    failed = reqs.filter(pl.col("failed") | pl.col("unfinished")).with_columns(second)
+    lo = (pl.col("ts") - window.error_before).dt.epoch("s")
+    hi = (pl.col("ts") + window.error_after).dt.epoch("s")
+    spans = orphans.with_columns(pl.int_ranges(lo, hi + 1).alias("_second")).explode("_second")
+    pairs = spans.join(failed, left_on=["service", "_second"], right_on=["req_service", "_second"], how="inner")
+    pairs = pairs.filter(
+        pl.col("end").is_between(pl.col("ts") - window.error_before, pl.col("ts") + window.error_after)
+    ).drop("_second")
+    return pairs.with_columns(pl.lit("error").alias("how"), (~pl.col("failed")).alias("mismatch"))
+
+
+def _in_flight_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """Database records x requests running for the whole time the record covers (an inequality join)."""
+    pairs = orphans.join_where(
+        reqs,
+        pl.col("start") <= pl.col("began") + window.in_flight,
+        pl.col("end") >= pl.col("ts") - window.in_flight,
+    ).filter(pl.col("end") <= pl.col("ts") + window.max_request)
+    return pairs.with_columns(pl.lit("in_flight").alias("how"), (pl.col("failed") != pl.col("is_error")).alias("mismatch"))
+
+
+def _best(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Per record, its CANDIDATES_PER_RECORD best-ranked requests (by mismatch, then distance in time)."""
+    return (
+        pairs.with_columns((pl.col("end") - pl.col("ts")).abs().alias("distance"))
+        .sort("_row", "mismatch", "distance", "request_id")
+        .group_by("_row", maintain_order=True)
+        .agg(
+            pl.col("ts").first(), pl.col("how").first(),
+            pl.struct("mismatch", "distance", "request_id").head(CANDIDATES_PER_RECORD).alias("candidates"),
+        )
+    )
+
+
+def _choose(how: str, candidates: list[dict], used: dict[tuple[str, str], int]) -> str:
+    """Errors of one service spread over its failed requests first; database records prefer the right kind."""
+    def rank(c: dict) -> tuple:
+        taken = used.get((how, c["request_id"]), 0)
+        return (taken, c["mismatch"], c["distance"]) if how == "error" else (c["mismatch"], taken, c["distance"])
+
+    return min(candidates, key=rank)["request_id"]
+
+
+def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """Errors and database records without an ID -> a request.
+
+    Candidate pairs come from vectorized joins; the choice is greedy in time
+    order so that concurrent failures spread one per request (Python runs over
+    the few orphan records only, with at most CANDIDATES_PER_RECORD each).
+    """
+    reqs = _requests(traces)
+    orphan = (
+        pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("ts").is_not_null()
+        & pl.col("http_status").is_null()
+    )
+    orphans = rows.filter(orphan).select(
+        "_row", "ts", pl.col("service").cast(pl.String), pl.col("format").cast(pl.String),
+        (pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()).alias("is_error"),
+        (pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0))).alias("began"),
+    )
+    if orphans.height == 0 or reqs.height == 0:
+        return rows
+    id_services = reqs.get_column("req_service").unique().implode()
+    from_app = orphans.filter(pl.col("service").is_in(id_services) & pl.col("is_error"))
+    from_db = orphans.filter(~pl.col("service").is_in(id_services) & pl.col("format").is_in(list(DATABASE_FORMATS)))
+    # anything else is a worker or job of its own: no evidence ties it to a request
+    best = [
+        _best(pairs(part, reqs, window))
+        for frame, pairs in ((from_app, _error_pairs), (from_db, _in_flight_pairs))
+        for part in frame.iter_slices(LINK_SLICE_ROWS)  # bounded pair frames, however much evidence
+    ]
+    options = pl.concat([b for b in best if b.height], how="diagonal_relaxed") if any(b.height for b in best) else None
+    if options is None:
+        return rows
+    options = options.sort("ts", "_row").drop("ts")
+    used: dict[tuple[str, str], int] = {}  # (how, request) -> records already tied to it that way
+    links: list[tuple[int, str, str]] = []
+    for row_id, how, candidates in options.iter_rows():
+        chosen = _choose(how, candidates, used)
+        used[(how, chosen)] = used.get((how, chosen), 0) + 1
+        links.append((row_id, chosen, how))
+    schema = {"_row": pl.UInt32, "_linked": pl.String, "_how": pl.String}
+    return _apply(rows, pl.DataFrame(links, schema=schema, orient="row"))
+
+
+_LINK_COLUMNS = (
+    "ts", "service", "format", "level", "exc_type", "duration_ms", "request_id", "http_method", "http_path", "http_status",
+)
+
+
+def _slim(frame: pl.DataFrame) -> pl.DataFrame:
+    """The columns linking reads, with the repetitive ones Categorical (as compacted evidence keeps them)."""
+    linked_by = pl.col("linked_by") if "linked_by" in frame.columns else pl.lit(None)
+    return frame.select(*_LINK_COLUMNS, linked_by.cast(pl.String).alias("linked_by")).with_columns(
+        pl.col(name).cast(pl.Categorical) for name in ("service", "format", "level", "exc_type", "http_method")
+    )
+
+
+def _around(traces: pl.DataFrame, rows: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """The requests that may be linked to `rows` at all: those that ended from `error_before` before the
+    first record to `max_request` after the last. Small batches (tail) then join a few requests, not the table."""
+    first, last = rows.get_column("ts").min(), rows.get_column("ts").max()
+    if first is None or last is None:
+        return traces
+    lo = first - max(window.error_before, window.access, window.in_flight)  # type: ignore[operator]
+    return traces.filter(pl.col("end").is_between(lo, last + window.max_request))  # type: ignore[operator]
+
+
+def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWindow | None = None) -> list[pl.DataFrame]:
+    """Fill `request_id` of evidence rows that lack one (see the module doc), over several frames at once.
+
+    Sets `linked_by`: "own" for an ID the record carried, "access", "error" or "in_flight" for a link,
+    "none" when no request fits. Rows that already have a `linked_by` were linked before (analyzer.analysis.engine
+    links evidence for good once its requests have ended) and are left alone.
+    The joins run on the few columns linking reads, all frames together (one greedy choice over
+    all records); the heavy columns (text) are never copied.
+    """
+    window = window or LinkWindow()
+    sizes = [frame.height for frame in frames]
+    slim = pl.concat([_slim(frame) for frame in frames if frame.height]) if any(sizes) else None
+    if slim is None:
+        return frames
+    traces = _around(traces, slim, window)
+    slim = _link_orphans(_link_access(slim.with_row_index("_row"), traces, window), traces, window)
+    untried = pl.col("linked_by").is_null()
+    slim = slim.with_columns(
+        pl.when(untried & pl.col("request_id").is_not_null()).then(pl.lit("own"))
+        .when(untried).then(pl.lit("none")).otherwise(pl.col("linked_by")).alias("linked_by")
+    )
+    linked, start = [], 0
+    for frame, size in zip(frames, sizes, strict=True):
+        part = slim.slice(start, size)
+        linked.append(frame.with_columns(part.get_column("request_id"), part.get_column("linked_by")) if size else frame)
+        start += size
+    return linked
+

@@ -1,0 +1,240 @@
+"""Incidents stage: evidence rows -> incidents (Polars aggregations).
+
+*Evidence* is the small part of the event stream the later stages need: every
+event a signature matched (`kind` = "point"), every event a window rule counts
+("window"), and every error or traceback no signature explains ("unknown").
+`Analysis` collects it batch by batch; `build_incidents` turns it into one row
+per incident:
+
+* point matches group by fingerprint = signature + service + key captures;
+* window rules (storms, slow requests) count the distinct requests per
+  `group_by` in a sliding window and keep the rows of every window that
+  reached `min_count`;
+* unknown errors cluster by service + template (exception line or message
+  with numbers, IDs, quoted values and addresses masked; made when the
+  evidence is collected, see analyzer.analysis.engine); a request already
+  explained by a signature does not also make an unknown incident, and a
+  request that logged several unexplained errors counts once, under the most
+  telling one (the one with a traceback).
+
+Occurrences of one request on one service count once (`count`); distinct
+request IDs are `affected_requests`, listed in `request_ids` (capped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import polars as pl
+
+from analyzer.events import UTC_TS
+from analyzer.analysis.signatures import Signature, SignatureSet
+
+MAX_REQUEST_IDS = 10_000
+MAX_EXAMPLES = 3
+MAX_EXAMPLE_CHARS = 8_000
+
+#: Event columns evidence keeps (plus kind, signature, key, captures, and exc_line for unknown errors).
+EVIDENCE_EVENT_COLUMNS = (
+    "ts", "source", "line_no", "service", "format", "level", "message", "text", "request_id",
+    "http_method", "http_path", "http_status", "duration_ms", "exc_type",
+)
+UNKNOWN = "unknown"
+
+_EXAMPLE = pl.Struct({"source": pl.String, "line_no": pl.Int64, "ts": UTC_TS, "text": pl.String})
+INCIDENT_SCHEMA: dict[str, pl.DataType] = {
+    "fingerprint": pl.String(),
+    "signature": pl.String(),
+    "service": pl.String(),
+    "key": pl.String(),
+    "captures": pl.String(),
+    "template": pl.String(),
+    "count": pl.Int64(),
+    "first_seen": UTC_TS,
+    "last_seen": UTC_TS,
+    "request_ids": pl.List(pl.String),
+    "affected_requests": pl.Int64(),
+    "timeline": pl.List(pl.Struct({"minute": UTC_TS, "count": pl.UInt32})),
+    "examples": pl.List(_EXAMPLE),
+    "level": pl.String(),
+    "exc_type": pl.String(),
+    "http_path": pl.String(),
+    "duration_p50_ms": pl.Float64(),
+    "duration_p95_ms": pl.Float64(),
+    "duration_max_ms": pl.Float64(),
+}
+
+
+@dataclass(frozen=True)
+class WindowOverride:
+    """A threshold set from the command line or config, replacing a window rule's own."""
+
+    window_seconds: float | None = None
+    min_count: int | None = None
+
+
+def clip_text(text: pl.Expr, limit: int = MAX_EXAMPLE_CHARS) -> pl.Expr:
+    """Long records keep their head and their tail (where a traceback's exception line is)."""
+    half = limit // 2
+    tail = text.str.tail(half).str.replace(r"^[^\n]*\n", "")  # from a line start
+    clipped = pl.concat_str([text.str.head(half), pl.lit("\n  [… cut …]\n"), tail])
+    return pl.when(text.str.len_chars() > limit).then(clipped).otherwise(text)
+
+
+def fingerprint(signature: str, service: str | None, key: str | None) -> str:
+    """Stable incident identity: the same problem on the same service gets the same ID in every run."""
+    raw = "\x1f".join((signature, service or "", key or ""))
+    return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+
+def _owned() -> pl.Expr:
+    """Rows that carry their request's ID (or were tied to it by route or error): one occurrence per request.
+
+    Rows tied only by time (`in_flight` database records) and rows of no request each count once.
+    """
+    return pl.col("request_id").is_not_null() & (pl.col("linked_by").fill_null("") != "in_flight")
+
+
+def _aggregate(rows: pl.DataFrame | pl.LazyFrame, group: list[str]) -> pl.DataFrame:
+    """The common incident aggregates over evidence rows grouped by `group` (rows in input order).
+
+    `group` always holds `service`, so the distinct request IDs of owned rows are the occurrences of
+    one request on one service; counting them needs no per-row key. The plan is lazy so that each
+    aggregation reads only its columns: an eager group_by copies every column of the rows first.
+    """
+    rows = rows.lazy().with_columns(_owned().alias("_own"))
+    examples = (
+        rows.filter(pl.col("text").is_not_null())  # only the rows compaction kept whole; never a struct per row
+        .group_by(group, maintain_order=True)
+        .agg(pl.struct("source", "line_no", "ts", "text").unique(maintain_order=True).head(MAX_EXAMPLES).alias("examples"))
+    )
+    incidents = rows.group_by(group, maintain_order=True).agg(
+        (pl.col("request_id").filter("_own").n_unique() + (~pl.col("_own")).sum()).cast(pl.Int64).alias("count"),
+        pl.col("ts").min().alias("first_seen"),
+        pl.col("ts").max().alias("last_seen"),
+        pl.col("request_id").drop_nulls().unique(maintain_order=True).alias("_rids"),
+        pl.col("captures").drop_nulls().first(),
+        pl.col("level").first(),
+        pl.col("exc_type").drop_nulls().first(),
+        pl.col("http_path").drop_nulls().first(),
+        pl.col("duration_ms").quantile(0.5).alias("duration_p50_ms"),
+        pl.col("duration_ms").quantile(0.95).alias("duration_p95_ms"),
+        pl.col("duration_ms").max().alias("duration_max_ms"),
+    ).join(examples, on=group, how="left", nulls_equal=True)
+    timeline = (
+        rows.filter(pl.col("ts").is_not_null())
+        .group_by(*group, pl.col("ts").dt.truncate("1m").alias("minute"))
+        .agg(pl.len().alias("count"))
+        .sort("minute")
+        .group_by(group)
+        .agg(pl.struct("minute", "count").alias("timeline"))
+    )
+    return incidents.join(timeline, on=group, how="left", nulls_equal=True).with_columns(
+        pl.col("_rids").list.len().cast(pl.Int64).alias("affected_requests"),
+        pl.col("_rids").list.head(MAX_REQUEST_IDS).alias("request_ids"),
+    ).collect()
+
+
+def _finish(incidents: pl.DataFrame) -> pl.DataFrame:
+    """Fingerprints, missing columns, schema order."""
+    incidents = incidents.with_columns(
+        pl.struct("signature", "service", "key")
+        .map_elements(lambda s: fingerprint(s["signature"], s["service"], s["key"]), return_dtype=pl.String)
+        .alias("fingerprint")
+    )
+    missing = [pl.lit(None, dtype=t).alias(c) for c, t in INCIDENT_SCHEMA.items() if c not in incidents.columns]
+    return incidents.with_columns(missing).select(
+        pl.col(c).cast(t) for c, t in INCIDENT_SCHEMA.items()
+    )
+
+
+def _point_incidents(evidence: pl.DataFrame, bulk: pl.DataFrame | None) -> pl.DataFrame:
+    """Signature matches grouped by fingerprint; `bulk` holds more matches, without text (analyzer.analysis.engine.compact).
+
+    Lazy, so neither frame is copied whole: each aggregation reads its own columns.
+    """
+    point = pl.col("kind") == "point"
+    parts = [evidence.lazy().filter(point)] if evidence.height and bool(evidence.select(point.any()).item()) else []
+    if bulk is not None and bulk.height:
+        parts.append(bulk.lazy().with_columns(pl.col(pl.Categorical).cast(pl.String)))
+    if not parts:
+        return _finish(pl.DataFrame(schema={"signature": pl.String, "service": pl.String, "key": pl.String}))
+    rows = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+    return _finish(_aggregate(rows, ["signature", "service", "key"]))
+
+
+def _window_members(rows: pl.DataFrame, sig: Signature, override: WindowOverride | None) -> pl.DataFrame:
+    """Rows of `sig` that fall in a window where at least min_count distinct requests occurred."""
+    seconds = (override and override.window_seconds) or sig.window_seconds or 60.0
+    min_count = (override and override.min_count) or sig.min_count or 1
+    group = list(sig.group_by) or ["service"]
+    rows = rows.filter(pl.col("ts").is_not_null())
+    # one row per request (an access line and the app's summary line of the same request count once)
+    rows = rows.with_columns(pl.coalesce("request_id", pl.int_range(pl.len()).cast(pl.String)).alias("_req"))
+    rows = rows.unique(subset=["_req", *group], keep="first", maintain_order=True).sort("ts")
+    if rows.height == 0:
+        return rows
+    period = f"{int(seconds * 1_000_000)}us"
+    counts = rows.rolling(index_column="ts", period=period, group_by=group).agg(pl.len().alias("_n"))
+    ends = counts.filter(pl.col("_n") >= min_count).select(*group, pl.col("ts").alias("_end")).unique().sort("_end")
+    if ends.height == 0:
+        return rows.clear()
+    joined = rows.join_asof(
+        ends.with_columns(pl.col("_end").alias("ts")), on="ts", by=group, strategy="forward",
+        tolerance=f"{int(seconds * 1_000_000)}us", check_sortedness=False,
+    )
+    return joined.filter(pl.col("_end").is_not_null()).drop("_end", "_req")
+
+
+def _window_incidents(
+    evidence: pl.DataFrame, sigs: SignatureSet, overrides: dict[str, WindowOverride]
+) -> pl.DataFrame:
+    parts = []
+    rows = evidence.filter(pl.col("kind") == "window")
+    for sig_id in rows.get_column("signature").unique().to_list():
+        if sig_id not in sigs:
+            continue
+        sig = sigs[sig_id]
+        members = _window_members(rows.filter(pl.col("signature") == sig_id), sig, overrides.get(sig_id))
+        if members.height == 0:
+            continue
+        key_cols = [c for c in (sig.group_by or ("service",)) if c != "service"]
+        key = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in key_cols], separator="|") if key_cols \
+            else pl.lit("")
+        parts.append(_aggregate(members.with_columns(key.alias("key")), ["signature", "service", "key"]))
+    if not parts:
+        return _finish(pl.DataFrame(schema={"signature": pl.String, "service": pl.String, "key": pl.String}))
+    return _finish(pl.concat(parts, how="diagonal_relaxed"))
+
+
+def _unknown_incidents(evidence: pl.DataFrame, bulk: pl.DataFrame | None = None) -> pl.DataFrame:
+    explained = evidence.filter((pl.col("kind") == "point") & pl.col("request_id").is_not_null()).get_column("request_id")
+    if bulk is not None and bulk.height:
+        explained = pl.concat([explained, bulk.get_column("request_id").drop_nulls()])
+    explained_ids = explained.unique()
+    explained_row = pl.col("request_id").is_in(explained_ids.implode()).fill_null(False)
+    rows = evidence.filter((pl.col("kind") == "unknown") & ~explained_row)
+    if rows.height == 0:
+        return _finish(pl.DataFrame(schema={"signature": pl.String, "service": pl.String, "key": pl.String}))
+    rows = rows.with_row_index("_i")
+    rows = rows.sort(pl.col("exc_type").is_null(), "_i").unique(
+        subset=[pl.coalesce("request_id", pl.col("_i").cast(pl.String))], keep="first", maintain_order=True
+    ).sort("_i").drop("_i")
+    rows = rows.with_columns(pl.lit(UNKNOWN).alias("signature"), pl.col("template").alias("key"))
+    incidents = _aggregate(rows, ["signature", "service", "key"]).with_columns(pl.col("key").alias("template"))
+    return _finish(incidents)
+
+
+def build_incidents(
+    evidence: pl.DataFrame, sigs: SignatureSet, overrides: dict[str, WindowOverride] | None = None,
+    bulk: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """All incidents of the evidence (unranked; see analyzer.analysis.ranking); `bulk`: more signature matches, text-less."""
+    if evidence.height == 0:
+        return _finish(pl.DataFrame(schema={"signature": pl.String, "service": pl.String, "key": pl.String}))
+    return pl.concat([
+        _point_incidents(evidence, bulk),
+        _window_incidents(evidence, sigs, overrides or {}),
+        _unknown_incidents(evidence, bulk),
+    ])

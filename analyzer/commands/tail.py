@@ -1,0 +1,364 @@
+"""`logscan tail`: follow logs live, announce each new incident once, end with the scan report.
+
+Two outputs. `text`: each new incident is announced at once (severity,
+service, title, first example line, cause, first fix step); on a terminal a
+live board below the announcements keeps counts, last seen and rate up to date
+instead of scrolling (not on a terminal: only announcements and
+resolutions). `jsonl`: one JSON object per incident change,
+`{"event": "opened"|"updated"|"resolved", "incident": {...}}` with the scan
+JSON report's incident fields, and at the end `{"event": "report", "report":
+{...}}`, the scan JSON report. Warnings go to stderr (or above the board).
+Ctrl-C, or the end of stdin, prints what `scan` would have printed for the
+same lines.
+
+The config file (analyzer.config) applies as it does to `scan`: thresholds,
+min_severity, signature folders, request_id_keys, [services] and [[ignore]]
+rules (an ignored incident is never announced), with the same flags over it.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import IO, Annotated, Any, BinaryIO
+
+import orjson
+import polars as pl
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from analyzer.analysis.engine import Settings
+from analyzer.commands.options import (
+    ConfigOption,
+    LogFormat,
+    Severity,
+    SlowCountOption,
+    StormCountOption,
+    StormWindowOption,
+    console,
+)
+from analyzer.config import (
+    ConfigError,
+    IgnoreRule,
+    apply_ignores,
+    for_run,
+    settings_from,
+)
+from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.follow import Follower
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.report.model import iso
+from analyzer.report import terminal as terminal_report
+from analyzer.report.sentry import DSN_ENV, SentryDsnError, SentrySink
+from analyzer.report.terminal import SEVERITY_STYLE
+from analyzer.analysis.signatures import SignatureError, load_signatures
+from analyzer.report.summary import print_summary
+from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
+from analyzer.timespec import parse_duration
+
+TAIL_EXIT_CODES = (
+    "Exit codes: 0 = stopped (Ctrl-C or the end of stdin) after printing the report; 2 = an unusable argument "
+    "or config file (bad signature folder, bad duration, malformed Sentry DSN, bad config)."
+)
+LEVEL_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "", "debug": "dim"}
+
+
+class TailFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+
+
+def _first_line(incident: dict[str, Any]) -> str:
+    examples = incident["examples"]
+    return examples[0]["text"].splitlines()[0] if examples and examples[0]["text"] else ""
+
+
+class TextSink:
+    """Announcements, warnings and (on a terminal) a live board of the incidents so far."""
+
+    def __init__(self, console: Console, errors: Console) -> None:
+        self.console = console
+        self.errors = errors
+        self.live = Live(console=console, auto_refresh=False, transient=True) if console.is_terminal else None
+        if self.live:
+            self.live.start()
+
+    def close(self) -> None:
+        if self.live:
+            self.live.stop()
+
+    def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+        for source, line_no, ts, service, level, message in events.select(
+            "source", "line_no", "ts", "service", "level", "message"
+        ).iter_rows():
+            line = Text(f"{iso(ts) or '-'} {service} {level or '-'} {message}", style=LEVEL_STYLE.get(level or "", ""))
+            if (source, line_no) in tags:
+                line.append(f"  ◀ {tags[source, line_no]}", style="bold magenta")
+            self.console.print(line, soft_wrap=True)
+
+    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        for change in changes:
+            if change.event != "updated":
+                self.console.print(self._announcement(change), soft_wrap=True)
+        if self.live:
+            self.live.update(_board(board), refresh=True)
+
+    def warn(self, message: str) -> None:
+        (self.console if self.live else self.errors).print(f"[yellow]warning:[/] {message}", soft_wrap=True,
+                                                           highlight=False)
+
+    @staticmethod
+    def _announcement(change: Change) -> Text | Group:
+        inc = change.incident
+        severity = Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], ""))
+        if change.event == "resolved":
+            return Text.assemble(("resolved ", "bold green"), severity, f"  {inc['title']}  ",
+                                 (inc["service"] or "", "cyan"), f"  ({inc['count']:,} in all, last {inc['last_seen']})")
+        parts: list[Text] = [
+            Text.assemble(("NEW ", "bold"), severity, f"  {inc['title']}  ", (inc["service"] or "", "cyan"),
+                          (f"  {inc['signature']}", "dim")),
+            Text("  " + _first_line(inc), style="dim"),
+            Text.assemble(("  cause  ", "bold"), inc["cause"] or ""),
+        ]
+        if inc["fix"]:
+            parts.append(Text.assemble(("  fix    ", "bold green"), inc["fix"][0]))
+        return Group(*parts)
+
+
+def _board(rows: list[BoardRow]) -> Table:
+    table = Table("#", "severity", "incident", "service", "count", "last seen", "per min", title="live incidents",
+                  title_justify="left", header_style="bold")
+    for row in rows:
+        inc = row.incident
+        table.add_row(
+            str(inc["rank"]), Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], "")),
+            Text(inc["title"], style="dim" if row.resolved else ""), inc["service"] or "", f"{inc['count']:,}",
+            "resolved" if row.resolved else (iso(inc["last_seen"]) or "—")[11:19], f"{row.rate:.1f}",
+        )
+    return table
+
+
+class JsonlSink:
+    """One JSON object per line: incident changes (and records, with --lines); warnings to stderr."""
+
+    def __init__(self, out: IO[str], errors: Console) -> None:
+        self.out = out
+        self.errors = errors
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        self.out.write(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
+        self.out.flush()
+
+    def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+        for row in events.select("source", "line_no", "ts", "service", "level", "message").iter_rows(named=True):
+            self._write({"event": "record", "record": {**row, "ts": iso(row["ts"]),
+                                                       "signature": tags.get((row["source"], row["line_no"]))}})
+
+    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        for change in changes:
+            self._write({"event": change.event, "incident": change.incident})
+
+    def warn(self, message: str) -> None:
+        self.errors.print(f"[yellow]warning:[/] {message}", soft_wrap=True, highlight=False)
+
+    def close(self) -> None:
+        """Nothing to release: every line is flushed as it is written."""
+
+
+class IgnoringAnalysis(BoundedAnalysis):
+    """BoundedAnalysis whose incidents leave out those the config's [[ignore]] rules name (`ignored`: how many,
+    as of the last computation), so that tail never announces them and its report matches scan's."""
+
+    def __init__(self, *args: Any, ignore: Sequence[IgnoreRule] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ignore = list(ignore)
+        self.ignored = 0
+
+    def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
+        kept, self.ignored = apply_ignores(incidents, self.ignore)
+        return kept
+
+    def point_incidents(self, evidence: pl.DataFrame) -> pl.DataFrame:
+        return apply_ignores(super().point_incidents(evidence), self.ignore)[0]  # not announced; counted when computed
+
+
+class SentryForwarding:
+    """A tail sink that also sends opened and updated incidents to Sentry (once each; see SentrySink)."""
+
+    def __init__(self, inner: TextSink | JsonlSink, sentry: SentrySink, errors: Console) -> None:
+        self.inner, self.sentry, self.errors = inner, sentry, errors
+
+    def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+        self.inner.records(events, tags)
+
+    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        self.inner.changes(changes, board)
+        for change in changes:
+            if change.event != "resolved":
+                self.sentry.send(change.incident)
+
+    def warn(self, message: str) -> None:
+        self.inner.warn(message)
+
+    def close(self) -> None:
+        self.inner.close()
+        for warning in self.sentry.close():
+            self.errors.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+
+
+def run_tail(
+    paths: list[str],
+    *,
+    output: TailFormat = TailFormat.text,
+    lines: bool = False,
+    from_start: bool = False,
+    min_severity: str = "low",
+    signatures: list[str] | None = None,
+    log_format: str | None = None,
+    limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
+    stop: threading.Event | None = None,
+    stdin: BinaryIO | None = None,
+    out: IO[str] | None = None,
+    sentry_dsn: str | None = None,
+    settings: Settings | None = None,
+    request_id_keys: Sequence[str] = (),
+    services: Mapping[str, str] | None = None,
+    ignore: Sequence[IgnoreRule] = (),
+) -> int:
+    """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code.
+
+    `settings` (thresholds, see analyzer.config.settings_from), `request_id_keys`, `services` and `ignore`
+    (active rules) are what the config and flags say, as for `scan`.
+    """
+    out = out or sys.stdout
+    errors = console(stderr=True)
+    try:
+        sigs = load_signatures([Path(folder) for folder in signatures or []])
+    except SignatureError as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+    try:
+        sentry = SentrySink(sentry_dsn) if sentry_dsn else None
+    except SentryDsnError as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+    diag = Diagnostics()
+    screen = console(file=out)
+    sink: TextSink | JsonlSink | SentryForwarding
+    sink = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
+    if sentry is not None:
+        sink = SentryForwarding(sink, sentry, errors)
+    analysis = IgnoringAnalysis(sigs, settings, max_rows=limits.max_evidence_rows, ignore=ignore)
+    live = LiveTail(
+        Follower(paths, diag, from_start=from_start, stdin=stdin),
+        Pipeline(diag, fmt=log_format, request_id_keys=request_id_keys, services=services),
+        analysis, sink, limits, min_severity=min_severity, echo=lines,
+    )
+    stop = stop or threading.Event()
+    try:
+        with _ctrl_c_stops(stop, live.follower.wake.set):
+            live.run(stop)
+    finally:
+        sink.close()
+    report = live.report()
+    report["summary"]["ignored_incidents"] = analysis.ignored
+    if output is TailFormat.jsonl:
+        out.write(orjson.dumps({"event": "report", "report": report}).decode() + "\n")
+    else:
+        terminal_report.render(screen, report)
+        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored)
+    out.flush()
+    return 0
+
+
+@contextmanager
+def _ctrl_c_stops(stop: threading.Event, wake: Callable[[], None]) -> Iterator[None]:
+    """The first Ctrl-C (SIGINT) ends following cleanly: it sets `stop`, so everything read is still
+    flushed and reported; a second one interrupts at once.
+
+    A KeyboardInterrupt would land wherever the main thread is, also inside a Polars call, and a
+    signal noticed there can surface a second time during the final flush (seen in the latency
+    benchmark: exit 130 and no report).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can handle signals (tests run tail on a thread and set `stop`)
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        stop.set()
+        wake()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def tail_command(
+    paths: Annotated[list[str], typer.Argument(help="Files, globs, folders (new files are picked up), or - for stdin.")],
+    output: Annotated[TailFormat, typer.Option("--format", "-F", help="text (announcements, live board) or jsonl.")]
+    = TailFormat.text,
+    lines: Annotated[bool, typer.Option("--lines", help="Also echo every record, coloured by level, tagged with its incident.")]
+    = False,
+    from_start: Annotated[bool, typer.Option("--from-start", help="Read what the files hold first (default: from their end).")]
+    = False,
+    min_severity: Annotated[Severity | None, typer.Option(help="Say nothing about incidents below this. (default: low)")]
+    = None,
+    signatures: Annotated[list[str] | None, typer.Option("--signatures", "-s", help="Extra signature folder (repeatable).")]
+    = None,
+    log_format: Annotated[LogFormat | None, typer.Option(
+        "--log-format", "-f", help="Force one log format instead of detecting.")] = None,
+    resolve_after: Annotated[str, typer.Option(help="An incident quiet this long is reported resolved.")] = "5m",
+    tick: Annotated[str, typer.Option(help="Least time between two full incident computations (new problems are announced at once regardless).")] = "250ms",
+    hold: Annotated[str, typer.Option(help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
+    max_evidence: Annotated[int, typer.Option(help="Evidence rows kept (oldest dropped beyond; counts stay).")]
+    = Limits.max_evidence_rows,
+    sentry_dsn: Annotated[str | None, typer.Option(
+        envvar=DSN_ENV, help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
+    storm_count: StormCountOption = None,
+    storm_window: StormWindowOption = None,
+    slow_count: SlowCountOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Follow logs live: announce each new incident once, keep a live board, end with the scan report.
+
+    Ctrl-C (or the end of stdin) prints the ranked report `scan` would print for the same lines. The config
+    file applies as it does to scan (see `logscan config`).
+    """
+    limits = Limits(tick_seconds=_seconds(tick), hold_seconds=_seconds(hold), resolve_after=_seconds(resolve_after),
+                    max_evidence_rows=max_evidence)
+    try:
+        eff = for_run(config, {
+            "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
+            "min_severity": min_severity.value if min_severity else None, "signatures": signatures,
+        })
+        settings = settings_from(eff)
+    except (ConfigError, ValueError) as exc:
+        console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    code = run_tail(paths, output=output, lines=lines, from_start=from_start, min_severity=eff.min_severity,
+                    signatures=[str(folder) for folder in eff.signatures],
+                    log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
+                    settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
+                    ignore=eff.active_ignores())
+    raise typer.Exit(code)

@@ -1,0 +1,357 @@
+"""Follow mode of the sources stage: what `tail` reads, as the byte chunks `Pipeline.feed` takes.
+
+`Follower.poll` returns the whole lines appended since the last call to every
+followed file (and stdin), as `Chunk`s of the same kind `read_chunks` makes, so
+framing and parsing are exactly the batch ones. What it takes care of:
+
+* Inputs: files, globs and folders (rescanned, so a new matching file is picked
+  up and read from its start), and `-` until EOF. Files present at the start are
+  read from their end (like `tail -f`) unless `from_start`. `.gz` files are
+  skipped: in a followed folder they are rotated copies of lines already read.
+* Waking up: watchfiles reports changes in the files' folders within tens of
+  milliseconds; a periodic poll backs it up, so a missed event never stalls.
+* Rotation, without losing or repeating a line: rename-and-create (logrotate,
+  Loguru's `rotation=`) reads the old file to its end, then switches to the new
+  one; copytruncate (the size drops below what was read) reads the same file
+  again from 0; a deleted file keeps being read through the open handle until a
+  new one appears. A file seen under a second name (`app.log.1` after a
+  rename) is recognised by its inode and not read twice.
+* Partial lines: bytes after the last newline wait for their newline, or for
+  `partial_seconds`, before they are passed on as a line of their own.
+* Line numbers: the first chunk read from a newly opened file carries
+  `Chunk.first_line`, so `line_no` is the line's number in the file: a file
+  read from its end has its newlines before that point counted first (in
+  `READ_BYTES` blocks, so memory stays bounded however large it is); a file
+  read from its start, a new file after a rotation and a truncated file start
+  at 1.
+* Trouble (a missing or unreadable file, a permission change, a rotation) is
+  said once per change as a warning in `Diagnostics`; following goes on.
+
+Known limit: a copytruncate followed by more new bytes than had been read,
+all between two polls, looks like an append (as for `tail -F`).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import watchfiles
+
+from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.sources import MAX_LINE_BYTES, Chunk, Input, resolve
+
+POLL_SECONDS = 1.0  # fallback poll (and rescan of globs and folders) when no change is reported
+PARTIAL_SECONDS = 1.0  # how long an unfinished last line waits for its newline
+READ_BYTES = 1 << 20
+WATCH_DEBOUNCE_MS = 50
+WATCH_STEP_MS = 20
+
+
+@dataclass
+class _Followed:
+    """One followed input and where reading stands."""
+
+    input: Input
+    file: BinaryIO | None = None
+    ident: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
+    offset: int = 0  # bytes of the open file read so far
+    pending: bytes = b""  # bytes after the last newline, waiting for theirs
+    pending_since: float = 0.0
+    first_line: int = 0  # number of the first line of the next chunk (set when a file is opened; 0 = go on)
+    problem: str | None = None  # the trouble last reported, so that each change is said once
+    readable: bool = True
+    done: bool = False  # stdin reached EOF
+
+
+@dataclass
+class _Stdin:
+    """A thread reading a (blocking) stream into a queue; None marks its end."""
+
+    stream: BinaryIO
+    wake: threading.Event
+    blocks: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="logscan-stdin", daemon=True).start()
+
+    def _run(self) -> None:
+        read = getattr(self.stream, "read1", self.stream.read)
+        try:
+            while data := read(READ_BYTES):
+                self.blocks.put(data)
+                self.wake.set()
+        except (OSError, ValueError):
+            pass  # closed under us: that is its end too
+        self.blocks.put(None)
+        self.wake.set()
+
+
+class Follower:
+    """Follows what the user named; `poll` returns what was appended since the last call."""
+
+    def __init__(
+        self,
+        args: list[str],
+        diag: Diagnostics,
+        *,
+        from_start: bool = False,
+        stdin: BinaryIO | None = None,
+        poll_seconds: float = POLL_SECONDS,
+        partial_seconds: float = PARTIAL_SECONDS,
+    ) -> None:
+        self.diag = diag
+        self.from_start = from_start
+        self.poll_seconds = poll_seconds
+        self.partial_seconds = partial_seconds
+        self.wake = threading.Event()
+        self.files: dict[str, _Followed] = {}
+        self.read_idents: set[tuple[int, int]] = set()  # every file read so far, under whatever name
+        self.ignored: set[str] = set()  # names found by a rescan that are a file already read (rotated copies)
+        self.patterns = [a for a in args if a != "-" and (Path(a).is_dir() or glob.has_magic(a))]
+        self.stdin: _Followed | None = None
+        self._stdin_reader: _Stdin | None = None
+        self._stop = threading.Event()
+        self._last_scan = 0.0
+        if "-" in args:
+            self.stdin = _Followed(Input("-"))
+            self._stdin_reader = _Stdin(stdin if stdin is not None else sys.stdin.buffer, self.wake)
+        for arg in args:
+            if arg != "-" and arg not in self.patterns:
+                self._add(Input(arg), at_end=not from_start)
+        self._rescan(at_end=not from_start, first=True)
+
+    @property
+    def inputs(self) -> list[Input]:
+        """Every input followed so far (for flushing held records)."""
+        found = [f.input for f in self.files.values()]
+        return [self.stdin.input, *found] if self.stdin else found
+
+    @property
+    def finished(self) -> bool:
+        """Only stdin was followed and it has ended: nothing more can come."""
+        return self.stdin is not None and self.stdin.done and not self.files and not self.patterns
+
+    def start(self) -> None:
+        """Start the stdin reader and the change watchers (threads that only wake `poll`'s caller)."""
+        if self._stdin_reader:
+            self._stdin_reader.start()
+        folders = {os.path.dirname(os.path.abspath(p)) for p in self.files} | {
+            os.path.abspath(_glob_base(p)) for p in self.patterns
+        }
+        folders = {f for f in folders if os.path.isdir(f)}
+        if folders:
+            threading.Thread(target=self._watch, args=(sorted(folders),), name="logscan-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        for f in self.files.values():
+            if f.file:
+                f.file.close()
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until a change is reported or `timeout` passes."""
+        self.wake.wait(timeout)
+        self.wake.clear()
+
+    def _watch(self, folders: list[str]) -> None:
+        recursive = any(Path(p).is_dir() or "**" in p for p in self.patterns)
+        try:
+            for _ in watchfiles.watch(
+                *folders, watch_filter=None, debounce=WATCH_DEBOUNCE_MS, step=WATCH_STEP_MS, recursive=recursive,
+                rust_timeout=int(self.poll_seconds * 1000), yield_on_timeout=True, stop_event=self._stop,
+                raise_interrupt=False,
+            ):
+                self.wake.set()
+        except (OSError, RuntimeError) as exc:  # e.g. out of inotify watches: the periodic poll still runs
+            self.diag.warn(f"change notification unavailable ({exc}); polling every {self.poll_seconds:g}s")
+
+    def poll(self) -> list[Chunk]:
+        """Chunks of whole lines appended to every input since the last call."""
+        now = time.monotonic()
+        if self.patterns and now - self._last_scan >= self.poll_seconds:
+            self._rescan(at_end=False)
+        chunks: list[Chunk] = []
+        if self.stdin and not self.stdin.done:
+            chunks.extend(self._poll_stdin(self.stdin))
+        for f in list(self.files.values()):
+            chunks.extend(self._poll_file(f))
+        for f in [self.stdin, *self.files.values()]:
+            if f and f.pending and not f.done and (
+                now - f.pending_since >= self.partial_seconds or len(f.pending) >= MAX_LINE_BYTES
+            ):
+                chunks.extend(self._release(f))
+        return chunks
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def _rescan(self, at_end: bool, first: bool = False) -> None:
+        """Add files that now match a glob or sit in a followed folder."""
+        self._last_scan = time.monotonic()
+        scratch = Diagnostics()
+        for inp in resolve(self.patterns, scratch):
+            if inp.path not in self.files and inp.path not in self.ignored and not inp.path.endswith(".gz"):
+                self._add(inp, at_end)
+        if first:
+            for message in scratch.errors:
+                self._say(None, f"{message}; waiting for one to appear")
+
+    def _add(self, inp: Input, at_end: bool) -> None:
+        try:
+            st = os.stat(inp.path)
+            if (st.st_dev, st.st_ino) in self.read_idents:  # a file already read, under another name (rotated)
+                self.ignored.add(inp.path)
+                return
+        except OSError:
+            pass  # missing or unreadable: _open says so
+        f = self.files[inp.path] = _Followed(inp)
+        self._open(f, at_end)
+
+    def _open(self, f: _Followed, at_end: bool) -> None:
+        try:
+            fh = open(f.input.path, "rb")  # noqa: SIM115 - kept open while followed, closed on rotation/stop
+        except FileNotFoundError:
+            self._say(f, f"{f.input.path}: does not exist (yet); waiting for it")
+            return
+        except OSError as exc:
+            self._say(f, f"{f.input.path}: cannot read ({exc.strerror or exc}); will retry")
+            return
+        st = os.fstat(fh.fileno())
+        f.file, f.ident, f.offset = fh, (st.st_dev, st.st_ino), st.st_size if at_end else 0
+        try:
+            f.first_line = _count_lines(fh.fileno(), f.offset) + 1
+        except OSError:
+            f.first_line = 0  # unknown: the framer counts from 1
+        fh.seek(f.offset)
+        self.read_idents.add(f.ident)
+        if f.problem:
+            self._say(f, None, f"{f.input.path}: available now; reading it from the {'end' if at_end else 'start'}")
+
+    def _say(self, f: _Followed | None, problem: str | None, note: str | None = None) -> None:
+        """Warn about `f`'s new problem (once while it lasts), or clear it and say `note`."""
+        if f is not None:
+            if problem is not None and problem == f.problem:
+                return
+            f.problem = problem
+        message = problem or note
+        if message:
+            self.diag.warn(message)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _poll_file(self, f: _Followed) -> Iterator[Chunk]:
+        if f.file is None:
+            self._open(f, at_end=False)  # it appeared (or became readable) after we started: all of it is new
+            if f.file is None:
+                return
+        if os.fstat(f.file.fileno()).st_size < f.offset:
+            self.diag.warn(f"{f.input.path}: truncated (copytruncate?); reading it again from the start")
+            yield from self._release(f)
+            f.offset, f.first_line = 0, 1
+            f.file.seek(0)
+        yield from self._read(f)
+        try:
+            st = os.stat(f.input.path)
+        except FileNotFoundError:
+            self._say(f, f"{f.input.path}: deleted or moved away; still reading the open file, waiting for a new one")
+            return
+        except OSError as exc:
+            self._say(f, f"{f.input.path}: cannot check ({exc.strerror or exc}); still reading the open file")
+            return
+        if (st.st_dev, st.st_ino) != f.ident:
+            yield from self._read(f)  # the old file's last lines, then its unfinished one
+            yield from self._release(f)
+            f.file.close()
+            f.file = None
+            how = "reappeared" if f.problem else "rotated (a new file took its name)"
+            self._say(f, None, f"{f.input.path}: {how}; the old file was read to its end, reading the new one")
+            self._open(f, at_end=False)
+            if f.file is not None:
+                yield from self._read(f)
+            return
+        self._say(f, None)
+        readable = os.access(f.input.path, os.R_OK)
+        if readable != f.readable:
+            f.readable = readable
+            self.diag.warn(f"{f.input.path}: " + (
+                "readable again" if readable else "no longer readable (permissions changed); still reading the open file"
+            ))
+
+    def _read(self, f: _Followed) -> Iterator[Chunk]:
+        assert f.file is not None
+        while True:
+            try:
+                data = f.file.read(READ_BYTES)
+            except OSError as exc:
+                self._say(f, f"{f.input.path}: read failed ({exc.strerror or exc}); will retry")
+                return
+            if not data:
+                return
+            f.offset += len(data)
+            yield from self._take(f, data, f.offset - len(data))
+
+    def _poll_stdin(self, f: _Followed) -> Iterator[Chunk]:
+        assert self._stdin_reader is not None
+        offset = f.offset
+        while not self._stdin_reader.blocks.empty():
+            data = self._stdin_reader.blocks.get()
+            if data is None:
+                f.done = True
+                self.diag.warn("stdin: end of input")
+                yield Chunk(f.input, f.pending, offset - len(f.pending), final=True)
+                f.pending = b""
+                return
+            f.offset += len(data)
+            yield from self._take(f, data, offset)
+            offset = f.offset
+
+    def _take(self, f: _Followed, data: bytes, offset: int) -> Iterator[Chunk]:
+        """Whole lines of `pending + data` as a chunk; the unfinished rest waits in `pending`."""
+        self.diag.source(f.input.path).bytes += len(data)
+        end = data.rfind(b"\n")
+        if end < 0:
+            if not f.pending:
+                f.pending_since = time.monotonic()
+            f.pending += data
+            return
+        lines = f.pending + data[: end + 1]
+        yield Chunk(f.input, lines, offset - len(f.pending), final=False, first_line=f.first_line)
+        f.first_line = 0
+        f.pending, f.pending_since = data[end + 1 :], time.monotonic()
+
+    def _release(self, f: _Followed) -> Iterator[Chunk]:
+        """The unfinished last line, passed on as a line of its own (it waited long enough, or its file ended)."""
+        if f.pending:
+            yield Chunk(f.input, f.pending + b"\n", f.offset - len(f.pending), final=False, first_line=f.first_line)
+            f.pending, f.first_line = b"", 0
+
+
+def _count_lines(fd: int, end: int) -> int:
+    """Newlines in the first `end` bytes of the open file `fd`, read in `READ_BYTES` blocks (bounded memory)."""
+    count = pos = 0
+    while pos < end:
+        block = os.pread(fd, min(READ_BYTES, end - pos), pos)
+        if not block:
+            break
+        count += block.count(b"\n")
+        pos += len(block)
+    return count
+
+
+def _glob_base(pattern: str) -> str:
+    """The folder part of a path or glob before its first wildcard (what to watch)."""
+    plain: list[str] = []
+    for part in Path(pattern).parts:
+        if glob.has_magic(part):
+            break
+        plain.append(part)
+    return str(Path(*plain)) if plain else "."

@@ -1,0 +1,39 @@
+"""Log formats, one module each, and the order in which they are tried.
+
+Order matters where headers could overlap: the most specific shapes come first
+and `plain` (which matches anything) last.
+"""
+
+from __future__ import annotations
+
+from analyzer.ingest.formats import (
+    gunicorn,
+    json,
+    loguru,
+    loguru_json,
+    plain,
+    postgres,
+    postgres_csv,
+    postgres_json,
+    python,
+    uvicorn,
+)
+from analyzer.ingest.formats.base import Format
+
+FORMATS: tuple[Format, ...] = (
+    loguru_json.FORMAT,
+    postgres_json.FORMAT,
+    json.FORMAT,
+    postgres_csv.FORMAT,
+    loguru.FORMAT,
+    gunicorn.FORMAT,
+    postgres.FORMAT,
+    python.FORMAT,
+    uvicorn.FORMAT,
+    plain.FORMAT,
+)
+
+BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
+PLAIN = plain.FORMAT
+
+__all__ = ["BY_NAME", "FORMATS", "PLAIN", "Format"]

@@ -1,0 +1,133 @@
+"""PostgreSQL's stderr log, whatever the `log_line_prefix` (13–18).
+
+Every record is `<prefix><SEVERITY>:  <text>` with two spaces after the colon
+(reference 3.1). The prefix usually starts with `%m` or `%t` and holds `[%p]`;
+common settings also print `%u@%d` or `user=%u,db=%d,app=%a,client=%h`, which
+are read when present. DETAIL/HINT/QUERY/CONTEXT/LOCATION/STATEMENT lines and
+TAB-led lines continue the previous record. The lines the official Docker
+image's `docker-entrypoint.sh` prints before the server starts (reference 3.5)
+are records of their own, with no time or level.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyzer.ingest.formats import common
+from analyzer.ingest.formats.base import Format
+
+_TS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?"
+_SEVERITY = r"LOG|ERROR|FATAL|PANIC|WARNING|NOTICE|INFO|DEBUG[1-5]?"
+_AUX = r"DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT"
+ENTRYPOINT = (
+    r"^PostgreSQL (?:Database directory appears to contain a database; Skipping initialization"
+    r"|init process complete; ready for start up\.)$"
+)
+HEADER = (
+    rf"^(?:{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_SEVERITY}|{_AUX}):  "
+    rf"|{ENTRYPOINT[1:]})"
+)
+AUX = rf"^{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_AUX}):  "
+_SEVERITY_AT = rf"(?-u:\b)(?:{_SEVERITY}):  "
+_ZONE = r"^(?:[A-Za-z][\w+:/-]*|[+-]\d\d(?::?\d\d)?)$"  # the third space-separated word, when it is a zone
+_AT_FORM = r"(?:^|\s)(?P<u>[^\s@\[\]]+|\[unknown\])@(?P<d>[^\s@\[\]]+|\[unknown\])"
+
+
+def _prefix_fields(prefix: pl.DataFrame) -> pl.DataFrame:
+    """pid, user, database and application from the distinct prefixes (column `v`): what `log_line_prefix`
+    printed between the time and the severity (`[7]: [3-1] user=app,db=shop,app=api `, `[16454] app@shop `)."""
+    p, user, db = pl.col("v"), pl.col("db_user"), pl.col("db_name")
+    at_form = p.str.extract_groups(_AT_FORM)  # `%u@%d`
+    fields = prefix.select(
+        p.str.extract(r"\[(\d+)\]", 1).cast(pl.Int64, strict=False).alias("pid"),
+        pl.coalesce(p.str.extract(r"(?-u:\b)user=([^,\s\]]+)", 1), at_form.struct.field("u")).alias("db_user"),
+        pl.coalesce(p.str.extract(r"(?-u:\b)db=([^,\s\]]+)", 1), at_form.struct.field("d")).alias("db_name"),
+        p.str.extract(r"(?-u:\b)app=([^,\s\]]+)", 1).alias("logger"),
+    )
+    return fields.with_columns(
+        pl.when(user == "[unknown]").then(None).otherwise(user).alias("db_user"),
+        pl.when(db == "[unknown]").then(None).otherwise(db).alias("db_name"),
+    )
+
+
+def statement_duration(message: pl.Expr) -> pl.Expr:
+    """`duration: 50.255 ms  statement: ...` -> 50.255."""
+    return message.str.extract(r"^duration: ([0-9.]+) ms", 1).cast(pl.Float64, strict=False)
+
+
+def parse(records: pl.DataFrame) -> pl.DataFrame:
+    head, at, tail = pl.col("head"), pl.col("at"), pl.col("tail")
+    # `date time [zone] <rest of the prefix>SEVERITY:  message`
+    parts = records.select(
+        head, head.str.find(_SEVERITY_AT).alias("at"), head.str.splitn(" ", 4).alias("words")
+    ).with_columns(
+        head.str.slice(at).alias("tail"),
+        # after `date time `: the time part holds none of the fields, and the rest repeats from line to line
+        head.str.slice(0, at).fill_null("").str.slice(12 + pl.col("words").struct.field("field_1").str.len_chars()).alias("prefix"),
+        head.str.head(11 + pl.col("words").struct.field("field_1").str.len_chars()).alias("time"),
+        pl.when(pl.col("words").struct.field("field_3").is_not_null())
+        .then(pl.col("words").struct.field("field_2"))
+        .alias("zone"),
+    )
+    parts = parts.with_columns(tail.str.find(":", literal=True).alias("colon"))
+    events = parts.select(tail.str.slice(pl.col("colon") + 3).alias("message")).with_columns(
+        statement_duration(pl.col("message")).alias("duration_ms"),
+        common.levels(parts.select(tail.str.slice(0, pl.col("colon"))).to_series()).alias("level"),
+    )
+    zone = common.per_value(parts.get_column("zone"), pl.when(pl.col("v").str.contains(_ZONE)).then(pl.col("v")))
+    events = events.with_columns(
+        common.zoned_times(parts.get_column("time"), "%Y-%m-%d %H:%M:%S%.f", zone.fill_null("UTC")).alias("ts")
+    ).hstack(common.by_value(parts.get_column("prefix"), _prefix_fields).get_columns())
+    other = events.get_column("message").is_null()  # no severity: maybe a docker-entrypoint.sh line
+    entry = common.on_rows(other, records.filter(other).select(head.str.contains(ENTRYPOINT)).to_series(), False)
+    return events.with_columns(
+        pl.when(entry).then(records.get_column("head")).otherwise(pl.col("message")).alias("message"),
+        pl.when(entry)
+        .then(pl.lit("docker-entrypoint.sh"))
+        .otherwise(pl.coalesce(pl.col("logger"), pl.lit("postgres")))
+        .alias("logger"),
+    )
+
+
+def record_text(ts: pl.Expr, pid: pl.Expr, severity: pl.Expr, message: pl.Expr, fields: dict[str, pl.Expr]) -> pl.Expr:
+    """Render a structured (csv/json) record as the stderr log would, so signatures see one shape.
+
+    `fields` maps a label (DETAIL, HINT, ...) to its column; null or empty fields
+    are left out. Embedded newlines become newline + TAB, as in the stderr log.
+    """
+
+    def tabbed(value: pl.Expr) -> pl.Expr:
+        return value.str.replace_all("\n", "\n\t", literal=True)
+
+    parts = [pl.format("{} [{}] {}:  {}", ts, pid.cast(pl.String).fill_null(""), severity, tabbed(message.fill_null("")))]
+    for label, value in fields.items():
+        parts.append(
+            pl.when(value.is_not_null() & (value != ""))
+            .then(pl.format("\n{}:  {}", pl.lit(label), tabbed(value)))
+            .otherwise(pl.lit(""))
+        )
+    return pl.concat_str(parts)
+
+
+def structured_events(rows: pl.DataFrame, names: dict[str, str], fields: dict[str, str]) -> pl.DataFrame:
+    """Event columns of csvlog/jsonlog rows; `names` maps time/pid/severity/message/sqlstate/user/db/backend
+    to the row's column names, `fields` maps stderr labels (DETAIL, ...) to columns."""
+    c = {key: pl.col(name) for key, name in names.items()}
+    time = rows.select(c["time"].str.replace(r" \S+$", "").alias("local"), c["time"].str.extract(r" (\S+)$", 1).alias("zone"))
+    events = rows.select(
+        c["pid"].cast(pl.Int64, strict=False).alias("pid"),
+        c["message"].str.splitn("\n", 2).struct.field("field_0").alias("message"),
+        c["sqlstate"].alias("sqlstate"),
+        c["user"].alias("db_user"),
+        c["db"].alias("db_name"),
+        pl.coalesce(c["backend"], pl.lit("postgres")).alias("logger"),
+        statement_duration(c["message"]).alias("duration_ms"),
+        record_text(c["time"], c["pid"], c["severity"], c["message"], {k: pl.col(v) for k, v in fields.items()}).alias("text"),
+    )
+    return events.with_columns(
+        common.zoned_times(time.get_column("local"), "%Y-%m-%d %H:%M:%S%.f", time.get_column("zone")).alias("ts"),
+        common.levels(rows.get_column(names["severity"])).alias("level"),
+    )
+
+
+FORMAT = Format("postgres", HEADER, parse, aux=AUX)

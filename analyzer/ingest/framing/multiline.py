@@ -1,0 +1,168 @@
+"""Multi-line joining: which physical lines belong to one record, per stream.
+
+Vectorized rules, evaluated over a whole batch of lines and applied within each
+stream (a compose service, a Docker stream, a file; `sid` numbers them), so
+that a traceback interrupted by another service's lines is still joined:
+
+* a line matching a format header starts a record, except PostgreSQL's
+  DETAIL/HINT/QUERY/CONTEXT/LOCATION/STATEMENT lines, which continue it;
+* blank lines, indented or TAB-led lines, Loguru's `> File` marker, chained-
+  exception separators and the lines SQLAlchemy/drivers/httpx append to an
+  exception (`[SQL: ...]`, `(Background on this error at: ...)`, `DETAIL:  ...`,
+  `LINE 1: ...`, asyncpg's untabbed deadlock lines `Process N waits for ...`,
+  `For more information check: ...`, the `)` closing a message that ended in a
+  newline) continue the record;
+* the lines of a multi-line statement after `[SQL: `, up to the one ending in
+  `]`, continue the record;
+* `Traceback (most recent call last):` continues a record whose last line reads
+  like an error (`Exception in ASGI application`, a logged exception), and
+  opens a traceback: the first unindented line after it (the exception line)
+  continues the record too; any further unindented line starts a new one;
+* in CSV streams (PostgreSQL csvlog) a line continues the record while the
+  double quotes before it are unbalanced.
+
+Costly rules only run on the lines they can change: continuation patterns on
+lines that are no header, context rules only when the batch holds a traceback
+or an open `[SQL: ` at all.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from analyzer.ingest.formats.common import on_rows
+from analyzer.ingest.framing.detect import Detector
+from analyzer.ingest.framing.runs import collapse_runs, per_stream
+
+CONTINUATION: Final = (
+    r"^(?:$|[ \t]|> File |\(Background on this (?:error|warning) at: |\[SQL: |\[parameters: "
+    r"|\[SQL parameters hidden|(?:DETAIL|HINT|CONTEXT|QUERY|LOCATION|STATEMENT):  |LINE \d+: "
+    r"|(?:future|task): <Task |The above exception was the direct cause|During handling of the above exception"
+    r"|Process \d+ waits for |Process \d+: |For more information check: "
+    r"|\^+$|\)$)"
+)
+OPENER: Final = "Traceback (most recent call last):"
+SQL_OPENER: Final = "[SQL: "
+_ERRORISH: Final = (
+    r"(?i)(?:error|exception|critical|fatal|warn|fail|traceback|caught|problem)|:\s*$"
+    r"|^The above exception|^During handling"
+)
+BLANK: Final = r"^\s*$"  # nothing but whitespace (what strip() empties)
+
+
+def _previous(flag: pl.Expr, streams: int) -> pl.Expr:
+    """Row index (column `_row`) of the last earlier line of the same stream where `flag` holds (null if none)."""
+    return per_stream(pl.when(flag).then(pl.col("_row")).forward_fill().shift(1), streams)
+
+
+def mark_starts(lines: pl.DataFrame, detector: Detector, quoted_streams: set[int]) -> pl.DataFrame:
+    """Add `fmt` (format index) and `start` (the line begins a record) to a frame of lines.
+
+    `lines` holds `line` and `sid` (the stream), in input order.
+    """
+    streams = lines.get_column("sid").n_unique()
+    text = lines.get_column("line")
+    quoted = lines.get_column("sid").is_in(list(quoted_streams)) if quoted_streams else None
+    if quoted is not None and quoted.all():
+        start = _balanced(lines, streams)
+        fmt = pl.repeat(detector.plain, len(text), dtype=pl.Int8, eager=True).scatter(
+            start.arg_true(), detector.codes(text.filter(start))
+        )
+        return lines.with_columns(fmt.alias("fmt"), start.alias("start"))
+    fmt = detector.codes(text)
+    start = _starts(lines.with_columns(fmt.alias("fmt")), detector, streams)
+    if quoted is not None and quoted.any():
+        start = pl.select(pl.when(quoted).then(_balanced(lines, streams)).otherwise(start)).to_series()
+    return lines.with_columns(fmt.alias("fmt"), start.alias("start"))
+
+
+def _balanced(lines: pl.DataFrame, streams: int) -> pl.Series:
+    """CSV rule: a non-empty line whose stream has seen an even number of double quotes before it starts a record."""
+    quotes = pl.col("line").str.count_matches('"', literal=True)
+    balanced = (per_stream(quotes.cum_sum() - quotes, streams) % 2) == 0
+    return lines.select((balanced & (pl.col("line") != "")).alias("start")).to_series()
+
+
+def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> pl.Series:
+    """The header, continuation and traceback rules (everything but CSV quoting)."""
+    formats = detector.formats
+    text, fmt = lines.get_column("line"), lines.get_column("fmt")
+    header = fmt != detector.plain
+    for code, f in enumerate(formats):
+        if f.aux and (fmt == code).any():  # header-shaped lines that continue the previous record
+            own = fmt == code
+            header = header & ~on_rows(own, text.filter(own).str.contains(f.aux), False)
+    aux = (fmt != detector.plain) & ~header
+    other = text.filter(~header)  # the lines no header starts
+    cont = on_rows(~header, other.str.contains(CONTINUATION), False)
+    bare_opener = on_rows(~header, other.str.starts_with(OPENER), False)
+    x_line = ~header & ~cont & ~bare_opener & ~aux
+    sql = on_rows(~header, other.str.starts_with(SQL_OPENER), False)
+    if sql.any() and (sql & ~text.str.ends_with("]")).any():
+        x_line = x_line & ~_in_sql(lines.with_columns(header.alias("_header"), sql.alias("_sql")), streams)
+    opener = text.str.contains(OPENER, literal=True)
+    if not opener.any():
+        return header | x_line
+    frame = lines.select(
+        "sid", "line", pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
+        header.alias("_header"), x_line.alias("_x"), opener.alias("_opener"), bare_opener.alias("_bare"),
+    )
+    h, x, o = pl.col("_header"), pl.col("_x"), pl.col("_opener")
+    brk_prev = _previous((h & ~o) | x, streams)
+    open_prev = _previous(o, streams)
+    in_traceback = open_prev.is_not_null() & (brk_prev.is_null() | (open_prev > brk_prev))
+    start = frame.select(
+        pl.when(h).then(True).when(pl.col("_bare")).then(False).when(x).then(~in_traceback).otherwise(False)
+    ).to_series()
+    if bare_opener.any():
+        start = start | _opens_record(frame, bare_opener, streams)
+    return start
+
+
+def _opens_record(frame: pl.DataFrame, bare_opener: pl.Series, streams: int) -> pl.Series:
+    """A bare `Traceback (most recent call last):` starts a record unless the line before it reads like an error."""
+    prev = frame.select(_previous(~pl.col("line").str.contains(BLANK), streams)).to_series().filter(bare_opener)
+    before = frame.get_column("line").gather(prev.fill_null(0))
+    errorish = before.str.contains(_ERRORISH) & prev.is_not_null()
+    return on_rows(bare_opener, ~errorish, False)
+
+
+def _in_sql(lines: pl.DataFrame, streams: int) -> pl.Series:
+    """Lines inside a multi-line `[SQL: ...]` statement: after an unclosed `[SQL: ` line up to the one ending in `]`.
+
+    A header line ends the statement too, so an unclosed bracket never swallows the next record.
+    """
+    closes = pl.col("line").str.ends_with("]")
+    state = pl.when(pl.col("_header") | closes).then(False).when(pl.col("_sql")).then(True)
+    return lines.select(per_stream(state.forward_fill().shift(1), streams).fill_null(False)).to_series()
+
+
+def split_open(lines: pl.DataFrame, max_lines: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Separate each stream's last record, which more input may still continue.
+
+    Returns (closed lines, open lines). A record already longer than `max_lines`
+    is closed anyway, so held state stays bounded.
+    """
+    streams = lines.get_column("sid").n_unique()
+    row = pl.col("_row")
+    is_last = row >= per_stream(pl.when(pl.col("start")).then(row).max(), streams).fill_null(-1)
+    open_mask = (
+        lines.select("sid", "start", pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"))
+        .select(is_last & (per_stream(is_last.sum(), streams) <= max_lines))
+        .to_series()
+    )
+    if not open_mask.any():
+        return lines, lines.clear()
+    return lines.filter(~open_mask), lines.filter(open_mask)
+
+
+def assemble(lines: pl.DataFrame) -> pl.DataFrame:
+    """Group marked lines into records: `head` is the first line, `text` all of them joined.
+
+    The first line of each stream in the batch always begins a record.
+    """
+    joined = {"text": pl.col("text").str.join("\n").str.strip_chars_end("\n"), "nphys": pl.col("nphys").sum()}
+    records = collapse_runs(lines.with_columns(pl.col("line").alias("text")), lines.get_column("start"), joined)
+    return records.drop("start").rename({"line": "head"})

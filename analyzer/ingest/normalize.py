@@ -1,0 +1,84 @@
+"""Formats stage: records -> normalized events.
+
+Each record is parsed by the format whose header its first line matched; a
+record the format cannot parse after all (malformed JSON, a damaged CSV row)
+is parsed as `plain` and counted as unparsed with the reason, never dropped.
+Fields every format shares are filled here once: the exception type of a
+traceback, request IDs written in the text, compose status lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from analyzer.diagnostics import Diagnostics
+from analyzer.events import SCHEMA, UTC_TS
+from analyzer.ingest.formats import PLAIN, Format
+from analyzer.ingest.formats.common import exception_types, request_ids
+
+#: Record columns (analyzer.ingest.framing) that events keep: the pipeline needs sid and env_ts, the rest are event fields.
+_MIN_PIECE = 4096  # rows: below this, splitting costs more than it saves
+_KEEP = ("line_no", "nphys", "sid", "env_ts", "compose_status", "head", "text")
+
+
+def _parse_as(fmt: Format, records: pl.DataFrame) -> pl.DataFrame:
+    """The records with the event columns `fmt` fills."""
+    parsed = fmt.parse(records.select("head", "text"))
+    if "text" in parsed.columns:
+        parsed = parsed.with_columns(pl.coalesce(pl.col("text"), records.get_column("text")).alias("text"))
+    kept = records.select(c for c in _KEEP if c not in parsed.columns)
+    return kept.hstack(parsed.get_columns()).with_columns(pl.lit(fmt.name).alias("format"))
+
+
+def _fill_nulls(events: pl.DataFrame, name: str, source: str, rule: Callable[[pl.Series], pl.Series]) -> pl.DataFrame:
+    """Fill the nulls of column `name` with `rule` applied to column `source` of those rows only."""
+    column = events.get_column(name)
+    missing = column.is_null()
+    if not missing.any():
+        return events
+    if missing.all():
+        return events.with_columns(rule(events.get_column(source)).alias(name))
+    values = rule(events.get_column(source).filter(missing))
+    return events.with_columns(column.clone().scatter(missing.arg_true(), values))
+
+
+def in_pieces(frame: pl.DataFrame) -> pl.DataFrame:
+    """The same frame stored in several chunks (zero-copy slices), so that Polars spreads each
+    column-wise operation over its threads instead of running it on one."""
+    size = -(-frame.height // (2 * pl.thread_pool_size()))
+    if frame.height < 2 * _MIN_PIECE:
+        return frame
+    return pl.concat([frame.slice(at, max(size, _MIN_PIECE)) for at in range(0, frame.height, max(size, _MIN_PIECE))],
+                     rechunk=False)
+
+
+def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diagnostics) -> pl.DataFrame:
+    """Event columns for a frame of records (see analyzer.ingest.framing), in line order, plus `sid` and `env_ts`."""
+    records = in_pieces(records)
+    codes = records.get_column("fmt")
+    present = codes.unique().sort().to_list()
+    parts: list[pl.DataFrame] = []
+    for code in present:
+        fmt = formats[code]
+        subset = records if len(present) == 1 else records.filter(codes == code)
+        events = _parse_as(fmt, subset)
+        failed = events.get_column("message").is_null()
+        if fmt is not PLAIN and failed.any():
+            diag.unparsed[f"{fmt.name}: record does not parse as {fmt.name}, kept as plain"] += int(failed.sum())
+            parts.append(_parse_as(PLAIN, subset.filter(failed)))
+            events = events.filter(~failed)
+        parts.append(events)
+    events = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed").sort("line_no")
+    events = events.with_columns(
+        pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCHEMA.items() if name not in events.columns
+    )
+    events = _fill_nulls(events, "request_id", "head", request_ids)
+    events = _fill_nulls(events, "exc_type", "text", exception_types)
+    status = pl.col("compose_status")
+    return events.with_columns(
+        pl.when(status).then(pl.lit("compose")).otherwise(pl.col("format")).alias("format"),
+        pl.col("nphys").alias("line_count"),
+        pl.col("ts").cast(UTC_TS),
+    ).drop("nphys", "compose_status", "head", "fmt", strict=False)

@@ -1,0 +1,169 @@
+"""The pipeline, stage by stage: sources -> framing -> formats -> events.
+
+`Pipeline` is what `events`, `scan` and `tail` all run: batch reading calls
+`run` over inputs; `tail` calls `feed`/`flush` with the chunks it follows. Both
+go through the same Framer, parser and time inference, keeping the state that
+spans batches (per-input framers, each stream's last timestamp) here.
+
+`run` overlaps two chunks: while one thread parses the records of a chunk
+(parsing needs no state, and Polars releases the GIL while it works), the
+caller's thread reads and frames the next one; time inference and the tally,
+which carry state from batch to batch, stay in order on the caller's thread.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from analyzer.diagnostics import Diagnostics
+from analyzer.events import conform, empty_events
+from analyzer.ingest.formats import BY_NAME, FORMATS, PLAIN, Format, loguru_json
+from analyzer.ingest.formats import json as json_format
+from analyzer.ingest.framing import Framer
+from analyzer.ingest.framing.runs import per_stream
+from analyzer.ingest.framing.streams import StreamKey, Streams
+from analyzer.ingest.normalize import parse_records
+from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
+
+
+def formats_for(name: str | None, request_id_keys: Sequence[str] = ()) -> tuple[Format, ...]:
+    """All formats in detection order, or just the forced one (plus the plain fallback).
+
+    `request_id_keys`: JSON keys that also carry the request ID (config); the JSON
+    formats get a parser that reads them first. Without them the formats are the
+    module-level ones, untouched.
+    """
+    if name is None:
+        chosen = FORMATS
+    else:
+        fmt = BY_NAME[name]
+        chosen = (fmt,) if fmt is PLAIN else (fmt, PLAIN)
+    if not request_id_keys:
+        return chosen
+    keys = tuple(request_id_keys)
+    with_keys = {json_format.FORMAT.name: json_format.with_request_id_keys(keys),
+                 loguru_json.FORMAT.name: loguru_json.with_request_id_keys(keys)}
+    return tuple(with_keys.get(fmt.name, fmt) for fmt in chosen)
+
+
+@dataclass
+class Tally:
+    """Event counts for summaries, merged batch by batch."""
+
+    records: int = 0
+    by_format: Counter[str] = field(default_factory=Counter)
+    by_service: Counter[str] = field(default_factory=Counter)
+    by_stream: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (source, service, format)
+    ts_min: object = None
+    ts_max: object = None
+
+    def add(self, events: pl.DataFrame) -> None:
+        if events.height == 0:
+            return
+        self.records += events.height
+        counts = events.group_by("source", "service", "format").len()
+        for source, service, fmt, n in counts.iter_rows():
+            self.by_format[fmt] += n
+            self.by_service[service] += n
+            self.by_stream[(source, service, fmt)] += n
+        lo, hi = events.get_column("ts").min(), events.get_column("ts").max()
+        if lo is not None:
+            self.ts_min = lo if self.ts_min is None or lo < self.ts_min else self.ts_min  # type: ignore[operator]
+            self.ts_max = hi if self.ts_max is None or hi > self.ts_max else self.ts_max  # type: ignore[operator]
+
+
+class Pipeline:
+    """Reads inputs into normalized event batches, keeping cross-batch state."""
+
+    def __init__(self, diag: Diagnostics, fmt: str | None = None, chunk_bytes: int = CHUNK_BYTES, *,
+                 request_id_keys: Sequence[str] = (), services: Mapping[str, str] | None = None) -> None:
+        self.diag = diag
+        self.formats = formats_for(fmt, request_id_keys)
+        self.services = dict(services or {})  # observed service name -> reported name (config `[services]`)
+        self.chunk_bytes = chunk_bytes
+        self.framers: dict[str, Framer] = {}
+        self.last_ts: dict[StreamKey, object] = {}  # per (service, stream), across inputs (rotated sets)
+        self.tally = Tally()
+
+    def framer(self, inp: Input) -> Framer:
+        framer = self.framers.get(inp.path)
+        if framer is None:
+            framer = self.framers[inp.path] = Framer(inp, self.formats, self.diag)
+        return framer
+
+    def feed(self, chunk: Chunk) -> pl.DataFrame:
+        """Events completed by one chunk."""
+        framer = self.framer(chunk.input)
+        return self._finish(framer, self._parse(framer.feed(chunk)))
+
+    def flush(self, inp: Input) -> pl.DataFrame:
+        """Events held for `inp` (its streams' last records)."""
+        framer = self.framer(inp)
+        return self._finish(framer, self._parse(framer.flush()))
+
+    def run(self, inputs: Iterable[Input]) -> Iterator[pl.DataFrame]:
+        """Event batches for every input, read in bounded chunks, one chunk framed while the previous one is parsed."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logscan-parse") as parser:
+            for inp in inputs:
+                framer = self.framer(inp)
+                parsing: Future[pl.DataFrame] | None = None
+                for chunk in read_chunks(inp, self.diag, self.chunk_bytes):
+                    records = framer.feed(chunk)
+                    if parsing is not None:
+                        yield from self._nonempty(self._finish(framer, parsing.result()))
+                    parsing = parser.submit(self._parse, records)
+                if parsing is not None:
+                    yield from self._nonempty(self._finish(framer, parsing.result()))
+                yield from self._nonempty(self.flush(inp))
+                self.framers.pop(inp.path, None)
+
+    @staticmethod
+    def _nonempty(events: pl.DataFrame) -> Iterator[pl.DataFrame]:
+        if events.height:
+            yield events
+
+    def _parse(self, records: pl.DataFrame) -> pl.DataFrame | None:
+        """Event columns of a batch of records (None for none); needs no state, so it may run on another thread."""
+        return parse_records(records, self.formats, self.diag) if records.height else None
+
+    def _finish(self, framer: Framer, events: pl.DataFrame | None) -> pl.DataFrame:
+        """Times inferred, stream columns named, schema applied, tally updated: in batch order."""
+        if events is None:
+            return empty_events()
+        events = self._infer_times(events, framer.streams)
+        sid = pl.col("sid")
+        service = framer.streams.column(0, sid)
+        if self.services:
+            service = service.replace(self.services)
+        events = conform(
+            events.with_columns(
+                pl.lit(framer.input.path).alias("source"),
+                service.alias("service"),
+                framer.streams.column(1, sid).alias("stream"),
+            )
+        )
+        self.tally.add(events)
+        return events
+
+    def _infer_times(self, events: pl.DataFrame, streams: Streams) -> pl.DataFrame:
+        """Records without a time of their own take the envelope's, else the stream's last one (flagged)."""
+        ts_type = events.schema["ts"]
+        sids = events.get_column("sid").unique().to_list()
+        carried = {sid: self.last_ts[streams.keys[sid]] for sid in sids if streams.keys[sid] in self.last_ts}
+        if len(sids) == 1:
+            carried_ts = pl.lit(carried.get(sids[0]), dtype=ts_type)
+        else:
+            carried_ts = pl.col("sid").replace_strict(carried, default=None, return_dtype=ts_type)
+        own = pl.col("_own")
+        events = events.with_columns(pl.coalesce(pl.col("ts"), pl.col("env_ts")).alias("_own")).with_columns(
+            pl.coalesce(per_stream(own.forward_fill(), len(sids)), carried_ts).alias("ts"),
+        )
+        events = events.with_columns((own.is_null() & pl.col("ts").is_not_null()).alias("ts_inferred"))
+        last = events.filter(own.is_not_null()).group_by("sid").agg(own.last())
+        self.last_ts.update({streams.keys[sid]: ts for sid, ts in last.iter_rows()})
+        return events.drop("_own")

@@ -1,0 +1,456 @@
+"""Live analysis for `logscan tail`: the scan pipeline fed in small batches, and what changed said at once.
+
+`LiveTail.run` loops: wait for the follower (analyzer.ingest.follow) to report new
+bytes, feed its chunks through the same `Pipeline.feed` and `Analysis.add` as
+`scan`, then say what changed (`Tracker`, by fingerprint). Two paths, the
+same stage functions:
+
+* **at once**: the batch's signature matches whose (signature, service, key)
+  is not an open incident are turned into incidents on their own
+  (`Analysis.point_incidents`: linking, aggregation, ranking over those few
+  rows) and *opened* with the counts they hold. Matches of open incidents cost
+  a set lookup, so a busy service with known problems stays cheap;
+* **full computation** on a worker thread (`BoundedAnalysis.compute` on a
+  snapshot; Polars releases the GIL, so reading goes on meanwhile): all the
+  evidence, as `scan` computes it. Storms, slow-request windows and unknown
+  clusters are opened from it; counts of open incidents make *updated* (at
+  most one per incident per `update_seconds`); one quiet for `resolve_after`
+  is *resolved* (a new occurrence opens it again). It starts at once after a
+  quiet moment, else at most every `tick_seconds` or five times its own
+  last duration, whichever is longer.
+
+Records the framer holds (the last record of a stream, which the next line
+might continue) are flushed after `hold_seconds` without new input; an unknown
+error is opened only from a computation that began with nothing held.
+
+Bounded state (`Limits`): evidence rows are brought back under
+`max_evidence_rows` at each full computation (`BoundedAnalysis`); traces and
+route statistics bound themselves (analyzer.analysis.correlate, analyzer.analysis.routes); the
+tracker keeps one small entry per incident.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal, Protocol
+
+import polars as pl
+
+from analyzer.analysis.engine import Analysis, Snapshot, compact
+from analyzer.ingest.follow import Follower
+from analyzer.analysis.incidents import MAX_EXAMPLES, UNKNOWN, fingerprint
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.analysis.ranking import rank, severity_at_least
+from analyzer.report.model import build_report, incident_dicts
+from analyzer.report.summary import summary_dict
+
+RATE_SECONDS = 60.0
+TAIL_SETTLE = timedelta(seconds=10)  # see BoundedAnalysis
+COST_SHARE = 5  # a full computation starts at most every 5x its last duration: reading gets most of the CPU
+_RANK_COLUMNS = ("score", "caused_by", "rank")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How often tail works and how much it keeps; every value is a command-line option."""
+
+    tick_seconds: float = 0.25  # least time between two full incident computations
+    hold_seconds: float = 0.5  # quiet spell after which held records are flushed
+    update_seconds: float = 1.0  # at most one "updated" per incident per this
+    resolve_after: float = 300.0  # an incident quiet this long is resolved
+    max_evidence_rows: int = 50_000  # evidence kept after each full computation; the oldest rows go (counts stay)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """One full computation (made on tail's worker thread), and the trimmed evidence to keep after it."""
+
+    incidents: pl.DataFrame  # ranked, with what trimmed rows counted added back
+    snapshot: Snapshot  # what it was computed from
+    kept: tuple[pl.DataFrame, pl.DataFrame] | None = None  # compacted evidence (whole, bulk) to keep instead of
+    # the snapshot's (None: no trim)
+    carried: pl.DataFrame | None = None
+    gone: pl.DataFrame | None = None
+
+
+class BoundedAnalysis(Analysis):
+    """`Analysis` whose evidence is brought back under `max_rows` at each full computation, counts kept honest.
+
+    Beyond `max_rows` rows the oldest are dropped down to three quarters of it,
+    keeping each (signature, service, key)'s first rows (the examples reports
+    show; they count towards the three quarters, so the cap holds unless there
+    are more than max_rows / 4 such groups). What the dropped rows counted is carried per fingerprint and added
+    back: count and affected requests, first seen; an incident whose rows are
+    all gone (a storm window long past) stays as it was last computed.
+    Timelines, request IDs and duration percentiles cover the rows kept.
+
+    `begin` takes a snapshot, `compute` works on it alone (on any thread),
+    `apply` (on the caller's thread) swaps in the trimmed evidence, keeping the
+    rows that arrived meanwhile. Between the two nothing is compacted and the
+    snapshot's pending parts stay as they are (rows that arrive meanwhile are
+    settled on their own), so the snapshot's parts are still the first parts of
+    the evidence.
+
+    Tail settles links after TAIL_SETTLE, not scan's two minutes: pending rows
+    are linked again at every computation, and live output wants them settled
+    soon; a request still running after TAIL_SETTLE is not linked to the
+    database records logged during it.
+    """
+
+    def __init__(self, *args: Any, max_rows: int = Limits.max_evidence_rows, **kwargs: Any) -> None:
+        kwargs.setdefault("settle", TAIL_SETTLE)
+        super().__init__(*args, **kwargs)
+        self.max_rows = max_rows
+        self.carried = pl.DataFrame()  # fingerprint, count, affected_requests, first_seen of dropped rows
+        self.gone = pl.DataFrame()  # incidents with no row left, as last computed (unranked)
+        self.last_found = pl.DataFrame()  # evidence of the last batch added (tags for --lines)
+
+    def add(self, events: pl.DataFrame) -> pl.DataFrame:
+        self.last_found = super().add(events)
+        return self.last_found
+
+    def begin(self) -> Snapshot:
+        """A snapshot for `compute`; call `apply` with its result before the next `begin`."""
+        snapshot = self.snapshot()
+        self.frozen = len(snapshot.pending)
+        return snapshot
+
+    def compute(self, snapshot: Snapshot) -> Computed:
+        """Ranked incidents as of `snapshot` and, when it holds more than `max_rows` rows, the trim."""
+        everything = self._with_carried(self.incidents_of(snapshot))
+        ranked = self.visible(everything)
+        if snapshot.rows <= self.max_rows:
+            return Computed(ranked, snapshot)
+        before = everything.drop(_RANK_COLUMNS)
+        evidence = snapshot.evidence().with_row_index("_i")
+        first = pl.col("_i").rank("ordinal").over("signature", "service", "key") <= MAX_EXAMPLES
+        firsts = evidence.select(first.sum()).item()
+        newest = pl.col("_i") >= evidence.height - max(self.max_rows * 3 // 4 - firsts, 0)
+        kept = evidence.filter(first | newest).drop("_i")
+        after = self.incidents_of(Snapshot((), (), (kept,), (), snapshot.traces, snapshot.routes))
+        after = after.select("fingerprint", "count", "affected_requests")
+        totals = before.select("fingerprint", "count", "affected_requests", "first_seen")
+        carried = totals.join(after, on="fingerprint", how="left", suffix="_kept").select(
+            "fingerprint",
+            (pl.col("count") - pl.col("count_kept").fill_null(0)).alias("count"),
+            (pl.col("affected_requests") - pl.col("affected_requests_kept").fill_null(0)).alias("affected_requests"),
+            "first_seen",
+        )
+        gone = before.join(after, on="fingerprint", how="anti")
+        return Computed(ranked, snapshot, compact(kept), carried, gone)
+
+    def apply(self, computed: Computed) -> None:
+        """Keep the trimmed evidence (and the rows added since the snapshot); compaction goes on."""
+        if computed.kept is not None:  # it holds the snapshot's kept, bulk, recent and pending rows
+            whole, bulk = computed.kept
+            snapshot = computed.snapshot
+            self.kept = [whole] if whole.height else []
+            self.bulk = [bulk] if bulk.height else []
+            self.recent = self.recent[len(snapshot.recent):]  # settled since the snapshot
+            self.recent_rows = sum(part.height for part in self.recent)
+            self.pending = self.pending[len(snapshot.pending):]
+            self.pending_oldest = self.pending_oldest[len(snapshot.pending):]
+            self.carried, self.gone = computed.carried, computed.gone  # type: ignore[assignment]
+        self.frozen = None
+
+    def refresh(self) -> pl.DataFrame:
+        """`begin`, `compute` and `apply` on this thread; the ranked incidents."""
+        computed = self.compute(self.begin())
+        self.apply(computed)
+        return computed.incidents
+
+    def incidents(self) -> pl.DataFrame:
+        return self.visible(self._with_carried(super().incidents()))
+
+    def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
+        """The incidents to say and report (all of them here; the tail command leaves out ignored ones)."""
+        return incidents
+
+    def _with_carried(self, ranked: pl.DataFrame) -> pl.DataFrame:
+        if self.carried.height == 0:
+            return ranked
+        current = ranked.drop(_RANK_COLUMNS)
+        current = current.join(self.carried, on="fingerprint", how="left", suffix="_carried").with_columns(
+            (pl.col("count") + pl.col("count_carried").fill_null(0)).alias("count"),
+            (pl.col("affected_requests") + pl.col("affected_requests_carried").fill_null(0)).alias("affected_requests"),
+            pl.min_horizontal("first_seen", "first_seen_carried").alias("first_seen"),
+        ).drop("count_carried", "affected_requests_carried", "first_seen_carried")
+        gone = self.gone.join(current, on="fingerprint", how="anti")
+        return rank(pl.concat([current, gone], how="diagonal_relaxed") if gone.height else current)
+
+
+Event = Literal["opened", "updated", "resolved"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing to say about an incident (`incident` is the scan report's incident dict)."""
+
+    event: Event
+    incident: dict[str, Any]
+
+
+@dataclass
+class _Seen:
+    count: int
+    changed_at: float  # when its count last grew (monotonic)
+    said_at: float  # when it was last announced or updated
+    resolved: bool = False
+    unsaid: bool = False  # grew since it was last said
+    history: deque[tuple[float, int]] = field(default_factory=deque)  # (time, count) over the last minute
+
+    def rate(self, now: float) -> float:
+        """Occurrences per minute over the last minute."""
+        while len(self.history) > 1 and now - self.history[1][0] >= RATE_SECONDS:
+            self.history.popleft()
+        then, count = self.history[0] if self.history else (now, self.count)
+        return (self.count - count) * RATE_SECONDS / max(now - then, RATE_SECONDS)
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One line of the live board."""
+
+    incident: dict[str, Any]  # fields of the scan report that the board shows
+    rate: float  # per minute
+    resolved: bool
+
+
+class Tracker:
+    """What has been said about each incident, by fingerprint; turns new incident frames into changes."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.seen: dict[str, _Seen] = {}
+        self.latest = pl.DataFrame()
+
+    def open(self, now: float, incidents: pl.DataFrame, traces: Any) -> list[Change]:
+        """Open the incidents of fresh evidence not said yet (or resolved), before a full computation has them.
+
+        Their counts are those of the fresh rows; the next full computation's count follows as an update.
+        """
+        new = [fp for fp in incidents.get_column("fingerprint").to_list() if not self.open_now(fp)]
+        if not new:
+            return []
+        rows = incidents.filter(pl.col("fingerprint").is_in(new))
+        for fp, count in rows.select("fingerprint", "count").iter_rows():
+            self.seen[fp] = _Seen(count, now, now, history=deque([(now, count)]))
+        return [Change("opened", item) for item in incident_dicts(rows, traces)]
+
+    def open_now(self, fingerprint: str) -> bool:
+        """Whether this incident has been opened and is not resolved."""
+        seen = self.seen.get(fingerprint)
+        return seen is not None and not seen.resolved
+
+    def changes(self, now: float, incidents: pl.DataFrame | None, traces: Any, settled: bool,
+                final: bool = False) -> list[Change]:
+        """Changes since the last call; `incidents` is a fresh ranked frame, or None to only check the clock.
+
+        A new *unknown* incident is opened only when `settled` (no record held by the framer): an
+        error line whose traceback is still held looks unexplained until the traceback joins it.
+        `final` says every update still held back by the rate limit.
+        """
+        opened: list[str] = []
+        if incidents is not None:
+            self.latest = incidents
+        if (incidents is not None or settled) and self.latest.height:  # nothing computed yet: nothing to say
+            for fp, signature, count in self.latest.select("fingerprint", "signature", "count").iter_rows():
+                seen = self.seen.get(fp)
+                if seen is None and signature == UNKNOWN and not settled:
+                    continue
+                if seen is None or (seen.resolved and count != seen.count):
+                    opened.append(fp)
+                    self.seen[fp] = _Seen(count, now, now, history=deque([(now, count)]))
+                elif count != seen.count:
+                    seen.count, seen.changed_at, seen.unsaid = count, now, True
+                    seen.history.append((now, count))
+        updated = [fp for fp, s in self.seen.items()
+                   if s.unsaid and fp not in opened and (final or now - s.said_at >= self.limits.update_seconds)]
+        resolved = [fp for fp, s in self.seen.items()
+                    if not s.resolved and fp not in opened and now - s.changed_at >= self.limits.resolve_after]
+        for fp in updated:
+            self.seen[fp].said_at, self.seen[fp].unsaid = now, False
+        for fp in resolved:
+            self.seen[fp].resolved = True
+        events: dict[str, Event] = {fp: "opened" for fp in opened}
+        events |= {fp: "updated" for fp in updated} | {fp: "resolved" for fp in resolved}
+        if not events:
+            return []
+        rows = self.latest.filter(pl.col("fingerprint").is_in(list(events)))
+        return [Change(events[item["fingerprint"]], item) for item in incident_dicts(rows, traces)]
+
+    def board(self, now: float) -> list[BoardRow]:
+        """Every incident said so far, in rank order, with its rate."""
+        columns = ("fingerprint", "rank", "severity", "title", "signature", "service", "count", "last_seen")
+        rows = self.latest.select(columns).to_dicts() if self.latest.height else []
+        return [BoardRow(row, self.seen[row["fingerprint"]].rate(now), self.seen[row["fingerprint"]].resolved)
+                for row in rows if row["fingerprint"] in self.seen]
+
+
+class Sink(Protocol):
+    """Where tail says things (analyzer.commands.tail: the terminal, or JSON lines)."""
+
+    def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+        """New records, with the signature of those that are evidence (for --lines)."""
+
+    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        """Incident changes, and the board as it now stands."""
+
+    def warn(self, message: str) -> None:
+        """Something about the input: a rotation, a missing file, damaged lines."""
+
+
+class LiveTail:
+    """Follows inputs through the pipeline and the analysis, and tells `sink` what changed."""
+
+    def __init__(self, follower: Follower, pipeline: Pipeline, analysis: BoundedAnalysis, sink: Sink,
+                 limits: Limits, min_severity: str = "low", echo: bool = False) -> None:
+        self.follower = follower
+        self.pipeline = pipeline
+        self.analysis = analysis
+        self.sink = sink
+        self.limits = limits
+        self.min_severity = min_severity
+        self.echo = echo
+        self.tracker = Tracker(limits)
+        self.dirty = False  # evidence arrived since the last full computation began
+        self.fresh: list[pl.DataFrame] = []  # signature matches not yet checked for a new incident
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logscan-incidents")
+        self.pending: Future[Computed] | None = None  # the full computation under way
+        self.pending_settled = False  # nothing was held by the framer when it began
+        self.latest_settled = False  # ... when the last applied one began
+        self.started_at = 0.0
+        self.cost = 0.0  # seconds the last full computation took
+        self.warned = 0  # diag.warnings already passed on
+        self.source_warned: set[str] = set()
+        self.final: pl.DataFrame | None = None  # the last computation, over everything (after `run`)
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow until `stop` is set or stdin (the only input) ends; everything held is flushed at the end."""
+        self.follower.start()
+        held_since: float | None = None  # when the last chunk came, while its last records are held
+        try:
+            while not stop.is_set() and not self.follower.finished:
+                busy = held_since is not None or self.dirty or self.pending is not None
+                self.follower.wait(self.limits.tick_seconds / 2 if busy else self.follower.poll_seconds)
+                now = time.monotonic()
+                chunks = self.follower.poll()
+                for chunk in chunks:
+                    self._add(self.pipeline.feed(chunk))
+                if chunks:
+                    held_since = now
+                elif held_since is not None and now - held_since >= self.limits.hold_seconds:
+                    self._flush()
+                    held_since = None
+                self._say(now, settled=held_since is None)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends following; what was read is still flushed and reported
+        finally:
+            self.follower.stop()
+        self._flush()
+        self._finish()
+
+    def report(self) -> dict[str, Any]:
+        """The scan report of everything read (what `scan` would print for the same lines)."""
+        incidents = self.final if self.final is not None else self.analysis.incidents()
+        return build_report(summary_dict(self.pipeline.diag, self.pipeline.tally), self._shown(incidents),
+                            self.analysis.traces)
+
+    def _add(self, events: pl.DataFrame) -> None:
+        if events.height == 0:
+            return
+        self.analysis.add(events)
+        found = self.analysis.last_found
+        if found.height:
+            self.dirty = True
+            self.fresh.append(found)
+        if self.echo:
+            tags = dict(zip(zip(found.get_column("source"), found.get_column("line_no"), strict=True),
+                            found.get_column("signature"), strict=True)) if found.height else {}
+            self.sink.records(events, tags)
+
+    def _flush(self) -> None:
+        for inp in self.follower.inputs:
+            self._add(self.pipeline.flush(inp))
+
+    def _shown(self, incidents: pl.DataFrame) -> pl.DataFrame:
+        return incidents.filter(severity_at_least(pl.col("severity"), self.min_severity))
+
+    def _opened_now(self, now: float) -> list[Change]:
+        """The fast path: signature matches of a problem not open yet are announced at once.
+
+        Only the matches whose (signature, service, key) is not an open incident are
+        computed (the same stage functions, on those rows alone), so a busy service
+        with known problems costs a lookup per batch.
+        """
+        fresh = pl.concat(self.fresh, how="diagonal_relaxed") if len(self.fresh) > 1 else self.fresh[0]
+        self.fresh = []
+        point = fresh.filter(pl.col("kind") == "point")
+        if point.height == 0:
+            return []
+        keys = point.select("signature", "service", "key").unique()
+        new = [k for k in keys.iter_rows() if not self.tracker.open_now(fingerprint(*k))]
+        if not new:
+            return []
+        wanted = pl.DataFrame(new, schema=keys.schema, orient="row")
+        rows = point.join(wanted, on=["signature", "service", "key"], how="semi", nulls_equal=True)
+        return self.tracker.open(now, self._shown(self.analysis.point_incidents(rows)), self.analysis.traces)
+
+    def _computed(self, now: float) -> pl.DataFrame | None:
+        """The full computation's incidents when it has finished (its trim applied), else None."""
+        if self.pending is None or not self.pending.done():
+            return None
+        computed = self.pending.result()  # an exception here is a bug: let it surface
+        self.pending = None
+        self.analysis.apply(computed)
+        self.cost, self.latest_settled = now - self.started_at, self.pending_settled
+        return self._shown(computed.incidents)
+
+    def _begin(self, now: float, settled: bool) -> None:
+        """Start a full computation on the worker when there is new evidence and none is under way.
+
+        At once after a quiet moment, else at most every `tick_seconds` (or COST_SHARE times the last
+        computation's time, if longer: on a busy service the worker takes a fifth of the time at most).
+        """
+        due = settled or now - self.started_at >= max(self.limits.tick_seconds, COST_SHARE * self.cost)
+        if self.dirty and self.pending is None and due:
+            self.pending = self.worker.submit(self.analysis.compute, self.analysis.begin())
+            self.dirty, self.started_at, self.pending_settled = False, now, settled
+
+    def _say(self, now: float, settled: bool, final: bool = False) -> None:
+        """Pass on new warnings; announce new problems; start and collect full computations; say what changed."""
+        diag = self.pipeline.diag
+        for message in diag.warnings[self.warned:]:
+            self.sink.warn(message)
+        self.warned = len(diag.warnings)
+        for message in diag.source_warnings():
+            if message not in self.source_warned:
+                self.source_warned.add(message)
+                self.sink.warn(message)
+        changes = self._opened_now(now) if self.fresh else []
+        incidents = self._computed(now)
+        self._begin(now, settled)
+        # an unknown error is opened only from a computation that began with nothing held (see Tracker)
+        changes += self.tracker.changes(now, incidents, self.analysis.traces, settled and self.latest_settled,
+                                        final=final)
+        if changes or incidents is not None:
+            self.sink.changes(changes, self.tracker.board(now))
+
+    def _finish(self) -> None:
+        """Wait for the computation under way, then one last over everything, and say what is left."""
+        if self.pending is not None:
+            self.analysis.apply(self.pending.result())
+            self.pending = None
+        self.worker.shutdown()
+        now = time.monotonic()
+        changes = self._opened_now(now) if self.fresh else []
+        self.final = self.analysis.refresh()
+        incidents = self._shown(self.final)
+        self.latest_settled = True
+        changes += self.tracker.changes(now, incidents, self.analysis.traces, True, final=True)
+        self.sink.changes(changes, self.tracker.board(now))

@@ -1,0 +1,109 @@
+"""Markdown report: pastes into a GitHub issue or a PR comment.
+
+A ranked table first, then a section per incident with its cause, fix steps,
+one example record and one request trace. Text from logs goes into fenced
+blocks (fences longer than any backtick run inside), never into raw Markdown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analyzer.report.model import causes_by_rank
+
+TOP_DETAILS = 10  # incidents that get a full section
+
+
+def _fence(text: str) -> str:
+    longest, run = 0, 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _cell(value: Any) -> str:
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _summary(s: dict[str, Any]) -> list[str]:
+    start, end = s["time_range"]
+    formats = ", ".join(f"{k} {v:,}" for k, v in s["events_by_format"].items())
+    return [
+        (
+            f"**{s['lines_read']:,} lines** read, {s['records']:,} records, {s['unparsed_lines']:,} unparsed; "
+            f"time range {start or '—'} → {end or '—'}."
+        ),
+        "",
+        f"Formats: {formats or '—'}.",
+        "",
+    ]
+
+
+def _section(inc: dict[str, Any], by_print: dict[str, dict[str, Any]]) -> list[str]:
+    out = [f"### {inc['rank']}. {inc['title']}", ""]
+    meta = f"`{inc['signature']}` · **{inc['severity']}** · {inc['role']} · service `{inc['service']}` · "
+    meta += f"{inc['count']:,} occurrences · {inc['affected_requests']:,} requests · score {inc['score']}"
+    out += [meta, "", f"First seen {inc['first_seen']}, last seen {inc['last_seen']}.", ""]
+    if inc["caused_by"]:
+        ranks = {fp: i["rank"] for fp, i in by_print.items()}
+        names = ", ".join(f"#{by_print[f]['rank']} {by_print[f]['title']}"
+                          for f in causes_by_rank(inc["caused_by"], ranks) if f in by_print)
+        out += [f"**Caused by:** {names}", ""]
+    if inc["template"]:
+        out += ["Template:", "", _fence(inc["template"]), ""]
+    out += ["**Cause.** " + (inc["cause"] or ""), ""]
+    if inc["fix"]:
+        out += ["**Fix.**", "", *[f"{i}. {step}" for i, step in enumerate(inc["fix"], 1)], ""]
+    if inc["docs"]:
+        out += ["Docs: " + ", ".join(f"<{d}>" for d in inc["docs"]), ""]
+    if inc["examples"]:
+        ex = inc["examples"][0]
+        out += [f"Example ({ex['source']}:{ex['line_no']}):", "", _fence(ex["text"]), ""]
+    trace = inc["trace"]
+    if trace:
+        out += [
+            (
+                f"Request `{trace['request_id']}`: {trace['method'] or ''} {trace['path'] or ''} → "
+                f"{trace['status'] or '?'} in {trace['duration_ms'] or '?'} ms, services {', '.join(trace['services'])}"
+            ),
+            "",
+            _fence("\n".join(f"{e['ts']} {e['service']} {e['level'] or '-'} {e['message']}" for e in trace["trail"])),
+            "",
+        ]
+    return out
+
+
+def _resolved(items: list[dict[str, Any]]) -> list[str]:
+    """Incidents of the last run (scan --state) not seen in this one."""
+    return ["## Resolved since the last run", "",
+            *[f"- {_cell(i['title'])} `{i['signature']}` on {_cell(i['service'])}, last seen {i['last_seen'] or '—'}"
+              for i in items], ""]
+
+
+def render(report: dict[str, Any]) -> str:
+    incidents = report["incidents"]
+    out = ["# logscan report", "", *_summary(report["summary"])]
+    resolved = _resolved(report["resolved"]) if report.get("resolved") else []
+    if not incidents:
+        return "\n".join([*out, "No incidents found.", "", *resolved])
+    out += [
+        "| # | severity | incident | service | count | requests | first seen | last seen | score |",
+        "|--:|---|---|---|--:|--:|---|---|--:|",
+    ]
+    ranks = {i["fingerprint"]: i["rank"] for i in incidents}
+    for inc in incidents:
+        status = f"**{inc['status']}** " if inc.get("status") in ("new", "regressed") else ""
+        causes = [f"#{ranks[f]}" for f in causes_by_rank(inc["caused_by"], ranks) if f in ranks]
+        title = status + _cell(inc["title"]) + (f" *(caused by {', '.join(causes)})*" if causes else "")
+        out.append(
+            f"| {inc['rank']} | {inc['severity']} | {title} `{inc['signature']}` | {_cell(inc['service'])} | "
+            f"{inc['count']:,} | {inc['affected_requests']:,} | {inc['first_seen'] or '—'} | {inc['last_seen'] or '—'} | "
+            f"{inc['score']} |"
+        )
+    out += ["", "## Incidents", ""]
+    by_print = {i["fingerprint"]: i for i in incidents}
+    for inc in incidents[:TOP_DETAILS]:
+        out += _section(inc, by_print)
+    return "\n".join([*out, *resolved])

@@ -1,0 +1,83 @@
+"""The closing summary every command prints: what was read, what became of it, and what was skipped and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.pipeline import Tally
+from analyzer.report.model import iso
+
+
+def summary_dict(diag: Diagnostics, tally: Tally, ignored: int | None = None) -> dict[str, Any]:
+    """The summary as data (also the `summary` of the JSON report).
+
+    `ignored`: incidents left out by the config's `[[ignore]]` rules (`ignored_incidents`; scan and tail
+    always give it, `events` has no incidents).
+    """
+    streams: dict[str, dict[str, Any]] = {}
+    for (source, service, fmt), n in sorted(tally.by_stream.items()):
+        entry = streams.setdefault(f"{source} [{service}]", {"source": source, "service": service, "formats": {}})
+        entry["formats"][fmt] = n
+    for entry in streams.values():
+        entry["format"] = max(entry["formats"].items(), key=lambda kv: kv[1])[0]
+    summary: dict[str, Any] = {
+        "lines_read": diag.lines_read,
+        "bytes_read": diag.bytes_read,  # this run's bytes: with scan --state, only what earlier runs had not read
+        "resumed_bytes": diag.resumed_bytes,  # bytes earlier runs had read, not read again (scan --state)
+        "held_bytes": diag.held_bytes,  # unfinished last lines left for the next run (scan --state)
+        "records": tally.records,
+        "blank_lines": diag.blank_lines,
+        "events_by_format": dict(tally.by_format.most_common()),
+        "events_by_service": dict(tally.by_service.most_common()),
+        "streams": list(streams.values()),
+        "altered_lines": diag.line_problems(),
+        "unparsed_lines": sum(diag.unparsed.values()),
+        "unparsed_reasons": dict(diag.unparsed),
+        "time_range": [iso(tally.ts_min), iso(tally.ts_max)],  # ISO 8601 UTC ("Z"), like every time in a report
+        "warnings": diag.source_warnings() + diag.warnings,
+        "errors": diag.errors,
+    }
+    if ignored is not None:
+        summary["ignored_incidents"] = ignored
+    return summary
+
+
+def print_summary(
+    console: Console, diag: Diagnostics, tally: Tally, ignored: int | None = None, warnings: bool = True
+) -> None:
+    """Human summary: counts, formats per stream, incidents ignored by config rules, every warning and error.
+
+    `warnings=False` (`scan --quiet`) leaves the warnings out; errors are always printed.
+    """
+    s = summary_dict(diag, tally, ignored)
+    console.print(
+        f"[bold]lines read[/] {s['lines_read']:,}  [bold]bytes[/] {s['bytes_read']:,}  "
+        f"[bold]records[/] {s['records']:,}  [bold]blank lines[/] {s['blank_lines']:,}  "
+        f"[bold]unparsed[/] {s['unparsed_lines']:,}"
+    )
+    if s["resumed_bytes"] or s["held_bytes"]:
+        console.print(f"[bold]incremental[/] {s['resumed_bytes']:,} bytes read by earlier runs skipped, "
+                      f"{s['held_bytes']:,} bytes of unfinished last lines left for the next run")
+    if s["time_range"][0]:
+        console.print(f"[bold]time range[/] {s['time_range'][0]} → {s['time_range'][1]}")
+    table = Table("source", "service", "format", "events", title="streams", title_justify="left")
+    for entry in s["streams"]:
+        detail = ", ".join(f"{k} {v:,}" for k, v in entry["formats"].items())
+        table.add_row(entry["source"], entry["service"], entry["format"], detail)
+    console.print(table)
+    console.print("[bold]events per format[/] " + ", ".join(f"{k} {v:,}" for k, v in s["events_by_format"].items()))
+    console.print("[bold]events per service[/] " + ", ".join(f"{k} {v:,}" for k, v in s["events_by_service"].items()))
+    if ignored:
+        console.print(f"[bold]ignored incidents[/] {ignored:,} (config {escape('[[ignore]]')} rules; `logscan config` lists them)",
+                      highlight=False)
+    for reason, n in {**s["altered_lines"], **s["unparsed_reasons"]}.items():
+        console.print(f"[yellow]{reason}:[/] {n:,}")
+    for line in s["warnings"] if warnings else ():
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    for line in s["errors"]:
+        console.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)

@@ -1,1 +1,0 @@
-"""Report sinks: each renders the report model of analyzer.report (terminal, JSON, Markdown)."""
