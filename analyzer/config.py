@@ -417,10 +417,10 @@ def apply_ignores(incidents: pl.DataFrame, rules: Sequence[IgnoreRule]) -> tuple
     gone_prints = incidents.filter(mask).get_column("fingerprint").to_list()
     kept = incidents.filter(~mask)
     if "rank" in kept.columns:
-        kept = kept.sort("rank").with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
+        kept = kept.with_columns(pl.col("rank").rank("ordinal").cast(pl.Int64))  # hidden ones (null) stay unranked
     if "caused_by" in kept.columns:
         kept = kept.with_columns(
-            pl.col("caused_by").list.eval(pl.element().filter(~pl.element().is_in(gone_prints)))
+            pl.col("caused_by").list.eval(pl.element().filter(~pl.element().struct.field("fingerprint").is_in(gone_prints)))
         )
     return kept, gone
 
@@ -447,7 +447,8 @@ def for_run(config_path: str | Path | None, flags: Mapping[str, Any]) -> Effecti
 
 def settings_from(eff: Effective, since: str | None = None, until: str | None = None) -> Settings:
     """The analysis Settings of a run: the time filter and the window thresholds (ValueError for bad times)."""
-    settings = Settings(since=parse_instant(since) if since else None, until=parse_instant(until) if until else None)
+    settings = Settings(since=parse_instant(since) if since else None, until=parse_instant(until) if until else None,
+                        min_severity=eff.min_severity)
     window = eff.storm_window_seconds
     if eff.storm_count or window:
         for sig_id in STORM_SIGNATURES:

@@ -52,7 +52,7 @@ from analyzer.report.summary import summary_dict
 RATE_SECONDS = 60.0
 TAIL_SETTLE = timedelta(seconds=10)  # see BoundedAnalysis
 COST_SHARE = 5  # a full computation starts at most every 5x its last duration: reading gets most of the CPU
-_RANK_COLUMNS = ("score", "caused_by", "rank")
+_RANK_COLUMNS = ("score", "caused_by", "why", "rank")
 
 
 @dataclass(frozen=True)
@@ -384,7 +384,7 @@ class LiveTail:
     def _opened_now(self, now: float) -> list[Change]:
         """The fast path: signature matches of a problem not open yet are announced at once.
 
-        Only the matches whose (signature, service, key) is not an open incident are
+        Only the matches whose (signature, key) is not an open incident are
         computed (the same stage functions, on those rows alone), so a busy service
         with known problems costs a lookup per batch.
         """
@@ -393,12 +393,12 @@ class LiveTail:
         point = fresh.filter(pl.col("kind") == "point")
         if point.height == 0:
             return []
-        keys = point.select("signature", "service", "key").unique()
+        keys = point.select("signature", "key").unique()
         new = [k for k in keys.iter_rows() if not self.tracker.open_now(fingerprint(*k))]
         if not new:
             return []
         wanted = pl.DataFrame(new, schema=keys.schema, orient="row")
-        rows = point.join(wanted, on=["signature", "service", "key"], how="semi", nulls_equal=True)
+        rows = point.join(wanted, on=["signature", "key"], how="semi", nulls_equal=True)
         return self.tracker.open(now, self._shown(self.analysis.point_incidents(rows)), self.analysis.traces)
 
     def _computed(self, now: float) -> pl.DataFrame | None:

@@ -29,7 +29,7 @@ def _timeline(minutes: int, start: datetime = START) -> list[dict[str, Any]]:
 
 
 def _incident(rank: int, **fields: Any) -> dict[str, Any]:
-    """One incident of the report model (logscan.report/1), with a one-minute timeline."""
+    """One incident of the report model (logscan.report/2), with a one-minute timeline."""
     inc = {
         "rank": rank, "fingerprint": f"fp{rank:04d}", "signature": "deadlock", "title": f"Deadlock number {rank}",
         "severity": "high", "role": "cause", "service": "db", "count": 3, "first_seen": _iso(START),
@@ -45,7 +45,7 @@ def _incident(rank: int, **fields: Any) -> dict[str, Any]:
 
 def _report(incidents: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
     report = {
-        "schema": "logscan.report/1", "generated_at": _iso(START),
+        "schema": "logscan.report/2", "generated_at": _iso(START),
         "summary": {"lines_read": 10, "records": 9, "events_by_format": {"postgres": 9},
                     "events_by_service": {"db": 9}, "unparsed_lines": 0,
                     "time_range": [_iso(START), _iso(START + timedelta(minutes=1))], "warnings": []},
@@ -155,7 +155,7 @@ def test_the_report_of_a_huge_input_stays_under_5_mb():
         _incident(r, title="t" * 5000, signature="unknown", template="T" * 100_000, examples=[example] * 10,
                   trace=trace, request_ids=ids, affected_requests=250_000, timeline=timeline,
                   captures={f"c{n}": "v" * 10_000 for n in range(5)}, fix=["step"] * 10,
-                  caused_by=[f"fp{n:04d}" for n in range(1, 20)])
+                  caused_by=[{"fingerprint": f"fp{n:04d}"} for n in range(1, 20)])
         for r in range(1, 1201)
     ]
     summary = {**_report([])["summary"], "warnings": ["w" * 10_000] * 10_000}

@@ -43,7 +43,7 @@ def test_storm_needs_min_count_requests_within_the_window(write):
     found = incidents_of(write, below + storm).filter(pl.col("signature") == "http_422_storm")
     assert found.height == 1
     row = found.row(0, named=True)
-    assert row["key"] == "/orders"
+    assert row["key"] == "api|/orders"  # the rule's group_by: service and route
     assert row["affected_requests"] == row["count"]
     assert {f"req-c{i:03d}" for i in range(20)} <= set(row["request_ids"])
 
@@ -64,12 +64,12 @@ def test_unknown_errors_cluster_by_template_and_count_once_per_request(write):
     row = found.row(0, named=True)
     assert row["template"] == "reconcile failed: sku <n> expected <n> got <n> | req_id=<id>"
     assert row["count"] == 3 and row["affected_requests"] == 3
-    assert row["fingerprint"] == fingerprint("unknown", "api", row["template"])
+    assert row["fingerprint"] == fingerprint("unknown", row["key"])
 
 
-def test_fingerprint_is_stable_and_distinguishes_service_and_key():
-    assert fingerprint("relation_missing", "db", "orders") == fingerprint("relation_missing", "db", "orders")
-    assert len({fingerprint("relation_missing", s, k) for s in ("db", "api") for k in ("orders", "items")}) == 4
+def test_fingerprint_is_stable_and_distinguishes_signature_and_key():
+    assert fingerprint("relation_missing", "orders") == fingerprint("relation_missing", "orders")
+    assert len({fingerprint(s, k) for s in ("relation_missing", "deadlock") for k in ("orders", "items")}) == 4
 
 
 def test_compacting_evidence_keeps_every_count_and_request(monkeypatch):

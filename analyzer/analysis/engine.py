@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from analyzer.analysis.correlate import LinkWindow, Traces, link_frames
+from analyzer.analysis.exceptions import CULPRIT, EXCEPTION, RESERVED_KEYS, culprits
 from analyzer.ingest.formats.common import exception_lines
 from analyzer.analysis.owned_strings import own_strings
 from analyzer.analysis.incidents import (
@@ -55,6 +56,7 @@ class Settings:
     since: datetime | None = None
     until: datetime | None = None
     overrides: dict[str, WindowOverride] = field(default_factory=dict)
+    min_severity: str = "info"  # incidents below it take no rank number
 
 
 def _in_period(events: pl.DataFrame, settings: Settings) -> pl.DataFrame:
@@ -69,6 +71,19 @@ def _in_period(events: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     return events.filter(keep)
 
 
+def _exception_fields(rows: pl.DataFrame) -> pl.DataFrame:
+    """`exc_line` (the traceback's last `Type: message` line, read before clipping: it is at the end) and
+    `culprit` (analyzer.analysis.exceptions) of each row."""
+    text = rows.get_column("text")
+    return rows.with_columns(exception_lines(text).alias("exc_line"), culprits(text).alias("culprit"))
+
+
+def _exception_key(sig_key: list[str] | None) -> pl.Expr:
+    """A match's key with the reserved parts its signature keys on (`exception`, `culprit`) appended."""
+    parts = {EXCEPTION: template(pl.coalesce("exc_line", "exc_type")).fill_null(""), CULPRIT: pl.col("culprit").fill_null("")}
+    return pl.concat_str([pl.col("key"), *(parts[name] for name in sig_key or () if name in parts)], separator="|")
+
+
 def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet) -> pl.DataFrame:
     """The rows of one batch later stages need: matched events, window-rule members, unexplained errors."""
     kinds = pl.DataFrame(
@@ -76,25 +91,33 @@ def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet)
             "signature": [s.id for s in sigs],
             "kind": ["window" if s.window_seconds else "point" for s in sigs],
             "_in_requests": [s.in_requests for s in sigs],
+            "_by_exception": [[k for k in s.key if k in RESERVED_KEYS] or None for s in sigs],
         },
-        schema={"signature": pl.String, "kind": pl.String, "_in_requests": pl.Boolean},
+        schema={"signature": pl.String, "kind": pl.String, "_in_requests": pl.Boolean, "_by_exception": pl.List(pl.String)},
     )
     columns = events.select(EVIDENCE_EVENT_COLUMNS).with_row_index("row")
     matched = matches.join(kinds, on="signature", how="left").join(columns, on="row", how="inner")
+    by_exception = pl.col("_by_exception").is_not_null()
+    keyed = matched.filter(by_exception)
+    if keyed.height:  # signatures that group their records by exception and culprit: the few rows they matched
+        keyed = _exception_fields(keyed)
+        keyed = pl.concat([
+            part.with_columns(_exception_key(part.get_column("_by_exception")[0].to_list()).alias("key"))
+            for part in keyed.partition_by("signature")
+        ])
+        matched = pl.concat([matched.filter(~by_exception), keyed], how="diagonal_relaxed")
     point_rows = matched.filter(pl.col("kind") == "point").get_column("row").unique()
-    unexplained = columns.filter(
+    unexplained = _exception_fields(columns.filter(
         (pl.col("level").is_in(_ERROR_LEVELS) | pl.col("exc_type").is_not_null()) & ~pl.col("row").is_in(point_rows.implode())
-    )
+    ))
     unexplained = unexplained.with_columns(
-        exception_lines(unexplained.get_column("text")).alias("exc_line"),  # before clipping: it is at the end
-    ).with_columns(
         template(pl.coalesce("exc_line", pl.concat_str("exc_type", pl.lit(": "), "message"), "message")).alias("template"),
         pl.lit("unknown").alias("kind"),
         pl.lit(UNKNOWN).alias("signature"),
         pl.lit("").alias("key"),
         pl.lit("{}").alias("captures"),
     )
-    evidence = pl.concat([matched, unexplained], how="diagonal_relaxed").drop("row")
+    evidence = pl.concat([matched, unexplained], how="diagonal_relaxed").sort("row", maintain_order=True).drop("row", "_by_exception")
     # set when tied to its request (analyzer.analysis.correlate); "none" at once for signatures of records outside requests
     outside = (~pl.col("_in_requests")).fill_null(False) & pl.col("request_id").is_null()  # null: an unknown error
     linked_by = pl.when(outside).then(pl.lit("none")).otherwise(pl.lit(None, dtype=pl.String)).alias("linked_by")
@@ -145,6 +168,17 @@ def compact(evidence: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 def expand(evidence: pl.DataFrame) -> pl.DataFrame:
     """Compacted evidence back to the plain String columns the later stages use."""
     return evidence.with_columns(pl.col(name).cast(pl.String) for name in LOW_CARDINALITY if name in evidence.columns)
+
+
+def failed_requests(incidents: pl.DataFrame, traces: pl.DataFrame) -> pl.Series:
+    """Per incident: how many of its requests (of those the trace table still holds) ended in a 5xx."""
+    failed = traces.filter(pl.col("http_status") >= 500).select("request_id")
+    per = (
+        incidents.select("fingerprint", "request_ids").explode("request_ids")
+        .join(failed, left_on="request_ids", right_on="request_id", how="semi")
+        .group_by("fingerprint").agg(pl.len().cast(pl.Int64).alias("failed_requests"))
+    )
+    return incidents.select("fingerprint").join(per, on="fingerprint", how="left").get_column("failed_requests").fill_null(0)
 
 
 def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -282,7 +316,8 @@ class Analysis:
         evidence, *more = link_frames([evidence, *more], traces)  # empty frames pass through untouched
         incidents = build_incidents(evidence, self.sigs, self.settings.overrides, bulk=more[0] if more else None)
         incidents = incidents.join(routes, on=["service", "http_path"], how="left", nulls_equal=False)
-        return rank(self._explained(incidents))
+        incidents = incidents.with_columns(failed_requests(incidents, traces))
+        return rank(self._explained(incidents), min_severity=self.settings.min_severity)
 
     def _explained(self, incidents: pl.DataFrame) -> pl.DataFrame:
         """Join each incident with its signature's title, severity, role, cause, fix, docs, leads_to."""
@@ -301,8 +336,10 @@ class Analysis:
         )
         joined = incidents.join(meta, on="signature", how="left")
         unknown = pl.col("signature") == UNKNOWN
+        by_exception = pl.col("signature").is_in([s.id for s in self.sigs if EXCEPTION in s.key])
         return joined.with_columns(
-            pl.when(unknown).then(pl.concat_str(pl.lit("Unknown error: "), pl.col("template").str.slice(0, 120)))
+            pl.when(pl.col("exception").is_not_null() & (unknown | by_exception)).then(pl.col("exception").str.slice(0, 120))
+            .when(unknown).then(pl.concat_str(pl.lit("Unknown error: "), pl.col("template").str.slice(0, 120)))
             .otherwise(pl.col("title")).alias("title"),
             pl.when(unknown).then(pl.when(pl.col("level") == "critical").then(pl.lit("high")).otherwise(pl.lit("medium")))
             .otherwise(pl.col("severity")).alias("severity"),

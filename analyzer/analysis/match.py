@@ -82,7 +82,8 @@ def _match_one(events: pl.DataFrame, sig: Signature, order: int, rows: pl.Series
     if sig.captures:
         groups = pl.col("text").str.extract_groups(sig.pattern or "")
         captures = pl.struct([groups.struct.field(name) for name in sig.captures]).struct.json_encode()
-        key = pl.concat_str([groups.struct.field(name).fill_null("") for name in sig.key], separator="|") if sig.key else pl.lit("")
+        named = [name for name in sig.key if name in sig.captures]  # `exception`/`culprit` are added with the evidence
+        key = pl.concat_str([groups.struct.field(name).fill_null("") for name in named], separator="|") if named else pl.lit("")
     else:
         captures, key = pl.lit("{}"), pl.lit("")
     return query.select(

@@ -28,6 +28,7 @@ from typing import Any, Final
 import polars as pl
 
 from analyzer.events import FORMAT_NAMES, LEVELS, SCHEMA, UTC_TS
+from analyzer.analysis.exceptions import RESERVED_KEYS
 
 SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
 ROLES: Final = ("cause", "symptom")
@@ -108,7 +109,7 @@ class Signature:
     keywords: tuple[str, ...] = ()
     pattern: str | None = None
     captures: tuple[str, ...] = ()  # named groups of `pattern`, in pattern order
-    key: tuple[str, ...] = ()  # captures that go into the incident fingerprint
+    key: tuple[str, ...] = ()  # captures (or `exception`, `culprit`) that go into the incident fingerprint
     when: tuple[Condition, ...] = ()
     window_seconds: float | None = None
     min_count: int = 1
@@ -119,6 +120,8 @@ class Signature:
     docs: tuple[str, ...] = ()
     leads_to: tuple[str, ...] = ()
     in_requests: bool = True  # false: its records happen outside requests (start-up, health checks), never tied to one
+    # records of one service this close together are one occurrence (a failure printed on several lines)
+    occurrence_seconds: float | None = None
     examples: Examples = field(default_factory=Examples)
 
     @property
@@ -255,7 +258,7 @@ class _Table:
 
 _SIGNATURE_KEYS: Final = (
     "id", "title", "severity", "role", "priority", "keywords", "pattern", "key", "when", "window",
-    "cause", "fix", "docs", "leads_to", "in_requests", "examples",
+    "cause", "fix", "docs", "leads_to", "in_requests", "occurrence_window", "examples",
 )
 
 
@@ -297,16 +300,21 @@ def _condition(column: str, value: Any, where: str, report: Callable[[str, str],
     return Condition(column, any_of=tuple(values)) if ok else None
 
 
+def _duration(table: _Table, name: str, report: Callable[[str, str], None], required: bool = False) -> float | None:
+    """Seconds of a duration key written like "60s", "5m" or "1h" (None when absent or wrong)."""
+    text = table.text(name, required=required)
+    if text is None:
+        return None
+    m = _WINDOW.match(text)
+    if m and float(m[1]) > 0:
+        return float(m[1]) * _UNIT_SECONDS[m[2]]
+    report(table.key(name), f"{text!r} is not a duration like \"60s\", \"5m\" or \"1h\"")
+    return None
+
+
 def _window(table: _Table, report: Callable[[str, str], None]) -> tuple[float | None, int, tuple[str, ...]]:
     """(window_seconds, min_count, group_by) of a `[signature.window]` table."""
-    text = table.text("window", required=True)
-    seconds = None
-    if text is not None:
-        m = _WINDOW.match(text)
-        if m and float(m[1]) > 0:
-            seconds = float(m[1]) * _UNIT_SECONDS[m[2]]
-        else:
-            report(table.key("window"), f"{text!r} is not a duration like \"60s\", \"5m\" or \"1h\"")
+    seconds = _duration(table, "window", report, required=True)
     min_count = table.value("min_count", int)
     if min_count is not None and min_count < 1:
         report(table.key("min_count"), "must be at least 1")
@@ -350,9 +358,10 @@ def _signature(data: Any, index: int, source: Path, note: Callable[[str, str], N
             note(t.key("pattern"), str(exc))
     key = t.texts("key")
     for name in key if captures is not None else ():
-        if name not in captures:
+        if name not in captures and name not in RESERVED_KEYS:
             have = f"its named captures are: {', '.join(captures)}" if captures else "it has no named captures"
-            note(t.key("key"), f"{name!r} is not a named capture of the pattern ({'there is no pattern' if pattern is None else have})")
+            note(t.key("key"), f"{name!r} is not a named capture of the pattern ({'there is no pattern' if pattern is None else have})"
+                 f" nor one of {', '.join(RESERVED_KEYS)}")
     when_table = t.table("when")
     when = tuple(
         cond for column, value in (when_table.data.items() if when_table else ())
@@ -391,6 +400,7 @@ def _signature(data: Any, index: int, source: Path, note: Callable[[str, str], N
         docs=t.texts("docs"),
         leads_to=t.texts("leads_to"),
         in_requests=t.value("in_requests", bool) is not False,
+        occurrence_seconds=_duration(t, "occurrence_window", note),
         examples=examples,
     )
     t.reject_unknown(_SIGNATURE_KEYS)

@@ -1,4 +1,4 @@
-"""JSON report: the report model as is (schema `logscan.report/1`), for programs and CI."""
+"""JSON report: the report model as is (schema `logscan.report/2`), for programs and CI."""
 
 from __future__ import annotations
 

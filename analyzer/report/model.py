@@ -1,11 +1,29 @@
-"""The report model: one JSON-ready dict that every sink renders (schema `logscan.report/1`).
+"""The report model: one JSON-ready dict that every sink renders (schema `logscan.report/2`).
 
-    {"schema": "logscan.report/1", "generated_at": ..., "summary": {...},
-     "incidents": [{"rank", "fingerprint", "signature", "title", "severity", "role", "service",
-                    "count", "first_seen", "last_seen", "request_ids", "affected_requests", "score",
-                    "caused_by", "cause", "fix", "docs", "examples", "template", "key", "captures",
-                    "timeline", "durations", "trace", "status"?}],
+    {"schema": "logscan.report/2", "generated_at": ..., "summary": {...},
+     "incidents": [{"rank", "fingerprint", "signature", "title", "severity", "role", "why",
+                    "service", "services", "service_counts", "count", "records", "first_seen", "last_seen",
+                    "request_ids", "affected_requests", "failed_requests", "score", "caused_by",
+                    "exception", "culprit", "cause", "fix", "docs", "examples", "template", "key",
+                    "captures", "timeline", "durations", "trace", "status"?}],
      "resolved"?: [{"fingerprint", "signature", "title", "service", "severity", "last_seen"}]}
+
+One failure is one incident, whichever services logged it: `services` lists
+every service with evidence, `service_counts` the occurrences each saw, and
+`service` is where users felt it. `count` is occurrences; `records` the log
+records behind them. `failed_requests` is how many of `affected_requests`
+ended in a 5xx.
+
+`rank` orders incidents as analyzer.analysis.ranking explains (`why` says in
+one line why an incident sits where it does); `caused_by` lists at most 3
+direct causes, each `{"fingerprint", "declared", "shared_requests",
+"overlap_seconds", "gap_seconds"}`: the evidence (a `leads_to` edge its
+signature declares, requests both share, how long both ran, how far apart).
+
+`exception` and `culprit` (null when the incident is not an exception) are the
+traceback's last `Type: message` line and its innermost in-app frame
+(`app/routes/promo.py in apply_promo`); exceptions without a signature, and
+those of a signature keyed on them, group by type, masked message and culprit.
 
 `status` and `resolved` are present only with `scan --state`/`--incremental`
 (added by analyzer.state.history `History.annotate`; absent otherwise, never null).
@@ -35,12 +53,13 @@ import polars as pl
 
 from analyzer.analysis.correlate import Traces
 
-SCHEMA_ID = "logscan.report/1"
+SCHEMA_ID = "logscan.report/2"
 
 _INCIDENT_FIELDS = (
-    "rank", "fingerprint", "signature", "title", "severity", "role", "service", "count", "first_seen",
-    "last_seen", "request_ids", "affected_requests", "score", "caused_by", "cause", "fix", "docs", "examples",
-    "template", "key", "captures", "timeline", "durations", "trace",
+    "rank", "fingerprint", "signature", "title", "severity", "role", "why", "service", "services", "service_counts",
+    "count", "records", "first_seen", "last_seen", "request_ids", "affected_requests", "failed_requests", "score",
+    "caused_by", "exception", "culprit", "cause", "fix", "docs", "examples", "template", "key", "captures", "timeline",
+    "durations", "trace",
 )
 
 
@@ -108,10 +127,10 @@ def incident_dicts(incidents: pl.DataFrame, traces: Traces) -> list[dict[str, An
     return out
 
 
-def causes_by_rank(caused_by: list[str] | None, rank_of: Mapping[str, Any]) -> list[str]:
+def causes_by_rank(caused_by: list[dict[str, Any]] | None, rank_of: Mapping[str, Any]) -> list[str]:
     """An incident's `caused_by` fingerprints in the order every report lists them: by the cause's rank
     (`rank_of`: fingerprint -> rank), then any cause not in the report, as given."""
-    prints = list(dict.fromkeys(caused_by or []))
+    prints = list(dict.fromkeys(cause["fingerprint"] for cause in caused_by or []))
     known = sorted((fp for fp in prints if rank_of.get(fp) is not None), key=lambda fp: rank_of[fp])
     return known + [fp for fp in prints if rank_of.get(fp) is None]
 

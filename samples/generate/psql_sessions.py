@@ -69,6 +69,8 @@ def run_session(port: int, password: str, *, appname: str, db: str = "shop",
         results = list(ex.map(lambda k: q("SELECT pg_sleep(1.5)", timeout=30), range(n)))
     done["too_many_connections"] = sum("too many clients" in r.stderr for r in results)
     done["sessions_opened"] = n
+    # every admitted session's 1.5 s sleep is a slow statement too (log_min_duration_statement = 500 ms)
+    done["pg_slow_statement"] += sum(r.returncode == 0 for r in results)
     return done
 
 
