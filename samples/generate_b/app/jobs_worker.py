@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime, timezone
 
 import psycopg
 import structlog
@@ -46,7 +47,11 @@ JOBS = {
 }
 
 
-def connect(conninfo: str):
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def connect(conninfo: str, refused: list):
     attempt = 0
     while not stopping:
         attempt += 1
@@ -56,6 +61,7 @@ def connect(conninfo: str):
             log.info("database connected", attempt=attempt)
             return conn, attempt
         except psycopg.OperationalError as exc:
+            refused.append(now())
             log.error("database connect failed", attempt=attempt, error=str(exc))
             time.sleep(0.5)
     raise SystemExit(0)
@@ -64,14 +70,14 @@ def connect(conninfo: str):
 def main() -> None:
     plan = json.loads(os.environ["JOB_PLAN"])
     interval = float(os.environ.get("JOB_INTERVAL", "1.0"))
-    results = {"connect_attempts": 0, "jobs": []}
+    results = {"connect_attempts": 0, "refused_at": [], "jobs": []}
     log.info("worker starting", jobs=len(plan))
-    conn, results["connect_attempts"] = connect(os.environ["WORKER_DSN"])
+    conn, results["connect_attempts"] = connect(os.environ["WORKER_DSN"], results["refused_at"])
     for item in plan:
         if stopping:
             break
         job, jid = item["job"], item["id"]
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), now()
         try:
             with conn.cursor() as cur:
                 if job == "rebuild_search_index":
@@ -81,11 +87,11 @@ def main() -> None:
                 cur.execute("RESET statement_timeout")
             ms = round((time.perf_counter() - t0) * 1000, 1)
             log.info("job done", job=job, job_id=jid, duration_ms=ms)
-            results["jobs"].append({"id": jid, "job": job, "ok": True})
+            results["jobs"].append({"id": jid, "job": job, "ok": True, "started_at": started, "ended_at": now()})
         except psycopg.Error as exc:
             ms = round((time.perf_counter() - t0) * 1000, 1)
             log.exception("job failed", job=job, job_id=jid, duration_ms=ms)
-            results["jobs"].append({"id": jid, "job": job, "ok": False,
+            results["jobs"].append({"id": jid, "job": job, "ok": False, "started_at": started, "ended_at": now(),
                                     "error": f"{type(exc).__module__}.{type(exc).__qualname__}"})
             conn.execute("RESET statement_timeout")
         time.sleep(interval)
