@@ -321,6 +321,10 @@ def build(out: Path, m: ManifestB, checks: Checks, comp: dict, dev: dict, cluste
                 "the first refusal, so one FATAL per request; the catalogue's too_many_connections "
                 "('sorry, too many clients already') is the superuser-side wording and does not apply")
     pool_ok = pick(W, "pool", status=200)
+    # the exports that got the pool's connection ran pg_sleep(1.0): slow requests too
+    app_inc("slow_request", pool_ok, files=web_all, threshold_ms=1000,
+            client_duration_ms=[r.duration_ms for r in pool_ok], evidence="python-json-logger line: \"duration_ms\": <float>",
+            note="the exports of the pool-exhaustion burst that got a connection (each ran pg_sleep(1.0))")
     slow_stmts = slow + pool_ok
     db_inc("pg_slow_statement", slow_stmts, planned=len(slow) + len(pool_ok), seen={"db": db_all},
            log_min_duration_statement_ms=500,
