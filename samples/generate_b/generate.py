@@ -153,27 +153,39 @@ def route(reqs):
 
 
 def traceback_interruptions(lines: list[Line]) -> list[dict]:
-    """Where JSON lines fell between the lines of a text traceback (2>&1, two workers)."""
-    out, inside, start, n_json = [], False, 0, 0
+    """Where the merged stream (2>&1, two workers, many threads) broke a text traceback:
+    JSON lines between its lines, a second traceback starting inside it, or frame
+    lines left over after its exception line (the rest of an interleaved traceback)."""
+    out: list[dict] = []
+    inside, start, n_json, n_tb, last, orphan = False, 0, 0, 0, "", False
     for i, l in enumerate(lines):
         t = l.text.rstrip("\n")
         if t.startswith("Traceback (most recent call last):"):
             if not inside:
-                inside, start, n_json = True, i, 0
+                inside, start, n_json, n_tb = True, i, 0, 0
+            elif not last.startswith(("The above exception", "During handling")):
+                n_tb += 1
+            last, orphan = t, False
             continue
         if not inside:
+            if t.startswith("  File ") and not orphan:
+                out.append({"kind": "frames_outside_a_traceback", "line": i + 1})
+                orphan = True
+            elif t and not t[0].isspace():
+                orphan = False
             continue
         if t.startswith("{"):
             n_json += 1
         elif t == "" or t[0].isspace() or t.startswith(("The above exception", "During handling")):
-            continue
-        elif t.startswith("["):
-            n_json += 0  # a gunicorn line would also interrupt; none expected here
+            pass
         else:  # the final "ExcType: message" line
-            if n_json:
-                out.append({"traceback_first_line": start + 1, "exception_line": i + 1,
-                            "exception": t[:160], "json_lines_inside": n_json})
+            if n_json or n_tb:
+                out.append({"kind": "traceback_interrupted", "traceback_first_line": start + 1,
+                            "exception_line": i + 1, "exception": t[:160], "json_lines_inside": n_json,
+                            "other_tracebacks_started_inside": n_tb})
             inside = False
+        if t:
+            last = t
     return out
 
 

@@ -28,10 +28,11 @@ falling back to `16.14.0-beta.17`, through set A's `samples/generate/pg13.py`,
 recreating the symlinks of `native/pg-symlinks.json`) and, for `psql`, Debian's
 `postgresql-15` client. As root the server runs as the system user `logscan-pg`
 (set A's `pgctl.py`). Everything listens on 127.0.0.1, the load is a fixed list
-of requests (about 700) and the run takes about a minute. The structure and the
+of requests (@@N@@ in the last run) and the run takes about a minute. The structure and the
 incident counts are deterministic, except the number of failed exports in the
-pool-exhaustion burst (which gunicorn worker accepts which request) and where
-JSON lines fall inside tracebacks; timestamps, PIDs, ports and request IDs
+pool-exhaustion burst (which gunicorn worker accepts which request, 4 or 5 of
+6), the number of the worker's refused connection attempts (at least 2) and
+where JSON lines fall inside tracebacks (usually 1 to 4 tracebacks); timestamps, PIDs, ports and request IDs
 change. If a provoked outcome does not happen as planned the generator says so
 and exits 1.
 
@@ -45,7 +46,7 @@ and exits 1.
 | app logging | Loguru (text / `serialize=True`) | stdlib logging + **python-json-logger**, request IDs from **asgi-correlation-id**, request-log middleware with `method`/`path`/`status`/`duration_ms` fields; a **text** variant (`GET /reports/daily status=200 duration=1276ms`); a **Loguru InterceptHandler** variant with a custom format inserting `req_id={extra[request_id]}` |
 | other services | structlog JSON, python-json-logger | structlog **logfmt** (`LogfmtRenderer`), gunicorn access log with `%(D)s %(L)s` |
 | streams | separate stdout/stderr | `web` runs `exec gunicorn ... 2>&1`: JSON lines land between the lines of tracebacks |
-| compose | v2, v2-project, v1, -t, ANSI | v1 (`web_1     | ...`) and v2.23.1+ |
+| compose | v2, v2-project, v1, -t, ANSI | v1 (`web_1`-style prefixes) and v2.23.1+ |
 
 The app (`samples/generate_b/app/ledger/`) is a small ledger API. The JSON
 style has a catch-all middleware that prints the traceback with
@@ -74,7 +75,8 @@ stderr into stdout. Exit codes are the real ones.
 
 
 def write(target: Path, m: dict) -> None:
-    out = [HEAD, "\n## Versions that ran\n\n| software | version |\n|---|---|\n"]
+    n = sum(len(m["runs"][r]["requests"]) for r in ("web", "legacy", "web-text", "web-loguru"))
+    out = [HEAD.replace("@@N@@", str(n)), "\n## Versions that ran\n\n| software | version |\n|---|---|\n"]
     out += [f"| {k} | {v} |\n" for k, v in m["versions"].items()]
     out.append("\n## Files\n\nLayout names are logscan's format names where logscan has that format; "
                "`python_text`, `python_traceback`, `logfmt`, `gunicorn_access` and `loguru_custom` name layouts "
@@ -98,7 +100,10 @@ def write(target: Path, m: dict) -> None:
                "and the logical replication launcher exiting at shutdown, exit code 0 status lines.\n")
     out.append("\n## Notes from the last run\n\n" + "".join(f"- {n}\n" for n in m["notes"]))
     inter = m["runs"]["web"]["tracebacks_interrupted"]
-    out.append(f"- {len(inter)} traceback(s) in `web/web.log` have JSON lines between their lines "
+    broken = [x for x in inter if x["kind"] == "traceback_interrupted"]
+    out.append(f"- in `web/web.log`, {sum(1 for x in broken if x['json_lines_inside'])} traceback(s) have JSON lines "
+               f"between their lines, {sum(1 for x in broken if x['other_tracebacks_started_inside'])} have another "
+               f"traceback starting inside them (two workers printing at once) "
                f"(`runs.web.tracebacks_interrupted`)\n")
     if (target / "LOGSCAN-GAPS.md").exists():
         out.append("\nWhat logscan currently finds in this set, and what it misses: [LOGSCAN-GAPS.md](LOGSCAN-GAPS.md).\n")

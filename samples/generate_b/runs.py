@@ -111,8 +111,8 @@ async def normal(d: scenarios.Driver, n: int, *, start: int = 0, concurrency: in
 
 
 async def with_burst(d: scenarios.Driver, coro, k0: int):
-    """Run ``coro`` while 8 normal requests run concurrently (log lines of both interleave)."""
-    res = await asyncio.gather(coro, normal(d, 8, start=k0, concurrency=8, scenario="normal-burst"))
+    """Run ``coro`` while 12 normal requests run concurrently (log lines of both interleave)."""
+    res = await asyncio.gather(coro, normal(d, 12, start=k0, concurrency=12, scenario="normal-burst"))
     return res[0]
 
 
@@ -133,7 +133,7 @@ async def web_load(d: scenarios.Driver) -> None:
         ("undefined-table", "/orders/archive", "/orders/archive"),
     ] * 2:
         await with_burst(d, S("GET", path, route=route, scenario=scen), k)
-        k += 8
+        k += 12
         await asyncio.sleep(0.1)
     await normal(d, 12, start=200, concurrency=3)
     # six concurrent exports against a pool of 1 (+0 overflow, 0.5 s timeout) per worker
@@ -183,7 +183,7 @@ async def text_load(d: scenarios.Driver) -> None:
 
 async def loguru_load(d: scenarios.Driver) -> None:
     S = d.send
-    await normal(d, 40, concurrency=2)
+    await normal(d, 100, concurrency=2)
     # a client with an outdated payload schema: customer_id sent as a string, qty missing
     bad = {"customer_id": "C-1042", "sku": "SKU-4701"}
     for base in range(0, 130, 5):
@@ -191,7 +191,7 @@ async def loguru_load(d: scenarios.Driver) -> None:
                                for _ in range(5)))
         await asyncio.sleep(0.05)
     await S("GET", "/customers/3/prefs", route="/customers/{customer_id}/prefs", scenario="key-error-prefs")
-    await normal(d, 30, start=50, concurrency=2)
+    await normal(d, 100, start=50, concurrency=2)
 
 
 def drive(base_url: str, load) -> list:
@@ -233,7 +233,8 @@ def compose_phase(cluster: PgCluster, tmp: Path) -> dict:
     worker = CapturedProcess("worker", [PY, str(APP_DIR / "jobs_worker.py")], cwd=APP_DIR, env=env_for(
         cluster, JOB_PLAN=json.dumps(plan), JOB_INTERVAL="1.5", RESULT_FILE=result_file,
         WORKER_DSN=cluster.url("app", APP_PASSWORD, "ledger", driver="postgresql"))).start()
-    time.sleep(1.3)  # the database container is still starting
+    # the database container is still starting: let the worker fail to connect twice first
+    wait_count(worker, b"database connect failed", 2, timeout=30)
     cluster.start(Phase("compose", PREFIX, log_connections=True, log_disconnections=True))
     web_port, legacy_port = free_port(), free_port()
     web_cmd = (f"exec {PY} -m gunicorn ledger.main:app -k uvicorn_worker.UvicornWorker -w 2 "
