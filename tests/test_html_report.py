@@ -126,13 +126,13 @@ def test_status_badges_and_resolved_section():
                  "last_seen": _iso(START)}]
     html = html_report.render(_report(incidents, resolved=resolved))
     assert 'class="badge st-new"' in html and 'class="badge st-regressed"' in html and "st-ongoing" in html
-    assert "<th scope=\"col\">status</th>" in html
+    assert 'data-key="state">status</button>' in html
     assert "Resolved since last run" in html and "Pool exhausted" in html and "old1" in html
 
 
 def test_without_status_or_resolved_there_is_neither():
     html = html_report.render(_report([_incident(1)]))
-    assert "status</th>" not in html and "Resolved since last run" not in html and "badge st-" not in html
+    assert ">status</button>" not in html and "Resolved since last run" not in html and "badge st-" not in html
 
 
 def test_empty_report_renders():
@@ -196,3 +196,39 @@ def test_the_report_opens_in_a_real_browser_offline(cli, tmp_path):
 @pytest.mark.parametrize("severity", html_report.SEVERITIES)
 def test_every_severity_has_a_badge_colour(severity):
     assert f".sev-{severity}{{" in html_report._CSS
+
+
+def _visible_rows(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        "#incident-table tbody tr:not([hidden])",
+        "rows => rows.map(r => ({rank: +r.dataset.rank, sev: +r.dataset.sev, count: +r.dataset.count,"
+        " services: JSON.parse(r.dataset.services)}))",
+    )
+
+
+def test_the_incident_table_sorts_and_filters_in_the_page(cli, tmp_path):
+    """In headless Chromium, offline: a column header sorts the table both ways; the severity and service
+    filters hide the other rows and say how many are shown; nothing is fetched, nothing fails."""
+    require_chromium()
+    target = _scan_html(cli, tmp_path)
+    incidents = json.loads(cli("scan", COMPOSE, "--format", "json").stdout)["incidents"]
+    with open_page(target) as run:
+        page = run.page
+        assert [r["rank"] for r in _visible_rows(page)] == [i["rank"] for i in incidents]
+        count_header = page.locator("#incident-table thead button[data-key=count]")
+        count_header.click()
+        ascending = [r["count"] for r in _visible_rows(page)]
+        assert ascending == sorted(i["count"] for i in incidents)
+        count_header.click()
+        assert [r["count"] for r in _visible_rows(page)] == sorted(ascending, reverse=True)
+        page.select_option("#incident-filters select[name=severity]", label="high and worse")
+        high = [r for r in _visible_rows(page)]
+        assert high and len(high) == sum(i["severity"] in ("high", "critical") for i in incidents)
+        assert page.locator("#incident-shown").inner_text() == f"{len(high)} of {len(incidents)} incidents shown"
+        page.select_option("#incident-filters select[name=severity]", label="info and worse")
+        page.select_option("#incident-filters select[name=service]", value="db")
+        db = _visible_rows(page)
+        assert db and all("db" in r["services"] for r in db)
+        assert len(db) == sum("db" in i["services"] for i in incidents) < len(incidents)
+        assert run.requests == [target.resolve().as_uri()]
+        assert run.errors == []

@@ -11,8 +11,10 @@ Self-contained on purpose: inline CSS and inline SVG drawn here in Python, no
 external script, style, font or image, and a Content-Security-Policy that
 forbids fetching anything. No JavaScript chart library: bars and spans are a
 few hundred bytes of SVG per incident, render at once, print sharply, stay
-readable with scripts disabled, and leak nothing to a CDN. The one line of
-script (allowed by its hash) opens every <details> before printing.
+readable with scripts disabled, and leak nothing to a CDN. One small inline
+script (allowed by its hash) sorts the incident table by any column, filters it
+by severity, service and state, and opens every <details> before printing;
+without scripts the table is simply in rank order.
 
 Log text is hostile: everything from the report is HTML-escaped, and only
 http(s) docs links become <a href>. The size stays bounded whatever the input
@@ -30,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from html import escape
 from typing import Any
+
+import orjson
 
 from analyzer.report.model import causes_by_rank
 
@@ -56,7 +60,37 @@ SEVERITY_COLOUR = {"critical": "#7f1d1d", "high": "#c2410c", "medium": "#a16207"
 TICK_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
                 172800, 604800)
 
-_PRINT_SCRIPT = "addEventListener('beforeprint',()=>document.querySelectorAll('details').forEach(d=>d.open=true))"
+# Sorting and filtering of the incident table (rows carry their values in data-* attributes), and opening
+# every <details> before printing. Values are read from attributes, never evaluated as HTML.
+_SCRIPT = """(()=>{
+addEventListener('beforeprint',()=>document.querySelectorAll('details').forEach(d=>d.open=true));
+const table=document.getElementById('incident-table'),form=document.getElementById('incident-filters');
+if(!table||!form)return;
+const body=table.tBodies[0],note=document.getElementById('incident-shown');
+form.hidden=false;
+function apply(){
+ const sev=+form.severity.value,svc=form.service.value,st=form.state.value;let shown=0;
+ for(const row of body.rows){
+  const ok=+row.dataset.sev>=sev&&(!svc||JSON.parse(row.dataset.services).includes(svc))&&(!st||row.dataset.state===st);
+  row.hidden=!ok;shown+=ok;
+ }
+ note.textContent=shown+' of '+body.rows.length+' incidents shown';
+}
+form.addEventListener('change',apply);
+table.tHead.addEventListener('click',e=>{
+ const button=e.target.closest('button[data-key]');if(!button)return;
+ const th=button.parentElement,key=button.dataset.key,num=button.dataset.type==='num';
+ const dir=th.getAttribute('aria-sort')==='ascending'?'descending':'ascending';
+ for(const other of table.tHead.rows[0].cells)other.removeAttribute('aria-sort');
+ th.setAttribute('aria-sort',dir);
+ const rows=[...body.rows].sort((x,y)=>{
+  let a=x.dataset[key]||'',b=y.dataset[key]||'';if(num){a=+a;b=+b}
+  return (a<b?-1:a>b?1:0)*(dir==='ascending'?1:-1)||(+x.dataset.rank)-(+y.dataset.rank);
+ });
+ for(const row of rows)body.appendChild(row);
+});
+apply();
+})();"""
 
 _CSS = """
 :root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--soft:#f6f8fa}
@@ -91,6 +125,9 @@ svg text{font:11px system-ui,sans-serif;fill:var(--fg)}
 ol,ul{margin:.2rem 0;padding-left:1.5rem}
 ul.ids{columns:2 22rem;list-style:none;padding:0}
 summary{cursor:pointer;font-weight:600}
+button.sort{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;color:inherit}
+th[aria-sort=ascending] button.sort::after{content:" ▲"}th[aria-sort=descending] button.sort::after{content:" ▼"}
+form.filters{margin:.4rem 0;display:flex;gap:1rem;flex-wrap:wrap;align-items:center}
 .note{color:var(--muted);font-style:italic}
 @media print{
  body{max-width:none;padding:0;font-size:11pt}
@@ -99,6 +136,7 @@ summary{cursor:pointer;font-weight:600}
  section.incident{break-inside:avoid-page;border:none;border-top:1px solid var(--line);border-radius:0}
  a{color:inherit}
  svg .band{display:none}
+ form.filters{display:none}
 }
 """
 
@@ -108,7 +146,7 @@ def _sha256(source: str) -> str:
 
 
 # Nothing may be fetched; only this file's own style and script may run (injected ones could not).
-_CSP = f"default-src 'none'; style-src {_sha256(_CSS)}; script-src {_sha256(_PRINT_SCRIPT)}"
+_CSP = f"default-src 'none'; style-src {_sha256(_CSS)}; script-src {_sha256(_SCRIPT)}"
 
 
 # -- small helpers ------------------------------------------------------------------------------------------
@@ -251,8 +289,10 @@ class Axis:
         return out
 
 
-def _times(report: dict[str, Any], incidents: list[dict[str, Any]]) -> list[datetime]:
-    values: list[str | None] = list(report.get("summary", {}).get("time_range") or [])
+def _times(incidents: list[dict[str, Any]]) -> list[datetime]:
+    """The times of the incidents drawn: the axis fits them, not the whole period read (which a quiet
+    day of logs would stretch until every incident is a dot)."""
+    values: list[str | None] = []
     for inc in incidents:
         values += [inc.get("first_seen"), inc.get("last_seen")]
         values += [point.get("minute") for point in inc.get("timeline") or []]
@@ -302,11 +342,11 @@ def _timeline_row(inc: dict[str, Any], axis: Axis, y: float, ranks: dict[str, An
     return "".join(out)
 
 
-def _timeline(report: dict[str, Any], incidents: list[dict[str, Any]]) -> str:
-    """Every incident given as one row on the report's period: when each began, lasted, and peaked."""
+def _timeline(incidents: list[dict[str, Any]]) -> str:
+    """Every incident given as one row on their period: when each began, lasted, and peaked."""
     if not incidents:
         return ""
-    times = _times(report, incidents)
+    times = _times(incidents)
     if not times:
         return '<h2 id="timeline">Timeline</h2><p class="note">No record carries a time, so there is no timeline.</p>'
     axis = Axis(min(times), max(times), TIMELINE_COLUMNS, BAR_MINUTES)
@@ -417,6 +457,8 @@ def _caused_by(inc: dict[str, Any], by_print: dict[str, dict[str, Any]], detaile
             links.append(f"<code>{_e(fp)}</code>")
         elif cause["rank"] in detailed:
             links.append(f'<a href="#{_anchor(cause)}">#{_e(cause["rank"])}</a>')
+        elif cause["rank"] is not None and cause["rank"] <= TABLE_ROWS:
+            links.append(f'<a href="#row-{_e(cause["rank"])}">#{_e(cause["rank"])}</a>')
         else:
             links.append(f"#{_e(cause['rank'])}")
     return ", ".join(links)
@@ -428,13 +470,76 @@ def _table_time_format(incidents: list[dict[str, Any]]) -> str:
     return "%H:%M:%S" if len(days) <= 1 else SHORT
 
 
+_SORTABLE = {  # column -> (data key, numeric)
+    "#": ("rank", True), "severity": ("sev", True), "status": ("state", False), "incident · signature": ("title", False),
+    "service": ("service", False), "count": ("count", True), "failed": ("failed", True), "requests": ("requests", True),
+    "first seen": ("first", False), "last seen": ("last", False), "score": ("score", True),
+}
+
+
+def _th(name: str) -> str:
+    numeric = name in {"#", "count", "failed", "requests", "score"}
+    css = " class=num" if numeric else ""
+    if name not in _SORTABLE:
+        return f'<th scope="col"{css}>{name}</th>'
+    key, is_num = _SORTABLE[name]
+    kind = ' data-type="num"' if is_num else ""
+    return f'<th scope="col"{css}><button type="button" class="sort" data-key="{key}"{kind}>{name}</button></th>'
+
+
+def _level(severity: Any) -> int:
+    """0 for info up to 4 for critical (what the filter compares)."""
+    return len(SEVERITIES) - 1 - SEVERITIES.index(severity) if severity in SEVERITIES else 0
+
+
+def _filters(incidents: list[dict[str, Any]], has_status: bool) -> str:
+    """Filter controls (hidden until the script shows them: without scripts they could do nothing)."""
+    services = sorted({str(s) for inc in incidents for s in inc.get("services") or [inc.get("service")] if s})
+    severity = "".join(f'<option value="{_level(sev)}">{sev} and worse</option>' for sev in reversed(SEVERITIES))
+    service = '<option value="">every service</option>' + "".join(
+        f'<option value="{_e(s)}">{_e(_clip(s, 60))}</option>' for s in services[:LIST_ITEMS])
+    states = "".join(f'<option value="{s}">{s}</option>' for s in ("new", "ongoing", "regressed"))
+    state = f'<label>state <select name="state"><option value="">any</option>{states}</select></label>' \
+        if has_status else '<input type="hidden" name="state" value="">'
+    return (
+        '<form id="incident-filters" class="filters" hidden>'
+        f'<label>severity <select name="severity">{severity}</select></label> '
+        f'<label>service <select name="service">{service}</select></label> {state} '
+        '<output id="incident-shown" class="muted"></output></form>'
+    )
+
+
+def _row_data(inc: dict[str, Any]) -> str:
+    """The row's values for sorting and filtering, as data-* attributes (escaped like any attribute)."""
+    services = inc.get("services") or ([inc["service"]] if inc.get("service") else [])
+    values = {
+        "rank": inc["rank"], "sev": _level(inc.get("severity")), "state": inc.get("status") or "", "title": _clip(str(inc.get("title") or ""), 200),
+        "service": inc.get("service") or "", "services": orjson.dumps([str(s) for s in services]).decode(),
+        "count": inc.get("count") or 0, "failed": inc.get("failed_requests") or 0,
+        "requests": inc.get("affected_requests") or 0, "first": inc.get("first_seen") or "",
+        "last": inc.get("last_seen") or "", "score": inc.get("score") or 0,
+    }
+    return "".join(f' data-{k}="{_e(v)}"' for k, v in values.items())
+
+
+def _services(inc: dict[str, Any]) -> str:
+    """Where users felt it, then every other service that logged it, each with its occurrences."""
+    counts = {c.get("service"): c.get("count") for c in inc.get("service_counts") or []}
+    felt = inc.get("service")
+    others = [s for s in inc.get("services") or [] if s != felt]
+    out = _e(felt)
+    if others:
+        out += '<br><span class="muted">also ' + ", ".join(f"{_e(s)} ({_num(counts.get(s))})" for s in others[:5]) \
+            + (f" and {len(others) - 5} more" if len(others) > 5 else "") + "</span>"
+    return out
+
+
 def _table(incidents: list[dict[str, Any]], by_print: dict[str, dict[str, Any]], detailed: set[Any]) -> str:
-    """The ranked incidents; the signature id under each title."""
+    """The ranked incidents, sortable and filterable; the signature id under each title."""
     has_status = any(inc.get("status") for inc in incidents)
     head = ["#", "severity", *(["status"] if has_status else []), "incident · signature", "service", "count",
-            "requests", "first seen", "last seen", "score", "caused by"]
-    numeric = {"#", "count", "requests", "score"}
-    ths = "".join(f'<th scope="col"{" class=num" if h in numeric else ""}>{h}</th>' for h in head)
+            "failed", "requests", "first seen", "last seen", "score", "caused by"]
+    ths = "".join(_th(h) for h in head)
     fmt = _table_time_format(incidents[:TABLE_ROWS])
     rows = []
     for inc in incidents[:TABLE_ROWS]:
@@ -442,16 +547,19 @@ def _table(incidents: list[dict[str, Any]], by_print: dict[str, dict[str, Any]],
         if inc["rank"] in detailed:
             title = f'<a href="#{_anchor(inc)}">{title}</a>'
         status = f"<td>{_status(inc)}</td>" if has_status else ""
+        why = f'<br><span class="muted">{_e(_clip(str(inc["why"]), TITLE_CHARS))}</span>' if inc.get("why") else ""
         rows.append(
-            f'<tr><td class="num">{_e(inc["rank"])}</td><td>{_severity(inc)}</td>{status}'
-            f'<td class="title">{title}<br><code class="muted">{_e(inc.get("signature"))}</code></td>'
-            f'<td>{_e(inc.get("service"))}</td><td class="num">{_num(inc.get("count"))}</td>'
+            f'<tr id="row-{_e(inc["rank"])}"{_row_data(inc)}><td class="num">{_e(inc["rank"])}</td><td>{_severity(inc)}</td>{status}'
+            f'<td class="title">{title}<br><code class="muted">{_e(inc.get("signature"))}</code>{why}</td>'
+            f'<td>{_services(inc)}</td><td class="num">{_num(inc.get("count"))}</td>'
+            f'<td class="num">{_num(inc.get("failed_requests"))}</td>'
             f'<td class="num">{_num(inc.get("affected_requests"))}</td><td>{_time(inc.get("first_seen"), fmt)}</td>'
             f'<td>{_time(inc.get("last_seen"), fmt)}</td><td class="num">{_num(inc.get("score"))}</td>'
             f"<td>{_caused_by(inc, by_print, detailed)}</td></tr>"
         )
     return (
-        f'<h2 id="incidents">Incidents, most important first</h2><div class="wide"><table><thead><tr>{ths}</tr></thead>'
+        f'<h2 id="incidents">Incidents, most important first</h2>{_filters(incidents[:TABLE_ROWS], has_status)}'
+        f'<div class="wide"><table id="incident-table"><thead><tr>{ths}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>{_more(min(len(incidents), TABLE_ROWS), len(incidents), 'incidents')}"
     )
 
@@ -561,6 +669,12 @@ def _detail(inc: dict[str, Any], by_print: dict[str, dict[str, Any]], detailed: 
         f'<h3 id="{_anchor(inc)}-h">#{_e(inc["rank"])} {_severity(inc)} {_status(inc)} {_e(_clip(str(inc.get("title") or ""), TITLE_CHARS))}</h3>',
         f'<p class="meta">{meta}</p>',
     ]
+    if inc.get("why"):
+        out.append(f'<p class="meta">Ranked here: {_e(inc["why"])}</p>')
+    if len(inc.get("services") or []) > 1:
+        out.append(f"<p><b>Seen by</b> {_services(inc)}</p>")
+    if inc.get("culprit"):
+        out.append(f"<p><b>Culprit</b> <code>{_e(inc['culprit'])}</code></p>")
     if inc.get("caused_by"):
         out.append(f"<p><b>Caused by</b> {_caused_by(inc, by_print, detailed)}</p>")
     out.append(_small_chart(inc))
@@ -608,7 +722,7 @@ def render(report: dict[str, Any]) -> str:
         body.append(_table(incidents, by_print, detailed))
     if "resolved" in report:
         body.append(_resolved(report.get("resolved") or []))
-    body.append(_timeline(report, top))
+    body.append(_timeline(top))
     if len(incidents) > len(top):
         body.append(f'<p class="note">The timeline and the details show the top {len(top)} of {len(incidents):,} '
                     "incidents.</p>")
@@ -623,7 +737,7 @@ def render(report: dict[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
         "<title>logscan report</title>"
-        f"<style>{_CSS}</style><script>{_PRINT_SCRIPT}</script></head><body>"
+        f"<style>{_CSS}</style></head><body>"
         + "".join(body)
-        + "</body></html>\n"
+        + f"<script>{_SCRIPT}</script></body></html>\n"
     )
