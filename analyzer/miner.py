@@ -69,76 +69,134 @@ _SEP: Final = "\x1f"
 
 
 def _text_id(texts: pl.Series) -> pl.Series:
-    """Stable ids: the first 16 hex digits of blake2b over the template text."""
+    """Stable ids: blake2b of the template text, as an unsigned 64-bit integer."""
     return texts.map_elements(
-        lambda t: hashlib.blake2b(t.encode(), digest_size=8).hexdigest(), return_dtype=pl.String
+        lambda t: int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big"),
+        return_dtype=pl.UInt64,
     )
 
 
-def mask(messages: pl.Expr) -> pl.Expr:
-    """Messages with whitespace squeezed and variable-looking runs replaced by <*>."""
-    out = messages.fill_null("").str.replace_all(r"\s+", " ").str.strip_chars()
+def normalize(messages: pl.Expr) -> pl.Expr:
+    """The per-line key: every run of digits as "0". Masking treats all digits alike, so two
+    lines with the same key get the same template; everything after this runs once per key."""
+    return messages.fill_null("").str.replace_all(r"[0-9]+", "0")
+
+
+def mask(keys: pl.Expr) -> pl.Expr:
+    """Keys with whitespace squeezed and variable-looking parts replaced by <*>."""
+    out = keys.str.replace_all(r"\s+", " ").str.strip_chars()
     for pattern, replacement in _MASKS:
         out = out.str.replace_all(pattern, replacement)
     return out
 
 
-class TemplateMiner:
-    """Online, mergeable template miner; see the module docstring."""
+_TABLE: Final = {"template_id": pl.UInt64, "template": pl.String, "count": pl.UInt64, "last_seen": pl.Int64}
+_KEYS: Final = {"h": pl.UInt64, "template": pl.String}
 
-    def __init__(self, max_templates: int = 10_000, split_max: int = 3) -> None:
+
+class TemplateMiner:
+    """Online, mergeable template miner; see the module docstring.
+
+    max_templates caps the template table (least recently seen, then least frequent, go first);
+    max_keys caps the cache of line keys (digit-normalized lines) already resolved to a template
+    (keys of evicted templates go, then the oldest).
+    """
+
+    def __init__(self, max_templates: int = 10_000, split_max: int = 3, max_keys: int = 100_000) -> None:
         self.max_templates = max_templates
+        self.max_keys = max_keys
         self.split_max = split_max
         self.clock = 0
-        self._table = pl.DataFrame(
-            schema={"template_id": pl.String, "template": pl.String, "count": pl.UInt64, "last_seen": pl.Int64}
-        )
+        self._table = pl.DataFrame(schema=_TABLE)
+        self._keys = pl.DataFrame(schema=_KEYS)
 
     def templates(self) -> pl.DataFrame:
         """Known templates: template_id, template, count, last_seen (batch clock), most frequent first."""
         return self._table.sort(["count", "template"], descending=[True, False])
 
     def add(self, messages: pl.Series | list[str]) -> pl.DataFrame:
-        """Mine one batch; one row per message (same order): template_id, template."""
-        masked = pl.Series("m", messages, dtype=pl.String).to_frame().select(mask(pl.col("m")))
+        """Mine one batch; one row per message (same order): template_id (u64), template."""
         self.clock += 1
-        shapes = masked.group_by("m").agg(weight=pl.len().cast(pl.UInt64))
-        known = self._table.select(m=pl.col("template"), weight=pl.col("count"))
-        rows = pl.concat([shapes, known]).group_by("m").agg(pl.col("weight").sum())
-        mined = self._mine(rows)  # m -> template
-        new = mined.group_by("template").agg(pl.col("weight").sum().alias("count"))
-        # Known templates not involved keep their last_seen; those seen now get the clock.
-        untouched = self._table.filter(~pl.col("template").is_in(mined["m"].implode()))
-        seen = new.with_columns(last_seen=pl.lit(self.clock, pl.Int64))
-        table, fold = _fold(pl.concat([untouched.drop("template_id"), seen]))
-        self._table = self._evict(table)
-        out = masked.join(mined.select("m", "template"), on="m", how="left", maintain_order="left")
-        out = out.join(fold, left_on="template", right_on="from", how="left", maintain_order="left")
-        out = out.select(template=pl.coalesce("to", "template"))
-        uniq = out.select(pl.col("template").unique())
-        uniq = uniq.with_columns(template_id=_text_id(uniq["template"]))
-        return out.join(uniq, on="template", how="left", maintain_order="left").select("template_id", "template")
+        keyed = pl.Series("k", messages, dtype=pl.String).to_frame().select(
+            k=normalize(pl.col("k"))
+        ).with_columns(h=pl.col("k").hash())
+        uniq = keyed.group_by("h").agg(pl.col("k").first(), weight=pl.len().cast(pl.UInt64))
+        hits = uniq.join(self._keys, on="h", how="inner")
+        if hits.height:
+            per = hits.group_by("template").agg(w=pl.col("weight").sum())
+            self._table = (
+                self._table.join(per, on="template", how="left")
+                .with_columns(
+                    count=pl.col("count") + pl.col("w").fill_null(0),
+                    last_seen=pl.when(pl.col("w").is_null()).then("last_seen").otherwise(self.clock),
+                )
+                .drop("w")
+            )
+        fresh = uniq.join(self._keys, on="h", how="anti")
+        if fresh.height:
+            self._learn(fresh)
+        keys = self._keys.join(self._table.select("template", "template_id"), on="template", how="left")
+        out = keyed.select("h").join(keys, on="h", how="left", maintain_order="left")
+        self._evict()
+        return out.select("template_id", "template")
 
     def merge(self, other: TemplateMiner) -> TemplateMiner:
         """A new miner holding the templates of both (union, then fold subsumed ones)."""
-        out = TemplateMiner(min(self.max_templates, other.max_templates), self.split_max)
+        out = TemplateMiner(
+            min(self.max_templates, other.max_templates), self.split_max, min(self.max_keys, other.max_keys)
+        )
         out.clock = max(self.clock, other.clock)
         union = pl.concat([self._table, other._table]).group_by("template").agg(
-            pl.col("count").sum(), pl.col("last_seen").max()
+            pl.col("template_id").first(), pl.col("count").sum(), pl.col("last_seen").max()
         )
-        table, _ = _fold(union)
-        out._table = out._evict(table)
+        out._table, fold = _fold(union)
+        keys = _remap(pl.concat([self._keys, other._keys]), fold)
+        # A key both sides resolved: the more general template wins (most <*>, then text).
+        out._keys = (
+            keys.with_columns(wild=pl.col("template").str.count_matches(WILD, literal=True))
+            .sort(["h", "wild", "template"], descending=[False, True, False])
+            .unique("h", keep="first", maintain_order=True)
+            .select("h", "template")
+        )
+        out._evict()
         return out
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _evict(self, table: pl.DataFrame) -> pl.DataFrame:
-        table = table.sort(["last_seen", "count", "template"], descending=[True, True, False]).head(
-            self.max_templates
-        )
-        return table.with_columns(template_id=_text_id(table["template"])).select(
-            "template_id", "template", "count", "last_seen"
-        )
+    def _learn(self, fresh: pl.DataFrame) -> None:
+        """Mine keys never seen (h, k, weight) together with the known templates of their lengths."""
+        shapes = fresh.with_columns(m=mask(pl.col("k")))
+        words = pl.col("m").str.count_matches(" ", literal=True)
+        lengths = shapes.select(n=words).unique()["n"].implode()
+        known = self._table.select("template", m=pl.col("template"), weight="count", last_seen="last_seen")
+        known = known.filter(words.is_in(lengths))
+        rows = pl.concat(
+            [shapes.select("m", "weight", last_seen=pl.lit(self.clock, pl.Int64)), known.drop("template")]
+        ).group_by("m").agg(pl.col("weight").sum(), pl.col("last_seen").max())
+        mined = self._mine(rows.select("m", "weight")).join(rows, on="m")  # m, template, weight, last_seen
+        seen = mined.group_by("template").agg(count=pl.col("weight").sum(), last_seen=pl.col("last_seen").max())
+        rest = self._table.join(known.select("template"), on="template", how="anti")
+        table, fold = _fold(pl.concat([rest, seen.with_columns(template_id=pl.lit(None, pl.UInt64))], how="diagonal"))
+        moved = mined.filter(pl.col("m") != pl.col("template")).select(pl.col("m").alias("from"), pl.col("template").alias("to"))
+        old_keys = _remap(_remap(self._keys, moved), fold)
+        new_keys = _remap(shapes.join(mined.select("m", "template"), on="m").select("h", "template"), fold)
+        self._keys = pl.concat([old_keys, new_keys])
+        self._table = table
+
+    def _evict(self) -> None:
+        table = self._table
+        if table.height > self.max_templates:
+            table = table.sort(["last_seen", "count", "template"], descending=[True, True, False])
+            table = table.head(self.max_templates)
+        missing = table.filter(pl.col("template_id").is_null())
+        if missing.height:
+            ids = missing.select("template", template_id=_text_id(missing["template"]))
+            table = table.join(ids, on="template", how="left", suffix="_new").with_columns(
+                template_id=pl.coalesce("template_id", "template_id_new")
+            ).drop("template_id_new")
+        self._table = table.select(list(_TABLE))
+        keys = self._keys.join(table.select("template"), on="template", how="semi", maintain_order="left")
+        self._keys = keys.tail(self.max_keys)
 
     def _mine(self, rows: pl.DataFrame) -> pl.DataFrame:
         """rows (m: masked text, weight) -> m, weight, template."""
@@ -203,20 +261,32 @@ class TemplateMiner:
         )
         r2g = words.select("r", "g").unique("r")
         out = rows.select("r", "m", "weight").join(r2g, on="r", how="left").join(tmpl, on="g", how="left")
-        return out.select("m", "weight", template=pl.col("template").fill_null(pl.col("m")))
+        return out.select("m", template=pl.col("template").fill_null(pl.col("m")))
+
+
+def _remap(frame: pl.DataFrame, mapping: pl.DataFrame) -> pl.DataFrame:
+    """frame's template column with each template found in mapping (from -> to) replaced."""
+    return frame.join(mapping, left_on="template", right_on="from", how="left", maintain_order="left").with_columns(
+        template=pl.coalesce("to", "template")
+    ).drop("to")
 
 
 def _fold(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Fold templates covered word for word by a more general one into it.
+    """Fold each template covered word for word by a more general one into it.
 
-    table: template, count, last_seen. Returns (folded table, mapping from -> to).
+    table: template_id, template, count, last_seen. Returns (folded table, mapping from -> to).
+    A template covers another of the same length when each of its words is <*> or equal.
     """
-    table = table.group_by("template").agg(pl.col("count").sum(), pl.col("last_seen").max())
-    toks = table.select("template", n=pl.col("template").str.split(" ").list.len(), tok=pl.col("template").str.split(" "))
+    merge = (pl.col("count").sum(), pl.col("last_seen").max())
+    ids = table.select("template", "template_id").drop_nulls().unique("template")
+    table = table.group_by("template").agg(*merge).join(ids, on="template", how="left")
+    toks = table.select("template", tok=pl.col("template").str.split(" ")).with_columns(n=pl.col("tok").list.len())
     toks = toks.explode("tok").with_columns(pos=pl.int_range(pl.len()).over("template"))
-    general = toks.group_by("template").agg(
-        n=pl.col("n").first(), const=(pl.col("tok") != WILD).sum(), wild=(pl.col("tok") == WILD).sum()
-    ).filter((pl.col("wild") > 0) & (pl.col("const") > 0))
+    general = (
+        toks.group_by("template")
+        .agg(const=(pl.col("tok") != WILD).sum(), wild=(pl.col("tok") == WILD).sum())
+        .filter((pl.col("wild") > 0) & (pl.col("const") > 0))
+    )
     if general.height == 0:
         return table, pl.DataFrame(schema={"from": pl.String, "to": pl.String})
     gconst = toks.join(general.select("template"), on="template").filter(pl.col("tok") != WILD)
@@ -228,17 +298,14 @@ def _fold(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .join(general.select(pl.col("template").alias("template_g"), "const", "wild"), on="template_g")
         .filter(pl.col("hits") == pl.col("const"))
     )
-    covered = pairs["template"].unique()
-    pairs = pairs.filter(~pl.col("template_g").is_in(covered.implode()))
+    # Subsumption is transitive: fold into maximal templates only (the most general, then by text).
+    pairs = pairs.filter(~pl.col("template_g").is_in(pairs["template"].implode()))
     mapping = (
         pairs.sort(["template", "wild", "template_g"], descending=[False, True, False])
         .unique("template", keep="first")
         .select(pl.col("template").alias("from"), pl.col("template_g").alias("to"))
     )
-    folded = (
-        table.join(mapping, left_on="template", right_on="from", how="left")
-        .with_columns(template=pl.coalesce("to", "template"))
-        .group_by("template")
-        .agg(pl.col("count").sum(), pl.col("last_seen").max())
-    )
+    if mapping.height == 0:
+        return table, mapping
+    folded = _remap(table, mapping).group_by("template").agg(*merge).join(ids, on="template", how="left")
     return folded, mapping
