@@ -181,20 +181,19 @@ class TemplateMiner:
         old_keys = _remap(_remap(self._keys, moved), fold)
         new_keys = _remap(shapes.join(mined.select("m", "template"), on="m").select("h", "template"), fold)
         self._keys = pl.concat([old_keys, new_keys])
-        self._table = table
+        missing = table.filter(pl.col("template_id").is_null())
+        ids = missing.select("template", new_id=_text_id(missing["template"]))
+        self._table = (
+            table.join(ids, on="template", how="left")
+            .select(template_id=pl.coalesce("template_id", "new_id"), template="template", count="count", last_seen="last_seen")
+        )
 
     def _evict(self) -> None:
         table = self._table
         if table.height > self.max_templates:
             table = table.sort(["last_seen", "count", "template"], descending=[True, True, False])
             table = table.head(self.max_templates)
-        missing = table.filter(pl.col("template_id").is_null())
-        if missing.height:
-            ids = missing.select("template", template_id=_text_id(missing["template"]))
-            table = table.join(ids, on="template", how="left", suffix="_new").with_columns(
-                template_id=pl.coalesce("template_id", "template_id_new")
-            ).drop("template_id_new")
-        self._table = table.select(list(_TABLE))
+        self._table = table
         keys = self._keys.join(table.select("template"), on="template", how="semi", maintain_order="left")
         self._keys = keys.tail(self.max_keys)
 
@@ -288,7 +287,7 @@ def _fold(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .filter((pl.col("wild") > 0) & (pl.col("const") > 0))
     )
     if general.height == 0:
-        return table, pl.DataFrame(schema={"from": pl.String, "to": pl.String})
+        return table.select(list(_TABLE)), pl.DataFrame(schema={"from": pl.String, "to": pl.String})
     gconst = toks.join(general.select("template"), on="template").filter(pl.col("tok") != WILD)
     pairs = (
         toks.join(gconst, on=["n", "pos", "tok"], suffix="_g")
@@ -306,6 +305,6 @@ def _fold(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .select(pl.col("template").alias("from"), pl.col("template_g").alias("to"))
     )
     if mapping.height == 0:
-        return table, mapping
+        return table.select(list(_TABLE)), mapping
     folded = _remap(table, mapping).group_by("template").agg(*merge).join(ids, on="template", how="left")
-    return folded, mapping
+    return folded.select(list(_TABLE)), mapping

@@ -1,0 +1,136 @@
+"""Template mining: logscan's miner (analyzer.miner) against Drain3, grouping accuracy and speed.
+
+Grouping accuracy (GA) on Loghub-2k: a message is correct when the set of messages given its
+template is exactly the set of messages with its true EventId; GA = correct / 2,000 per dataset.
+Speed: lines/s of both miners on the same lines, in the same run, best of ``--repeat``:
+
+- the 16,000 Loghub lines (the 8 datasets in a row, one miner);
+- a large set: the Loghub lines repeated to ``--big`` lines, each digit of a copy replaced by a
+  seeded random digit (the same events with varied numbers).
+
+Drain3 runs with its defaults (``TemplateMiner()``, ``add_log_message`` per line); logscan's
+miner gets the same lines as one Polars Series, in one batch or in ``--batch`` sized batches.
+
+    python benchmarks/templates.py --loghub /work/shared/data/loghub-2k [--big 1000000] [--repeat 3]
+                                   [--batch 100000] [--no-drain-big] [--sweep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from analyzer.miner import TemplateMiner  # noqa: E402
+
+DATASETS = ["Apache", "BGL", "HDFS", "HealthApp", "Linux", "OpenSSH", "Spark", "Zookeeper"]
+TUNE, CHECK = DATASETS[:4], DATASETS[4:]
+
+
+def grouping_accuracy(predicted: pl.Series, truth: pl.Series) -> float:
+    """Fraction of messages whose predicted group is exactly the set with their true EventId."""
+    df = pl.DataFrame({"p": predicted.cast(pl.String), "t": truth.cast(pl.String)})
+    ok = df.select(
+        ((pl.col("t").n_unique().over("p") == 1) & (pl.col("p").n_unique().over("t") == 1)).sum()
+    ).item()
+    return ok / df.height
+
+
+def ours(lines: pl.Series, batches: int = 1, **kw: int) -> pl.Series:
+    miner = TemplateMiner(**kw)
+    size = -(-len(lines) // batches)
+    return pl.concat([miner.add(lines.slice(i, size))["template_id"] for i in range(0, len(lines), size)])
+
+
+def drain(lines: list[str]) -> pl.Series:
+    from drain3 import TemplateMiner as Drain3
+
+    miner = Drain3()
+    return pl.Series([miner.add_log_message(line)["cluster_id"] for line in lines])
+
+
+def best_time(run: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def big_set(lines: pl.Series, n: int, seed: int = 1) -> pl.Series:
+    """lines repeated to n, each copy's digits mapped to seeded random digits (two per line)."""
+    copies = -(-n // len(lines))
+    df = pl.DataFrame({"m": pl.concat([lines] * copies).head(n)}).with_row_index("i")
+    r = pl.col("i").hash(seed)
+    low, high = (r % 10).cast(pl.String), ((r // 10) % 10).cast(pl.String)
+    return df.select(pl.col("m").str.replace_all("[0-4]", low).str.replace_all("[5-9]", high))["m"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--loghub", type=Path, required=True, help="folder of <Name>_2k.log_structured.csv")
+    ap.add_argument("--big", type=int, default=1_000_000, help="lines of the large set (0: skip)")
+    ap.add_argument("--batch", type=int, default=100_000, help="batch size of the batched large-set run")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-drain-big", action="store_true", help="skip Drain3 on the large set (slow)")
+    ap.add_argument("--sweep", action="store_true", help="GA for split_max 2..5 on the tune/check halves")
+    args = ap.parse_args()
+    logging.disable(logging.CRITICAL)  # drain3 logs every template change at INFO
+
+    data = {n: pl.read_csv(args.loghub / f"{n}_2k.log_structured.csv") for n in DATASETS}
+    print(f"# Template mining, {time.strftime('%Y-%m-%d')}")
+    print(f"- machine: {platform.platform()}; Python {platform.python_version()}; polars {pl.__version__}")
+    print()
+    print("| dataset | logscan GA | logscan GA, 4 batches | Drain3 GA |")
+    print("|---|--:|--:|--:|")
+    means = [0.0, 0.0, 0.0]
+    for name, df in data.items():
+        truth = df["EventId"]
+        row = (
+            grouping_accuracy(ours(df["Content"]), truth),
+            grouping_accuracy(ours(df["Content"], batches=4), truth),
+            grouping_accuracy(drain(df["Content"].to_list()), truth),
+        )
+        means = [m + v / len(data) for m, v in zip(means, row)]
+        print(f"| {name} | {row[0]:.3f} | {row[1]:.3f} | {row[2]:.3f} |")
+    print(f"| **mean** | **{means[0]:.4f}** | **{means[1]:.4f}** | **{means[2]:.4f}** |")
+
+    if args.sweep:
+        print("\nHeld-out check of the one threshold (split_max): mean GA on each half.\n")
+        print(f"| split_max | tune {', '.join(TUNE)} | check {', '.join(CHECK)} |")
+        print("|--:|--:|--:|")
+        for split_max in range(2, 6):
+            ga = {n: grouping_accuracy(ours(df["Content"], split_max=split_max), df["EventId"]) for n, df in data.items()}
+            print(f"| {split_max} | {sum(ga[n] for n in TUNE) / 4:.4f} | {sum(ga[n] for n in CHECK) / 4:.4f} |")
+
+    print("\n| lines | miner | seconds (best of %d) | lines/s | ratio |" % args.repeat)
+    print("|---|---|--:|--:|--:|")
+    loghub = pl.concat([df["Content"] for df in data.values()])
+    sets = [("16k loghub", loghub)]
+    if args.big:
+        sets.append((f"{args.big:,} varied", big_set(loghub, args.big)))
+    for label, lines in sets:
+        as_list = lines.to_list()
+        ours(lines.head(1000))  # warm-up: regex compilation
+        runs = {"logscan (1 batch)": lambda: ours(lines)}
+        if len(lines) > args.batch:
+            runs[f"logscan ({args.batch:,}-line batches)"] = lambda: ours(lines, batches=-(-len(lines) // args.batch))
+        if not (args.no_drain_big and len(lines) > 100_000):
+            runs["Drain3"] = lambda: drain(as_list)
+        secs = {name: best_time(run, args.repeat) for name, run in runs.items()}
+        base = secs.get("Drain3")
+        for name, s in secs.items():
+            ratio = f"{base / s:.1f}x" if base else "n/a"
+            print(f"| {label} | {name} | {s:.3f} | {len(lines) / s:,.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
