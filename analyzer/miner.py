@@ -92,6 +92,7 @@ def mask(keys: pl.Expr) -> pl.Expr:
 
 _TABLE: Final = {"template_id": pl.UInt64, "template": pl.String, "count": pl.UInt64, "last_seen": pl.Int64}
 _KEYS: Final = {"h": pl.UInt64, "template": pl.String}
+_ALIASES: Final = {"alias": pl.UInt64, "template": pl.String}
 
 
 class TemplateMiner:
@@ -109,10 +110,25 @@ class TemplateMiner:
         self.clock = 0
         self._table = pl.DataFrame(schema=_TABLE)
         self._keys = pl.DataFrame(schema=_KEYS)
+        self._aliases = pl.DataFrame(schema=_ALIASES)  # id of a template since generalized -> its template
 
     def templates(self) -> pl.DataFrame:
         """Known templates: template_id, template, count, last_seen (batch clock), most frequent first."""
         return self._table.sort(["count", "template"], descending=[True, False])
+
+    def resolve(self, template_ids: pl.Series) -> pl.DataFrame:
+        """The current template_id and template for ids handed out earlier (null when evicted).
+
+        A template only generalizes; when it does, its old id becomes an alias of the new one,
+        so earlier batches' ids can be regrouped against the current state.
+        """
+        lookup = pl.concat([self._table.select(alias="template_id", template="template"), self._aliases])
+        return (
+            template_ids.cast(pl.UInt64).to_frame("alias")
+            .join(lookup, on="alias", how="left", maintain_order="left")
+            .join(self._table.select("template", "template_id"), on="template", how="left", maintain_order="left")
+            .select("template_id", "template")
+        )
 
     def add(self, messages: pl.Series | list[str]) -> pl.DataFrame:
         """Mine one batch; one row per message (same order): template_id (u64), template."""
@@ -150,6 +166,10 @@ class TemplateMiner:
             pl.col("template_id").first(), pl.col("count").sum(), pl.col("last_seen").max()
         )
         out._table, fold = _fold(union)
+        folded = union.select(alias="template_id", template="template").join(fold, left_on="template", right_on="from")
+        out._aliases = _remap(pl.concat([self._aliases, other._aliases, folded.drop("to")]), fold).unique(
+            "alias", keep="first"
+        )
         keys = _remap(pl.concat([self._keys, other._keys]), fold)
         # A key both sides resolved: the more general template wins (most <*>, then text).
         out._keys = (
@@ -181,6 +201,9 @@ class TemplateMiner:
         old_keys = _remap(_remap(self._keys, moved), fold)
         new_keys = _remap(shapes.join(mined.select("m", "template"), on="m").select("h", "template"), fold)
         self._keys = pl.concat([old_keys, new_keys])
+        old = self._table.select(alias="template_id", template="template", was="template")
+        changed = _remap(_remap(old, moved), fold).filter(pl.col("template") != pl.col("was")).drop("was")
+        self._aliases = pl.concat([_remap(_remap(self._aliases, moved), fold), changed]).unique("alias", keep="last")
         missing = table.filter(pl.col("template_id").is_null())
         ids = missing.select("template", new_id=_text_id(missing["template"]))
         self._table = (
@@ -196,6 +219,8 @@ class TemplateMiner:
         self._table = table
         keys = self._keys.join(table.select("template"), on="template", how="semi", maintain_order="left")
         self._keys = keys.tail(self.max_keys)
+        aliases = self._aliases.join(table.select("template"), on="template", how="semi", maintain_order="left")
+        self._aliases = aliases.tail(self.max_keys)
 
     def _mine(self, rows: pl.DataFrame) -> pl.DataFrame:
         """rows (m: masked text, weight) -> m, weight, template."""
