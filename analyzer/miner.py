@@ -223,69 +223,67 @@ class TemplateMiner:
         self._aliases = aliases.tail(self.max_keys)
 
     def _mine(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """rows (m: masked text, weight) -> m, weight, template."""
-        rows = rows.with_row_index("r").with_columns(w=pl.col("m").str.split(" "))
-        rows = rows.with_columns(n=pl.col("w").list.len())
-        words = rows.select("r", "n", "weight", tok=pl.col("w")).explode("tok")
-        words = words.with_columns(pos=pl.int_range(pl.len()).over("r"))
-        words = words.with_columns(freq=pl.col("weight").sum().over("n", "pos", "tok"))
-        # Root: the frequency shared by most (non-<*>) words of the row; ties -> the higher one.
+        """rows (m: masked text, weight) -> m, template."""
+        words = (
+            rows.lazy()
+            .with_row_index("r")
+            .select("r", "weight", tok=pl.col("m").str.split(" "))
+            .with_columns(n=pl.col("tok").list.len())
+            .explode("tok")
+            .with_columns(pos=pl.int_range(pl.len()).over("r"))
+            .with_columns(freq=pl.col("weight").sum().over("n", "pos", "tok"))
+        )
+        # Root: the words of the frequency shared by most (non-<*>) words of the row (ties: the
+        # higher frequency); a row's group is its length and its root words at their positions.
         cand = words.filter(pl.col("tok") != WILD)
         best = (
             cand.group_by("r", "freq")
             .agg(k=pl.len())
-            .sort(["r", "k", "freq"], descending=[False, True, True])
-            .unique("r", keep="first")
-            .select("r", "freq")
+            .group_by("r")
+            .agg(pl.col("freq").sort_by("k", "freq").last())
         )
         root = (
             cand.join(best, on=["r", "freq"])
-            .sort("r", "pos")
             .group_by("r")
-            .agg(key=pl.concat_str([pl.col("pos").cast(pl.String), pl.col("tok")], separator=_SEP).str.join(_SEP))
+            .agg(key=pl.struct("pos", "tok").hash().bitwise_xor())
         )
-        rows = rows.join(root, on="r", how="left").with_columns(
-            g=pl.struct(pl.col("n"), pl.col("key").fill_null("")).hash()
+        words = (
+            words.join(root, on="r", how="left")
+            .select("r", "pos", "tok", g=pl.struct("n", pl.col("key").fill_null(0)).hash())
+            .collect()
         )
-        words = words.join(rows.select("r", "g"), on="r")
+        # Split: on the position with the fewest values (2..split_max, none <*>), until none is left.
         while True:
-            stats = words.group_by("g", "pos").agg(
-                nd=pl.col("tok").n_unique(), wild=pl.col("tok").str.contains(WILD, literal=True).any()
-            )
             split = (
-                stats.filter((pl.col("nd") >= 2) & (pl.col("nd") <= self.split_max) & ~pl.col("wild"))
-                .sort(["g", "nd", "pos"])
-                .unique("g", keep="first")
-                .select("g", split_pos="pos")
+                words.lazy()
+                .group_by("g", "pos")
+                .agg(nd=pl.col("tok").n_unique(), wild=pl.col("tok").str.contains(WILD, literal=True).any())
+                .filter((pl.col("nd") >= 2) & (pl.col("nd") <= self.split_max) & ~pl.col("wild"))
+                .group_by("g")
+                .agg(pl.col("pos").sort_by("nd", "pos").first())
+                .collect()
             )
             if split.height == 0:
                 break
-            sub = (
-                words.join(split, left_on=["g", "pos"], right_on=["g", "split_pos"])
-                .select("r", g2=pl.struct("g", "tok").hash())
-            )
-            words = words.join(sub, on="r", how="left").with_columns(
-                g=pl.coalesce("g2", "g")
-            ).drop("g2")
+            sub = words.join(split, on=["g", "pos"]).select("r", g2=pl.struct("g", "tok").hash())
+            words = words.join(sub, on="r", how="left").select("r", "pos", "tok", g=pl.coalesce("g2", "g"))
+        # Template: constant words kept, others <*> (keeping a key= / key: prefix all values share).
         key = pl.col("tok").str.extract(r"^([(\[{\"']*[A-Za-z_][\w.-]*[=:])")
-        stats = words.group_by("g", "pos").agg(
-            nd=pl.col("tok").n_unique(),
-            tok=pl.col("tok").first(),
-            key=pl.when(key.n_unique() == 1).then(key.first()),
+        word = (
+            pl.when(pl.col("tok").n_unique() == 1)
+            .then(pl.col("tok").first())
+            .otherwise(pl.concat_str(pl.when(key.n_unique() == 1).then(key.first()).fill_null(""), pl.lit(WILD)))
         )
         tmpl = (
-            stats.with_columns(
-                tok=pl.when(pl.col("nd") == 1)
-                .then("tok")
-                .otherwise(pl.concat_str(pl.col("key").fill_null(""), pl.lit(WILD)))
-            )
-            .sort("g", "pos")
+            words.lazy()
+            .group_by("g", "pos")
+            .agg(word=word)
             .group_by("g")
-            .agg(template=pl.col("tok").str.join(" "))
+            .agg(template=pl.col("word").sort_by("pos").str.join(" "))
         )
-        r2g = words.select("r", "g").unique("r")
-        out = rows.select("r", "m", "weight").join(r2g, on="r", how="left").join(tmpl, on="g", how="left")
-        return out.select("m", template=pl.col("template").fill_null(pl.col("m")))
+        r2g = words.lazy().group_by("r").agg(pl.col("g").first())
+        out = rows.lazy().with_row_index("r").join(r2g, on="r", how="left").join(tmpl, on="g", how="left")
+        return out.select("m", template=pl.col("template").fill_null(pl.col("m"))).collect()
 
 
 def _remap(frame: pl.DataFrame, mapping: pl.DataFrame) -> pl.DataFrame:
