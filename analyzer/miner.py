@@ -1,46 +1,53 @@
 """Online log template miner: groups messages by template, vectorized with Polars.
 
-What: ``TemplateMiner.add(messages)`` returns, per message, a template (the message
-with ``<*>`` for each variable word) and a stable ``template_id`` (a hash of the
-template text). State carries across batches; ``merge`` combines two miners built
-on different shards; the number of templates kept is capped.
+What: ``TemplateMiner.add(messages)`` returns, for each message, a template (the message with
+``<*>`` for each variable word) and a stable ``template_id`` (a 64-bit blake2b hash of the
+template text, so equal text means equal id in any process). State carries across batches;
+``merge`` combines miners built on different shards; memory is capped. Messages that match no
+known signature are grouped by it (issue 11).
 
-How (a column-wise, Brain-style miner; Yu et al. 2023):
+How (column-wise and batch-wise, after Brain, Yu et al. 2023; no per-line Python):
 
-1. Mask. Whitespace is squeezed; IPs/ports, UUIDs, hex, times and every run of
-   characters holding a digit (between delimiters such as ``= : , / ( ) [ ]``)
-   become ``<*>``. Only general rules: a value with a digit in it is a value.
-   Identical masked messages are then mined once, weighted by their count, so
-   the cost follows the number of distinct shapes, not of lines.
-2. Root pattern. Messages are split into words and grouped by word count. Each
-   (length, position, word) gets its frequency (weighted). In a message, the
-   constant words of its event all share one frequency (that of the event) while
-   variable words are rarer or commoner; so the frequency shared by the most
-   words of the message picks out its "root": those words at their positions.
-   Messages with the same length and root form a group (no similarity
-   threshold, no order dependence).
-3. Split. Inside a group a position with a single value is constant. A position
-   with few distinct values (2..``split_max``) is a constant that separates
-   events sharing a root: the group splits on the position with the fewest
-   values, and the rule is applied again to each part. A position with more
-   values, or holding ``<*>`` next to words, is variable.
-4. Online. The templates already known take part in the next batch as weighted
-   pseudo-messages (their ``<*>`` forces a position variable), so a template
-   only ever generalizes; a template that another one covers word for word is
-   folded into it (``_fold``). ``merge`` is the union of two template tables
-   followed by the same fold; a union is associative and the fold keeps the
-   maximal templates of a subsumption order, so merge is associative in the set
-   of templates it keeps (counts too as long as no eviction happens).
+1. Key. One regex pass per line turns every digit run into "0". The masks below treat all
+   digits alike, so lines with one key get one template: everything else runs once per
+   distinct key (a few thousand keys for millions of lines), weighted by its line count.
+2. Mask. Squeeze whitespace, then replace with ``<*>``: dates (month/day names next to
+   numbers), quantities with a unit (``5 ms``, ``3.5 KB``), paths and URLs, and any word
+   holding a digit (keeping a ``key=`` prefix and closing brackets). A digit marks a value.
+3. Root. Messages are split into words; every (word count, position, word) gets its weighted
+   frequency. The constant words of one event all share one frequency (the event's), so the
+   frequency shared by most words of a message singles out its root: those words at their
+   positions. Messages with the same word count and root form a group (no similarity
+   threshold, no dependence on arrival order).
+4. Split. In a group a position with one value is constant. A position with 2..``split_max``
+   values and no ``<*>`` tells events apart that share a root: the group splits on the position
+   with the fewest values and the rule applies again to each part. A position with more values
+   (or ``<*>`` among them) is variable and becomes ``<*>`` (``key=<*>`` when all share a key).
+5. Online. The known templates of the same word counts re-enter each batch that brings new
+   keys, as pseudo-messages weighted by their counts; a ``<*>`` in them keeps a position
+   variable, so templates only generalize. A template covered word for word by a more general
+   one is folded into it. Keys already resolved skip steps 2-5 (a bounded cache), so a steady
+   stream costs one regex pass and a few hash joins per line. When a template generalizes its
+   old id becomes an alias: ``resolve(ids)`` maps ids handed out earlier to the current
+   template (on Loghub-2k, resolved ids of a stream fed in 4..100 batches group exactly as one
+   batch does; the per-batch output is final for that batch).
+6. Merge. Union of the template tables (counts summed, last_seen max) followed by the same
+   fold. Union is associative and the fold keeps the maximal templates of a subsumption order,
+   so ``(a.merge(b)).merge(c)`` and ``a.merge(b.merge(c))`` keep the same templates and counts
+   (while no eviction cuts in). Key caches and aliases are merged along.
 
-Why it generalizes: nothing is tuned to a system. Grouping uses the statistics of
-the data itself (word frequencies per column, distinct values per column); the
-only constants are the masking rule (digits mean a value) and ``split_max``.
+Why it generalizes: nothing is specific to a system. Grouping uses the statistics of the data
+itself (per-column word frequencies, per-column distinct values); the only constants are the
+general masks and ``split_max`` (3; on Loghub-2k tuning halves, 4 datasets each, agree on it).
 
-Memory: at most ``max_templates`` templates are kept; beyond that the least
-recently seen (then least frequent) are evicted. Limits: events whose variable
-part changes the number of words (a free-text value with spaces) give one
-template per word count; a variable with at most ``split_max`` distinct word
-values over the whole stream stays split until more values are seen.
+Memory: at most ``max_templates`` templates (least recently seen, then least frequent, are
+evicted), ``max_keys`` cached keys and aliases (those of evicted templates go, then the oldest).
+
+Limits: an event whose variable part changes the number of words (free text with spaces) gets
+one template per word count; a variable with at most ``split_max`` distinct values seen so far
+stays split (e.g. three user names); constant words holding digits (``ssh2``) become ``<*>``;
+keys are Polars hashes of the normalized line (64-bit: collisions are possible in principle,
+and merge needs miners built with the same Polars version).
 """
 
 from __future__ import annotations
@@ -51,21 +58,27 @@ from typing import Final
 import polars as pl
 
 WILD: Final = "<*>"
-_MONTH: Final = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
-_DAY: Final = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
+_MONTH: Final = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b"
+)
+_DAY: Final = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b"
 _UNIT: Final = r"(?:[KMGTP]i?B|B|bytes?|[mun]?s|secs?|seconds?|mins?|minutes?|h|hours?)"
-#: General masks, in order; each match becomes <*> (dates, quantities with a unit, paths and
-#: URLs, then any word holding a digit, keeping a ``key=`` prefix).
+_KEY: Final = r"[(\[{\"']*[A-Za-z_][A-Za-z_.-]*[=:]"  # a "key=" / "key:" prefix, maybe after brackets
+_WORD: Final = rf"(^|\s)((?:{_KEY})?)\S*?\d\S*?([)\]}}\"',;:.]*)(\s|$)"
+#: General masks, applied in order to digit-normalized text; each match becomes <*>: dates
+#: (month or day names next to numbers), quantities with a unit, paths and URLs, then any word
+#: holding a digit (keeping a key= prefix and closing punctuation). No rule is system specific.
 _MASKS: Final[tuple[tuple[str, str], ...]] = (
-    (rf"\b(?:{_DAY},?\s+)?{_MONTH}\s+\d{{1,2}}\b", WILD),
+    (rf"\b(?:{_DAY},?\s+)?{_MONTH}\s+\d+\b", WILD),
+    (rf"\b(?:{_DAY},?\s+)?\d+\s+{_MONTH}", WILD),
     (rf"\b{_DAY},?(\s+\d)", "<*>${1}"),
     (rf"\b\d+(?:\.\d+)?\s?(?:{_UNIT}\b|%)", WILD),
-    (r"(^|[\s=(\[])(?:[a-zA-Z][a-zA-Z0-9+.-]*://|/)[^\s,;)\]]*", "${1}<*>"),
-    # twice: a match consumes the space after it, so back-to-back words take a second pass
-    (_WORD := r"(^|\s)([(\[{\"']*(?:[A-Za-z_][\w.-]*[=:])?)\S*?\d\S*?([)\]}\"',;:.]*)(\s|$)", _WORD_TO := "${1}${2}<*>${3}${4}"),
-    (_WORD, _WORD_TO),
+    (r"(^|[\s=(\[])(?:[a-zA-Z][a-zA-Z0-9+.-]*://|/)[^\s,;)\]]+", "${1}<*>"),
+    # twice: a match consumes the space after it, so back-to-back words need a second pass
+    (_WORD, "${1}${2}<*>${3}${4}"),
+    (_WORD, "${1}${2}<*>${3}${4}"),
 )
-_SEP: Final = "\x1f"
 
 
 def _text_id(texts: pl.Series) -> pl.Series:
@@ -268,7 +281,7 @@ class TemplateMiner:
             sub = words.join(split, on=["g", "pos"]).select("r", g2=pl.struct("g", "tok").hash())
             words = words.join(sub, on="r", how="left").select("r", "pos", "tok", g=pl.coalesce("g2", "g"))
         # Template: constant words kept, others <*> (keeping a key= / key: prefix all values share).
-        key = pl.col("tok").str.extract(r"^([(\[{\"']*[A-Za-z_][\w.-]*[=:])")
+        key = pl.col("tok").str.extract(rf"^({_KEY})")
         word = (
             pl.when(pl.col("tok").n_unique() == 1)
             .then(pl.col("tok").first())
