@@ -38,7 +38,8 @@ How (column-wise and batch-wise, after Brain, Yu et al. 2023; no per-line Python
 
 Why it generalizes: nothing is specific to a system. Grouping uses the statistics of the data
 itself (per-column word frequencies, per-column distinct values); the only constants are the
-general masks and ``split_max`` (3; on Loghub-2k tuning halves, 4 datasets each, agree on it).
+general masks and ``split_max`` (3: on Loghub-2k, Apache/BGL/HDFS/HealthApp score within 0.003
+for 3..5 and Linux/OpenSSH/Spark/Zookeeper peak at 3; see benchmarks/RESULTS.md).
 
 Memory: at most ``max_templates`` templates (least recently seen, then least frequent, are
 evicted), ``max_keys`` cached keys and aliases (those of evicted templates go, then the oldest).
