@@ -96,6 +96,15 @@ def normalize(messages: pl.Expr) -> pl.Expr:
     return messages.fill_null("").str.replace_all(r"[0-9]+", "0")
 
 
+def _keyed(lines: pl.DataFrame, part: int = 100_000) -> pl.DataFrame:
+    """Column k (normalized) and h (its hash), in parallel parts: the only per-line regex."""
+    plans = [
+        lines.slice(i, part).lazy().select(k=normalize(pl.col("k"))).with_columns(h=pl.col("k").hash())
+        for i in range(0, max(lines.height, 1), part)
+    ]
+    return pl.concat(pl.collect_all(plans)) if len(plans) > 1 else plans[0].collect()
+
+
 def mask(keys: pl.Expr) -> pl.Expr:
     """Keys with whitespace squeezed and variable-looking parts replaced by <*>."""
     out = keys.str.replace_all(r"\s+", " ").str.strip_chars()
@@ -147,9 +156,7 @@ class TemplateMiner:
     def add(self, messages: pl.Series | list[str]) -> pl.DataFrame:
         """Mine one batch; one row per message (same order): template_id (u64), template."""
         self.clock += 1
-        keyed = pl.Series("k", messages, dtype=pl.String).to_frame().select(
-            k=normalize(pl.col("k"))
-        ).with_columns(h=pl.col("k").hash())
+        keyed = _keyed(pl.Series("k", messages, dtype=pl.String).to_frame())
         uniq = keyed.group_by("h").agg(pl.col("k").first(), weight=pl.len().cast(pl.UInt64))
         hits = uniq.join(self._keys, on="h", how="inner")
         if hits.height:
