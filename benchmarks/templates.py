@@ -13,7 +13,7 @@ Drain3 runs with its defaults (``TemplateMiner()``, ``add_log_message`` per line
 miner gets the same lines as one Polars Series, in one batch or in ``--batch`` sized batches.
 
     python benchmarks/templates.py --loghub /work/shared/data/loghub-2k [--big 1000000] [--repeat 3]
-                                   [--batch 100000] [--no-drain-big] [--sweep]
+                                   [--batch 100000] [--no-drain-big] [--sweep] [--online]
 """
 
 from __future__ import annotations
@@ -48,6 +48,25 @@ def ours(lines: pl.Series, batches: int = 1, **kw: int) -> pl.Series:
     miner = TemplateMiner(**kw)
     size = -(-len(lines) // batches)
     return pl.concat([miner.add(lines.slice(i, size))["template_id"] for i in range(0, len(lines), size)])
+
+
+def online(lines: pl.Series, truth: pl.Series, batches: int) -> tuple[float, float]:
+    """GA of ids as each batch returned them, and of the same ids resolved after the last batch."""
+    miner = TemplateMiner()
+    size = -(-len(lines) // batches)
+    ids = pl.concat([miner.add(lines.slice(i, size))["template_id"] for i in range(0, len(lines), size)])
+    return grouping_accuracy(ids, truth), grouping_accuracy(miner.resolve(ids)["template_id"], truth)
+
+
+def merged(lines: pl.Series, truth: pl.Series, shards: int) -> tuple[float, float]:
+    """GA of shard miners' ids resolved by their merge, and of the merge fed every line again."""
+    miners = [TemplateMiner() for _ in range(shards)]
+    size = -(-len(lines) // shards)
+    ids = pl.concat([m.add(lines.slice(i * size, size))["template_id"] for i, m in enumerate(miners)])
+    whole = miners[0]
+    for m in miners[1:]:
+        whole = whole.merge(m)
+    return grouping_accuracy(whole.resolve(ids)["template_id"], truth), grouping_accuracy(whole.add(lines)["template_id"], truth)
 
 
 def drain(lines: list[str]) -> pl.Series:
@@ -89,6 +108,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-drain-big", action="store_true", help="skip Drain3 on the large set (slow)")
     ap.add_argument("--sweep", action="store_true", help="GA for split_max 2..5 on the tune/check halves")
+    ap.add_argument("--online", action="store_true", help="GA of small batches (as returned, resolved) and merged shards")
     args = ap.parse_args()
     logging.disable(logging.CRITICAL)  # drain3 logs every template change at INFO
 
@@ -109,6 +129,17 @@ def main() -> None:
         means = [m + v / len(data) for m, v in zip(means, row)]
         print(f"| {name} | {row[0]:.3f} | {row[1]:.3f} | {row[2]:.3f} |")
     print(f"| **mean** | **{means[0]:.4f}** | **{means[1]:.4f}** | **{means[2]:.4f}** |")
+
+    if args.online:
+        print("\nOnline and merged: mean GA over the 8 datasets.\n")
+        print("| run | ids as returned | ids through resolve() |")
+        print("|---|--:|--:|")
+        for batches in (4, 20, 100):
+            ga = [online(df["Content"], df["EventId"], batches) for df in data.values()]
+            print(f"| {batches} batches | {sum(g[0] for g in ga) / 8:.4f} | {sum(g[1] for g in ga) / 8:.4f} |")
+        ga = [merged(df["Content"], df["EventId"], 4) for df in data.values()]
+        print(f"| 4 shards merged (shard ids) | n/a | {sum(g[0] for g in ga) / 8:.4f} |")
+        print(f"| 4 shards merged, then fed all lines again | {sum(g[1] for g in ga) / 8:.4f} | n/a |")
 
     if args.sweep:
         print("\nHeld-out check of the one threshold (split_max): mean GA on each half.\n")
