@@ -1,0 +1,354 @@
+"""Online log template miner: groups messages by template, vectorized with Polars.
+
+What: ``TemplateMiner.add(messages)`` returns, for each message, a template (the message with
+``<*>`` for each variable word) and a stable ``template_id`` (a 64-bit blake2b hash of the
+template text, so equal text means equal id in any process). State carries across batches;
+``merge`` combines miners built on different shards; memory is capped. Messages that match no
+known signature are grouped by it (issue 11).
+
+How (column-wise and batch-wise, after Brain, Yu et al. 2023; no per-line Python):
+
+1. Key. One regex pass per line turns every digit run into "0". The masks below treat all
+   digits alike, so lines with one key get one template: everything else runs once per
+   distinct key (a few thousand keys for millions of lines), weighted by its line count.
+2. Mask. Squeeze whitespace, then replace with ``<*>``: dates (month/day names next to
+   numbers), quantities with a unit (``5 ms``, ``3.5 KB``), paths and URLs, and any word
+   holding a digit (keeping a ``key=`` prefix and closing brackets). A digit marks a value.
+3. Root. Messages are split into words; every (word count, position, word) gets its weighted
+   frequency. The constant words of one event all share one frequency (the event's), so the
+   frequency shared by most words of a message singles out its root: those words at their
+   positions. Messages with the same word count and root form a group (no similarity
+   threshold, no dependence on arrival order).
+4. Split. In a group a position with one value is constant. A position with 2..``split_max``
+   values and no ``<*>`` tells events apart that share a root: the group splits on the position
+   with the fewest values and the rule applies again to each part. A position with more values
+   (or ``<*>`` among them) is variable and becomes ``<*>`` (``key=<*>`` when all share a key).
+5. Online. The known templates of the same word counts re-enter each batch that brings new
+   keys, as pseudo-messages weighted by their counts; a ``<*>`` in them keeps a position
+   variable, so templates only generalize. A template covered word for word by a more general
+   one is folded into it. Keys already resolved skip steps 2-5 (a bounded cache), so a steady
+   stream costs one regex pass and a few hash joins per line. When a template generalizes its
+   old id becomes an alias: ``resolve(ids)`` maps ids handed out earlier to the current
+   template (on Loghub-2k, resolved ids of a stream fed in 4..100 batches group exactly as one
+   batch does; the per-batch output is final for that batch).
+6. Merge. Union of the template tables (counts summed, last_seen max) followed by the same
+   fold. Union is associative and the fold keeps the maximal templates of a subsumption order,
+   so ``(a.merge(b)).merge(c)`` and ``a.merge(b.merge(c))`` keep the same templates and counts
+   (while no eviction cuts in). Key caches and aliases are merged along.
+
+Why it generalizes: nothing is specific to a system. Grouping uses the statistics of the data
+itself (per-column word frequencies, per-column distinct values); the only constants are the
+general masks and ``split_max`` (3: on Loghub-2k, Apache/BGL/HDFS/HealthApp score within 0.003
+for 3..5 and Linux/OpenSSH/Spark/Zookeeper peak at 3; see benchmarks/RESULTS.md).
+
+Memory: at most ``max_templates`` templates (least recently seen, then least frequent, are
+evicted), ``max_keys`` cached keys and aliases (those of evicted templates go, then the oldest).
+
+Limits: an event whose variable part changes the number of words (free text with spaces) gets
+one template per word count; a variable with at most ``split_max`` distinct values seen so far
+stays split (e.g. three user names); constant words holding digits (``ssh2``) become ``<*>``;
+keys are Polars hashes of the normalized line (64-bit: collisions are possible in principle,
+and merge needs miners built with the same Polars version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+import polars as pl
+
+WILD: Final = "<*>"
+_MONTH: Final = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b"
+)
+_DAY: Final = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b"
+_UNIT: Final = r"(?:[KMGTP]i?B|B|bytes?|[mun]?s|secs?|seconds?|mins?|minutes?|h|hours?)"
+_KEY: Final = r"[(\[{\"']*[A-Za-z_][A-Za-z_.-]*[=:]"  # a "key=" / "key:" prefix, maybe after brackets
+_WORD: Final = rf"(^|\s)((?:{_KEY})?)\S*?\d\S*?([)\]}}\"',;:.]*)(\s|$)"
+#: General masks, applied in order to digit-normalized text; each match becomes <*>: dates
+#: (month or day names next to numbers), quantities with a unit, paths and URLs, then any word
+#: holding a digit (keeping a key= prefix and closing punctuation). No rule is system specific.
+_MASKS: Final[tuple[tuple[str, str], ...]] = (
+    (rf"\b(?:{_DAY},?\s+)?{_MONTH}\s+\d+\b", WILD),
+    (rf"\b(?:{_DAY},?\s+)?\d+\s+{_MONTH}", WILD),
+    (rf"\b{_DAY},?(\s+\d)", "<*>${1}"),
+    (rf"\b\d+(?:\.\d+)?\s?(?:{_UNIT}\b|%)", WILD),
+    (r"(^|[\s=(\[])(?:[a-zA-Z][a-zA-Z0-9+.-]*://|/)[^\s,;)\]]+", "${1}<*>"),
+    # twice: a match consumes the space after it, so back-to-back words need a second pass
+    (_WORD, "${1}${2}<*>${3}${4}"),
+    (_WORD, "${1}${2}<*>${3}${4}"),
+)
+
+
+def _text_id(texts: pl.Series) -> pl.Series:
+    """Stable ids: blake2b of the template text, as an unsigned 64-bit integer."""
+    return texts.map_elements(
+        lambda t: int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big"),
+        return_dtype=pl.UInt64,
+    )
+
+
+def normalize(messages: pl.Expr) -> pl.Expr:
+    """The per-line key: every run of digits as "0". Masking treats all digits alike, so two
+    lines with the same key get the same template; everything after this runs once per key."""
+    return messages.fill_null("").str.replace_all(r"[0-9]+", "0")
+
+
+def _keyed(lines: pl.DataFrame, part: int = 100_000) -> pl.DataFrame:
+    """Column k (normalized) and h (its hash), in parallel parts: the only per-line regex."""
+    plans = [
+        lines.slice(i, part).lazy().select(k=normalize(pl.col("k"))).with_columns(h=pl.col("k").hash())
+        for i in range(0, max(lines.height, 1), part)
+    ]
+    return pl.concat(pl.collect_all(plans)) if len(plans) > 1 else plans[0].collect()
+
+
+def mask(keys: pl.Expr) -> pl.Expr:
+    """Keys with whitespace squeezed and variable-looking parts replaced by <*>."""
+    out = keys.str.replace_all(r"\s+", " ").str.strip_chars()
+    for pattern, replacement in _MASKS:
+        out = out.str.replace_all(pattern, replacement)
+    return out
+
+
+_TABLE: Final = {"template_id": pl.UInt64, "template": pl.String, "count": pl.UInt64, "last_seen": pl.Int64}
+_KEYS: Final = {"h": pl.UInt64, "template": pl.String}
+_ALIASES: Final = {"alias": pl.UInt64, "template": pl.String}
+
+
+class TemplateMiner:
+    """Online, mergeable template miner; see the module docstring.
+
+    max_templates caps the template table (least recently seen, then least frequent, go first);
+    max_keys caps the cache of line keys (digit-normalized lines) already resolved to a template
+    (keys of evicted templates go, then the oldest).
+    """
+
+    def __init__(self, max_templates: int = 10_000, split_max: int = 3, max_keys: int = 100_000) -> None:
+        self.max_templates = max_templates
+        self.max_keys = max_keys
+        self.split_max = split_max
+        self.clock = 0
+        self._table = pl.DataFrame(schema=_TABLE)
+        self._keys = pl.DataFrame(schema=_KEYS)
+        self._aliases = pl.DataFrame(schema=_ALIASES)  # id of a template since generalized -> its template
+
+    def templates(self) -> pl.DataFrame:
+        """Known templates: template_id, template, count, last_seen (batch clock), most frequent first."""
+        return self._table.sort(["count", "template"], descending=[True, False])
+
+    def resolve(self, template_ids: pl.Series) -> pl.DataFrame:
+        """The current template_id and template for ids handed out earlier (null when evicted).
+
+        A template only generalizes; when it does, its old id becomes an alias of the new one,
+        so earlier batches' ids can be regrouped against the current state.
+        """
+        lookup = pl.concat([self._table.select(alias="template_id", template="template"), self._aliases])
+        return (
+            template_ids.cast(pl.UInt64).to_frame("alias")
+            .join(lookup, on="alias", how="left", maintain_order="left")
+            .join(self._table.select("template", "template_id"), on="template", how="left", maintain_order="left")
+            .select("template_id", "template")
+        )
+
+    def add(self, messages: pl.Series | list[str]) -> pl.DataFrame:
+        """Mine one batch; one row per message (same order): template_id (u64), template."""
+        self.clock += 1
+        keyed = _keyed(pl.Series("k", messages, dtype=pl.String).to_frame())
+        uniq = keyed.group_by("h").agg(pl.col("k").first(), weight=pl.len().cast(pl.UInt64))
+        hits = uniq.join(self._keys, on="h", how="inner")
+        if hits.height:
+            per = hits.group_by("template").agg(w=pl.col("weight").sum())
+            self._table = (
+                self._table.join(per, on="template", how="left")
+                .with_columns(
+                    count=pl.col("count") + pl.col("w").fill_null(0),
+                    last_seen=pl.when(pl.col("w").is_null()).then("last_seen").otherwise(self.clock),
+                )
+                .drop("w")
+            )
+        fresh = uniq.join(self._keys, on="h", how="anti")
+        if fresh.height:
+            self._learn(fresh)
+        keys = self._keys.join(self._table.select("template", "template_id"), on="template", how="left")
+        out = keyed.select("h").join(keys, on="h", how="left", maintain_order="left")
+        self._evict()
+        return out.select("template_id", "template")
+
+    def merge(self, other: TemplateMiner) -> TemplateMiner:
+        """A new miner holding the templates of both (union, then fold subsumed ones)."""
+        out = TemplateMiner(
+            min(self.max_templates, other.max_templates), self.split_max, min(self.max_keys, other.max_keys)
+        )
+        out.clock = max(self.clock, other.clock)
+        union = pl.concat([self._table, other._table]).group_by("template").agg(
+            pl.col("template_id").first(), pl.col("count").sum(), pl.col("last_seen").max()
+        )
+        out._table, fold = _fold(union)
+        folded = union.select(alias="template_id", template="template").join(fold, left_on="template", right_on="from")
+        out._aliases = _remap(pl.concat([self._aliases, other._aliases, folded.drop("to")]), fold).unique(
+            "alias", keep="first"
+        )
+        keys = _remap(pl.concat([self._keys, other._keys]), fold)
+        # A key both sides resolved: the more general template wins (most <*>, then text).
+        out._keys = (
+            keys.with_columns(wild=pl.col("template").str.count_matches(WILD, literal=True))
+            .sort(["h", "wild", "template"], descending=[False, True, False])
+            .unique("h", keep="first", maintain_order=True)
+            .select("h", "template")
+        )
+        out._evict()
+        return out
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _learn(self, fresh: pl.DataFrame) -> None:
+        """Mine keys never seen (h, k, weight) together with the known templates of their lengths."""
+        shapes = fresh.with_columns(m=mask(pl.col("k")))
+        words = pl.col("m").str.count_matches(" ", literal=True)
+        lengths = shapes.select(n=words).unique()["n"].implode()
+        known = self._table.select("template", m=pl.col("template"), weight="count", last_seen="last_seen")
+        known = known.filter(words.is_in(lengths))
+        rows = pl.concat(
+            [shapes.select("m", "weight", last_seen=pl.lit(self.clock, pl.Int64)), known.drop("template")]
+        ).group_by("m").agg(pl.col("weight").sum(), pl.col("last_seen").max())
+        mined = self._mine(rows.select("m", "weight")).join(rows, on="m")  # m, template, weight, last_seen
+        seen = mined.group_by("template").agg(count=pl.col("weight").sum(), last_seen=pl.col("last_seen").max())
+        rest = self._table.join(known.select("template"), on="template", how="anti")
+        table, fold = _fold(pl.concat([rest, seen.with_columns(template_id=pl.lit(None, pl.UInt64))], how="diagonal"))
+        moved = mined.filter(pl.col("m") != pl.col("template")).select(pl.col("m").alias("from"), pl.col("template").alias("to"))
+        old_keys = _remap(_remap(self._keys, moved), fold)
+        new_keys = _remap(shapes.join(mined.select("m", "template"), on="m").select("h", "template"), fold)
+        self._keys = pl.concat([old_keys, new_keys])
+        old = self._table.select(alias="template_id", template="template", was="template")
+        changed = _remap(_remap(old, moved), fold).filter(pl.col("template") != pl.col("was")).drop("was")
+        self._aliases = pl.concat([_remap(_remap(self._aliases, moved), fold), changed]).unique("alias", keep="last")
+        missing = table.filter(pl.col("template_id").is_null())
+        ids = missing.select("template", new_id=_text_id(missing["template"]))
+        self._table = (
+            table.join(ids, on="template", how="left")
+            .select(template_id=pl.coalesce("template_id", "new_id"), template="template", count="count", last_seen="last_seen")
+        )
+
+    def _evict(self) -> None:
+        table = self._table
+        if table.height > self.max_templates:
+            table = table.sort(["last_seen", "count", "template"], descending=[True, True, False])
+            table = table.head(self.max_templates)
+        self._table = table
+        keys = self._keys.join(table.select("template"), on="template", how="semi", maintain_order="left")
+        self._keys = keys.tail(self.max_keys)
+        aliases = self._aliases.join(table.select("template"), on="template", how="semi", maintain_order="left")
+        self._aliases = aliases.tail(self.max_keys)
+
+    def _mine(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """rows (m: masked text, weight) -> m, template."""
+        words = (
+            rows.lazy()
+            .with_row_index("r")
+            .select("r", "weight", tok=pl.col("m").str.split(" "))
+            .with_columns(n=pl.col("tok").list.len())
+            .explode("tok")
+            .with_columns(pos=pl.int_range(pl.len()).over("r"))
+            .with_columns(freq=pl.col("weight").sum().over("n", "pos", "tok"))
+        )
+        # Root: the words of the frequency shared by most (non-<*>) words of the row (ties: the
+        # higher frequency); a row's group is its length and its root words at their positions.
+        cand = words.filter(pl.col("tok") != WILD)
+        best = (
+            cand.group_by("r", "freq")
+            .agg(k=pl.len())
+            .group_by("r")
+            .agg(pl.col("freq").sort_by("k", "freq").last())
+        )
+        root = (
+            cand.join(best, on=["r", "freq"])
+            .group_by("r")
+            .agg(key=pl.struct("pos", "tok").hash().bitwise_xor())
+        )
+        words = (
+            words.join(root, on="r", how="left")
+            .select("r", "pos", "tok", g=pl.struct("n", pl.col("key").fill_null(0)).hash())
+            .collect()
+        )
+        # Split: on the position with the fewest values (2..split_max, none <*>), until none is left.
+        while True:
+            split = (
+                words.lazy()
+                .group_by("g", "pos")
+                .agg(nd=pl.col("tok").n_unique(), wild=pl.col("tok").str.contains(WILD, literal=True).any())
+                .filter((pl.col("nd") >= 2) & (pl.col("nd") <= self.split_max) & ~pl.col("wild"))
+                .group_by("g")
+                .agg(pl.col("pos").sort_by("nd", "pos").first())
+                .collect()
+            )
+            if split.height == 0:
+                break
+            sub = words.join(split, on=["g", "pos"]).select("r", g2=pl.struct("g", "tok").hash())
+            words = words.join(sub, on="r", how="left").select("r", "pos", "tok", g=pl.coalesce("g2", "g"))
+        # Template: constant words kept, others <*> (keeping a key= / key: prefix all values share).
+        key = pl.col("tok").str.extract(rf"^({_KEY})")
+        word = (
+            pl.when(pl.col("tok").n_unique() == 1)
+            .then(pl.col("tok").first())
+            .otherwise(pl.concat_str(pl.when(key.n_unique() == 1).then(key.first()).fill_null(""), pl.lit(WILD)))
+        )
+        tmpl = (
+            words.lazy()
+            .group_by("g", "pos")
+            .agg(word=word)
+            .group_by("g")
+            .agg(template=pl.col("word").sort_by("pos").str.join(" "))
+        )
+        r2g = words.lazy().group_by("r").agg(pl.col("g").first())
+        out = rows.lazy().with_row_index("r").join(r2g, on="r", how="left").join(tmpl, on="g", how="left")
+        return out.select("m", template=pl.col("template").fill_null(pl.col("m"))).collect()
+
+
+def _remap(frame: pl.DataFrame, mapping: pl.DataFrame) -> pl.DataFrame:
+    """frame's template column with each template found in mapping (from -> to) replaced."""
+    return frame.join(mapping, left_on="template", right_on="from", how="left", maintain_order="left").with_columns(
+        template=pl.coalesce("to", "template")
+    ).drop("to")
+
+
+def _fold(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Fold each template covered word for word by a more general one into it.
+
+    table: template_id, template, count, last_seen. Returns (folded table, mapping from -> to).
+    A template covers another of the same length when each of its words is <*> or equal.
+    """
+    merge = (pl.col("count").sum(), pl.col("last_seen").max())
+    ids = table.select("template", "template_id").drop_nulls().unique("template")
+    table = table.group_by("template").agg(*merge).join(ids, on="template", how="left")
+    toks = table.select("template", tok=pl.col("template").str.split(" ")).with_columns(n=pl.col("tok").list.len())
+    toks = toks.explode("tok").with_columns(pos=pl.int_range(pl.len()).over("template"))
+    general = (
+        toks.group_by("template")
+        .agg(const=(pl.col("tok") != WILD).sum(), wild=(pl.col("tok") == WILD).sum())
+        .filter((pl.col("wild") > 0) & (pl.col("const") > 0))
+    )
+    if general.height == 0:
+        return table.select(list(_TABLE)), pl.DataFrame(schema={"from": pl.String, "to": pl.String})
+    gconst = toks.join(general.select("template"), on="template").filter(pl.col("tok") != WILD)
+    pairs = (
+        toks.join(gconst, on=["n", "pos", "tok"], suffix="_g")
+        .filter(pl.col("template") != pl.col("template_g"))
+        .group_by("template", "template_g")
+        .agg(hits=pl.len())
+        .join(general.select(pl.col("template").alias("template_g"), "const", "wild"), on="template_g")
+        .filter(pl.col("hits") == pl.col("const"))
+    )
+    # Subsumption is transitive: fold into maximal templates only (the most general, then by text).
+    pairs = pairs.filter(~pl.col("template_g").is_in(pairs["template"].implode()))
+    mapping = (
+        pairs.sort(["template", "wild", "template_g"], descending=[False, True, False])
+        .unique("template", keep="first")
+        .select(pl.col("template").alias("from"), pl.col("template_g").alias("to"))
+    )
+    if mapping.height == 0:
+        return table.select(list(_TABLE)), mapping
+    folded = _remap(table, mapping).group_by("template").agg(*merge).join(ids, on="template", how="left")
+    return folded.select(list(_TABLE)), mapping

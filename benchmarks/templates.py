@@ -1,0 +1,176 @@
+"""Template mining: logscan's miner (analyzer.miner) against Drain3, grouping accuracy and speed.
+
+Grouping accuracy (GA) on Loghub-2k: a message is correct when the set of messages given its
+template is exactly the set of messages with its true EventId; GA = correct / 2,000 per dataset.
+Speed: lines/s of both miners on the same lines, in the same run, best of ``--repeat``:
+
+- the 16,000 Loghub lines (the 8 datasets in a row, one miner);
+- two large sets of ``--big`` lines: the Loghub lines repeated as they are ("copies"), and
+  repeated with the digits of each copy replaced by seeded random ones ("varied numbers"; Drain3
+  keeps creating clusters on these and slows down as it goes).
+
+Drain3 runs with its defaults (``TemplateMiner()``, ``add_log_message`` per line); logscan's
+miner gets the same lines as one Polars Series, in one batch or in ``--batch`` sized batches.
+
+    python benchmarks/templates.py --loghub /work/shared/data/loghub-2k [--big 1000000] [--repeat 3]
+                                   [--batch 100000] [--no-drain-big] [--sweep] [--online]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from analyzer.miner import TemplateMiner  # noqa: E402
+
+DATASETS = ["Apache", "BGL", "HDFS", "HealthApp", "Linux", "OpenSSH", "Spark", "Zookeeper"]
+TUNE, CHECK = DATASETS[:4], DATASETS[4:]
+
+
+def grouping_accuracy(predicted: pl.Series, truth: pl.Series) -> float:
+    """Fraction of messages whose predicted group is exactly the set with their true EventId."""
+    df = pl.DataFrame({"p": predicted.cast(pl.String), "t": truth.cast(pl.String)})
+    ok = df.select(
+        ((pl.col("t").n_unique().over("p") == 1) & (pl.col("p").n_unique().over("t") == 1)).sum()
+    ).item()
+    return ok / df.height
+
+
+def ours(lines: pl.Series, batches: int = 1, **kw: int) -> pl.Series:
+    miner = TemplateMiner(**kw)
+    size = -(-len(lines) // batches)
+    return pl.concat([miner.add(lines.slice(i, size))["template_id"] for i in range(0, len(lines), size)])
+
+
+def online(lines: pl.Series, truth: pl.Series, batches: int) -> tuple[float, float]:
+    """GA of ids as each batch returned them, and of the same ids resolved after the last batch."""
+    miner = TemplateMiner()
+    size = -(-len(lines) // batches)
+    ids = pl.concat([miner.add(lines.slice(i, size))["template_id"] for i in range(0, len(lines), size)])
+    return grouping_accuracy(ids, truth), grouping_accuracy(miner.resolve(ids)["template_id"], truth)
+
+
+def merged(lines: pl.Series, truth: pl.Series, shards: int) -> tuple[float, float]:
+    """GA of shard miners' ids resolved by their merge, and of the merge fed every line again."""
+    miners = [TemplateMiner() for _ in range(shards)]
+    size = -(-len(lines) // shards)
+    ids = pl.concat([m.add(lines.slice(i * size, size))["template_id"] for i, m in enumerate(miners)])
+    whole = miners[0]
+    for m in miners[1:]:
+        whole = whole.merge(m)
+    return grouping_accuracy(whole.resolve(ids)["template_id"], truth), grouping_accuracy(whole.add(lines)["template_id"], truth)
+
+
+def drain(lines: list[str]) -> pl.Series:
+    from drain3 import TemplateMiner as Drain3
+
+    miner = Drain3()
+    return pl.Series([miner.add_log_message(line)["cluster_id"] for line in lines])
+
+
+def best_time(run: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def big_set(lines: pl.Series, n: int, seed: int = 1) -> pl.Series:
+    """lines repeated to n; in each copy the digits 0-2, 3-5 and 6-9 each become one seeded
+    random digit (up to 1,000 variants of a line: the same events with varied numbers)."""
+    copies = -(-n // len(lines))
+    df = pl.DataFrame({"m": pl.concat([lines] * copies).head(n)}).with_row_index("i")
+    r = pl.col("i").hash(seed)
+    digit = lambda k: ((r // 10**k) % 10).cast(pl.String)  # noqa: E731
+    m = pl.col("m")
+    for k, digits in enumerate(["[0-2]", "[3-5]", "[6-9]"]):  # via placeholders: no cascading
+        m = m.str.replace_all(digits, chr(1 + k))
+    for k in range(3):
+        m = m.str.replace_all(chr(1 + k), digit(k), literal=True)
+    return df.select(m)["m"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--loghub", type=Path, required=True, help="folder of <Name>_2k.log_structured.csv")
+    ap.add_argument("--big", type=int, default=1_000_000, help="lines of the large set (0: skip)")
+    ap.add_argument("--batch", type=int, default=100_000, help="batch size of the batched large-set run")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-drain-big", action="store_true", help="skip Drain3 on the large set (slow)")
+    ap.add_argument("--sweep", action="store_true", help="GA for split_max 2..5 on the tune/check halves")
+    ap.add_argument("--online", action="store_true", help="GA of small batches (as returned, resolved) and merged shards")
+    args = ap.parse_args()
+    logging.disable(logging.CRITICAL)  # drain3 logs every template change at INFO
+
+    data = {n: pl.read_csv(args.loghub / f"{n}_2k.log_structured.csv") for n in DATASETS}
+    print(f"# Template mining, {time.strftime('%Y-%m-%d')}")
+    print(f"- machine: {platform.platform()}; Python {platform.python_version()}; polars {pl.__version__}")
+    print()
+    print("| dataset | logscan GA | logscan GA, 4 batches | Drain3 GA |")
+    print("|---|--:|--:|--:|")
+    means = [0.0, 0.0, 0.0]
+    for name, df in data.items():
+        truth = df["EventId"]
+        row = (
+            grouping_accuracy(ours(df["Content"]), truth),
+            grouping_accuracy(ours(df["Content"], batches=4), truth),
+            grouping_accuracy(drain(df["Content"].to_list()), truth),
+        )
+        means = [m + v / len(data) for m, v in zip(means, row)]
+        print(f"| {name} | {row[0]:.3f} | {row[1]:.3f} | {row[2]:.3f} |")
+    print(f"| **mean** | **{means[0]:.4f}** | **{means[1]:.4f}** | **{means[2]:.4f}** |")
+
+    if args.online:
+        print("\nOnline and merged: mean GA over the 8 datasets.\n")
+        print("| run | ids as returned | ids through resolve() |")
+        print("|---|--:|--:|")
+        for batches in (4, 20, 100):
+            ga = [online(df["Content"], df["EventId"], batches) for df in data.values()]
+            print(f"| {batches} batches | {sum(g[0] for g in ga) / 8:.4f} | {sum(g[1] for g in ga) / 8:.4f} |")
+        ga = [merged(df["Content"], df["EventId"], 4) for df in data.values()]
+        print(f"| 4 shards merged (shard ids) | n/a | {sum(g[0] for g in ga) / 8:.4f} |")
+        print(f"| 4 shards merged, then fed all lines again | {sum(g[1] for g in ga) / 8:.4f} | n/a |")
+
+    if args.sweep:
+        print("\nHeld-out check of the one threshold (split_max): mean GA on each half.\n")
+        print(f"| split_max | tune {', '.join(TUNE)} | check {', '.join(CHECK)} |")
+        print("|--:|--:|--:|")
+        for split_max in range(2, 6):
+            ga = {n: grouping_accuracy(ours(df["Content"], split_max=split_max), df["EventId"]) for n, df in data.items()}
+            print(f"| {split_max} | {sum(ga[n] for n in TUNE) / 4:.4f} | {sum(ga[n] for n in CHECK) / 4:.4f} |")
+
+    print("\n| lines | miner | seconds (best of %d) | lines/s | ratio |" % args.repeat)
+    print("|---|---|--:|--:|--:|")
+    loghub = pl.concat([df["Content"] for df in data.values()])
+    sets = [("16k loghub", loghub)]
+    if args.big:
+        copies = pl.concat([loghub] * -(-args.big // len(loghub))).head(args.big)
+        sets.append((f"{args.big:,} copies", copies))
+        sets.append((f"{args.big:,} varied numbers", big_set(loghub, args.big)))
+    for label, lines in sets:
+        as_list = lines.to_list()
+        ours(lines.head(1000))  # warm-up: regex compilation
+        runs = {"logscan (1 batch)": lambda: ours(lines)}
+        if len(lines) > args.batch:
+            runs[f"logscan ({args.batch:,}-line batches)"] = lambda: ours(lines, batches=-(-len(lines) // args.batch))
+        if not (args.no_drain_big and len(lines) > 100_000):
+            runs["Drain3"] = lambda: drain(as_list)
+        secs = {name: best_time(run, args.repeat) for name, run in runs.items()}
+        base = secs.get("Drain3")
+        for name, s in secs.items():
+            ratio = f"{base / s:.1f}x" if base else "n/a"
+            print(f"| {label} | {name} | {s:.3f} | {len(lines) / s:,.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
