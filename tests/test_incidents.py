@@ -62,7 +62,7 @@ def test_unknown_errors_cluster_by_template_and_count_once_per_request(write):
     found = incidents_of(write, "".join(lines)).filter(pl.col("signature") == "unknown")
     assert found.height == 1, found.select("template")
     row = found.row(0, named=True)
-    assert row["template"] == "reconcile failed: sku <n> expected <n> got <n> | req_id=<id>"
+    assert row["template"] == "reconcile failed: sku <*> expected <*> got <*> | req_id=<*>"  # the miner's
     assert row["count"] == 3 and row["affected_requests"] == 3
     assert row["fingerprint"] == fingerprint("unknown", row["key"])
 
@@ -89,3 +89,18 @@ def test_compacting_evidence_keeps_every_count_and_request(monkeypatch):
     compacted, frame = incidents(1)
     assert whole.equals(compacted)
     assert all(len(examples) >= 1 for examples in frame.get_column("examples").to_list())
+
+
+def test_unknown_messages_without_an_exception_group_by_mined_template_across_batches(write):
+    """A word that varies (a name, not a number) is a variable once enough values are seen, and the
+    records of earlier batches regroup under the template it generalized to."""
+    names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+    lines = [loguru(i, f"payment declined for customer {name} by gateway", "ERROR", f"req-p{i}")
+             for i, name in enumerate(names)]
+    lines += [loguru(20 + i, f"cache node {node} unreachable", "ERROR", f"req-c{i}") for i, node in enumerate(["a", "b"])]
+    found = incidents_of(write, "".join(lines)).filter(pl.col("signature") == "unknown")
+    by_template = dict(found.select("template", "count").iter_rows())
+    payment = [t for t in by_template if t.startswith("payment declined")]
+    assert len(payment) == 1 and by_template[payment[0]] == len(names), by_template
+    assert "<*>" in payment[0]
+    assert sum(t.startswith("cache node") for t in by_template) >= 1

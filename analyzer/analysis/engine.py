@@ -40,6 +40,7 @@ from analyzer.analysis.ranking import rank
 from analyzer.analysis.routes import RouteDurations
 from analyzer.analysis.signatures import SignatureSet
 from analyzer.analysis.templates import template
+from analyzer.miner import TemplateMiner
 
 _ERROR_LEVELS = ("error", "critical")
 COMPACT_EVERY = 50_000  # evidence rows between compactions
@@ -84,7 +85,25 @@ def _exception_key(sig_key: list[str] | None) -> pl.Expr:
     return pl.concat_str([pl.col("key"), *(parts[name] for name in sig_key or () if name in parts)], separator="|")
 
 
-def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet) -> pl.DataFrame:
+def _unknown_templates(rows: pl.DataFrame, miner: TemplateMiner | None) -> pl.DataFrame:
+    """`template` (and `template_id`) of unexplained errors: an exception's type and masked message; any other
+    message's template from the miner (analyzer.miner), whose ids `Analysis` resolves again when templates
+    generalize. Without a miner every message is masked (analyzer.analysis.templates)."""
+    exception = pl.col("exc_line").is_not_null() | pl.col("exc_type").is_not_null()
+    masked = template(pl.coalesce("exc_line", pl.concat_str("exc_type", pl.lit(": "), "message"), "message"))
+    rows = rows.with_columns(masked.alias("template"), pl.lit(None, dtype=pl.UInt64).alias("template_id"))
+    plain = rows.select((~exception).arg_true()).to_series()
+    if miner is None or plain.len() == 0:
+        return rows
+    mined = miner.add(rows.get_column("message").gather(plain))
+    return rows.with_columns(
+        rows.get_column("template").scatter(plain, mined.get_column("template")),
+        rows.get_column("template_id").scatter(plain, mined.get_column("template_id")),
+    )
+
+
+def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet,
+                miner: TemplateMiner | None = None) -> pl.DataFrame:
     """The rows of one batch later stages need: matched events, window-rule members, unexplained errors."""
     kinds = pl.DataFrame(
         {
@@ -110,8 +129,7 @@ def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet)
     unexplained = _exception_fields(columns.filter(
         (pl.col("level").is_in(_ERROR_LEVELS) | pl.col("exc_type").is_not_null()) & ~pl.col("row").is_in(point_rows.implode())
     ))
-    unexplained = unexplained.with_columns(
-        template(pl.coalesce("exc_line", pl.concat_str("exc_type", pl.lit(": "), "message"), "message")).alias("template"),
+    unexplained = _unknown_templates(unexplained, miner).with_columns(
         pl.lit("unknown").alias("kind"),
         pl.lit(UNKNOWN).alias("signature"),
         pl.lit("").alias("key"),
@@ -234,6 +252,7 @@ class Analysis:
         self.pending_oldest: list[datetime | None] = []  # each pending part's oldest record time
         self.clock: datetime | None = None  # the latest record time seen
         self.settle = settle
+        self.miner = TemplateMiner()  # templates of unexplained messages that are not exceptions
         # while a snapshot is out (tail): how many pending parts it holds; they, and `kept`, stay as they are
         self.frozen: int | None = None
 
@@ -247,7 +266,7 @@ class Analysis:
         latest = events.get_column("ts").max()
         if latest is not None and (self.clock is None or latest > self.clock):  # type: ignore[operator]
             self.clock = latest  # type: ignore[assignment]
-        found = evidence_of(events, match_events(events, self.sigs), self.sigs)
+        found = evidence_of(events, match_events(events, self.sigs), self.sigs, self.miner)
         if found.height:
             self.pending.append(found)
             self.pending_oldest.append(found.get_column("ts").min())  # type: ignore[arg-type]
@@ -314,10 +333,18 @@ class Analysis:
                 bulk: pl.DataFrame | None = None) -> pl.DataFrame:
         more = [bulk] if bulk is not None and bulk.height else []
         evidence, *more = link_frames([evidence, *more], traces)  # empty frames pass through untouched
+        evidence = self._current_templates(evidence)
         incidents = build_incidents(evidence, self.sigs, self.settings.overrides, bulk=more[0] if more else None)
         incidents = incidents.join(routes, on=["service", "http_path"], how="left", nulls_equal=False)
         incidents = incidents.with_columns(failed_requests(incidents, traces))
         return rank(self._explained(incidents), min_severity=self.settings.min_severity)
+
+    def _current_templates(self, evidence: pl.DataFrame) -> pl.DataFrame:
+        """Mined templates as the miner knows them now: an earlier batch's template may have generalized since."""
+        if "template_id" not in evidence.columns or evidence.get_column("template_id").null_count() == evidence.height:
+            return evidence
+        now = self.miner.resolve(evidence.get_column("template_id"))
+        return evidence.with_columns(pl.coalesce(now.get_column("template"), pl.col("template")).alias("template"))
 
     def _explained(self, incidents: pl.DataFrame) -> pl.DataFrame:
         """Join each incident with its signature's title, severity, role, cause, fix, docs, leads_to."""
