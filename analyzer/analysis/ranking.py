@@ -100,7 +100,7 @@ def _timing(c: dict[str, Any], s: dict[str, Any], slack: timedelta) -> tuple[flo
     between = (max(c["first_seen"], s["first_seen"]) - min(c["last_seen"], s["last_seen"])).total_seconds()
     if between > slack.total_seconds():
         return None
-    return (max(-between, 0.0), max(between, 0.0))
+    return (-between, 0.0) if between < 0 else (0.0, between)
 
 
 def _edges(rows: list[dict[str, Any]], slack: timedelta) -> dict[int, list[Edge]]:

@@ -20,7 +20,7 @@ direct causes, each `{"fingerprint", "declared", "shared_requests",
 "overlap_seconds", "gap_seconds"}`: the evidence (a `leads_to` edge its
 signature declares, requests both share, how long both ran, how far apart).
 
-`exception` and `culprit` (null when the incident is not an exception) are the
+`exception` and `culprit` (null unless the incident groups exceptions) are the
 traceback's last `Type: message` line and its innermost in-app frame
 (`app/routes/promo.py in apply_promo`); exceptions without a signature, and
 those of a signature keyed on them, group by type, masked message and culprit.
