@@ -9,7 +9,7 @@ records a reason and a count.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass
@@ -44,6 +44,17 @@ class Diagnostics:
         if stats is None:
             stats = self.sources[name] = SourceStats()
         return stats
+
+    def merge(self, other: Diagnostics) -> None:
+        """Add what another reader counted (analyzer.scale: a shard's counters), after this one's: per-source
+        counters summed (a source read in byte ranges adds up), warnings and errors appended in order."""
+        for name, theirs in other.sources.items():
+            mine = self.source(name)
+            for f in fields(SourceStats):
+                setattr(mine, f.name, getattr(mine, f.name) + getattr(theirs, f.name))
+        self.warnings.extend(other.warnings)
+        self.errors.extend(other.errors)
+        self.unparsed.update(other.unparsed)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

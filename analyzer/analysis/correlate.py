@@ -118,6 +118,11 @@ def _partial(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def partial(events: pl.DataFrame) -> pl.DataFrame:
+    """The trace partial aggregate of one batch (what `Traces.add` merges in)."""
+    return _partial(events)
+
+
 def _merge(table: pl.DataFrame) -> pl.DataFrame:
     """Combine partial aggregates of the same request (associative, order-preserving)."""
     return (
@@ -150,7 +155,10 @@ class Traces:
         self.updates = 0
 
     def add(self, events: pl.DataFrame) -> None:
-        part = _partial(events)
+        self.add_partial(_partial(events))
+
+    def add_partial(self, part: pl.DataFrame) -> None:
+        """`add` of a batch's partial aggregate (`partial`), computed elsewhere (analyzer.scale replays shards)."""
         if part.height == 0:
             return
         seen = set(part.get_column("request_id").to_list())

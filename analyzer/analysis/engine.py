@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from analyzer.analysis.correlate import LinkWindow, Traces, link_frames
+from analyzer.analysis.correlate import partial as trace_partial
 from analyzer.analysis.exceptions import CULPRIT, EXCEPTION, RESERVED_KEYS, culprits
 from analyzer.ingest.formats.common import exception_lines
 from analyzer.analysis.owned_strings import own_strings
@@ -235,6 +236,30 @@ class Snapshot:
         return _concat([self.whole(), *(expand(part) for part in self.bulk)])
 
 
+@dataclass
+class BatchPart:
+    """What one batch leaves for the later stages, before it meets any state but the miner's: its trace
+    partial aggregate, its latest record time, its evidence (not yet tied to requests), and the events
+    themselves (None once shipped: analyzer.scale drops them)."""
+
+    traces: pl.DataFrame
+    latest: datetime | None
+    evidence: pl.DataFrame
+    events: pl.DataFrame | None = None
+
+
+def batch_part(events: pl.DataFrame, sigs: SignatureSet, settings: Settings,
+               miner: TemplateMiner | None) -> BatchPart | None:
+    """The stateless stages of `Analysis.add` for one batch (None when the time filter leaves nothing)."""
+    events = _in_period(events, settings)
+    if events.height == 0:
+        return None
+    traces = trace_partial(events)
+    latest = events.get_column("ts").max()
+    found = evidence_of(events, match_events(events, sigs), sigs, miner)
+    return BatchPart(traces, latest, found, events)  # type: ignore[arg-type]
+
+
 class Analysis:
     """Collects evidence and traces across batches; produces ranked incidents on demand."""
 
@@ -258,15 +283,22 @@ class Analysis:
 
     def add(self, events: pl.DataFrame) -> pl.DataFrame:
         """Match, correlate and keep the evidence of one batch; returns that batch's evidence."""
-        events = _in_period(events, self.settings)
-        if events.height == 0:
+        part = batch_part(events, self.sigs, self.settings, self.miner)
+        if part is None:
             return pl.DataFrame()
-        self.traces.add(events)  # first: this batch's records may belong to this batch's requests
-        self.routes.add(events)
-        latest = events.get_column("ts").max()
+        self.routes.add(part.events)
+        return self.absorb(part)
+
+    def absorb(self, part: BatchPart) -> pl.DataFrame:
+        """The bookkeeping of `add` for a batch whose pieces were computed elsewhere (`batch_part`, e.g. on
+        another machine: analyzer.scale): feed the trace table, move the clock, keep the evidence, settle.
+        `add` runs exactly this, so a replay of the same parts in the same order ends in the same state.
+        Route durations are not touched (the caller adds or merges them)."""
+        self.traces.add_partial(part.traces)  # first: this batch's records may belong to this batch's requests
+        latest = part.latest
         if latest is not None and (self.clock is None or latest > self.clock):  # type: ignore[operator]
             self.clock = latest  # type: ignore[assignment]
-        found = evidence_of(events, match_events(events, self.sigs), self.sigs, self.miner)
+        found = part.evidence
         if found.height:
             self.pending.append(found)
             self.pending_oldest.append(found.get_column("ts").min())  # type: ignore[arg-type]

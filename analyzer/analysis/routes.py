@@ -45,6 +45,17 @@ class RouteDurations:
             self.counts[key] = self.counts.get(key, 0) + len(values)
             self.maxima[key] = max(self.maxima.get(key, float("-inf")), max(values))
 
+    def merge(self, other: RouteDurations) -> None:
+        """Add another's samples after this one's (analyzer.scale: a shard's), thinned as `add` thins them.
+        The same as having added both inputs in order while no route passes `max_samples` in either."""
+        for key, values in other.samples.items():
+            kept = self.samples.setdefault(key, [])
+            kept.extend(values)
+            while len(kept) > self.max_samples:
+                kept[:] = kept[::2]
+            self.counts[key] = self.counts.get(key, 0) + other.counts[key]
+            self.maxima[key] = max(self.maxima.get(key, float("-inf")), other.maxima[key])
+
     def stats(self) -> pl.DataFrame:
         """One row per route: requests seen, p50, p95 (from the samples), max (exact)."""
         rows = [

@@ -1,0 +1,199 @@
+"""Shards, their partial results, the merge, and the replay that turns merged partials into a local scan's state."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from analyzer.analysis.engine import Analysis, BatchPart, Settings, batch_part
+from analyzer.analysis.routes import RouteDurations
+from analyzer.analysis.signatures import SignatureSet, load_signatures
+from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.framing.streams import StreamKey, Streams
+from analyzer.ingest.pipeline import Pipeline, Tally
+from analyzer.ingest.sources import CHUNK_BYTES, Input
+from analyzer.miner import TemplateMiner
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every shard of one scan shares: how to read and what to look for (all plain, picklable values)."""
+
+    settings: Settings
+    signatures: tuple[str, ...] = ()  # extra signature folders (the built-in catalogue is always loaded)
+    fmt: str | None = None
+    request_id_keys: tuple[str, ...] = ()
+    services: tuple[tuple[str, str], ...] = ()
+    chunk_bytes: int = CHUNK_BYTES
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Consecutive inputs, read in order by one task; `carry` seeds time inference (see `resolve_carries`)."""
+
+    index: int
+    inputs: tuple[Input, ...]
+    carry: tuple[tuple[StreamKey, object], ...] = ()
+
+    @property
+    def name(self) -> str:
+        first = self.inputs[0].path if self.inputs else "-"
+        return first if len(self.inputs) <= 1 else f"{first} (+{len(self.inputs) - 1})"
+
+
+@dataclass
+class Segment:
+    """One shard's share of a partial: its batches in reading order and its counters."""
+
+    index: int
+    parts: list[BatchPart]
+    diag: Diagnostics
+    tally: Tally
+    routes: RouteDurations
+    needs_carry: frozenset[StreamKey]  # streams that began without a time of their own (nothing carried in)
+    carry_out: dict[StreamKey, object]  # each stream's last own time in this shard
+
+
+@dataclass
+class Partial:
+    """Merged partial state of some shards. `merge` is associative and commutative (segments by shard index)."""
+
+    segments: list[Segment]
+    miner: TemplateMiner
+
+    def merge(self, other: Partial) -> Partial:
+        taken = {s.index for s in self.segments} & {s.index for s in other.segments}
+        if taken:
+            raise ValueError(f"shard(s) {sorted(taken)} merged twice")
+        return Partial(sorted([*self.segments, *other.segments], key=lambda s: s.index), self.miner.merge(other.miner))
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(s.diag.bytes_read for s in self.segments)
+
+
+def merge_all(partials: Iterable[Partial]) -> Partial:
+    out: Partial | None = None
+    for p in partials:
+        out = p if out is None else out.merge(p)
+    return out if out is not None else Partial([], TemplateMiner())
+
+
+def plan_shards(inputs: Sequence[Input], groups: int | None = None) -> list[Shard]:
+    """Whole files as shards, in reading order (a rotated set stays in order: each file is its own shard and the
+    replay keeps their order). `groups`: cut the input list into at most that many runs of consecutive files."""
+    inputs = [Input(i.path, i.service, i.named) for i in inputs]  # never a resume (scan --state stays local)
+    if groups is None or groups >= len(inputs):
+        return [Shard(n, (inp,)) for n, inp in enumerate(inputs)]
+    size, extra = divmod(len(inputs), max(groups, 1))
+    shards, at = [], 0
+    for n in range(max(groups, 1)):
+        take = size + (n < extra)
+        shards.append(Shard(n, tuple(inputs[at : at + take])))
+        at += take
+    return [s for s in shards if s.inputs]
+
+
+@functools.lru_cache(maxsize=4)
+def _signatures(folders: tuple[str, ...]) -> SignatureSet:
+    return load_signatures([Path(f) for f in folders])
+
+
+class _Written(dict):  # type: ignore[type-arg]
+    """A dict that remembers the keys `update` wrote (Pipeline.last_ts: a stream's own times, never a carry)."""
+
+    def __init__(self, seed: Mapping[StreamKey, object]) -> None:
+        super().__init__(seed)
+        self.written: dict[StreamKey, object] = {}
+
+    def update(self, other: Mapping[StreamKey, object]) -> None:  # type: ignore[override]
+        super().update(other)
+        self.written.update(other)
+
+
+class _ShardPipeline(Pipeline):
+    """The local Pipeline, noting the streams whose first records found no time to carry."""
+
+    def __init__(self, *args: object, carry: Mapping[StreamKey, object], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.last_ts = _Written(carry)
+        self.needs_carry: set[StreamKey] = set()
+
+    def _infer_times(self, events: pl.DataFrame, streams: Streams) -> pl.DataFrame:
+        known = set(self.last_ts)
+        out = super()._infer_times(events, streams)
+        for sid in out.filter(pl.col("ts").is_null()).get_column("sid").unique().to_list():
+            if streams.keys[sid] not in known:
+                self.needs_carry.add(streams.keys[sid])
+        return out
+
+
+def run_shard(job: Job, shard: Shard) -> Partial:
+    """The partial result of one shard: a pure function of its arguments (a re-run gives the same partial)."""
+    sigs = _signatures(job.signatures)
+    diag = Diagnostics()
+    pipeline = _ShardPipeline(diag, fmt=job.fmt, chunk_bytes=job.chunk_bytes, request_id_keys=job.request_id_keys,
+                              services=dict(job.services), carry=dict(shard.carry))
+    miner = TemplateMiner()
+    routes = RouteDurations()
+    parts: list[BatchPart] = []
+    for events in pipeline.run(shard.inputs):
+        part = batch_part(events, sigs, job.settings, miner)
+        if part is None:
+            continue
+        routes.add(part.events)  # type: ignore[arg-type]
+        part.events = None  # the events stay here: only what later stages need travels
+        parts.append(part)
+    written = pipeline.last_ts.written  # type: ignore[attr-defined]
+    segment = Segment(shard.index, parts, diag, pipeline.tally, routes, frozenset(pipeline.needs_carry), dict(written))
+    return Partial([segment], miner)
+
+
+def resolve_carries(shards: Sequence[Shard], partials: Sequence[Partial],
+                    rerun: Callable[[list[Shard]], list[Partial]]) -> list[Partial]:
+    """Partials as if each shard had been read after the ones before it (a local scan carries each stream's last
+    time into the next input: a rotated file's first untimed lines take the previous file's last time).
+
+    Shards whose streams began without a time and for which an earlier shard has one are run again (`rerun`,
+    all at once) with that time as their carry. The carried times come from the shards' own times only, which a
+    carry does not change, so one round settles them all.
+    """
+    by_index = {p.segments[0].index: p for p in partials}
+    carry: dict[StreamKey, object] = {}
+    again: list[Shard] = []
+    for shard in sorted(shards, key=lambda s: s.index):
+        segment = by_index[shard.index].segments[0]
+        wanted = {key: carry[key] for key in segment.needs_carry if key in carry}
+        if wanted:
+            again.append(Shard(shard.index, shard.inputs, tuple(sorted(wanted.items(), key=repr))))
+        carry.update(segment.carry_out)
+    if again:
+        for p in rerun(again):
+            by_index[p.segments[0].index] = p
+    return [by_index[s.index] for s in sorted(shards, key=lambda s: s.index)]
+
+
+def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagnostics) -> tuple[Analysis, Tally]:
+    """The Analysis (and Tally) a local scan of the same inputs ends with: the merged batches replayed in reading
+    order through `Analysis.absorb`; the shards' counters are added to `diag` (which holds the driver's own:
+    what resolving the paths found)."""
+    analysis = Analysis(sigs, settings)
+    analysis.miner = partial.miner
+    tally = Tally()
+    for segment in partial.segments:
+        for part in segment.parts:
+            analysis.absorb(part)
+        analysis.routes.merge(segment.routes)
+        diag.merge(segment.diag)
+        tally.merge(segment.tally)
+    return analysis, tally
+
+
+def run_local(job: Job, shards: Sequence[Shard]) -> list[Partial]:
+    """Every shard in this process (tests; what a cluster does, one shard after another)."""
+    partials = [run_shard(job, s) for s in shards]
+    return resolve_carries(shards, partials, lambda again: [run_shard(job, s) for s in again])
