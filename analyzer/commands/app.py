@@ -67,6 +67,8 @@ from analyzer.report.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.analysis.signatures import SignatureError, load_signatures
 from analyzer.commands.signatures import signatures_app
 from analyzer.ingest.sources import Input, known_size, resolve
+from analyzer.scale.cli import DEFAULT_WORKERS, Engine, engine_problem, job_of, scan_on_dask
+from analyzer.scale.dask import DaskUnavailable
 from analyzer.state.store import State, StateError, open_state
 from analyzer.report.summary import print_summary, summary_dict
 from analyzer.commands.tail import TAIL_EXIT_CODES, tail_command
@@ -317,6 +319,13 @@ def scan(
     incremental: Annotated[
         bool, typer.Option(help="Like --state, in the default folder ($XDG_STATE_HOME/logscan or ~/.local/state/logscan).")
     ] = False,
+    engine: Annotated[Engine, typer.Option(
+        help="local: read in this process; dask: one task per file on a Dask cluster, the same report "
+        "(needs logscan[dask]; files must be readable by the workers at the same paths).")] = Engine.local,
+    scheduler: Annotated[str | None, typer.Option(
+        help="With --engine dask: a running scheduler's address (tcp://host:8786); default: a local cluster.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help=f"With --engine dask and no --scheduler: worker processes of the local cluster (default {DEFAULT_WORKERS}).")] = None,
 ) -> None:
     """Find incidents in logs: match signatures, rebuild request traces, rank root causes above symptoms.
 
@@ -337,16 +346,27 @@ def scan(
         sentry = SentrySink(sentry_dsn, timeout=SENTRY_TIMEOUT_SECONDS) if sentry_dsn else None
     except SentryDsnError as exc:
         raise _bad_argument(str(exc)) from None
+    problem = engine_problem(engine, scheduler, workers, paths, stateful=state_dir is not None or incremental)
+    if problem:
+        raise _bad_argument(problem)
     diag = Diagnostics()
     state = _open_state(state_dir, incremental, paths, diag)
     inputs = resolve(paths, diag, resume=state.checkpoints if state else None)
     pipeline = _pipeline(diag, log_format, eff)
     analysis = Analysis(sigs, settings)
     err = console(stderr=True)
-    with _progress(err, inputs, diag, show_progress(err, quiet)) as tick:
-        for batch in pipeline.run(inputs):
-            analysis.add(batch)
-            tick()
+    if engine is Engine.dask:  # the same Analysis and tally, computed shard by shard (analyzer.scale)
+        job = job_of(settings, eff, log_format.value if log_format else None)
+        try:
+            analysis, pipeline.tally = scan_on_dask(inputs, diag, sigs, settings, job, scheduler, workers, err,
+                                                    show_progress(err, quiet))
+        except DaskUnavailable as exc:
+            raise _bad_argument(str(exc)) from None
+    else:
+        with _progress(err, inputs, diag, show_progress(err, quiet)) as tick:
+            for batch in pipeline.run(inputs):
+                analysis.add(batch)
+                tick()
     incidents, ignored = apply_ignores(analysis.incidents(), eff.active_ignores())
     shown = incidents.filter(severity_at_least(pl.col("severity"), eff.min_severity))
     report = build_report(summary_dict(diag, pipeline.tally, ignored=ignored), shown, analysis.traces)

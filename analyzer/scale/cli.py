@@ -1,0 +1,88 @@
+"""What `scan --engine dask` adds to the scan command: checks before anything is read, and the run itself.
+
+Kept apart from analyzer.commands.app so that the command's own diff stays small; `distributed` is only
+imported when the engine is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from analyzer.analysis.engine import Analysis, Settings
+from analyzer.analysis.signatures import SignatureSet
+from analyzer.config import Effective
+from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.pipeline import Tally
+from analyzer.ingest.sources import Input
+from analyzer.scale.partial import Job, Partial, finish, merge_all, plan_shards
+
+DEFAULT_WORKERS = 2
+
+
+class Engine(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+def engine_problem(engine: Engine, scheduler: str | None, workers: int | None, paths: Sequence[str],
+                   stateful: bool) -> str | None:
+    """Why these options cannot run together (exit 2 before anything is read), or None."""
+    if engine is Engine.local:
+        if scheduler is not None or workers is not None:
+            return "--scheduler and --workers need --engine dask"
+        return None
+    if scheduler is not None and workers is not None:
+        return "--workers sizes a local cluster; with --scheduler the cluster has its own workers"
+    if stateful:
+        return ("--engine dask does not keep --state/--incremental (offsets and history stay with a local scan); "
+                "run it with --engine local")
+    if "-" in paths:
+        return "--engine dask reads files the workers can open; stdin (-) cannot be shared with them"
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        from analyzer.scale.dask import INSTALL_HINT
+
+        return INSTALL_HINT
+    return None
+
+
+def job_of(settings: Settings, eff: Effective, log_format: str | None) -> Job:
+    return Job(
+        settings=settings,
+        signatures=tuple(str(Path(folder).resolve()) for folder in eff.signatures),
+        fmt=log_format,
+        request_id_keys=tuple(eff.request_id_keys),
+        services=tuple(eff.services.items()),
+    )
+
+
+def scan_on_dask(inputs: Sequence[Input], diag: Diagnostics, sigs: SignatureSet, settings: Settings, job: Job,
+                 scheduler: str | None, workers: int | None, err: Console, progress: bool) -> tuple[Analysis, Tally]:
+    """The Analysis and Tally a local scan of `inputs` ends with, computed shard by shard on a Dask cluster.
+
+    Raises analyzer.scale.dask.DaskUnavailable (no distributed, no scheduler)."""
+    from analyzer.scale import dask as dask_engine
+
+    shards = plan_shards(inputs)
+    with dask_engine.client(scheduler, workers or DEFAULT_WORKERS) as client:
+        if not progress:
+            partials = dask_engine.run(job, shards, client)
+        else:
+            columns = [TextColumn("shards"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[read]} read")]
+            with Progress(*columns, console=err, transient=True, refresh_per_second=5) as bar:
+                task = bar.add_task("shards", total=len(shards), read="0 bytes")
+                read = 0
+
+                def done(partial: Partial) -> None:
+                    nonlocal read
+                    read += partial.bytes_read
+                    bar.update(task, advance=1, read=f"{read:,} bytes")
+
+                partials = dask_engine.run(job, shards, client, on_done=done)
+    return finish(merge_all(partials), sigs, settings, diag)
