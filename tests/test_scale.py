@@ -126,3 +126,20 @@ def test_a_shard_merged_twice_is_refused() -> None:
         assert "merged twice" in str(exc)
     else:
         raise AssertionError("a shard counted twice")
+
+
+def test_engine_options_that_cannot_run_together_exit_2(cli, tmp_path) -> None:
+    sample = str(ROOT / "samples" / "rotated")
+    cases = [
+        (["--engine", "dask", "--state", str(tmp_path / "state")], "--state"),
+        (["--engine", "dask", "--incremental"], "--state"),
+        (["--workers", "2"], "--engine dask"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--engine dask"),
+    ]
+    for extra, said in cases:
+        result = cli("scan", sample, *extra)
+        assert result.exit_code == 2, extra
+        assert said in result.stderr, extra
+    result = cli("scan", "-", "--engine", "dask", input="x\n")
+    assert result.exit_code == 2 and "stdin" in result.stderr
+    assert not (tmp_path / "state").exists()  # refused before anything was opened
