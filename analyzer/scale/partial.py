@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from analyzer.analysis.engine import Analysis, BatchPart, Settings, batch_part
+from analyzer.analysis.engine import Analysis, BatchPart, Settings, _categorical, batch_part, expand
+from analyzer.analysis.incidents import MAX_EXAMPLES
 from analyzer.analysis.routes import RouteDurations
 from analyzer.analysis.signatures import SignatureSet, load_signatures
 from analyzer.diagnostics import Diagnostics
@@ -50,7 +52,8 @@ class Segment:
     """One shard's share of a partial: its batches in reading order and its counters."""
 
     index: int
-    parts: list[BatchPart]
+    parts: list[BatchPart]  # their evidence travels packed (`evidence`), and is put back by `finish`
+    evidence: tuple[pl.DataFrame, pl.DataFrame]  # see `_pack`
     diag: Diagnostics
     tally: Tally
     routes: RouteDurations
@@ -132,6 +135,43 @@ class _ShardPipeline(Pipeline):
         return out
 
 
+#: What a report reads only from an incident's first MAX_EXAMPLES rows (what `compact` drops from the rest).
+_EXAMPLE_ONLY = ("text", "message", "captures", "line_no")
+
+
+def _pack(parts: list[BatchPart]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A shard's evidence as (whole rows, slim rows), each with its batch (`_b`) and position (`_i`).
+
+    Past the first MAX_EXAMPLES rows of an incident (signature, service, key) in the shard, a signature match
+    travels without the columns only examples show: what `compact` drops from such rows locally, whatever the
+    stride it compacts in, so the report is the same. Window rows travel whole (which rows fall in a storm
+    window is only known at the end), and so do unknown errors (which of them become examples depends on
+    requests other shards may explain). The batches' own frames are emptied: `_unpack` rebuilds them."""
+    frames = [part.evidence.with_columns(pl.lit(n, dtype=pl.UInt32).alias("_b")) for n, part in enumerate(parts)
+              if part.evidence.height]
+    for part in parts:
+        part.evidence = pl.DataFrame()
+    if not frames:
+        return pl.DataFrame(), pl.DataFrame()
+    rows = pl.concat(frames, how="diagonal_relaxed").with_row_index("_i")
+    later = (pl.int_range(pl.len()).over(["kind", "signature", "service", "key"]) >= MAX_EXAMPLES) & (
+        pl.col("kind") == "point")
+    rows = rows.with_columns(later.alias("_later"))
+    whole = rows.filter(~pl.col("_later")).drop("_later")
+    slim = rows.filter(pl.col("_later")).drop("_later", *(c for c in _EXAMPLE_ONLY if c in rows.columns))
+    return _categorical(whole), _categorical(slim)
+
+
+def _unpack(segment: Segment) -> list[BatchPart]:
+    """The segment's batches with their evidence back (String columns; example-only columns null past the examples)."""
+    whole, slim = segment.evidence
+    if whole.height == 0 and slim.height == 0:
+        return segment.parts
+    rows = expand(pl.concat([whole, expand(slim)], how="diagonal_relaxed") if slim.height else whole).sort("_i")
+    by_batch = {b[0]: frame.drop("_b", "_i") for b, frame in rows.partition_by("_b", as_dict=True, maintain_order=True).items()}
+    return [dataclasses.replace(part, evidence=by_batch.get(n, pl.DataFrame())) for n, part in enumerate(segment.parts)]
+
+
 def run_shard(job: Job, shard: Shard) -> Partial:
     """The partial result of one shard: a pure function of its arguments (a re-run gives the same partial)."""
     sigs = _signatures(job.signatures)
@@ -149,7 +189,8 @@ def run_shard(job: Job, shard: Shard) -> Partial:
         part.events = None  # the events stay here: only what later stages need travels
         parts.append(part)
     written = pipeline.last_ts.written  # type: ignore[attr-defined]
-    segment = Segment(shard.index, parts, diag, pipeline.tally, routes, frozenset(pipeline.needs_carry), dict(written))
+    segment = Segment(shard.index, parts, _pack(parts), diag, pipeline.tally, routes, frozenset(pipeline.needs_carry),
+                      dict(written))
     return Partial([segment], miner)
 
 
@@ -185,7 +226,7 @@ def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagn
     analysis.miner = partial.miner
     tally = Tally()
     for segment in partial.segments:
-        for part in segment.parts:
+        for part in _unpack(segment):
             analysis.absorb(part)
         analysis.routes.merge(segment.routes)
         diag.merge(segment.diag)
