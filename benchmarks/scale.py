@@ -33,7 +33,7 @@ from analyzer.report import json as json_report
 from analyzer.report.model import build_report
 from analyzer.report.summary import summary_dict
 from analyzer.scale import dask as dask_engine
-from analyzer.scale.partial import Job, finish, merge_all, plan_shards, run_shard
+from analyzer.scale.partial import Job, detach_trails, finish, merge_all, plan_shards, run_shard
 
 
 def _report_json(text: str | bytes) -> dict:
@@ -69,9 +69,9 @@ def dask_scan(data: str, workers: int) -> dict:
         t0 = time.perf_counter()
         diag = Diagnostics()
         shards = plan_shards(resolve([data], diag))
-        partials = dask_engine.run(job, shards, client)
+        partials, fetch = dask_engine.run(job, shards, client)
         t_gathered = time.perf_counter()
-        analysis, tally = finish(merge_all(partials), sigs, settings, diag)
+        analysis, tally = finish(merge_all(partials), sigs, settings, diag, fetch)
         report = build_report(summary_dict(diag, tally, ignored=0), analysis.incidents(), analysis.traces)
         text = json_report.render(report)
         wall = time.perf_counter() - t0
@@ -93,6 +93,7 @@ def per_shard(data: str) -> list[dict]:
         p = run_shard(job, shard)
         seconds = time.perf_counter() - t0
         seg = p.segments[0]
+        p, _ = detach_trails(p)  # as a cluster task returns it: the trails stay on the worker
         traces = sum(len(pickle.dumps(b.traces, protocol=5)) for b in seg.parts)
         evidence = len(pickle.dumps(seg.evidence, protocol=5))
         rows.append({

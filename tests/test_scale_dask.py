@@ -61,8 +61,9 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster, tmp_path: Path) -> Non
     diag = Diagnostics()
     shards = plan_shards(resolve(paths, diag))
     with distributed.Client(cluster) as client:
-        partials = dask_engine.run(Job(Settings()), shards, client, task=dies_once)
-    assert marker.exists()
-    assert sorted(p.segments[0].index for p in partials) == [s.index for s in shards]
-    analysis, tally = finish(merge_all(partials), load_signatures(), Settings(), diag)
+        partials, fetch = dask_engine.run(Job(Settings()), shards, client, task=dies_once)
+        assert marker.exists()
+        assert sorted(p.segments[0].index for p in partials) == [s.index for s in shards]
+        assert all(p.segments[0].trails is None for p in partials)  # they stayed on the workers
+        analysis, tally = finish(merge_all(partials), load_signatures(), Settings(), diag, fetch)
     assert report(analysis, diag, tally) == local_report(paths)

@@ -72,7 +72,7 @@ def scan_on_dask(inputs: Sequence[Input], diag: Diagnostics, sigs: SignatureSet,
     shards = plan_shards(inputs)
     with dask_engine.client(scheduler, workers or DEFAULT_WORKERS) as client:
         if not progress:
-            partials = dask_engine.run(job, shards, client)
+            partials, fetch = dask_engine.run(job, shards, client)
         else:
             columns = [TextColumn("shards"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[read]} read")]
             with Progress(*columns, console=err, transient=True, refresh_per_second=5) as bar:
@@ -84,5 +84,5 @@ def scan_on_dask(inputs: Sequence[Input], diag: Diagnostics, sigs: SignatureSet,
                     read += partial.bytes_read
                     bar.update(task, advance=1, read=f"{read:,} bytes")
 
-                partials = dask_engine.run(job, shards, client, on_done=done)
-    return finish(merge_all(partials), sigs, settings, diag)
+                partials, fetch = dask_engine.run(job, shards, client, on_done=done)
+        return finish(merge_all(partials), sigs, settings, diag, fetch)

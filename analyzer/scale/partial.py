@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from analyzer.analysis.correlate import TRACE_SCHEMA
 from analyzer.analysis.engine import Analysis, BatchPart, Settings, _categorical, batch_part, expand
 from analyzer.analysis.incidents import MAX_EXAMPLES
 from analyzer.analysis.routes import RouteDurations
@@ -59,6 +60,9 @@ class Segment:
     routes: RouteDurations
     needs_carry: frozenset[StreamKey]  # streams that began without a time of their own (nothing carried in)
     carry_out: dict[StreamKey, object]  # each stream's last own time in this shard
+    # the trace partials' trails (`_b` batch, request_id, trail), None once detached: they stay where the shard
+    # ran, and only those of the requests a report shows are fetched (`finish`)
+    trails: pl.DataFrame | None = None
 
 
 @dataclass
@@ -181,17 +185,38 @@ def run_shard(job: Job, shard: Shard) -> Partial:
     miner = TemplateMiner()
     routes = RouteDurations()
     parts: list[BatchPart] = []
+    trails: list[pl.DataFrame] = []
     for events in pipeline.run(shard.inputs):
         part = batch_part(events, sigs, job.settings, miner)
         if part is None:
             continue
         routes.add(part.events)  # type: ignore[arg-type]
         part.events = None  # the events stay here: only what later stages need travels
+        trail = part.traces.get_column("trail")
+        trails.append(part.traces.select(pl.lit(len(parts), dtype=pl.UInt32).alias("_b"), "request_id", "trail"))
+        part.traces = part.traces.drop("trail").with_columns(
+            (trail.str.count_matches("\n", literal=True) + 1).cast(pl.UInt8).alias(_TRAIL_LINES))
         parts.append(part)
     written = pipeline.last_ts.written  # type: ignore[attr-defined]
     segment = Segment(shard.index, parts, _pack(parts), diag, pipeline.tally, routes, frozenset(pipeline.needs_carry),
-                      dict(written))
+                      dict(written), pl.concat(trails) if trails else pl.DataFrame(schema=_TRAIL_SCHEMA))
     return Partial([segment], miner)
+
+
+def detach_trails(partial: Partial) -> tuple[Partial, pl.DataFrame]:
+    """(the partial without its trails, the trails): what a cluster task returns, so that the trails stay there."""
+    (segment,) = partial.segments
+    trails = segment.trails if segment.trails is not None else pl.DataFrame(schema=_TRAIL_SCHEMA)
+    return Partial([dataclasses.replace(segment, trails=None)], partial.miner), trails
+
+
+def pick_trails(trails: pl.DataFrame, wanted: pl.DataFrame) -> pl.DataFrame:
+    """The trails of `wanted` (`_b`, request_id) among a shard's."""
+    return trails.join(wanted, on=["_b", "request_id"], how="semi")
+
+
+#: Fetches trails: (segment index, wanted (`_b`, request_id)) -> their rows of the segment's trails.
+TrailFetch = Callable[[int, pl.DataFrame], pl.DataFrame]
 
 
 def resolve_carries(shards: Sequence[Shard], partials: Sequence[Partial],
@@ -218,20 +243,82 @@ def resolve_carries(shards: Sequence[Shard], partials: Sequence[Partial],
     return [by_index[s.index] for s in sorted(shards, key=lambda s: s.index)]
 
 
-def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagnostics) -> tuple[Analysis, Tally]:
+def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagnostics,
+           fetch: TrailFetch | None = None) -> tuple[Analysis, Tally]:
     """The Analysis (and Tally) a local scan of the same inputs ends with: the merged batches replayed in reading
     order through `Analysis.absorb`; the shards' counters are added to `diag` (which holds the driver's own:
-    what resolving the paths found)."""
+    what resolving the paths found).
+
+    Trace partials travel without their trails: each line of a trail is replayed as a token naming its batch
+    and line, so the trace table merges, cuts (TRACE_EVENTS) and prunes them as it would the lines; then the
+    tokens of the requests the incidents name (the first 50 of each, those a report may show) are replaced by
+    the lines, fetched from where the shards ran (`fetch`; default: the trails the segments still hold).
+    """
     analysis = Analysis(sigs, settings)
     analysis.miner = partial.miner
     tally = Tally()
+    batches: list[tuple[int, int]] = []  # global batch number -> (segment index, its batch number)
     for segment in partial.segments:
-        for part in _unpack(segment):
-            analysis.absorb(part)
+        for n, part in enumerate(_unpack(segment)):
+            analysis.absorb(dataclasses.replace(part, traces=_tokens(part.traces, len(batches))))
+            batches.append((segment.index, n))
         analysis.routes.merge(segment.routes)
         diag.merge(segment.diag)
         tally.merge(segment.tally)
+    if fetch is None:
+        held = {s.index: s.trails for s in partial.segments}
+        fetch = lambda index, wanted: pick_trails(held[index], wanted)  # noqa: E731
+    _fill_trails(analysis, batches, fetch)
     return analysis, tally
+
+
+_TRAIL_LINES = "_trail_lines"
+_TRAIL_SCHEMA = {"_b": pl.UInt32, "request_id": pl.String, "trail": pl.String}
+_SHOWN_TRACES = 50  # analyzer.report.model._trace looks at an incident's first 50 requests
+
+
+def _tokens(traces: pl.DataFrame, batch: int) -> pl.DataFrame:
+    """A trace partial with a trail of tokens `batch.k`, one per line it had."""
+    if _TRAIL_LINES not in traces.columns:
+        return traces
+    tokens = pl.int_ranges(0, pl.col(_TRAIL_LINES).cast(pl.Int64)).list.eval(
+        pl.lit(f"{batch}.") + pl.element().cast(pl.String)).list.join("\n")
+    return traces.with_columns(tokens.alias("trail")).drop(_TRAIL_LINES).select(TRACE_SCHEMA.keys())
+
+
+def _fill_trails(analysis: Analysis, batches: list[tuple[int, int]], fetch: TrailFetch) -> None:
+    table = analysis.traces.table
+    if table.height == 0:
+        return
+    named = analysis.incidents().get_column("request_ids").list.head(_SHOWN_TRACES).explode().drop_nulls().unique()
+    rows = table.filter(pl.col("request_id").is_in(named.implode())).select("request_id", "trail")
+    if rows.height == 0:
+        return
+    tokens = (
+        rows.with_columns(pl.col("trail").str.split("\n").alias("_t")).explode("_t")
+        .with_columns(pl.int_range(pl.len()).over("request_id").alias("_pos"),
+                      pl.col("_t").str.split_exact(".", 1).struct.rename_fields(["_g", "_k"]).alias("_gk"))
+        .unnest("_gk").with_columns(pl.col("_g").cast(pl.Int64), pl.col("_k").cast(pl.Int64))
+    )
+    where = pl.DataFrame({"_g": range(len(batches)), "_seg": [s for s, _ in batches], "_b": [b for _, b in batches]},
+                         schema={"_g": pl.Int64, "_seg": pl.Int64, "_b": pl.UInt32})
+    tokens = tokens.join(where, on="_g", how="left")
+    lines = []
+    for (index,), wanted in tokens.select("_seg", "_b", "request_id").unique().partition_by("_seg", as_dict=True).items():
+        got = fetch(int(index), wanted.select("_b", "request_id"))  # type: ignore[arg-type]
+        lines.append(got.select("_b", "request_id", pl.col("trail").str.split("\n").alias("_lines"))
+                     .with_columns(pl.lit(index, dtype=pl.Int64).alias("_seg")))
+    found = pl.concat(lines)
+    filled = (
+        tokens.join(found, on=["_seg", "_b", "request_id"], how="left")
+        .with_columns(pl.col("_lines").list.get(pl.col("_k"), null_on_oob=True).alias("_line"))
+        .sort("request_id", "_pos")
+        .group_by("request_id", maintain_order=True).agg(pl.col("_line").str.join("\n").alias("_filled"))
+    )
+    analysis.traces.table = (
+        table.join(filled, on="request_id", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("_filled", "trail").alias("trail")).drop("_filled")
+    )
 
 
 def run_local(job: Job, shards: Sequence[Shard]) -> list[Partial]:
