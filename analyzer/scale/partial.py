@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -120,6 +120,10 @@ class _Written(dict):  # type: ignore[type-arg]
     def update(self, other: Mapping[StreamKey, object]) -> None:  # type: ignore[override]
         super().update(other)
         self.written.update(other)
+
+    def __setitem__(self, key: StreamKey, value: object) -> None:
+        super().__setitem__(key, value)
+        self.written[key] = value
 
 
 class _ShardPipeline(Pipeline):
