@@ -124,7 +124,7 @@ class Pipeline:
             for inp in inputs:
                 framer = self.framer(inp)
                 parsing: Future[pl.DataFrame] | None = None
-                for chunk in read_chunks(inp, self.diag, self.chunk_bytes):
+                for chunk in self.read(inp):
                     records = framer.feed(chunk)
                     if parsing is not None:
                         yield from self._nonempty(self._finish(framer, parsing.result()))
@@ -133,6 +133,10 @@ class Pipeline:
                     yield from self._nonempty(self._finish(framer, parsing.result()))
                 yield from self._nonempty(self.flush(inp))
                 self.framers.pop(inp.path, None)
+
+    def read(self, inp: Input) -> Iterator[Chunk]:
+        """The chunks `run` reads of `inp` (analyzer.scale reads a byte range of a file through this)."""
+        return read_chunks(inp, self.diag, self.chunk_bytes)
 
     @staticmethod
     def _nonempty(events: pl.DataFrame) -> Iterator[pl.DataFrame]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+import orjson
 import polars as pl
+import regex
 
 from analyzer.analysis.correlate import TRACE_SCHEMA
 from analyzer.analysis.engine import Analysis, BatchPart, Settings, _categorical, batch_part, expand
@@ -16,9 +20,13 @@ from analyzer.analysis.incidents import MAX_EXAMPLES
 from analyzer.analysis.routes import RouteDurations
 from analyzer.analysis.signatures import SignatureSet, load_signatures
 from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.formats.base import Format
+from analyzer.ingest.framing import envelope as env
+from analyzer.ingest.framing.detect import Detector
+from analyzer.ingest.framing.multiline import mark_starts
 from analyzer.ingest.framing.streams import StreamKey, Streams
-from analyzer.ingest.pipeline import Pipeline, Tally
-from analyzer.ingest.sources import CHUNK_BYTES, Input
+from analyzer.ingest.pipeline import Pipeline, Tally, formats_for
+from analyzer.ingest.sources import CHUNK_BYTES, GZIP_MAGIC, MAX_LINE_BYTES, Chunk, Input, _chunks
 from analyzer.miner import TemplateMiner
 
 
@@ -41,10 +49,13 @@ class Shard:
     index: int
     inputs: tuple[Input, ...]
     carry: tuple[tuple[StreamKey, object], ...] = ()
+    span: tuple[int, int] | None = None  # bytes [start, end) of its one input, both at record starts (`find_cut`)
 
     @property
     def name(self) -> str:
         first = self.inputs[0].path if self.inputs else "-"
+        if self.span is not None:
+            return f"{first}[{self.span[0]}:{self.span[1]}]"
         return first if len(self.inputs) <= 1 else f"{first} (+{len(self.inputs) - 1})"
 
 
@@ -63,6 +74,7 @@ class Segment:
     # the trace partials' trails (`_b` batch, request_id, trail), None once detached: they stay where the shard
     # ran, and only those of the requests a report shows are fetched (`finish`)
     trails: pl.DataFrame | None = None
+    span_of: str | None = None  # the file a byte-range shard read part of (its line numbers start at 1)
 
 
 @dataclass
@@ -90,19 +102,89 @@ def merge_all(partials: Iterable[Partial]) -> Partial:
     return out if out is not None else Partial([], TemplateMiner())
 
 
-def plan_shards(inputs: Sequence[Input], groups: int | None = None) -> list[Shard]:
+def plan_shards(inputs: Sequence[Input], groups: int | None = None, *, shard_bytes: int | None = None,
+                job: Job | None = None) -> list[Shard]:
     """Whole files as shards, in reading order (a rotated set stays in order: each file is its own shard and the
-    replay keeps their order). `groups`: cut the input list into at most that many runs of consecutive files."""
+    replay keeps their order). `groups`: cut the input list into at most that many runs of consecutive files.
+    `shard_bytes`: a plain file larger than that is read in byte ranges of about that size, cut at record
+    starts (`find_cut`), so that no record (a traceback) is ever split."""
     inputs = [Input(i.path, i.service, i.named) for i in inputs]  # never a resume (scan --state stays local)
+    if shard_bytes:
+        shards: list[Shard] = []
+        for inp in inputs:
+            for span in file_spans(inp, shard_bytes, job or Job(Settings())):
+                shards.append(Shard(len(shards), (inp,), span=span))
+        return shards
     if groups is None or groups >= len(inputs):
         return [Shard(n, (inp,)) for n, inp in enumerate(inputs)]
     size, extra = divmod(len(inputs), max(groups, 1))
-    shards, at = [], 0
+    shards, at = [], 0  # type: ignore[no-redef]
     for n in range(max(groups, 1)):
         take = size + (n < extra)
         shards.append(Shard(n, tuple(inputs[at : at + take])))
         at += take
     return [s for s in shards if s.inputs]
+
+
+_CUT_CONTEXT = 64 << 10  # bytes read before a nominal cut, so that the lines after it are judged in context
+_CUT_SEARCH = 4 << 20  # how far past a nominal cut a record start is looked for
+
+
+def file_spans(inp: Input, shard_bytes: int, job: Job) -> list[tuple[int, int] | None]:
+    """Byte ranges of one input, each beginning at a record start: [None] (the whole input) for stdin, a
+    compressed file, a Docker or Compose envelope or CSV (whose framing carries state), or a small file."""
+    if inp.is_stdin:
+        return [None]
+    try:
+        with open(inp.path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size <= shard_bytes or f.read(2) == GZIP_MAGIC:
+                return [None]
+            f.seek(0)
+            head = f.read(1 << 16).decode("utf-8", "replace").splitlines()[:400]
+            if env.detect(head) not in ("raw",):
+                return [None]
+            formats = formats_for(job.fmt, job.request_id_keys)
+            if any(fmt.quoted for fmt in formats) and any(
+                    fmt.quoted and any(regex.search(fmt.header, line) for line in head[:50]) for fmt in formats):
+                return [None]
+            cuts = [0]
+            for nominal in range(shard_bytes, size, shard_bytes):
+                cut = find_cut(f, nominal, formats)
+                if cut is not None and cut > cuts[-1] and cut < size:
+                    cuts.append(cut)
+    except OSError:
+        return [None]  # reading it will say why
+    if len(cuts) == 1:
+        return [None]
+    return [(a, b) for a, b in zip(cuts, [*cuts[1:], size], strict=True)]
+
+
+def find_cut(f: BinaryIO, nominal: int, formats: tuple[Format, ...]) -> int | None:
+    """The byte offset of the first line at or after `nominal` that starts a record (judged with the lines before
+    it: not inside a traceback, a multi-line statement or a record's DETAIL lines), or None within _CUT_SEARCH."""
+    begin = max(0, nominal - _CUT_CONTEXT)
+    f.seek(begin)
+    data = f.read(nominal + _CUT_SEARCH - begin)
+    if begin:  # from the first whole line
+        first = data.find(b"\n")
+        if first < 0:
+            return None
+        data, begin = data[first + 1 :], begin + first + 1
+    raw = data.split(b"\n")[:-1]  # whole lines only
+    if not raw:
+        return None
+    offsets = [begin]
+    for line in raw[:-1]:
+        offsets.append(offsets[-1] + len(line) + 1)
+    lines = pl.DataFrame({"line": [line.decode("utf-8", "replace").rstrip("\r") for line in raw]}).with_columns(
+        pl.lit(0, dtype=pl.UInt32).alias("sid"))
+    marked = mark_starts(lines, Detector(formats), set())
+    starts = marked.get_column("start").to_list()
+    for at, start in zip(offsets, starts, strict=True):
+        if at >= nominal and start and at > 0:
+            return at
+    return None
 
 
 @functools.lru_cache(maxsize=4)
@@ -133,6 +215,40 @@ class _ShardPipeline(Pipeline):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.last_ts = _Written(carry)
         self.needs_carry: set[StreamKey] = set()
+
+    span: tuple[int, int] | None = None
+
+    def read(self, inp: Input) -> Iterator[Chunk]:
+        if self.span is None:
+            return super().read(inp)
+        return self._read_span(inp, *self.span)
+
+    def _read_span(self, inp: Input, start: int, end: int) -> Iterator[Chunk]:
+        """Chunks of bytes [start, end) of a plain file (line numbers count from its start: `finish` adds the
+        lines of the ranges before it)."""
+        stats = self.diag.source(inp.path)
+        try:
+            f = open(inp.path, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            (self.diag.error if inp.named else self.diag.warn)(f"{inp.path}: cannot read ({exc.strerror or exc}); skipped")
+            return
+
+        def blocks() -> Iterator[bytes]:
+            f.seek(start)
+            left = end - start
+            while left > 0:
+                data = f.read(min(self.chunk_bytes, left))
+                if not data:
+                    return
+                left -= len(data)
+                yield data
+
+        try:
+            yield from _chunks(inp, blocks(), stats, self.chunk_bytes, MAX_LINE_BYTES, start)
+        except OSError as exc:
+            self.diag.error(f"{inp.path}: read failed ({exc.strerror or exc}); kept what was read before")
+        finally:
+            f.close()
 
     def _infer_times(self, events: pl.DataFrame, streams: Streams) -> pl.DataFrame:
         known = set(self.last_ts)
@@ -170,12 +286,15 @@ def _pack(parts: list[BatchPart]) -> tuple[pl.DataFrame, pl.DataFrame]:
     return _categorical(whole), _categorical(slim)
 
 
-def _unpack(segment: Segment) -> list[BatchPart]:
-    """The segment's batches with their evidence back (String columns; example-only columns null past the examples)."""
+def _unpack(segment: Segment, shift: int = 0) -> list[BatchPart]:
+    """The segment's batches with their evidence back (String columns; example-only columns null past the examples;
+    line numbers moved `shift` lines on)."""
     whole, slim = segment.evidence
     if whole.height == 0 and slim.height == 0:
         return segment.parts
     rows = expand(pl.concat([whole, expand(slim)], how="diagonal_relaxed") if slim.height else whole).sort("_i")
+    if shift:
+        rows = rows.with_columns(pl.col("line_no") + shift)
     by_batch = {b[0]: frame.drop("_b", "_i") for b, frame in rows.partition_by("_b", as_dict=True, maintain_order=True).items()}
     return [dataclasses.replace(part, evidence=by_batch.get(n, pl.DataFrame())) for n, part in enumerate(segment.parts)]
 
@@ -186,6 +305,7 @@ def run_shard(job: Job, shard: Shard) -> Partial:
     diag = Diagnostics()
     pipeline = _ShardPipeline(diag, fmt=job.fmt, chunk_bytes=job.chunk_bytes, request_id_keys=job.request_id_keys,
                               services=dict(job.services), carry=dict(shard.carry))
+    pipeline.span = shard.span
     miner = TemplateMiner()
     routes = RouteDurations()
     parts: list[BatchPart] = []
@@ -203,7 +323,8 @@ def run_shard(job: Job, shard: Shard) -> Partial:
         parts.append(part)
     written = pipeline.last_ts.written  # type: ignore[attr-defined]
     segment = Segment(shard.index, parts, _pack(parts), diag, pipeline.tally, routes, frozenset(pipeline.needs_carry),
-                      dict(written), pl.concat(trails) if trails else pl.DataFrame(schema=_TRAIL_SCHEMA))
+                      dict(written), pl.concat(trails) if trails else pl.DataFrame(schema=_TRAIL_SCHEMA),
+                      shard.inputs[0].path if shard.span is not None else None)
     return Partial([segment], miner)
 
 
@@ -239,7 +360,7 @@ def resolve_carries(shards: Sequence[Shard], partials: Sequence[Partial],
         segment = by_index[shard.index].segments[0]
         wanted = {key: carry[key] for key in segment.needs_carry if key in carry}
         if wanted:
-            again.append(Shard(shard.index, shard.inputs, tuple(sorted(wanted.items(), key=repr))))
+            again.append(dataclasses.replace(shard, carry=tuple(sorted(wanted.items(), key=repr))))
         carry.update(segment.carry_out)
     if again:
         for p in rerun(again):
@@ -262,8 +383,14 @@ def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagn
     analysis.miner = partial.miner
     tally = Tally()
     batches: list[tuple[int, int]] = []  # global batch number -> (segment index, its batch number)
+    shift: dict[int, int] = {}  # segment index -> lines of the same file before its byte range
+    seen: dict[str, int] = {}
     for segment in partial.segments:
-        for n, part in enumerate(_unpack(segment)):
+        if segment.span_of is not None:
+            shift[segment.index] = seen.get(segment.span_of, 0)
+            seen[segment.span_of] = shift[segment.index] + segment.diag.source(segment.span_of).lines
+    for segment in partial.segments:
+        for n, part in enumerate(_unpack(segment, shift.get(segment.index, 0))):
             analysis.absorb(dataclasses.replace(part, traces=_tokens(part.traces, len(batches))))
             batches.append((segment.index, n))
         analysis.routes.merge(segment.routes)
@@ -272,7 +399,7 @@ def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagn
     if fetch is None:
         held = {s.index: s.trails for s in partial.segments}
         fetch = lambda index, wanted: pick_trails(held[index], wanted)  # noqa: E731
-    _fill_trails(analysis, batches, fetch)
+    _fill_trails(analysis, batches, fetch, shift)
     return analysis, tally
 
 
@@ -290,7 +417,19 @@ def _tokens(traces: pl.DataFrame, batch: int) -> pl.DataFrame:
     return traces.with_columns(tokens.alias("trail")).drop(_TRAIL_LINES).select(TRACE_SCHEMA.keys())
 
 
-def _fill_trails(analysis: Analysis, batches: list[tuple[int, int]], fetch: TrailFetch) -> None:
+def _shift_lines(trail: str, by: int) -> str:
+    """A fetched trail with its records' line numbers moved `by` lines (a byte-range shard counts from 1)."""
+    steps = []
+    for line in trail.split("\n"):
+        step = orjson.loads(line)
+        if step.get("line_no") is not None:
+            step["line_no"] += by
+        steps.append(orjson.dumps(step).decode())
+    return "\n".join(steps)
+
+
+def _fill_trails(analysis: Analysis, batches: list[tuple[int, int]], fetch: TrailFetch,
+                 shift: dict[int, int] | None = None) -> None:
     table = analysis.traces.table
     if table.height == 0:
         return
@@ -310,6 +449,9 @@ def _fill_trails(analysis: Analysis, batches: list[tuple[int, int]], fetch: Trai
     lines = []
     for (index,), wanted in tokens.select("_seg", "_b", "request_id").unique().partition_by("_seg", as_dict=True).items():
         got = fetch(int(index), wanted.select("_b", "request_id"))  # type: ignore[arg-type]
+        if shift and shift.get(int(index)):  # type: ignore[arg-type]
+            by = shift[int(index)]  # type: ignore[arg-type]
+            got = got.with_columns(pl.col("trail").map_elements(lambda t: _shift_lines(t, by), return_dtype=pl.String))
         lines.append(got.select("_b", "request_id", pl.col("trail").str.split("\n").alias("_lines"))
                      .with_columns(pl.lit(index, dtype=pl.Int64).alias("_seg")))
     found = pl.concat(lines)
