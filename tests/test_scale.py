@@ -6,7 +6,9 @@ No Dask here (see tests/test_scale_dask.py): shards run in this process, which i
 from __future__ import annotations
 
 import dataclasses
+import re
 from functools import cache
+from pathlib import Path
 
 import orjson
 from hypothesis import given, settings
@@ -20,7 +22,18 @@ from analyzer.ingest.sources import resolve
 from analyzer.report import json as json_report
 from analyzer.report.model import build_report
 from analyzer.report.summary import summary_dict
-from analyzer.scale.partial import Job, Partial, Shard, finish, merge_all, plan_shards, resolve_carries, run_shard
+from analyzer.ingest.pipeline import formats_for
+from analyzer.scale.partial import (
+    Job,
+    Partial,
+    Shard,
+    find_cut,
+    finish,
+    merge_all,
+    plan_shards,
+    resolve_carries,
+    run_shard,
+)
 from conftest import ROOT
 
 #: Compose output (services interleaved), PostgreSQL files beside the API's (evidence linked across files),
@@ -50,13 +63,13 @@ def local_report(paths: tuple[str, ...]) -> dict:
 
 
 @cache
-def _shard_result(inputs: tuple, carry: tuple) -> Partial:
-    return run_shard(JOB, Shard(0, inputs, carry))
+def _shard_result(inputs: tuple, carry: tuple, span: tuple[int, int] | None) -> Partial:
+    return run_shard(JOB, Shard(0, inputs, carry, span))
 
 
 def run_cached(shard: Shard) -> Partial:
-    """run_shard, remembered across examples (it is a pure function of the shard's inputs and carry)."""
-    got = _shard_result(shard.inputs, shard.carry)
+    """run_shard, remembered across examples (it is a pure function of the shard's inputs, carry and range)."""
+    got = _shard_result(shard.inputs, shard.carry, shard.span)
     return Partial([dataclasses.replace(got.segments[0], index=shard.index)], got.miner)
 
 
@@ -143,3 +156,53 @@ def test_engine_options_that_cannot_run_together_exit_2(cli, tmp_path) -> None:
     result = cli("scan", "-", "--engine", "dask", input="x\n")
     assert result.exit_code == 2 and "stdin" in result.stderr
     assert not (tmp_path / "state").exists()  # refused before anything was opened
+
+
+#: Single files whose records span lines (uvicorn tracebacks, Loguru exceptions, PostgreSQL DETAIL/STATEMENT lines).
+BIG_FILES = tuple(str(ROOT / "samples" / p) for p in (
+    "api/api-text.log", "api/api-json.log", "deploy-b/web/web.log", "postgres/debian.log"))
+
+
+def ranged_report(path: str, shard_bytes: int, order: list[int]) -> tuple[dict, int]:
+    diag = Diagnostics()
+    shards = plan_shards(resolve([path], diag), shard_bytes=shard_bytes, job=JOB)
+    partials = resolve_carries(shards, [run_cached(s) for s in shards], lambda again: [run_cached(s) for s in again])
+    ranked = sorted(range(len(partials)), key=lambda i: order[i % len(order)] * 1000 + i)
+    analysis, tally = finish(merge_all(partials[i] for i in ranked), SIGS, SETTINGS, diag)
+    return report(analysis, diag, tally), len(shards)
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    path=st.sampled_from(BIG_FILES),
+    shard_bytes=st.integers(1_500, 60_000),
+    order=st.permutations(list(range(16))),
+)
+def test_byte_range_shards_in_any_order_give_the_local_report(path: str, shard_bytes: int, order: list[int]) -> None:
+    got, shards = ranged_report(path, shard_bytes, order)
+    assert got == local_report((path,))
+    assert shards > 1 or shard_bytes >= Path(path).stat().st_size
+
+
+def test_a_traceback_across_a_cut_stays_whole(tmp_path) -> None:
+    """A nominal cut inside a traceback moves to the first record after it; the record is read whole, once."""
+    lines = (ROOT / "samples" / "api" / "api-text.log").read_bytes().splitlines(keepends=True)[:200]
+    log = tmp_path / "api.log"
+    log.write_bytes(b"".join(lines))
+    inside = sum(len(line) for line in lines[:95])  # line 96 of the file: within the traceback of line 89
+    assert lines[88].startswith(b"Traceback") and lines[95].startswith(b"  ")
+    with log.open("rb") as f:
+        cut = find_cut(f, inside, formats_for(None))
+    assert cut is not None and cut > inside
+    at = [sum(len(line) for line in lines[:n]) for n in range(len(lines) + 1)].index(cut)
+    assert not lines[at].startswith((b" ", b"Traceback"))  # a record's first line
+    exception_line = re.compile(rb"^[A-Za-z_][\w.]*: ")  # sqlalchemy.exc.MissingGreenlet: ...
+    assert all(line.startswith((b" ", b"Traceback")) or exception_line.match(line)
+               for line in lines[89:at])  # what lies between belongs to the traceback
+    diag = Diagnostics()
+    shards = plan_shards(resolve([str(log)], diag), shard_bytes=inside, job=JOB)
+    assert shards[0].span == (0, cut)
+    got, _ = ranged_report(str(log), inside, [0])
+    assert got == local_report((str(log),))
+    texts = [e["text"] for i in got["incidents"] for e in i["examples"] if "Traceback" in e["text"]]
+    assert texts and all(t.rstrip().splitlines()[-1][:1] not in (" ", "") for t in texts)

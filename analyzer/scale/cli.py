@@ -22,6 +22,8 @@ from analyzer.ingest.sources import Input
 from analyzer.scale.partial import Job, Partial, finish, merge_all, plan_shards
 
 DEFAULT_WORKERS = 2
+#: A plain file larger than this is read by several tasks, in byte ranges cut at record starts.
+SHARD_BYTES = 256 << 20
 
 
 class Engine(str, Enum):
@@ -69,7 +71,7 @@ def scan_on_dask(inputs: Sequence[Input], diag: Diagnostics, sigs: SignatureSet,
     Raises analyzer.scale.dask.DaskUnavailable (no distributed, no scheduler)."""
     from analyzer.scale import dask as dask_engine
 
-    shards = plan_shards(inputs)
+    shards = plan_shards(inputs, shard_bytes=SHARD_BYTES, job=job)
     with dask_engine.client(scheduler, workers or DEFAULT_WORKERS) as client:
         if not progress:
             partials, fetch = dask_engine.run(job, shards, client)
