@@ -6,7 +6,6 @@ No Dask here (see tests/test_scale_dask.py): shards run in this process, which i
 from __future__ import annotations
 
 import dataclasses
-import re
 from functools import cache
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from analyzer.scale.partial import (
     Job,
     Partial,
     Shard,
-    find_cut,
+    last_start,
     finish,
     merge_all,
     plan_shards,
@@ -53,9 +52,9 @@ def report(analysis: Analysis, diag: Diagnostics, tally: Tally) -> dict:
 
 
 @cache
-def local_report(paths: tuple[str, ...]) -> dict:
+def local_report(paths: tuple[str, ...], chunk_bytes: int | None = None) -> dict:
     diag = Diagnostics()
-    pipeline = Pipeline(diag)
+    pipeline = Pipeline(diag, **({"chunk_bytes": chunk_bytes} if chunk_bytes else {}))
     analysis = Analysis(SIGS, SETTINGS)
     for batch in pipeline.run(resolve(paths, diag)):
         analysis.add(batch)
@@ -63,13 +62,14 @@ def local_report(paths: tuple[str, ...]) -> dict:
 
 
 @cache
-def _shard_result(inputs: tuple, carry: tuple, span: tuple[int, int] | None) -> Partial:
-    return run_shard(JOB, Shard(0, inputs, carry, span))
+def _shard_result(chunk_bytes: int, inputs: tuple, carry: tuple, span: tuple[int, int] | None) -> Partial:
+    return run_shard(Job(SETTINGS, chunk_bytes=chunk_bytes), Shard(0, inputs, carry, span))
 
 
-def run_cached(shard: Shard) -> Partial:
-    """run_shard, remembered across examples (it is a pure function of the shard's inputs, carry and range)."""
-    got = _shard_result(shard.inputs, shard.carry, shard.span)
+def run_cached(shard: Shard, job: Job = JOB) -> Partial:
+    """run_shard, remembered across examples (it is a pure function of the job and the shard's inputs, carry and
+    range; the jobs here differ only in chunk size)."""
+    got = _shard_result(job.chunk_bytes, shard.inputs, shard.carry, shard.span)
     return Partial([dataclasses.replace(got.segments[0], index=shard.index)], got.miner)
 
 
@@ -103,7 +103,7 @@ def test_one_shard_per_file_gives_the_local_report() -> None:
     assert len(got["incidents"]) > 10 and got["summary"]["records"] > 1000
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(
     cuts=st.lists(st.integers(0, 40), max_size=8),
     order=st.permutations(list(range(40))),
@@ -163,46 +163,47 @@ BIG_FILES = tuple(str(ROOT / "samples" / p) for p in (
     "api/api-text.log", "api/api-json.log", "deploy-b/web/web.log", "postgres/debian.log"))
 
 
-def ranged_report(path: str, shard_bytes: int, order: list[int]) -> tuple[dict, int]:
+def ranged_report(path: str, chunk_bytes: int, shard_bytes: int, order: list[int]) -> tuple[dict, list[Shard]]:
+    job = Job(SETTINGS, chunk_bytes=chunk_bytes)
     diag = Diagnostics()
-    shards = plan_shards(resolve([path], diag), shard_bytes=shard_bytes, job=JOB)
-    partials = resolve_carries(shards, [run_cached(s) for s in shards], lambda again: [run_cached(s) for s in again])
+    shards = plan_shards(resolve([path], diag), shard_bytes=shard_bytes, job=job)
+    partials = resolve_carries(shards, [run_cached(s, job) for s in shards],
+                               lambda again: [run_cached(s, job) for s in again])
     ranked = sorted(range(len(partials)), key=lambda i: order[i % len(order)] * 1000 + i)
     analysis, tally = finish(merge_all(partials[i] for i in ranked), SIGS, SETTINGS, diag)
-    return report(analysis, diag, tally), len(shards)
+    return report(analysis, diag, tally), shards
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(
     path=st.sampled_from(BIG_FILES),
-    shard_bytes=st.integers(1_500, 60_000),
+    chunk_bytes=st.integers(4_000, 40_000),
+    chunks_per_shard=st.integers(1, 3),
     order=st.permutations(list(range(16))),
 )
-def test_byte_range_shards_in_any_order_give_the_local_report(path: str, shard_bytes: int, order: list[int]) -> None:
-    got, shards = ranged_report(path, shard_bytes, order)
-    assert got == local_report((path,))
-    assert shards > 1 or shard_bytes >= Path(path).stat().st_size
+def test_byte_range_shards_in_any_order_give_the_local_report(path: str, chunk_bytes: int, chunks_per_shard: int,
+                                                               order: list[int]) -> None:
+    """Ranges are whole chunks of a local scan with the same chunk size, so the batches are its batches."""
+    got, shards = ranged_report(path, chunk_bytes, chunk_bytes * chunks_per_shard, order)
+    assert got == local_report((path,), chunk_bytes)
+    assert len(shards) > 1 or chunk_bytes * chunks_per_shard >= Path(path).stat().st_size
+    assert all(a[1] == b[0] for a, b in zip([s.span for s in shards], [s.span for s in shards][1:]))
 
 
 def test_a_traceback_across_a_cut_stays_whole(tmp_path) -> None:
-    """A nominal cut inside a traceback moves to the first record after it; the record is read whole, once."""
+    """A chunk ending inside a traceback: the range begins at the record the traceback belongs to, which is read
+    whole, once, as a local scan reads it."""
     lines = (ROOT / "samples" / "api" / "api-text.log").read_bytes().splitlines(keepends=True)[:200]
     log = tmp_path / "api.log"
     log.write_bytes(b"".join(lines))
-    inside = sum(len(line) for line in lines[:95])  # line 96 of the file: within the traceback of line 89
-    assert lines[88].startswith(b"Traceback") and lines[95].startswith(b"  ")
+    offset = [sum(len(line) for line in lines[:n]) for n in range(len(lines) + 1)]
+    inside = offset[95] + 10  # within line 96, in the traceback that line 89 opens
+    assert lines[87].startswith(b"ERROR:    Exception in ASGI application") and lines[88].startswith(b"Traceback")
     with log.open("rb") as f:
-        cut = find_cut(f, inside, formats_for(None))
-    assert cut is not None and cut > inside
-    at = [sum(len(line) for line in lines[:n]) for n in range(len(lines) + 1)].index(cut)
-    assert not lines[at].startswith((b" ", b"Traceback"))  # a record's first line
-    exception_line = re.compile(rb"^[A-Za-z_][\w.]*: ")  # sqlalchemy.exc.MissingGreenlet: ...
-    assert all(line.startswith((b" ", b"Traceback")) or exception_line.match(line)
-               for line in lines[89:at])  # what lies between belongs to the traceback
-    diag = Diagnostics()
-    shards = plan_shards(resolve([str(log)], diag), shard_bytes=inside, job=JOB)
-    assert shards[0].span == (0, cut)
-    got, _ = ranged_report(str(log), inside, [0])
-    assert got == local_report((str(log),))
+        cut = last_start(f, inside, formats_for(None))
+    assert cut == offset[87]  # the record the traceback continues
+    got, shards = ranged_report(str(log), inside, inside, [0])
+    assert shards[0].span == (0, cut) and len(shards) > 1
+    assert got == local_report((str(log),), inside)
     texts = [e["text"] for i in got["incidents"] for e in i["examples"] if "Traceback" in e["text"]]
-    assert texts and all(t.rstrip().splitlines()[-1][:1] not in (" ", "") for t in texts)
+    assert any(t.startswith("ERROR:    Exception in ASGI application\nTraceback") for t in texts)

@@ -26,7 +26,7 @@ from analyzer.ingest.framing.detect import Detector
 from analyzer.ingest.framing.multiline import mark_starts
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.pipeline import Pipeline, Tally, formats_for
-from analyzer.ingest.sources import CHUNK_BYTES, GZIP_MAGIC, MAX_LINE_BYTES, Chunk, Input, _chunks
+from analyzer.ingest.sources import CHUNK_BYTES, GZIP_MAGIC, Chunk, Input
 from analyzer.miner import TemplateMiner
 
 
@@ -49,7 +49,7 @@ class Shard:
     index: int
     inputs: tuple[Input, ...]
     carry: tuple[tuple[StreamKey, object], ...] = ()
-    span: tuple[int, int] | None = None  # bytes [start, end) of its one input, both at record starts (`find_cut`)
+    span: tuple[int, int] | None = None  # bytes [start, end) of its one input, where a local batch begins (`last_start`)
 
     @property
     def name(self) -> str:
@@ -106,8 +106,9 @@ def plan_shards(inputs: Sequence[Input], groups: int | None = None, *, shard_byt
                 job: Job | None = None) -> list[Shard]:
     """Whole files as shards, in reading order (a rotated set stays in order: each file is its own shard and the
     replay keeps their order). `groups`: cut the input list into at most that many runs of consecutive files.
-    `shard_bytes`: a plain file larger than that is read in byte ranges of about that size, cut at record
-    starts (`find_cut`), so that no record (a traceback) is ever split."""
+    `shard_bytes`: a plain file larger than that is read in byte ranges of about that size (whole chunks of
+    `job.chunk_bytes`), cut where a local scan's batch begins (`last_start`): at a record start, so that no
+    record (a traceback) is ever split, and batch for batch as a local scan reads it."""
     inputs = [Input(i.path, i.service, i.named) for i in inputs]  # never a resume (scan --state stays local)
     if shard_bytes:
         shards: list[Shard] = []
@@ -126,15 +127,16 @@ def plan_shards(inputs: Sequence[Input], groups: int | None = None, *, shard_byt
     return [s for s in shards if s.inputs]
 
 
-_CUT_CONTEXT = 64 << 10  # bytes read before a nominal cut, so that the lines after it are judged in context
-_CUT_SEARCH = 4 << 20  # how far past a nominal cut a record start is looked for
+_CUT_CONTEXT = 1 << 20  # bytes before a chunk's end searched for the last record start (judged in context)
 
 
 def file_spans(inp: Input, shard_bytes: int, job: Job) -> list[tuple[int, int] | None]:
-    """Byte ranges of one input, each beginning at a record start: [None] (the whole input) for stdin, a
-    compressed file, a Docker or Compose envelope or CSV (whose framing carries state), or a small file."""
+    """Byte ranges of one input, each beginning where a local scan's batch begins (`last_start`): [None] (the whole
+    input) for stdin, a compressed file, a Docker or Compose envelope or CSV (whose framing carries state), or a
+    file of at most `shard_bytes`."""
     if inp.is_stdin:
         return [None]
+    chunk = job.chunk_bytes
     try:
         with open(inp.path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -142,16 +144,16 @@ def file_spans(inp: Input, shard_bytes: int, job: Job) -> list[tuple[int, int] |
                 return [None]
             f.seek(0)
             head = f.read(1 << 16).decode("utf-8", "replace").splitlines()[:400]
-            if env.detect(head) not in ("raw",):
+            if env.detect(head) != "raw":
                 return [None]
             formats = formats_for(job.fmt, job.request_id_keys)
-            if any(fmt.quoted for fmt in formats) and any(
-                    fmt.quoted and any(regex.search(fmt.header, line) for line in head[:50]) for fmt in formats):
+            if any(fmt.quoted and any(regex.search(fmt.header, line) for line in head[:50]) for fmt in formats):
                 return [None]
             cuts = [0]
-            for nominal in range(shard_bytes, size, shard_bytes):
-                cut = find_cut(f, nominal, formats)
-                if cut is not None and cut > cuts[-1] and cut < size:
+            step = max(1, shard_bytes // chunk)
+            for k in range(step - 1, size // chunk, step):
+                cut = last_start(f, (k + 1) * chunk, formats)
+                if cut is not None and cuts[-1] < cut < size:
                     cuts.append(cut)
     except OSError:
         return [None]  # reading it will say why
@@ -160,18 +162,22 @@ def file_spans(inp: Input, shard_bytes: int, job: Job) -> list[tuple[int, int] |
     return [(a, b) for a, b in zip(cuts, [*cuts[1:], size], strict=True)]
 
 
-def find_cut(f: BinaryIO, nominal: int, formats: tuple[Format, ...]) -> int | None:
-    """The byte offset of the first line at or after `nominal` that starts a record (judged with the lines before
-    it: not inside a traceback, a multi-line statement or a record's DETAIL lines), or None within _CUT_SEARCH."""
-    begin = max(0, nominal - _CUT_CONTEXT)
+def last_start(f: BinaryIO, grid: int, formats: tuple[Format, ...]) -> int | None:
+    """Where the batch after the chunk that ends before `grid` begins: the last record start before that chunk's
+    end (its last newline before `grid`), judged with the lines before it (not inside a traceback, a multi-line
+    statement or a record's DETAIL lines). A local scan holds that record for its next chunk (it may go on), so
+    a range from there is read as the local scan reads it. None when no record starts within _CUT_CONTEXT."""
+    begin = max(0, grid - _CUT_CONTEXT)
     f.seek(begin)
-    data = f.read(nominal + _CUT_SEARCH - begin)
+    data = f.read(grid - begin)
+    end = data.rfind(b"\n") + 1  # the chunk's end (relative)
+    if end <= 0:
+        return None
+    data = data[:end]
     if begin:  # from the first whole line
         first = data.find(b"\n")
-        if first < 0:
-            return None
         data, begin = data[first + 1 :], begin + first + 1
-    raw = data.split(b"\n")[:-1]  # whole lines only
+    raw = data.split(b"\n")[:-1]
     if not raw:
         return None
     offsets = [begin]
@@ -179,12 +185,11 @@ def find_cut(f: BinaryIO, nominal: int, formats: tuple[Format, ...]) -> int | No
         offsets.append(offsets[-1] + len(line) + 1)
     lines = pl.DataFrame({"line": [line.decode("utf-8", "replace").rstrip("\r") for line in raw]}).with_columns(
         pl.lit(0, dtype=pl.UInt32).alias("sid"))
-    marked = mark_starts(lines, Detector(formats), set())
-    starts = marked.get_column("start").to_list()
-    for at, start in zip(offsets, starts, strict=True):
-        if at >= nominal and start and at > 0:
-            return at
-    return None
+    starts = mark_starts(lines, Detector(formats), set()).get_column("start").to_list()
+    found = [at for at, start in zip(offsets, starts, strict=True) if start]
+    # the first line of the window is judged without its context: never trust it
+    found = [at for at in found if at > offsets[0] or begin == 0]
+    return found[-1] if found and found[-1] > 0 else None
 
 
 @functools.lru_cache(maxsize=4)
@@ -224,27 +229,35 @@ class _ShardPipeline(Pipeline):
         return self._read_span(inp, *self.span)
 
     def _read_span(self, inp: Input, start: int, end: int) -> Iterator[Chunk]:
-        """Chunks of bytes [start, end) of a plain file (line numbers count from its start: `finish` adds the
-        lines of the ranges before it)."""
+        """Chunks of bytes [start, end) of a plain file, ending where a local scan's chunks end (the last newline
+        before each multiple of chunk_bytes), the last one final: its records are the ones a local scan emits
+        for those chunks, batch for batch. Line numbers count from the range's start (`finish` adds the lines
+        of the ranges before it)."""
         stats = self.diag.source(inp.path)
         try:
             f = open(inp.path, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             (self.diag.error if inp.named else self.diag.warn)(f"{inp.path}: cannot read ({exc.strerror or exc}); skipped")
             return
-
-        def blocks() -> Iterator[bytes]:
-            f.seek(start)
-            left = end - start
-            while left > 0:
-                data = f.read(min(self.chunk_bytes, left))
-                if not data:
-                    return
-                left -= len(data)
-                yield data
-
+        size = self.chunk_bytes
         try:
-            yield from _chunks(inp, blocks(), stats, self.chunk_bytes, MAX_LINE_BYTES, start)
+            f.seek(start)
+            pos, base, carry = start, start, b""
+            while pos < end:
+                grid = min((pos // size + 1) * size, end)
+                data = carry + f.read(grid - pos)
+                stats.bytes += grid - pos
+                pos = grid
+                if pos >= end:
+                    yield Chunk(inp, data, base, True)
+                    return
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    carry = data
+                    continue
+                yield Chunk(inp, data[: cut + 1], base, False)
+                base += cut + 1
+                carry = data[cut + 1 :]
         except OSError as exc:
             self.diag.error(f"{inp.path}: read failed ({exc.strerror or exc}); kept what was read before")
         finally:
