@@ -320,7 +320,8 @@ def scan(
         bool, typer.Option(help="Like --state, in the default folder ($XDG_STATE_HOME/logscan or ~/.local/state/logscan).")
     ] = False,
     engine: Annotated[Engine, typer.Option(
-        help="local: read in this process; dask: one task per file on a Dask cluster, the same report "
+        help="local: read in this process; dask: one task per file (per 256 MiB range of a large plain file) on "
+        "a Dask cluster, the same report "
         "(needs logscan[dask]; files must be readable by the workers at the same paths).")] = Engine.local,
     scheduler: Annotated[str | None, typer.Option(
         help="With --engine dask: a running scheduler's address (tcp://host:8786); default: a local cluster.")] = None,

@@ -76,7 +76,6 @@ class Tally:
             self.ts_min = lo if self.ts_min is None or lo < self.ts_min else self.ts_min  # type: ignore[operator]
             self.ts_max = hi if self.ts_max is None or hi > self.ts_max else self.ts_max  # type: ignore[operator]
 
-
     def merge(self, other: Tally) -> None:
         """Add another tally's counts after this one's (analyzer.scale: a shard's); key order is first seen."""
         self.records += other.records

@@ -1,7 +1,10 @@
 """Past one machine: a scan cut into shards whose partial results merge into the state of one local scan.
 
 A *shard* is a run of consecutive inputs (whole files, in reading order: a
-rotated set keeps its order). `run_shard` runs on it exactly the stages a
+rotated set keeps its order), or a byte range of a large plain file that
+begins where a local scan's batch begins (a record start: a traceback is
+never cut) and is read chunk for chunk as a local scan reads it
+(`plan_shards(shard_bytes=...)`). `run_shard` runs on it exactly the stages a
 local scan runs (sources, framing, formats, match, the trace partials) and
 returns a `Partial`: per batch, its trace partial aggregate, its latest time
 and its evidence *not yet tied to requests* (a database record in one shard
