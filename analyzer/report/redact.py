@@ -195,26 +195,38 @@ class Redactor:
         """A copy of JSON-like data (a report, an incident) with every string, keys included, made safe to show.
 
         All strings go through one Series, so a report costs a few vectorized passes, not one per string.
+        An incident's `CATALOGUE_FIELDS` are the signature's own prose, not log text: only cleaned, never
+        masked (a fix step may well quote a default password to change).
         """
         found: list[str] = []
-        _collect(value, found.append)
+        prose: list[bool] = []
+        _collect(value, lambda text, is_prose: (found.append(text), prose.append(is_prose)), False)
         if not found:
             return value
-        safe = iter(self.series(pl.Series(found, dtype=pl.String)).to_list())
-        return _rebuild(value, safe)
+        texts = pl.Series(found, dtype=pl.String)
+        is_prose = pl.Series(prose, dtype=pl.Boolean)
+        safe = self.series(texts)
+        if is_prose.any():
+            safe = safe.clone().scatter(is_prose.arg_true(), strip_series(texts.filter(is_prose)))
+        return _rebuild(value, iter(safe.to_list()))
 
 
-def _collect(value: Any, add: Callable[[str], None]) -> None:
+#: An incident's fields that come from its signature's catalogue entry (see analyzer.report.model).
+CATALOGUE_FIELDS: Final = frozenset({"cause", "fix", "docs"})
+
+
+def _collect(value: Any, add: Callable[[str, bool], None], prose: bool) -> None:
     if isinstance(value, str):
-        add(value)
+        add(value, prose)
     elif isinstance(value, dict):
+        incident = "signature" in value
         for key, item in value.items():
             if isinstance(key, str):
-                add(key)
-            _collect(item, add)
+                add(key, False)
+            _collect(item, add, prose or (incident and key in CATALOGUE_FIELDS))
     elif isinstance(value, (list, tuple)):
         for item in value:
-            _collect(item, add)
+            _collect(item, add, prose)
 
 
 def _rebuild(value: Any, safe: Iterator[str]) -> Any:

@@ -25,15 +25,18 @@ from typing import Final
 import polars as pl
 
 #: String sequences: DCS (`ESC P` / U+0090), SOS (`ESC X` / U+0098), PM (`ESC ^` / U+009E),
-#: APC (`ESC _` / U+009F), up to ST (`ESC \\` / U+009C) or the end of the line. A doubled ESC
-#: inside is tmux's escaped ESC (passthrough), not the end. BEL does not end them.
-_STRING = r"(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])(?:[^\x1b\x9c\n]|\x1b[^\\\n])*(?:\x1b\\|\x9c)?"
+#: APC (`ESC _` / U+009F), up to ST (`ESC \\` / U+009C), any other ESC (which ends the string in a
+#: terminal's parser too) or the end of the line. A doubled ESC inside is tmux's escaped ESC
+#: (passthrough), not the end. BEL does not end them.
+_STRING = r"(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])(?:[^\x1b\x9c\n]|\x1b\x1b)*(?:\x1b\\|\x9c)?"
 #: OSC (`ESC ]` / U+009D): ends at BEL or ST (or the line's end).
 _OSC = r"(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
 #: CSI (`ESC [` / U+009B): parameter bytes, intermediate bytes, one final byte.
 _CSI = r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
 #: Any other escape: ESC, intermediate bytes, a final byte (`ESC \\`, `ESC c`, `ESC (B`, `ESC 7` ...).
-_ESCAPE = r"\x1b[ -/]*[0-~]?"
+#: A space is not taken as an intermediate: a lone ESC before a word is more likely than `ESC SP F`,
+#: and the ESC goes either way.
+_ESCAPE = r"\x1b[!-/]*[0-~]?"
 #: What is left: C0 except TAB and LF, DEL, C1.
 _CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 
