@@ -90,8 +90,8 @@ RULES: Final = (
          f"${{head}}${{q1}}${{q2}}{REDACTED}${{q1}}${{q2}}"),
     Rule("key=value", rf"(?i)(?P<head>\b{SENSITIVE_NAME}=)(?:\"[^\"\n]*\"?|'[^'\n]*'?|[^\s&,;'\"()\[\]{{}}<>]+)",
          f"${{head}}{REDACTED}"),
-    Rule("key = quoted value", rf"(?i)(?P<head>\b{SENSITIVE_NAME}\s+=\s*|\b{SENSITIVE_NAME}=\s+)(?:\"[^\"\n]*\"|'[^'\n]*')",
-         f"${{head}}{REDACTED}"),
+    Rule("key = quoted value", rf"(?i)(?P<head>\b{SENSITIVE_NAME}[ \t]*=[ \t]*)(?:\"[^\"\n]*\"?|'[^'\n]*'?)",
+         f"${{head}}{REDACTED}"),  # `[ \t]*` once: a pattern with two spellings of the name ran 70x slower
     Rule("AWS access key ID", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z0-9]{16}\b"),
     Rule("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
     Rule("GitLab token", r"\bgl(?:pat|dt|rt|ptt|ft|cbt|oas|imt|soat|agent)-[A-Za-z0-9_-]{20,}"),
@@ -101,6 +101,13 @@ RULES: Final = (
     Rule("Stripe key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|\bwhsec_[A-Za-z0-9]{20,}"),
     Rule("Google API key", r"\bAIza[0-9A-Za-z_-]{35}"),
     Rule("sk- API key", r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"),
+)
+
+#: Text every built-in rule's match contains (case-insensitive): rows without any skip the rules. One cheap
+#: pass over every row instead of a pass per rule (keep in step with RULES: each rule's tests go through it).
+TRIGGER: Final = (
+    r"(?i)pass|pwd|secret|token|key|credential|auth|bearer|://|eyJ|A[KS]IA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA"
+    r"|A3T|gh[pousr]_|github_pat_|gl[a-z]+-|xox|sk_|rk_|whsec_|AIza|sk-"
 )
 
 # --- Loguru diagnose blocks -------------------------------------------------------------------------------------
@@ -167,7 +174,7 @@ class Redactor:
 
     def __init__(self, extra: Sequence[str] = (), *, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.rules = (*RULES, *(Rule(f"redact_patterns[{i}]", p) for i, p in enumerate(extra)))
+        self.extra = tuple(Rule(f"redact_patterns[{i}]", pattern) for i, pattern in enumerate(extra))
 
     def series(self, values: pl.Series) -> pl.Series:
         """A String Series made safe to show (nulls stay null)."""
@@ -178,7 +185,13 @@ class Redactor:
         if drawn.any():  # first: the other rules could shift the columns that name a diagnose value's variable
             masked = pl.Series([redact_diagnose(text) for text in values.filter(drawn)], dtype=pl.String)
             values = values.clone().scatter(drawn.arg_true(), masked)
-        for rule in self.rules:
+        candidates = values.str.contains(TRIGGER).fill_null(False)
+        if candidates.any():
+            some = values.filter(candidates)
+            for rule in RULES:
+                some = some.str.replace_all(rule.pattern, rule.replacement)
+            values = values.clone().scatter(candidates.arg_true(), some)
+        for rule in self.extra:  # the user's own: no trigger known, every row
             values = values.str.replace_all(rule.pattern, rule.replacement)
         return values
 
