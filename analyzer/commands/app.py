@@ -8,7 +8,9 @@ file, bad config). Each command's `--help` ends with its own exit codes.
 
 Configuration (`logscan.toml` or `[tool.logscan]`, `--config`): analyzer.config.
 `NO_COLOR` turns off every colour and style (analyzer.commands.options.console);
-`-` reads stdin everywhere a path is taken.
+`-` reads stdin everywhere a path is taken. What `scan` and `events` print
+passes through analyzer.report.redact's Redactor once (secrets masked unless
+`--no-redact`, control sequences removed).
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ same lines.
 The config file (analyzer.config) applies as it does to `scan`: thresholds,
 min_severity, signature folders, request_id_keys, [services] and [[ignore]]
 rules (an ignored incident is never announced), with the same flags over it.
+
+Everything said (records, announcements, the board, warnings, JSON lines,
+Sentry events, the final report) passes through one Redactor first
+(`RedactingSink`, analyzer.report.redact): secrets masked unless
+`--no-redact`, control sequences removed.
 """
 
 from __future__ import annotations
