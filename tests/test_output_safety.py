@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from analyzer.report.sanitize import strip_controls
 
@@ -50,6 +51,23 @@ def _outside_fences(markdown: str) -> str:
     return re.sub(r"<https?://[^\s<>]+>", "", "\n".join(out))
 
 
+#: A CommonMark renderer that passes HTML through (as GitHub's would before sanitizing), with GFM tables.
+RENDERER = MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
+def _live_markup(markdown: str) -> list[str]:
+    """What a renderer would make live of the Markdown: raw HTML, images, links other than https docs."""
+    live, stack = [], list(RENDERER.parse(markdown))
+    while stack:
+        token = stack.pop()
+        stack.extend(token.children or [])
+        if token.type in ("html_inline", "html_block", "image"):
+            live.append(f"{token.type}: {token.content}")
+        elif token.type == "link_open" and not str(token.attrs.get("href", "")).startswith("https://"):
+            live.append(f"link: {token.attrs.get('href')}")
+    return live
+
+
 @pytest.fixture
 def hostile_log(tmp_path: Path) -> Path:
     """Every reproduction in one log whose file name sets the terminal title."""
@@ -70,6 +88,7 @@ def test_the_issue_reproductions_reach_no_report(cli, plain_env, hostile_log, fm
     assert "/app.log" in out and "pwned" not in out  # the file name, its title sequence gone
     if fmt == "markdown":  # verbatim only in fenced blocks, where no renderer reads HTML
         assert "<img" not in _outside_fences(out) and "&lt;img src=x onerror=alert(document.domain)&gt;" in out
+        assert _live_markup(result.stdout) == []
     if fmt == "html":
         assert IMG not in out and "&lt;img src=x onerror=alert(document.domain)&gt;" in out
     if fmt == "json":
@@ -109,6 +128,7 @@ FRAGMENTS = st.sampled_from([
     "\x1b", "\x1bP", "\x1b]", "\x1b[", "\x1b\\", "\x1b_", "\x1b^", "\x1bX", "\x07", "\x9b", "\x90", "\x9c", "\x9d",
     "\x85", "\x00", "\x08", "\r", "\x7f", "\t", ";", "52", "0", "m", "q", "<", ">", "&", "|", "`", "*", "_", "[", "]",
     "(", ")", "!", "#", "<img src=x onerror=alert(1)>", "<script>", "</details>", "tmux;", " ", "a", "é", "│", "└",
+    "![x](https://t.example/p.png)", "[click](javascript:alert(1))", "<https://e.example>", "&lt;", "\\", "\n",
 ])
 HOSTILE = st.lists(FRAGMENTS, min_size=1, max_size=25).map("".join)
 
@@ -126,6 +146,7 @@ def test_no_control_byte_or_live_markup_from_any_log_text(cli, plain_env, tmp_pa
     assert not CONTROL.search(text) and not CONTROL.search(markdown)
     assert not any(CONTROL.search(s) for s in _strings(report))
     assert not re.search("[<>]", _outside_fences(markdown))
+    assert _live_markup(markdown) == []
 
 
 @settings(max_examples=200, deadline=None)
