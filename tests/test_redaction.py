@@ -130,6 +130,16 @@ def test_a_url_keeps_its_user_and_host_not_its_password(user, password, scheme):
     assert safe == f"cannot connect to {scheme}://{user}:{REDACTED}@db.internal:5432/shop"
 
 
+@pytest.mark.parametrize(("text", "safe"), [
+    ("aws_secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key: [REDACTED]"),
+    ("  db_password: s3cret-2024  # from vault", "  db_password: [REDACTED]  # from vault"),
+    ("X-Api-Key: abcdefghij", "X-Api-Key: [REDACTED]"),
+    ("401: invalid token: Signature has expired", "401: invalid token: Signature has expired"),  # prose stays
+])
+def test_unquoted_key_colon_value_is_masked_when_it_looks_like_a_credential(text, safe):
+    assert Redactor().text(text) == safe
+
+
 @pytest.mark.parametrize(("text", "kept"), [
     ("Authorization: Bearer abc.def-ghi123", "Authorization: Bearer "),
     ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "Authorization: Basic "),

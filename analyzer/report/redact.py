@@ -16,7 +16,9 @@ name in front of it stays so the reader sees what was there):
   pwd, passphrase, secret, token, api_key/apikey/api-key, access_key,
   private_key, credential(s), as part of a longer name too: `db_password`,
   `aws_secret_access_key`, `X-Api-Key`): `key=value`, `key="value"`, and the
-  quoted-key forms of JSON (`"password": "..."`) and Python reprs (`'password': '...'`);
+  quoted-key forms of JSON (`"password": "..."`) and Python reprs (`'password': '...'`), and
+  `key: value` when the value holds a digit (YAML, config dumps; `token: expired` is prose)
+  or the key is an API-key header (`X-Api-Key: ...`);
 - `Authorization` / `Proxy-Authorization` header values (Bearer, Basic, Token,
   ... or a bare credential) and `Bearer <token>` anywhere;
 - JSON Web Tokens (`eyJ….eyJ….…`);
@@ -92,6 +94,10 @@ RULES: Final = (
          f"${{head}}{REDACTED}"),
     Rule("key = quoted value", rf"(?i)(?P<head>\b{SENSITIVE_NAME}[ \t]*=[ \t]*)(?:\"[^\"\n]*\"?|'[^'\n]*'?)",
          f"${{head}}{REDACTED}"),  # `[ \t]*` once: a pattern with two spellings of the name ran 70x slower
+    Rule("key: value",
+         rf"(?i)(?P<head>\b(?:x-api-key|api-key|x-auth-token|x-access-token)[ \t]*:[ \t]*)[^\s'\",;]+"
+         rf"|(?P<yaml>\b{SENSITIVE_NAME}[ \t]*:[ \t]+)[^\s'\",;]*[0-9][^\s'\",;]*",
+         f"${{head}}${{yaml}}{REDACTED}"),  # unquoted: a value with a digit (not "token: Signature has expired")
     Rule("AWS access key ID", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|A3T[A-Z0-9])[A-Z0-9]{16}\b"),
     Rule("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
     Rule("GitLab token", r"\bgl(?:pat|dt|rt|ptt|ft|cbt|oas|imt|soat|agent)-[A-Za-z0-9_-]{20,}"),
