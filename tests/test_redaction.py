@@ -8,6 +8,7 @@ clipped secret is still a leak).
 from __future__ import annotations
 
 import json
+import re
 import string
 from typing import Any
 
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from sentry_server import SentryServer
 
 from analyzer.analysis.signatures import builtin_dir, load_signatures
-from analyzer.report.redact import REDACTED, SENSITIVE_NAME, Redactor, redact_diagnose
+from analyzer.report.redact import REDACTED, RULES, SENSITIVE_NAME, TRIGGER, Redactor, redact_diagnose
 
 SAMPLE = ROOT / "samples/secrets/secrets.log"
 PLANTED: list[dict[str, str]] = json.loads((ROOT / "samples/secrets/planted.json").read_text())
@@ -250,6 +251,15 @@ def test_catalogue_text_in_an_incident_is_left_as_written():
     assert [{**i, "examples": []} for i in safe] == [{**i, "examples": []} for i in incidents]
     assert {e["text"] for i in safe for e in i["examples"]} == {"password=[REDACTED]"}
     assert any('PASSWORD = "changethis"' in i["cause"] for i in safe)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_every_text_a_rule_matches_passes_the_trigger(rule, data):
+    """The trigger decides which rows the rules run on: it must find every match of every rule."""
+    match = data.draw(st.from_regex(rule.pattern, fullmatch=True))
+    assert re.search(TRIGGER, match), (rule.name, match)
 
 
 @settings(max_examples=60, deadline=None)
