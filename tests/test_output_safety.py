@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
+from conftest import strings_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
@@ -25,16 +25,6 @@ XTGETTCAP = "\x1bP+q544e;636f6c6f7273\x1b\\"  # "tell me TN and colors": the ter
 C1_CSI = "\u009b2J\u009b31m"  # clear screen, red, in the 8-bit form
 IMG = "<img src=x onerror=alert(document.domain)>"
 TITLE = "\x1b]0;pwned\x07"
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
 
 
 def _outside_fences(markdown: str) -> str:
@@ -92,7 +82,7 @@ def test_the_issue_reproductions_reach_no_report(cli, plain_env, hostile_log, fm
     if fmt == "html":
         assert IMG not in out and "&lt;img src=x onerror=alert(document.domain)&gt;" in out
     if fmt == "json":
-        assert IMG in "".join(_strings(json.loads(result.stdout)))  # JSON keeps the text, as data
+        assert IMG in "".join(strings_of(json.loads(result.stdout)))  # JSON keeps the text, as data
 
 
 @pytest.mark.parametrize("args", [["--lines"], ["--format", "jsonl", "--lines"]])
@@ -144,7 +134,7 @@ def test_no_control_byte_or_live_markup_from_any_log_text(cli, plain_env, tmp_pa
     report = json.loads(cli("scan", str(path), "--format", "json").stdout)
     assert report["incidents"], "every message is an error: there is something to report"
     assert not CONTROL.search(text) and not CONTROL.search(markdown)
-    assert not any(CONTROL.search(s) for s in _strings(report))
+    assert not any(CONTROL.search(s) for s in strings_of(report))
     assert not re.search("[<>]", _outside_fences(markdown))
     assert _live_markup(markdown) == []
 

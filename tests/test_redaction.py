@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import ROOT
+from conftest import ROOT, strings_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sentry_server import SentryServer
@@ -84,16 +84,6 @@ def test_events_print_no_planted_secret(cli, wide, style):
         assert leaked(raw) == ["a JWT in an Authorization: Bearer header"]
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
-
-
 @pytest.mark.parametrize("command", [["scan", str(SAMPLE)], ["tail", "-", "--format", "jsonl"]])
 def test_sentry_events_hold_no_planted_secret_and_all_of_them_with_no_redact(cli, wide, command):
     data = SAMPLE.read_bytes() if "tail" in command else None
@@ -102,7 +92,7 @@ def test_sentry_events_hold_no_planted_secret_and_all_of_them_with_no_redact(cli
             result = cli(*command, "--sentry-dsn", sentry.dsn, *flags, input=data)
             assert result.exit_code == 0, result.output
         assert len(sentry.events) == 5
-        assert leaked("\n".join(_strings(sentry.events))) == expected
+        assert leaked("\n".join(strings_of(sentry.events))) == expected
 
 
 # --- what is masked, rule by rule --------------------------------------------------------------------------------
