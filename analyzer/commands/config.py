@@ -68,7 +68,8 @@ def as_data(eff: Effective, today: date | None = None) -> dict[str, Any]:
 _UNSET = {
     "storm_count": "signatures' own: 20", "storm_window": "signatures' own: 60s",
     "slow_count": "signature's own: 1", "fail_on": "never", "signatures": "built-in only",
-    "request_id_keys": "built-in keys only", "redact_patterns": "built-in rules only", "services": "as observed", "sentry_dsn": "not set",
+    "request_id_keys": "built-in keys only", "redact_patterns": "built-in rules only", "services": "as observed",
+    "sentry_dsn": "not set",
 }
 
 

@@ -91,7 +91,8 @@ def _section(inc: dict[str, Any], by_print: dict[str, dict[str, Any]]) -> list[s
         out += [
             (
                 f"Request {_code(trace['request_id'])}: {_inline(trace['method'])} {_inline(trace['path'])} → "
-                f"{trace['status'] or '?'} in {trace['duration_ms'] or '?'} ms, services {_inline(', '.join(trace['services']))}"
+                f"{trace['status'] or '?'} in {trace['duration_ms'] or '?'} ms, "
+                f"services {_inline(', '.join(trace['services']))}"
             ),
             "",
             _fence("\n".join(f"{e['ts']} {e['service']} {e['level'] or '-'} {e['message']}" for e in trace["trail"])),
