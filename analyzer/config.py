@@ -26,6 +26,11 @@ Keys (all optional; an unknown key is an error, so a typo never passes silently)
     JSON keys that also carry the request/correlation ID, tried before the
     built-in ones (`request_id`, `req_id`, `correlation_id`, ...): top-level keys
     of generic JSON lines, keys of `record.extra` for Loguru's `serialize=True`.
+``redact_patterns`` (list of regexes)
+    extra secrets to mask in every output, each whole match replaced by
+    `[REDACTED]` (analyzer.report.redact lists what is masked anyway); Rust
+    regex syntax, like signature patterns (linear time: no look-around, no
+    backreferences), and a pattern must not match empty text.
 ``[services]`` (table of strings)
     observed service name -> the name to report, e.g. `"api-1" = "api"`;
     applied to every event, so incidents, traces and summaries use the new name.
@@ -64,6 +69,7 @@ import polars as pl
 from analyzer.analysis.engine import Settings
 from analyzer.analysis.incidents import WindowOverride
 from analyzer.analysis.ranking import SEVERITIES
+from analyzer.report.redact import check_pattern
 from analyzer.timespec import parse_duration, parse_instant
 
 LOGSCAN_TOML = "logscan.toml"
@@ -71,7 +77,7 @@ PYPROJECT = "pyproject.toml"
 DEFAULT = "default"
 
 KEYS = ("storm_count", "storm_window", "slow_count", "min_severity", "fail_on", "signatures", "request_id_keys",
-        "services", "ignore")
+        "redact_patterns", "services", "ignore")
 _IGNORE_KEYS = ("fingerprint", "signature", "service", "reason", "until")
 
 
@@ -219,6 +225,17 @@ def _strings(where: str, value: Any) -> list[str]:
     return list(value)
 
 
+def _patterns(where: str, value: Any) -> tuple[str, ...]:
+    """`redact_patterns`: each one usable by the engine that runs it (analyzer.report.redact.check_pattern)."""
+    patterns = _strings(where, value)
+    for i, pattern in enumerate(patterns):
+        try:
+            check_pattern(pattern)
+        except ValueError as exc:
+            raise ConfigError(f"{where}[{i}]: {pattern!r}: {exc}") from None
+    return tuple(dict.fromkeys(patterns))
+
+
 def _unknown(where: str, key: str, known: Sequence[str]) -> ConfigError:
     close = get_close_matches(key, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
@@ -284,6 +301,8 @@ def _validate(file: Path, data: dict[str, Any], prefix: str) -> Config:
                 checked.append(resolved)
         elif key == "request_id_keys":
             checked = tuple(dict.fromkeys(_strings(where, value)))
+        elif key == "redact_patterns":
+            checked = _patterns(where, value)
         elif key == "services":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table of names (\"api-1\" = \"api\"), got {_type_name(value)}")
@@ -317,6 +336,7 @@ class Effective:
     fail_on: str | None = None
     signatures: list[Path] = field(default_factory=list)
     request_id_keys: tuple[str, ...] = ()
+    redact_patterns: tuple[str, ...] = ()
     services: dict[str, str] = field(default_factory=dict)
     ignore: list[IgnoreRule] = field(default_factory=list)
     sentry_dsn: str | None = None
@@ -369,7 +389,7 @@ def effective(config: Config, flags: Mapping[str, Any] | None = None, env: Mappi
         out.signatures.extend(Path(folder) for folder in flags["signatures"])
         sig_sources.append("flag --signatures")
     out.sources["signatures"] = " + ".join(sig_sources) or DEFAULT
-    for key in ("request_id_keys", "services", "ignore"):
+    for key in ("request_id_keys", "redact_patterns", "services", "ignore"):
         if key in config.values:
             setattr(out, key, config.values[key])
             out.sources[key] = config.origins[key]

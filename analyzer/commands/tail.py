@@ -14,6 +14,11 @@ same lines.
 The config file (analyzer.config) applies as it does to `scan`: thresholds,
 min_severity, signature folders, request_id_keys, [services] and [[ignore]]
 rules (an ignored incident is never announced), with the same flags over it.
+
+Everything said (records, announcements, the board, warnings, JSON lines,
+Sentry events, the final report) passes through one Redactor first
+(`RedactingSink`, analyzer.report.redact): secrets masked unless
+`--no-redact`, control sequences removed.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from analyzer.analysis.engine import Settings
 from analyzer.commands.options import (
     ConfigOption,
     LogFormat,
+    NoRedactOption,
     Severity,
     SlowCountOption,
     StormCountOption,
@@ -57,6 +63,7 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.follow import Follower
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.report.model import iso
+from analyzer.report.redact import Redactor
 from analyzer.report import terminal as terminal_report
 from analyzer.report.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.report.terminal import SEVERITY_STYLE
@@ -115,7 +122,7 @@ class TextSink:
             self.live.update(_board(board), refresh=True)
 
     def warn(self, message: str) -> None:
-        (self.console if self.live else self.errors).print(f"[yellow]warning:[/] {message}", soft_wrap=True,
+        (self.console if self.live else self.errors).print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True,
                                                            highlight=False)
 
     @staticmethod
@@ -143,7 +150,7 @@ def _board(rows: list[BoardRow]) -> Table:
         inc = row.incident
         table.add_row(
             str(inc["rank"]), Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], "")),
-            Text(inc["title"], style="dim" if row.resolved else ""), inc["service"] or "", f"{inc['count']:,}",
+            Text(inc["title"], style="dim" if row.resolved else ""), Text(inc["service"] or ""), f"{inc['count']:,}",
             "resolved" if row.resolved else (iso(inc["last_seen"]) or "—")[11:19], f"{row.rate:.1f}",
         )
     return table
@@ -170,7 +177,7 @@ class JsonlSink:
             self._write({"event": change.event, "incident": change.incident})
 
     def warn(self, message: str) -> None:
-        self.errors.print(f"[yellow]warning:[/] {message}", soft_wrap=True, highlight=False)
+        self.errors.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True, highlight=False)
 
     def close(self) -> None:
         """Nothing to release: every line is flushed as it is written."""
@@ -214,7 +221,31 @@ class SentryForwarding:
     def close(self) -> None:
         self.inner.close()
         for warning in self.sentry.close():
-            self.errors.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            self.errors.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+
+
+class RedactingSink:
+    """The outermost tail sink: records, incidents, the board and warnings pass through the Redactor before any
+    inner sink (text, JSON lines, Sentry) sees them: secrets masked (unless --no-redact), control sequences out."""
+
+    def __init__(self, inner: TextSink | JsonlSink | SentryForwarding, redactor: Redactor) -> None:
+        self.inner, self.redactor = inner, redactor
+
+    def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+        safe = self.redactor.frame(events)
+        shown = dict(zip(events.get_column("source"), safe.get_column("source"), strict=True))
+        self.inner.records(safe, {(shown.get(source, source), line): sig for (source, line), sig in tags.items()})
+
+    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        incidents, rows = self.redactor.data(([c.incident for c in changes], [r.incident for r in board]))
+        self.inner.changes([Change(c.event, inc) for c, inc in zip(changes, incidents, strict=True)],
+                           [BoardRow(inc, r.rate, r.resolved) for r, inc in zip(board, rows, strict=True)])
+
+    def warn(self, message: str) -> None:
+        self.inner.warn(self.redactor.text(message))
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def run_tail(
@@ -235,12 +266,15 @@ def run_tail(
     request_id_keys: Sequence[str] = (),
     services: Mapping[str, str] | None = None,
     ignore: Sequence[IgnoreRule] = (),
+    redactor: Redactor | None = None,
 ) -> int:
     """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code.
 
     `settings` (thresholds, see analyzer.config.settings_from), `request_id_keys`, `services` and `ignore`
-    (active rules) are what the config and flags say, as for `scan`.
+    (active rules) are what the config and flags say, as for `scan`. `redactor` (default: the built-in
+    rules) is applied to everything said, as `scan` applies it to its report.
     """
+    redactor = redactor or Redactor()
     out = out or sys.stdout
     errors = console(stderr=True)
     try:
@@ -255,10 +289,11 @@ def run_tail(
         return 2
     diag = Diagnostics()
     screen = console(file=out)
-    sink: TextSink | JsonlSink | SentryForwarding
-    sink = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
+    inner: TextSink | JsonlSink | SentryForwarding
+    inner = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
     if sentry is not None:
-        sink = SentryForwarding(sink, sentry, errors)
+        inner = SentryForwarding(inner, sentry, errors)
+    sink = RedactingSink(inner, redactor)
     analysis = IgnoringAnalysis(sigs, settings, max_rows=limits.max_evidence_rows, ignore=ignore)
     live = LiveTail(
         Follower(paths, diag, from_start=from_start, stdin=stdin),
@@ -271,13 +306,13 @@ def run_tail(
             live.run(stop)
     finally:
         sink.close()
-    report = live.report()
+    report = redactor.data(live.report())
     report["summary"]["ignored_incidents"] = analysis.ignored
     if output is TailFormat.jsonl:
         out.write(orjson.dumps({"event": "report", "report": report}).decode() + "\n")
     else:
         terminal_report.render(screen, report)
-        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored)
+        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored, redactor=redactor)
     out.flush()
     return 0
 
@@ -339,6 +374,7 @@ def tail_command(
     storm_window: StormWindowOption = None,
     slow_count: SlowCountOption = None,
     config: ConfigOption = None,
+    no_redact: NoRedactOption = False,
 ) -> None:
     """Follow logs live: announce each new incident once, keep a live board, end with the scan report.
 
@@ -360,5 +396,5 @@ def tail_command(
                     signatures=[str(folder) for folder in eff.signatures],
                     log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
                     settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
-                    ignore=eff.active_ignores())
+                    ignore=eff.active_ignores(), redactor=Redactor(eff.redact_patterns, enabled=not no_redact))
     raise typer.Exit(code)
