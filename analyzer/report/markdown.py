@@ -1,7 +1,8 @@
 """Markdown report: pastes into a GitHub issue or a PR comment.
 
-A ranked table first, then a section per incident with its cause, fix steps,
-one example record and one request trace. Text from logs goes into fenced
+A ranked table first, then a section per incident with why it ranks there, the
+services that logged it, the culprit of an exception, its cause, fix steps, one
+example record and one request trace. Text from logs goes into fenced
 blocks (fences longer than any backtick run inside), never into raw Markdown;
 where it must stand in a line (titles, services, file names, request IDs and
 routes, in headings and table cells) it is escaped (`_inline`): HTML's `<`, `>`
@@ -66,11 +67,24 @@ def _summary(s: dict[str, Any]) -> list[str]:
     ]
 
 
+def _services(inc: dict[str, Any]) -> str:
+    """Where users felt it, then the other services that logged it with their occurrences."""
+    counts = {c["service"]: c["count"] for c in inc.get("service_counts") or []}
+    others = [s for s in inc.get("services") or [] if s != inc["service"]]
+    also = ", ".join(f"{_inline(s)} {counts.get(s, 0):,}" for s in others)
+    return _inline(inc["service"]) + (f" (also {also})" if also else "")
+
+
 def _section(inc: dict[str, Any], by_print: dict[str, dict[str, Any]]) -> list[str]:
     out = [f"### {inc['rank']}. {_inline(inc['title'])}", ""]
-    meta = f"{_code(inc['signature'])} · **{inc['severity']}** · {inc['role']} · service {_code(inc['service'])} · "
-    meta += f"{inc['count']:,} occurrences · {inc['affected_requests']:,} requests · score {inc['score']}"
+    meta = f"{_code(inc['signature'])} · **{inc['severity']}** · {inc['role']} · service {_services(inc)} · "
+    meta += f"{inc['count']:,} occurrences ({inc['records']:,} records) · {inc['affected_requests']:,} requests, "
+    meta += f"{inc['failed_requests']:,} failed · score {inc['score']}"
     out += [meta, "", f"First seen {inc['first_seen']}, last seen {inc['last_seen']}.", ""]
+    if inc.get("why"):
+        out += [f"*Ranked here:* {_inline(inc['why'])}", ""]
+    if inc.get("culprit"):
+        out += [f"**Culprit:** {_inline(inc['culprit'])}", ""]
     if inc["caused_by"]:
         ranks = {fp: i["rank"] for fp, i in by_print.items()}
         names = ", ".join(f"#{by_print[f]['rank']} {_inline(by_print[f]['title'])}"
@@ -125,7 +139,7 @@ def render(report: dict[str, Any]) -> str:
         causes = [f"#{ranks[f]}" for f in causes_by_rank(inc["caused_by"], ranks) if f in ranks]
         title = status + _inline(inc["title"]) + (f" *(caused by {', '.join(causes)})*" if causes else "")
         out.append(
-            f"| {inc['rank']} | {inc['severity']} | {title} {_code(inc['signature'])} | {_inline(inc['service'])} | "
+            f"| {inc['rank']} | {inc['severity']} | {title} {_code(inc['signature'])} | {_services(inc)} | "
             f"{inc['count']:,} | {inc['affected_requests']:,} | {inc['first_seen'] or '—'} | {inc['last_seen'] or '—'} | "
             f"{inc['score']} |"
         )
