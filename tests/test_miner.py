@@ -135,7 +135,9 @@ def test_merge_is_associative_and_keeps_counts():
     for shard, part in zip(shards, (lines.slice(0, 2000), lines.slice(2000, 2000), lines.slice(4000))):
         shard.add(part)
     a, b, c = shards
+    before = a.templates()
     left, right = a.merge(b).merge(c), a.merge(b.merge(c))
+    assert a.templates().equals(before)  # merge returns a new miner, inputs untouched
     def as_set(miner: TemplateMiner) -> set[tuple]:
         return set(miner.templates().select("template_id", "template", "count").iter_rows())
 
