@@ -19,6 +19,7 @@ LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 FORMAT_NAMES: Final = (
     "uvicorn",
     "gunicorn",
+    "gunicorn_access",
     "loguru",
     "loguru_json",
     "python",
@@ -26,6 +27,7 @@ FORMAT_NAMES: Final = (
     "postgres_csv",
     "postgres_json",
     "json",
+    "logfmt",
     "plain",
     "compose",
 )

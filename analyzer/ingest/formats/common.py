@@ -220,21 +220,50 @@ def request_ids(text: pl.Series) -> pl.Series:
     return _after_key(text, REQUEST_ID_PATTERN, _REQUEST_ID_KEY)
 
 
-_DURATION_KEY: Final = r"(?i)(?-u:\b)(?:duration(?:_ms)?|elapsed(?:_ms)?|took|latency(?:_ms)?|time_ms)[=:]\s*"
-DURATION_PATTERN: Final = _DURATION_KEY + r"([0-9]+(?:\.[0-9]+)?\s*(?:ms|s)?)(?-u:\b)"
+#: Keys of a request's duration, with the unit a bare number has under each (a unit after the value,
+#: `1530ms`, `1.53s`, or in the key, `duration_ms`, `elapsed_s`, wins). Seconds where the usual writer
+#: stores `time.perf_counter()` differences (`process_time` as in FastAPI's docs, `elapsed`) or
+#: follows nginx (`request_time`); milliseconds for the rest.
+_DURATION_KEY: Final = (
+    r"(?i)(?-u:\b)(?:(?:duration|elapsed|took|latency|process_time|processing_time|response_time|request_time"
+    r"|time_taken)(?:_(?:ms|s|us|ns|sec|secs|seconds|millis))?|time_(?:ms|us|ns))['\"]?\s*[=:]\s*['\"]?"
+)
+DURATION_PATTERN: Final = _DURATION_KEY + r"([0-9]+(?:\.[0-9]+)?\s*(?:ms|s|us|µs|ns)?)(?-u:\b)"
+_SECONDS_KEYS: Final = r"(?i)^(?:elapsed|process_time|processing_time|request_time)['\"]?\s*[=:]"
 
 
-def to_ms(found: pl.Expr) -> pl.Expr:
-    """A duration text (`12.5`, `1.2s`, `120ms`, `3 ms`) in milliseconds."""
+def to_ms(found: pl.Expr, seconds_by_default: pl.Expr | bool = False) -> pl.Expr:
+    """A duration text (`12.5`, `1.2s`, `120ms`, `3 ms`, `250us`) in milliseconds; a bare number is
+    milliseconds, or seconds where `seconds_by_default` holds."""
     value = found.str.extract(r"^([0-9.]+)", 1).cast(pl.Float64, strict=False)
-    seconds = found.str.ends_with("s") & ~found.str.ends_with("ms")
-    return pl.when(seconds).then(value * 1000).otherwise(value)
+    unit = found.str.extract(r"([a-zµ]+)$", 1)
+    default = seconds_by_default if isinstance(seconds_by_default, pl.Expr) else pl.lit(seconds_by_default)
+    bare = pl.when(default).then(value * 1000).otherwise(value)
+    return (
+        pl.when(unit == "s").then(value * 1000)
+        .when(unit.is_in(["us", "µs"])).then(value / 1000)
+        .when(unit == "ns").then(value / 1_000_000)
+        .when(unit == "ms").then(value)
+        .otherwise(bare)
+    )
 
 
 def durations_ms(text: pl.Series) -> pl.Series:
-    """A request duration written as `duration_ms=12.5`, `duration=1.2s`, `took: 120ms`... in milliseconds."""
-    found = _after_key(text, DURATION_PATTERN, _DURATION_KEY)
-    return found.to_frame("d").select(to_ms(pl.col("d"))).to_series()
+    """A request duration written as `duration_ms=12.5`, `duration=1.2s`, `took: 120ms`, `"elapsed": 0.42`...
+    in milliseconds (the unit of a bare number: see `_DURATION_KEY`)."""
+    t = pl.col("t")
+    match = text.to_frame("t").select(t.str.extract_all(DURATION_PATTERN).list.first().alias("m")).to_series()
+    m = pl.col("m")
+    key = m.str.extract(r"^([A-Za-z_]+)", 1).str.to_lowercase()
+    value = m.str.replace("^" + _DURATION_KEY, "")
+    unit_in_key = key.str.extract(r"_(ms|s|us|ns|sec|secs|seconds|millis)$", 1).replace(
+        {"sec": "s", "secs": "s", "seconds": "s", "millis": "ms"}
+    )
+    with_unit = pl.when(value.str.contains(r"[a-zµ]$") | unit_in_key.is_null()).then(value).otherwise(
+        pl.concat_str(value.str.strip_chars(), unit_in_key)
+    )
+    seconds = m.str.contains(_SECONDS_KEYS)
+    return match.to_frame("m").select(to_ms(with_unit.str.replace(r"\s+", ""), seconds)).to_series()
 
 
 _TRACEBACK = "Traceback (most recent call last):"
@@ -289,17 +318,81 @@ def exception_lines(text: pl.Series) -> pl.Series:
     return per_traceback(text, "exc_line", exception_line)
 
 
-_KV_METHOD: Final = r"""(?-u:\b)(?:method|http_method)['"]?[=:]\s*['"]?([A-Z]{3,7})(?-u:\b)"""
-_KV_PATH: Final = r"""(?-u:\b)(?:path|route|http_path|url_path|endpoint)['"]?[=:]\s*['"]?(/[^\s'",?]*)"""
-_KV_STATUS: Final = r"""(?-u:\b)(?:status|status_code|http_status)['"]?[=:]\s*['"]?([1-5]\d\d)(?-u:\b)"""
+_Q: Final = r"""['"]?\s*[=:]\s*['"]?"""  # between a key and its value: `k=v`, `k: v`, `"k": "v"`, `'k': 'v'`
+_KV_METHOD: Final = r"(?-u:\b)(?:method|http_method|request_method|verb)" + _Q + r"([A-Z]{3,7})(?-u:\b)"
+_KV_PATH: Final = (
+    r"(?-u:\b)(?:path|route|http_path|url_path|endpoint|url|uri|target|request_path|path_template)" + _Q + r"(/[^\s'\",?]*)"
+)
+_KV_STATUS: Final = (
+    r"(?-u:\b)(?:status|status_code|http_status|response_status|statuscode)" + _Q + r"([1-5]\d\d)(?-u:\b)"
+)
+_METHODS: Final = "GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS"
+#: A request line anywhere in a record: `"GET /x?y=1 HTTP/1.1" 200` (uvicorn's access message after any
+#: prefix, gunicorn's `%(r)s %(s)s`), or a middleware's own `GET /reports/daily status=200 duration=1530ms`,
+#: `POST /orders 422 3ms`, `GET /x -> 200`.
+_REQUEST_ANYWHERE: Final = (
+    rf'(?:^|[\s"\'])"?({_METHODS}) (/[^\s"?]*)[^\s"]*(?: HTTP/[0-9.]+)?"?(?: -+>| =>| ->|:)? '
+    r'(?:status(?:_code)?=)?([1-5]\d\d)(?: |$|,)'
+)
+#: Words a record must hold (any case) for the request step to read it at all: one cheap pass over every record.
+REQUEST_WORDS: Final = ("HTTP/", "status", "duration", "elapsed", "took", "latency", "_time", "time_")
+_PART_WORDS: Final = ("duration", "elapsed", "took", "latency", "_time", "time_", "url", "uri", "route", "path", "target", "method")
 
 
 def kv_http_fields(text: pl.Series) -> pl.DataFrame:
-    """HTTP fields an application writes as key=value (`method=GET path=/x status=500 duration_ms=12`)."""
-    t = pl.col("t")
+    """HTTP fields an application writes as key=value (`method=GET path=/x status=500 duration_ms=12`), JSON
+    fields under their common names (nested ones too: `"http.status_code": 200`, `{"http": {"status_code": 200}}`),
+    or a request line anywhere in the record (`GET /reports/daily status=200 duration=1530ms`,
+    `"POST /orders HTTP/1.1" 422`). A status counts only with a method or a path beside it: it then tells
+    a request's outcome. Durations count wherever they are (see `durations_ms`)."""
+    t, line = pl.col("t"), pl.col("line")
     fields = text.to_frame("t").select(
-        t.str.extract(_KV_METHOD, 1).alias("http_method"),
-        t.str.extract(_KV_PATH, 1).alias("http_path"),
-        t.str.extract(_KV_STATUS, 1).cast(pl.Int32, strict=False).alias("http_status"),
+        t.str.extract(_KV_METHOD, 1).alias("m"),
+        t.str.extract(_KV_PATH, 1).alias("p"),
+        t.str.extract(_KV_STATUS, 1).cast(pl.Int32, strict=False).alias("s"),
+        t.str.extract_groups(_REQUEST_ANYWHERE).alias("line"),
+    )
+    m, p, s = pl.col("m"), pl.col("p"), pl.col("s")
+    lm, lp = line.struct.field("1"), line.struct.field("2")
+    ls = line.struct.field("3").cast(pl.Int32, strict=False)
+    method, path = pl.coalesce(m, lm), pl.coalesce(p, lp)
+    status = pl.coalesce(s, ls)
+    told = status.is_not_null() & (method.is_not_null() | path.is_not_null())
+    fields = fields.select(
+        method.alias("http_method"),
+        path.alias("http_path"),
+        pl.when(told).then(status).alias("http_status"),
     )
     return fields.with_columns(durations_ms(text).alias("duration_ms"))
+
+
+_REQUEST_COLUMNS: Final = ("http_method", "http_path", "http_status", "duration_ms")
+
+
+def request_fields(events: pl.DataFrame, text: pl.Series) -> pl.DataFrame:
+    """The one request model: fill the HTTP method, path, status and duration of every record that tells a
+    request's outcome, whichever format and logger wrote it, where the format's own parser left them null.
+
+    `events` holds the parsed columns (`message` among them); `text` is each record's first line as written
+    (a JSON object, a Loguru line...). Access messages (`127.0.0.1:1 - "GET /x HTTP/1.1" 200`, as uvicorn logs
+    them through Loguru, stdlib or JSON formatters) are read from the message, the rest from `text` by
+    `kv_http_fields`. Only records holding one of `REQUEST_WORDS` are read: one pass over the batch.
+    """
+    own = events.select(_REQUEST_COLUMNS)
+    no_status = own.get_column("http_status").is_null()
+    partial = ~no_status & own.select(pl.any_horizontal(pl.all().is_null())).to_series()
+    rows = no_status & text.str.contains_any(list(REQUEST_WORDS), ascii_case_insensitive=True).fill_null(False)
+    if partial.any():  # a parser read the status but not every field: look for the others' keys only
+        more = text.filter(partial).str.contains_any(list(_PART_WORDS), ascii_case_insensitive=True).fill_null(False)
+        rows = rows | on_rows(partial, more, False)
+    if not rows.any():
+        return events
+    message = events.get_column("message").filter(rows)
+    access = access_fields(message)
+    kv = kv_http_fields(text.filter(rows))
+    found = access.select(
+        pl.coalesce(pl.col(c), kv.get_column(c)).alias(c) for c in ("http_method", "http_path", "http_status")
+    ).with_columns(kv.get_column("duration_ms"))
+    own = own.filter(rows)
+    values = own.select(pl.coalesce(pl.col(c), found.get_column(c).cast(own.schema[c])).alias(c) for c in _REQUEST_COLUMNS)
+    return patch(events, rows, values)
