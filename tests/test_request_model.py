@@ -102,3 +102,43 @@ def test_request_step_never_fails_and_needs_a_method_or_path_beside_a_status(tex
     if fields["http_status"] is not None:
         assert fields["http_method"] is not None or fields["http_path"] is not None
         assert 100 <= fields["http_status"] <= 599
+
+
+def scan_counts(path: Path) -> dict[str, int]:
+    import json
+
+    from typer.testing import CliRunner
+
+    from analyzer.commands.app import app
+
+    out = CliRunner().invoke(app, ["scan", str(path), "--format", "json"])
+    report = json.loads(out.stdout)
+    counts: dict[str, int] = {}
+    for incident in report["incidents"]:
+        counts[incident["signature"]] = counts.get(incident["signature"], 0) + incident["count"]
+    return counts
+
+
+def test_422_storm_through_loguru_counts_each_request_once():
+    # 25 requests, each logged twice (the app's timing middleware and uvicorn's access line), no request ID
+    counts = scan_counts(REAL / "loguru_intercept_422_storm.log")
+    assert counts == {"http_422_storm": 25}
+
+
+def test_slow_requests_from_middleware_json_fields_and_gunicorn_durations():
+    assert scan_counts(REAL / "python_json_logger.jsonl").get("slow_request") == 1
+    assert scan_counts(REAL / "gunicorn_access.log").get("slow_request") == 2
+    assert scan_counts(REAL / "loguru_intercept.log").get("slow_request") == 1
+
+
+def test_request_keys_pair_an_access_line_with_the_app_line_of_one_request():
+    from analyzer.analysis.incidents import request_keys
+
+    ev = events_of(REAL / "loguru_intercept_422_storm.log").filter(pl.col("http_status") == 422)
+    keys = ev.sort("ts").select(request_keys()).to_series()
+    assert ev.height == 50 and keys.n_unique() == 25
+    # lines more than a second apart are two requests; a request ID decides where there is one
+    far = ev.head(2).with_columns(pl.Series("ts", [ev["ts"][0], ev["ts"][0] + __import__("datetime").timedelta(seconds=3)]))
+    assert far.select(request_keys()).to_series().n_unique() == 2
+    ids = ev.head(2).with_columns(pl.Series("request_id", ["a1b2c3", "a1b2c3"]))
+    assert ids.select(request_keys()).to_series().to_list() == ["a1b2c3", "a1b2c3"]
