@@ -30,6 +30,7 @@ HEADER = (
 AUX = rf"^{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_AUX}):  "
 _SEVERITY_AT = rf"(?-u:\b)(?:{_SEVERITY}):  "
 _ZONE = r"^(?:[A-Za-z][\w+:/-]*|[+-]\d\d(?::?\d\d)?)$"  # the third space-separated word, when it is a zone
+_VALUE = r"(\[unknown\]|[^,\s\[\]]+)"  # a `user=%u`-style value: empty before authentication, `[unknown]` while it runs
 _AT_FORM = r"(?:^|\s)(?P<u>[^\s@\[\]]+|\[unknown\])@(?P<d>[^\s@\[\]]+|\[unknown\])"
 
 
@@ -40,13 +41,15 @@ def _prefix_fields(prefix: pl.DataFrame) -> pl.DataFrame:
     at_form = p.str.extract_groups(_AT_FORM)  # `%u@%d`
     fields = prefix.select(
         p.str.extract(r"\[(\d+)\]", 1).cast(pl.Int64, strict=False).alias("pid"),
-        pl.coalesce(p.str.extract(r"(?-u:\b)user=([^,\s\]]+)", 1), at_form.struct.field("u")).alias("db_user"),
-        pl.coalesce(p.str.extract(r"(?-u:\b)db=([^,\s\]]+)", 1), at_form.struct.field("d")).alias("db_name"),
-        p.str.extract(r"(?-u:\b)app=([^,\s\]]+)", 1).alias("logger"),
+        pl.coalesce(p.str.extract(r"(?-u:\b)user=" + _VALUE, 1), at_form.struct.field("u")).alias("db_user"),
+        pl.coalesce(p.str.extract(r"(?-u:\b)db=" + _VALUE, 1), at_form.struct.field("d")).alias("db_name"),
+        p.str.extract(r"(?-u:\b)app=" + _VALUE, 1).alias("logger"),
     )
+    app = pl.col("logger")
     return fields.with_columns(
         pl.when(user == "[unknown]").then(None).otherwise(user).alias("db_user"),
         pl.when(db == "[unknown]").then(None).otherwise(db).alias("db_name"),
+        pl.when(app == "[unknown]").then(None).otherwise(app).alias("logger"),
     )
 
 

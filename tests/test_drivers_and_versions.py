@@ -1,0 +1,45 @@
+"""Other versions and drivers: one root problem keeps one signature id (real lines, tests/real_lines/README.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from analyzer.commands.app import app
+from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.ingest.sources import resolve
+
+REAL = Path(__file__).parent / "real_lines"
+
+
+def incidents(*paths: Path) -> dict[tuple[str, str], int]:
+    out = CliRunner().invoke(app, ["scan", *map(str, paths), "--format", "json"])
+    return {(i["signature"], i["service"]): i["count"] for i in json.loads(out.stdout)["incidents"]}
+
+
+def test_postgres_custom_prefix_fields():
+    diag = Diagnostics()
+    ev = pl.concat(list(Pipeline(diag).run(resolve([str(REAL / "postgres15_custom_prefix.log")], diag))))
+    assert set(ev.get_column("format")) == {"postgres"}
+    row = ev.filter(pl.col("message").str.starts_with("sorry, too many clients")).row(0, named=True)
+    assert (row["pid"], row["db_user"], row["db_name"], row["logger"], row["level"]) == (29775, "postgres", "shop", "postgres", "critical")
+    assert str(row["ts"]) == "2026-12-03 19:02:00+00:00"
+    received = ev.filter(pl.col("message").str.starts_with("connection received")).row(0, named=True)
+    assert (received["db_user"], received["db_name"], received["logger"]) == (None, None, "postgres")  # `[unknown]`
+    slow = ev.filter(pl.col("duration_ms").is_not_null()).row(0, named=True)
+    assert slow["duration_ms"] == 1102.506 and slow["http_status"] is None
+
+
+def test_one_id_per_problem_whatever_the_driver_or_version():
+    found = incidents(REAL / "drivers_sync_sqlalchemy.log", REAL / "postgres15_custom_prefix.log")
+    assert found[("too_many_connections", "postgres15_custom_prefix")] == 6  # 4 reserved-slots + 2 too-many-clients
+    assert found[("too_many_connections", "drivers_sync_sqlalchemy")] == 6
+    assert found[("pool_exhausted", "drivers_sync_sqlalchemy")] == 1
+    assert found[("relation_missing", "drivers_sync_sqlalchemy")] == 1
+    assert found[("pg_admin_terminate", "drivers_sync_sqlalchemy")] == 1
+    assert found[("stale_connection", "drivers_sync_sqlalchemy")] == 1
+    assert not any(sig == "connection_slots_reserved" for sig, _ in found)
