@@ -76,7 +76,12 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     events = events.with_columns(
         pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCHEMA.items() if name not in events.columns
     )
-    events = request_fields(events, events.get_column("head"))
+    # what the request step reads: the line as written, but for Loguru's JSON its message (the record's own
+    # fields, `"file": {"path": "/app/main.py"}`, would pass for a request's)
+    said = events.get_column("head")
+    if (events.get_column("format") == "loguru_json").any():
+        said = events.select(pl.when(pl.col("format") == "loguru_json").then(pl.col("message")).otherwise(pl.col("head"))).to_series()
+    events = request_fields(events, said)
     events = _fill_nulls(events, "request_id", "head", request_ids)
     events = _fill_nulls(events, "exc_type", "text", exception_types)
     status = pl.col("compose_status")
