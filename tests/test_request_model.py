@@ -142,3 +142,33 @@ def test_request_keys_pair_an_access_line_with_the_app_line_of_one_request():
     assert far.select(request_keys()).to_series().n_unique() == 2
     ids = ev.head(2).with_columns(pl.Series("request_id", ["a1b2c3", "a1b2c3"]))
     assert ids.select(request_keys()).to_series().to_list() == ["a1b2c3", "a1b2c3"]
+
+
+_VALUE = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=20)
+
+
+@given(st.lists(st.tuples(st.from_regex(r"[a-z_]{1,10}", fullmatch=True), _VALUE), max_size=5), _VALUE)
+def test_logfmt_lines_of_any_keys_and_values_parse(pairs, event):
+    # the shape of structlog's LogfmtRenderer (tests/real_lines/structlog.log), keys and values drawn
+    from analyzer.ingest.formats import logfmt
+
+    rest = " ".join(f'{k}="{v}"' if (" " in v or not v) else f"{k}={v}" for k, v in pairs)
+    line = f'timestamp=2026-12-03T18:54:58.562559Z level=info event="{event}" {rest}'.rstrip()
+    frame = pl.DataFrame({"head": [line], "text": [line]})
+    ev = logfmt.parse(frame).row(0, named=True)
+    assert ev["level"] == "info" and str(ev["ts"]) == "2026-12-03 18:54:58.562559+00:00"
+    assert ev["message"] is not None
+
+
+@given(st.lists(st.from_regex(r"[a-z_]{1,8}=[A-Za-z0-9-]{0,12}", fullmatch=True), min_size=1, max_size=3))
+def test_loguru_layout_with_any_inserted_fields(fields):
+    # the real line of tests/real_lines/loguru_intercept_req_id.log with other key=value fields inserted
+    from analyzer.ingest.formats import loguru
+
+    inserted = " | ".join(fields)
+    line = (f"2026-12-03 18:54:20.025 | INFO     | {inserted} | uvicorn.protocols.http.h11_impl:send:473 - "
+            '127.0.0.1:41604 - "POST /orders HTTP/1.1" 422')
+    frame = pl.DataFrame({"head": [line], "text": [line]})
+    ev = loguru.parse(frame).row(0, named=True)
+    assert (ev["level"], ev["logger"]) == ("info", "uvicorn.protocols.http.h11_impl")
+    assert ev["message"] == '127.0.0.1:41604 - "POST /orders HTTP/1.1" 422'

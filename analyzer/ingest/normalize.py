@@ -20,6 +20,8 @@ from analyzer.events import SCHEMA, UTC_TS
 from analyzer.ingest.formats import PLAIN, Format
 from analyzer.ingest.formats.common import exception_types, request_fields, request_ids
 
+#: Formats of the database's own log: its records never tell an HTTP request's outcome.
+DATABASE_FORMATS = ("postgres", "postgres_csv", "postgres_json")
 #: Record columns (analyzer.ingest.framing) that events keep: the pipeline needs sid and env_ts, the rest are event fields.
 _MIN_PIECE = 4096  # rows: below this, splitting costs more than it saves
 _KEEP = ("line_no", "nphys", "sid", "env_ts", "compose_status", "head", "text")
@@ -81,7 +83,7 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     said = events.get_column("head")
     if (events.get_column("format") == "loguru_json").any():
         said = events.select(pl.when(pl.col("format") == "loguru_json").then(pl.col("message")).otherwise(pl.col("head"))).to_series()
-    events = request_fields(events, said)
+    events = request_fields(events, said, ~events.get_column("format").is_in(DATABASE_FORMATS))
     events = _fill_nulls(events, "request_id", "head", request_ids)
     events = _fill_nulls(events, "exc_type", "text", exception_types)
     status = pl.col("compose_status")

@@ -248,22 +248,33 @@ def to_ms(found: pl.Expr, seconds_by_default: pl.Expr | bool = False) -> pl.Expr
     )
 
 
+_UNIT_MS: Final[dict[str, float]] = {"ms": 1.0, "millis": 1.0, "s": 1000.0, "sec": 1000.0, "secs": 1000.0,
+                                     "seconds": 1000.0, "us": 0.001, "µs": 0.001, "ns": 0.000001}
+
+
+def _key_factors(keys: pl.DataFrame) -> pl.DataFrame:
+    """Milliseconds per unit of a bare number under each distinct key text (column `v`: `duration_ms=`...)."""
+    v = pl.col("v")
+    unit = v.str.extract(r"_(ms|s|us|ns|sec|secs|seconds|millis)['\"]?\s*[=:]", 1)
+    seconds = v.str.contains(_SECONDS_KEYS)
+    default = pl.when(seconds).then(pl.lit(1000.0)).otherwise(pl.lit(1.0))
+    return keys.select(pl.coalesce(unit.replace_strict(_UNIT_MS, default=None, return_dtype=pl.Float64), default).alias("f"))
+
+
 def durations_ms(text: pl.Series) -> pl.Series:
     """A request duration written as `duration_ms=12.5`, `duration=1.2s`, `took: 120ms`, `"elapsed": 0.42`...
-    in milliseconds (the unit of a bare number: see `_DURATION_KEY`)."""
-    t = pl.col("t")
-    match = text.to_frame("t").select(t.str.extract_all(DURATION_PATTERN).list.first().alias("m")).to_series()
-    m = pl.col("m")
-    key = m.str.extract(r"^([A-Za-z_]+)", 1).str.to_lowercase()
-    value = m.str.replace("^" + _DURATION_KEY, "")
-    unit_in_key = key.str.extract(r"_(ms|s|us|ns|sec|secs|seconds|millis)$", 1).replace(
-        {"sec": "s", "secs": "s", "seconds": "s", "millis": "ms"}
+    in milliseconds (the unit of a bare number: see `_DURATION_KEY`). The key and the unit have few distinct
+    values: their factors are worked out once per value."""
+    t, m = pl.col("t"), pl.col("m")
+    found = text.to_frame("t").select(t.str.extract(DURATION_PATTERN, 0).alias("m"))
+    parts = found.select(
+        m.str.extract(r"^(.*?[=:]\s*['\"]?)[0-9]", 1).alias("key"),
+        m.str.extract(r"([0-9]+(?:\.[0-9]+)?)\s*[a-zµ]*$", 1).cast(pl.Float64, strict=False).alias("n"),
+        m.str.extract(r"[0-9]\s*([a-zµ]+)$", 1).alias("unit"),
     )
-    with_unit = pl.when(value.str.contains(r"[a-zµ]$") | unit_in_key.is_null()).then(value).otherwise(
-        pl.concat_str(value.str.strip_chars(), unit_in_key)
-    )
-    seconds = m.str.contains(_SECONDS_KEYS)
-    return match.to_frame("m").select(to_ms(with_unit.str.replace(r"\s+", ""), seconds)).to_series()
+    by_key = by_value(parts.get_column("key").str.to_lowercase(), _key_factors).to_series()
+    by_unit = per_value(parts.get_column("unit"), pl.col("v").replace_strict(_UNIT_MS, default=None, return_dtype=pl.Float64))
+    return parts.select(pl.col("n") * pl.coalesce(by_unit, by_key)).to_series()
 
 
 _TRACEBACK = "Traceback (most recent call last):"
@@ -334,9 +345,11 @@ _REQUEST_ANYWHERE: Final = (
     rf'(?:^|[\s"\'])"?({_METHODS}) (/[^\s"?]*)[^\s"]*(?: HTTP/[0-9.]+)?"?(?: -+>| =>| ->|:)? '
     r'(?:status(?:_code)?=)?([1-5]\d\d)(?: |$|,)'
 )
-#: Words a record must hold (any case) for the request step to read it at all: one cheap pass over every record.
-REQUEST_WORDS: Final = ("HTTP/", "status", "duration", "elapsed", "took", "latency", "_time", "time_")
-_PART_WORDS: Final = ("duration", "elapsed", "took", "latency", "_time", "time_", "url", "uri", "route", "path", "target", "method")
+#: What a record must hold for the request step to read it at all: one cheap pass over every record (a
+#: case-sensitive regex of literals runs about three times as fast here as a case-insensitive word search).
+_DURATION_WORDS: Final = r"[Dd]uration|DURATION|[Ee]lapsed|ELAPSED|[Tt]ook|[Ll]atency|LATENCY|_time|time_|_TIME|TIME_"
+REQUEST_WORDS: Final = r"HTTP/|[Ss]tatus|STATUS|" + _DURATION_WORDS
+_PART_WORDS: Final = _DURATION_WORDS + r"|url|uri|route|path|target|method"
 
 
 def kv_http_fields(text: pl.Series) -> pl.DataFrame:
@@ -345,54 +358,68 @@ def kv_http_fields(text: pl.Series) -> pl.DataFrame:
     or a request line anywhere in the record (`GET /reports/daily status=200 duration=1530ms`,
     `"POST /orders HTTP/1.1" 422`). A status counts only with a method or a path beside it: it then tells
     a request's outcome. Durations count wherever they are (see `durations_ms`)."""
-    t, line = pl.col("t"), pl.col("line")
+    t = pl.col("t")
     fields = text.to_frame("t").select(
-        t.str.extract(_KV_METHOD, 1).alias("m"),
-        t.str.extract(_KV_PATH, 1).alias("p"),
-        t.str.extract(_KV_STATUS, 1).cast(pl.Int32, strict=False).alias("s"),
-        t.str.extract_groups(_REQUEST_ANYWHERE).alias("line"),
+        t.str.extract(_KV_METHOD, 1).alias("http_method"),
+        t.str.extract(_KV_PATH, 1).alias("http_path"),
+        t.str.extract(_KV_STATUS, 1).cast(pl.Int32, strict=False).alias("http_status"),
     )
-    m, p, s = pl.col("m"), pl.col("p"), pl.col("s")
-    lm, lp = line.struct.field("1"), line.struct.field("2")
-    ls = line.struct.field("3").cast(pl.Int32, strict=False)
-    method, path = pl.coalesce(m, lm), pl.coalesce(p, lp)
-    status = pl.coalesce(s, ls)
+    method, path, status = pl.col("http_method"), pl.col("http_path"), pl.col("http_status")
+    short = fields.select(status.is_null() | method.is_null() | path.is_null()).to_series()
+    short = short & text.str.contains_any([f"{m} /" for m in _METHODS.split("|")]).fill_null(False)
+    if short.any():  # a request line where the keys fell short
+        line = text.filter(short).to_frame("t").select(t.str.extract_groups(_REQUEST_ANYWHERE).struct.unnest())
+        line = line.select(pl.col("1").alias("http_method"), pl.col("2").alias("http_path"),
+                           pl.col("3").cast(pl.Int32, strict=False).alias("http_status"))
+        own = fields.filter(short)
+        fields = patch(fields, short, own.select(pl.coalesce(own.get_column(c), line.get_column(c)).alias(c) for c in own.columns))
     told = status.is_not_null() & (method.is_not_null() | path.is_not_null())
-    fields = fields.select(
-        method.alias("http_method"),
-        path.alias("http_path"),
-        pl.when(told).then(status).alias("http_status"),
-    )
+    fields = fields.with_columns(pl.when(told).then(status).alias("http_status"))
     return fields.with_columns(durations_ms(text).alias("duration_ms"))
 
 
 _REQUEST_COLUMNS: Final = ("http_method", "http_path", "http_status", "duration_ms")
 
 
-def request_fields(events: pl.DataFrame, text: pl.Series) -> pl.DataFrame:
+def request_fields(events: pl.DataFrame, text: pl.Series, candidates: pl.Series | None = None) -> pl.DataFrame:
     """The one request model: fill the HTTP method, path, status and duration of every record that tells a
     request's outcome, whichever format and logger wrote it, where the format's own parser left them null.
 
     `events` holds the parsed columns (`message` among them); `text` is each record's first line as written
     (a JSON object, a Loguru line...). Access messages (`127.0.0.1:1 - "GET /x HTTP/1.1" 200`, as uvicorn logs
     them through Loguru, stdlib or JSON formatters) are read from the message, the rest from `text` by
-    `kv_http_fields`. Only records holding one of `REQUEST_WORDS` are read: one pass over the batch.
+    `kv_http_fields`. Only records where `REQUEST_WORDS` matches are read: one pass over the batch (over
+    the `candidates` rows only, when given).
     """
     own = events.select(_REQUEST_COLUMNS)
-    no_status = own.get_column("http_status").is_null()
-    partial = ~no_status & own.select(pl.any_horizontal(pl.all().is_null())).to_series()
-    rows = no_status & text.str.contains_any(list(REQUEST_WORDS), ascii_case_insensitive=True).fill_null(False)
+    has_status = own.get_column("http_status").is_not_null()
+    no_status = ~has_status
+    partial = has_status & own.select(pl.any_horizontal(pl.all().is_null())).to_series()
+    if "format" in events.columns:  # uvicorn's access line says all it has: no duration to look for
+        partial = partial & (events.get_column("format") != "uvicorn")
+    if candidates is not None:
+        no_status, partial = no_status & candidates, partial & candidates
+    if no_status.all():
+        rows = text.str.contains(REQUEST_WORDS).fill_null(False)
+    else:
+        seen = text.filter(no_status).str.contains(REQUEST_WORDS)
+        rows = on_rows(no_status, seen.fill_null(False), False)
     if partial.any():  # a parser read the status but not every field: look for the others' keys only
-        more = text.filter(partial).str.contains_any(list(_PART_WORDS), ascii_case_insensitive=True).fill_null(False)
+        more = text.filter(partial).str.contains(_PART_WORDS).fill_null(False)
         rows = rows | on_rows(partial, more, False)
     if not rows.any():
         return events
+    said = text.filter(rows)
     message = events.get_column("message").filter(rows)
-    access = access_fields(message)
-    kv = kv_http_fields(text.filter(rows))
-    found = access.select(
-        pl.coalesce(pl.col(c), kv.get_column(c)).alias(c) for c in ("http_method", "http_path", "http_status")
-    ).with_columns(kv.get_column("duration_ms"))
+    access = access_fields(pl.select(pl.when(said.str.contains("HTTP/", literal=True)).then(message)).to_series())
+    other = access.get_column("http_status").is_null()  # not an access message: keys, JSON fields, a request line
+    found = access.with_columns(pl.lit(None, dtype=pl.Float64).alias("duration_ms"))
+    if other.any():
+        found = patch(found, other, kv_http_fields(said.filter(other)))
+    if not other.all():  # access messages with a duration after them (a formatter adding one)
+        timed = ~other & said.str.contains(_DURATION_WORDS).fill_null(False)
+        if timed.any():
+            found = patch(found, timed, durations_ms(said.filter(timed)).to_frame("duration_ms"))
     own = own.filter(rows)
     values = own.select(pl.coalesce(pl.col(c), found.get_column(c).cast(own.schema[c])).alias(c) for c in _REQUEST_COLUMNS)
     return patch(events, rows, values)

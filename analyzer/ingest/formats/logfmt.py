@@ -17,7 +17,7 @@ from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
 _KEY = r"(?:timestamp|time|ts|t|level|lvl|severity)"
-HEADER = rf"""^{_KEY}=(?:"[^"]*"|'[^']*'|\S+)(?: [\w.@-]+=(?:"[^"]*"|'[^']*'|\S*))+\s*$"""
+HEADER = rf"""^{_KEY}=(?:"[^"]*"|'[^']*'|\S+) [\w.@-]+="""  # a time or level key, then another key
 
 
 def _value(*keys: str) -> pl.Expr:

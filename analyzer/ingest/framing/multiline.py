@@ -117,7 +117,8 @@ def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> tuple[pl.S
         "sid", "line", pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
         header.alias("_header"), x_line.alias("_x"), opener.alias("_opener"), bare_opener.alias("_bare"),
     )
-    alone = _interjected(frame, streams)
+    # only a traceback of its own lines (its opener no header) can have other records' lines land inside it
+    alone = _interjected(frame, streams) if (opener & ~header).any() else pl.repeat(False, len(text), eager=True)
     frame = frame.with_columns(alone.alias("_alone"))
     h, x, o, a = pl.col("_header"), pl.col("_x"), pl.col("_opener"), pl.col("_alone")
     brk_prev = _previous((h & ~o & ~a) | x, streams)
