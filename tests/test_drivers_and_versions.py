@@ -43,3 +43,15 @@ def test_one_id_per_problem_whatever_the_driver_or_version():
     assert found[("pg_admin_terminate", "drivers_sync_sqlalchemy")] == 1
     assert found[("stale_connection", "drivers_sync_sqlalchemy")] == 1
     assert not any(sig == "connection_slots_reserved" for sig, _ in found)
+
+
+def test_postgres_prefixes_with_fields_glued_to_the_time_or_before_it():
+    diag = Diagnostics()
+    ev = pl.concat(list(Pipeline(diag).run(resolve([str(REAL / "postgres15_other_prefixes.log")], diag))))
+    assert set(ev.get_column("format")) == {"postgres"}
+    rows = ev.filter(pl.col("level") == "error").select("ts", "pid", "db_user", "db_name", "message", "line_count").rows()
+    assert [(str(ts), pid, user, db, n) for ts, pid, user, db, _, n in rows] == [
+        ("2026-12-03 19:39:19+00:00", 16436, "app", "shop", 2),  # %t:%r:%u@%d:[%p]:
+        ("2026-12-03 19:39:21.273000+00:00", 16468, None, None, 2),  # [%p] %m %a: the app name has no label
+    ]
+    assert all(m.startswith('relation "nosuch') for *_, m, _ in rows)
