@@ -76,3 +76,28 @@ def test_a_line_after_a_finished_traceback_is_a_new_record():
         f.write(text)
     ev = events(Path(f.name))
     assert ev.get_column("line_count").to_list() == [5, 2]  # no open traceback: the JSON record takes the indented line
+
+
+_LINES = MERGED.read_text().splitlines()
+_TB_START = next(i for i, line in enumerate(_LINES) if line.startswith("Exception in thread"))
+_TB_END = next(i for i, line in enumerate(_LINES) if line.startswith("sqlalchemy.exc.TimeoutError"))
+TRACEBACK = [line for line in _LINES[_TB_START:_TB_END + 1] if not line.startswith("{")]
+JSON_LINES = [line for line in _LINES if line.startswith("{")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=2, max_value=len(TRACEBACK) - 1), st.sampled_from(JSON_LINES)), max_size=12))
+def test_json_lines_anywhere_inside_the_traceback(tmp_path_factory, landed):
+    # the real traceback and the real JSON lines of the fixture, the JSON lines landing at drawn places
+    # (after the opener, before the exception line or right before it)
+    lines = list(TRACEBACK)
+    for at, line in sorted(landed, reverse=True):
+        lines.insert(at, line)
+    lines = [JSON_LINES[0], *lines, JSON_LINES[1]]
+    path = tmp_path_factory.mktemp("merged") / "merged.log"
+    path.write_text("\n".join(lines) + "\n")
+    ev = events(path)
+    tb = ev.filter(pl.col("exc_type").is_not_null())
+    assert tb.height == 1
+    assert tb.row(0, named=True)["text"].splitlines() == TRACEBACK
+    assert ev.filter(pl.col("format") == "json").height == len(landed) + 2

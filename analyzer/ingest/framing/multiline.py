@@ -140,8 +140,8 @@ _BODY: Final = r"^(?:[ \t]+\S|\^+$)"
 
 def _interjected(frame: pl.DataFrame, streams: int) -> pl.Series:
     """Header lines that landed inside an open traceback: the last non-header line of their stream before
-    them left a traceback open (its opener, a frame, no exception line yet) and the next one goes on with it
-    (a frame, a caret line, the exception line). Such a line is a record of its own (`alone`) that does not
+    them left a traceback open (its opener, a frame, no exception line yet) and the next non-blank one goes on
+    with it (a frame, a caret line, the exception line). Such a line is a record of its own (`alone`) that does not
     end the traceback. Null for such a line that no other line follows yet in the batch."""
     h, o, x = pl.col("_header") & ~pl.col("_opener"), pl.col("_opener"), pl.col("_x")
     row = pl.col("_row")
@@ -151,7 +151,7 @@ def _interjected(frame: pl.DataFrame, streams: int) -> pl.Series:
     last_x = per_stream(pl.when(~h & x).then(row).forward_fill(), streams)
     open_after = last_open.is_not_null() & (last_x.is_null() | (last_open > last_x))
     before = per_stream(pl.when(~h).then(open_after).forward_fill(), streams)
-    after = per_stream(pl.when(~h).then(body).backward_fill(), streams)
+    after = per_stream(pl.when(~h & ~pl.col("line").str.contains(BLANK)).then(body).backward_fill(), streams)  # blank lines decide nothing
     # null where nothing follows yet in the batch: more input decides (see split_open)
     return frame.select((h & before.fill_null(False) & after).alias("alone")).to_series()
 
