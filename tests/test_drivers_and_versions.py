@@ -55,3 +55,20 @@ def test_postgres_prefixes_with_fields_glued_to_the_time_or_before_it():
         ("2026-12-03 19:39:21.273000+00:00", 16468, None, None, 2),  # [%p] %m %a: the app name has no label
     ]
     assert all(m.startswith('relation "nosuch') for *_, m, _ in rows)
+
+
+def test_compose_v1_prefixes_around_the_new_layouts(tmp_path):
+    # `docker-compose` v1 prefixes (`web_1  | `, reference 8.3) around real lines of the fixtures, interleaved by service
+    web = (REAL / "loguru_intercept_422_storm.log").read_text().splitlines()
+    db = (REAL / "postgres15_custom_prefix.log").read_text().splitlines()
+    lines = []
+    for i in range(max(len(web), len(db))):
+        if i < len(web):
+            lines.append(f"web_1  | {web[i]}")
+        if i < len(db):
+            lines.append(f"db_1   | {db[i]}")
+    log = tmp_path / "compose.log"
+    log.write_text("\n".join(lines) + "\n")
+    found = incidents(log)
+    assert found[("http_422_storm", "web")] == 25
+    assert found[("too_many_connections", "db")] == 6
