@@ -51,7 +51,8 @@ SCHEMA: Final[dict[str, pl.DataType]] = {
     "text": pl.String(),  # the whole record, prefix included
     "request_id": pl.String(),
     "http_method": pl.String(),
-    "http_path": pl.String(),
+    "http_path": pl.String(),  # without the query string
+    "http_route": pl.String(),  # the route template (`/orders/{order_id}`) when the record names it
     "http_status": pl.Int32(),
     "duration_ms": pl.Float64(),
     "exc_type": pl.String(),  # last exception type of a traceback

@@ -332,8 +332,9 @@ def exception_lines(text: pl.Series) -> pl.Series:
 _Q: Final = r"""['"]?\s*[=:]\s*['"]?"""  # between a key and its value: `k=v`, `k: v`, `"k": "v"`, `'k': 'v'`
 _KV_METHOD: Final = r"(?-u:\b)(?:method|http_method|request_method|verb)" + _Q + r"([A-Z]{3,7})(?-u:\b)"
 _KV_PATH: Final = (
-    r"(?-u:\b)(?:path|route|http_path|url_path|endpoint|url|uri|target|request_path|path_template)" + _Q + r"(/[^\s'\",?]*)"
+    r"(?-u:\b)(?:path|http_path|url_path|endpoint|url|uri|target|request_path)" + _Q + r"(/[^\s'\",?]*)"
 )
+_KV_ROUTE: Final = r"(?-u:\b)(?:route|http_route|path_template|route_template)" + _Q + r"(/[^\s'\",?]*)"
 _KV_STATUS: Final = (
     r"(?-u:\b)(?:status|status_code|http_status|response_status|statuscode)" + _Q + r"([1-5]\d\d)(?-u:\b)"
 )
@@ -364,6 +365,8 @@ def kv_http_fields(text: pl.Series) -> pl.DataFrame:
         t.str.extract(_KV_PATH, 1).alias("http_path"),
         t.str.extract(_KV_STATUS, 1).cast(pl.Int32, strict=False).alias("http_status"),
     )
+    route = text.to_frame("t").select(t.str.extract(_KV_ROUTE, 1)).to_series()
+    fields = fields.with_columns(pl.coalesce(pl.col("http_path"), route))  # a route alone stands for the path
     method, path, status = pl.col("http_method"), pl.col("http_path"), pl.col("http_status")
     short = fields.select(status.is_null() | method.is_null() | path.is_null()).to_series()
     short = short & text.str.contains_any([f"{m} /" for m in _METHODS.split("|")]).fill_null(False)
@@ -375,14 +378,15 @@ def kv_http_fields(text: pl.Series) -> pl.DataFrame:
         fields = patch(fields, short, own.select(pl.coalesce(own.get_column(c), line.get_column(c)).alias(c) for c in own.columns))
     told = status.is_not_null() & (method.is_not_null() | path.is_not_null())
     fields = fields.with_columns(pl.when(told).then(status).alias("http_status"))
-    return fields.with_columns(durations_ms(text).alias("duration_ms"))
+    return fields.with_columns(durations_ms(text).alias("duration_ms"), route.alias("http_route"))
 
 
 _REQUEST_COLUMNS: Final = ("http_method", "http_path", "http_status", "duration_ms")
 
 
 def request_fields(events: pl.DataFrame, text: pl.Series, candidates: pl.Series | None = None) -> pl.DataFrame:
-    """The one request model: fill the HTTP method, path, status and duration of every record that tells a
+    """The one request model: fill the HTTP method, path, status, duration (and route template, when the record
+    names one) of every record that tells a
     request's outcome, whichever format and logger wrote it, where the format's own parser left them null.
 
     `events` holds the parsed columns (`message` among them); `text` is each record's first line as written
@@ -413,7 +417,7 @@ def request_fields(events: pl.DataFrame, text: pl.Series, candidates: pl.Series 
     message = events.get_column("message").filter(rows)
     access = access_fields(pl.select(pl.when(said.str.contains("HTTP/", literal=True)).then(message)).to_series())
     other = access.get_column("http_status").is_null()  # not an access message: keys, JSON fields, a request line
-    found = access.with_columns(pl.lit(None, dtype=pl.Float64).alias("duration_ms"))
+    found = access.with_columns(pl.lit(None, dtype=pl.Float64).alias("duration_ms"), pl.lit(None, dtype=pl.String).alias("http_route"))
     if other.any():
         found = patch(found, other, kv_http_fields(said.filter(other)))
     if not other.all():  # access messages with a duration after them (a formatter adding one)
@@ -422,4 +426,6 @@ def request_fields(events: pl.DataFrame, text: pl.Series, candidates: pl.Series 
             found = patch(found, timed, durations_ms(said.filter(timed)).to_frame("duration_ms"))
     own = own.filter(rows)
     values = own.select(pl.coalesce(pl.col(c), found.get_column(c).cast(own.schema[c])).alias(c) for c in _REQUEST_COLUMNS)
+    if "http_route" in events.columns:
+        values = values.with_columns(pl.coalesce(events.get_column("http_route").filter(rows), found.get_column("http_route")))
     return patch(events, rows, values)
