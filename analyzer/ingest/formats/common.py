@@ -385,9 +385,9 @@ _REQUEST_COLUMNS: Final = ("http_method", "http_path", "http_status", "duration_
 
 
 def request_fields(events: pl.DataFrame, text: pl.Series, candidates: pl.Series | None = None) -> pl.DataFrame:
-    """The one request model: fill the HTTP method, path, status, duration (and route template, when the record
-    names one) of every record that tells a
-    request's outcome, whichever format and logger wrote it, where the format's own parser left them null.
+    """The one request model: fill the HTTP method, path, status and duration (and the route template, when
+    the record names one) of every record that tells a request's outcome, whichever format and logger wrote
+    it, where the format's own parser left them null.
 
     `events` holds the parsed columns (`message` among them); `text` is each record's first line as written
     (a JSON object, a Loguru line...). Access messages (`127.0.0.1:1 - "GET /x HTTP/1.1" 200`, as uvicorn logs
