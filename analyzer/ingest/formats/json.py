@@ -29,7 +29,7 @@ _TOP = (
     "timestamp", "time", "@timestamp", "ts", "asctime", "level", "levelname", "severity", "message", "msg", "event",
     "logger", "name", "logger_name", "request_id", "req_id", "correlation_id", "requestId", "x_request_id",
     "exc_info", "exception", "stack_trace", "traceback", "pid", "process", "status_code", "status", "method",
-    "path", "duration_ms", "duration", "elapsed_ms", "service",
+    "path", "duration_ms", "duration", "elapsed_ms", "service", "route",
 )
 _SCHEMA = pl.Struct(
     {
@@ -72,6 +72,7 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
         _first(*dict.fromkeys((*request_id_keys, *_REQUEST_ID_KEYS))).alias("request_id"),
         pl.coalesce(c("method"), c("http").struct.field("request").struct.field("method")).alias("http_method"),
         pl.coalesce(c("path"), c("url").struct.field("path")).str.replace(r"\?.*$", "").alias("http_path"),
+        c("route").alias("http_route"),
         status.cast(pl.Int32, strict=False).alias("http_status"),
         _first("duration_ms", "elapsed_ms").cast(pl.Float64, strict=False).alias("duration_ms"),
         _first("pid", "process").cast(pl.Int64, strict=False).alias("pid"),

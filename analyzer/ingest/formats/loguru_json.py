@@ -63,7 +63,7 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
         record.struct.field("exception").struct.field("type").alias("exc_type"),
     )
     level = rows.select(record.struct.field("level").struct.field("name")).to_series()
-    return events.with_columns(common.levels(level).alias("level")).hstack(common.kv_http_fields(message).get_columns())
+    return events.with_columns(common.levels(level).alias("level"))
 
 
 FORMAT = Format("loguru_json", HEADER, parse)
