@@ -48,7 +48,8 @@ from analyzer.commands.options import (
 )
 from analyzer.config import (
     ConfigError,
-    IgnoreRule,
+    NO_IGNORES,
+    Ignores,
     apply_ignores,
     for_run,
     settings_from,
@@ -180,9 +181,9 @@ class IgnoringAnalysis(BoundedAnalysis):
     """BoundedAnalysis whose incidents leave out those the config's [[ignore]] rules name (`ignored`: how many,
     as of the last computation), so that tail never announces them and its report matches scan's."""
 
-    def __init__(self, *args: Any, ignore: Sequence[IgnoreRule] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, ignore: Ignores = NO_IGNORES, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.ignore = list(ignore)
+        self.ignore = ignore
         self.ignored = 0
 
     def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
@@ -234,7 +235,7 @@ def run_tail(
     settings: Settings | None = None,
     request_id_keys: Sequence[str] = (),
     services: Mapping[str, str] | None = None,
-    ignore: Sequence[IgnoreRule] = (),
+    ignore: Ignores = NO_IGNORES,
 ) -> int:
     """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code.
 
