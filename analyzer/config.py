@@ -61,6 +61,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from analyzer import safe_toml
 from analyzer.analysis.engine import Settings
 from analyzer.analysis.incidents import WindowOverride
 from analyzer.analysis.ranking import SEVERITIES
@@ -116,7 +117,7 @@ def _has_tool_table(path: Path) -> bool:
     if "logscan" not in text:
         return False
     try:
-        data = tomllib.loads(text)
+        data = safe_toml.loads(text)
     except tomllib.TOMLDecodeError:
         if "tool.logscan" in text:  # ours, broken: say so rather than silently using another config
             _parse(path, text)
@@ -139,7 +140,7 @@ def find_config(start: Path | None = None) -> Path | None:
 
 def _parse(path: Path, text: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        return safe_toml.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
 
