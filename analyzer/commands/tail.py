@@ -8,8 +8,8 @@ resolutions). `jsonl`: one JSON object per incident change,
 `{"event": "opened"|"updated"|"resolved", "incident": {...}}` with the scan
 JSON report's incident fields, and at the end `{"event": "report", "report":
 {...}}`, the scan JSON report. Warnings go to stderr (or above the board).
-Ctrl-C, or the end of stdin, prints what `scan` would have printed for the
-same lines.
+Ctrl-C, SIGTERM, SIGHUP, or the end of stdin, prints what `scan` would have
+printed for the same lines (exit 0).
 
 The config file (analyzer.config) applies as it does to `scan`: thresholds,
 min_severity, signature folders, request_id_keys, [services] and [[ignore]]
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import IO, Annotated, Any, BinaryIO
+from typing import IO, Annotated, Any, BinaryIO, Final
 
 import orjson
 import polars as pl
@@ -67,8 +67,9 @@ from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
 from analyzer.timespec import parse_duration
 
 TAIL_EXIT_CODES = (
-    "Exit codes: 0 = stopped (Ctrl-C or the end of stdin) after printing the report; 2 = an unusable argument "
-    "or config file (bad signature folder, bad duration, malformed Sentry DSN, bad config)."
+    "Exit codes: 0 = stopped (Ctrl-C, SIGTERM such as docker stop or systemd's, SIGHUP, or the end of stdin) after "
+    "printing the report; 2 = an unusable argument or config file (bad signature folder, bad duration, malformed "
+    "Sentry DSN, bad config). A second signal interrupts at once."
 )
 LEVEL_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "", "debug": "dim"}
 
@@ -237,7 +238,8 @@ def run_tail(
     services: Mapping[str, str] | None = None,
     ignore: Ignores = NO_IGNORES,
 ) -> int:
-    """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code.
+    """Follow `paths` until `stop` is set, Ctrl-C (SIGTERM, SIGHUP), or the end of stdin; print the final report.
+    Returns the exit code.
 
     `settings` (thresholds, see analyzer.config.settings_from), `request_id_keys`, `services` and `ignore`
     (active rules) are what the config and flags say, as for `scan`.
@@ -268,7 +270,7 @@ def run_tail(
     )
     stop = stop or threading.Event()
     try:
-        with _ctrl_c_stops(stop, live.follower.wake.set):
+        with _signals_stop(stop, live.follower.wake.set):
             live.run(stop)
     finally:
         sink.close()
@@ -283,10 +285,16 @@ def run_tail(
     return 0
 
 
+#: Signals that end following as the first Ctrl-C does: `docker stop` and systemd send SIGTERM, a closed
+#: terminal or a supervisor's reload SIGHUP.
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
-def _ctrl_c_stops(stop: threading.Event, wake: Callable[[], None]) -> Iterator[None]:
-    """The first Ctrl-C (SIGINT) ends following cleanly: it sets `stop`, so everything read is still
-    flushed and reported; a second one interrupts at once.
+def _signals_stop(stop: threading.Event, wake: Callable[[], None]) -> Iterator[None]:
+    """The first SIGINT (Ctrl-C), SIGTERM or SIGHUP ends following cleanly: it sets `stop`, so everything
+    read is still flushed and reported (exit 0); a second one interrupts at once (SIGINT: the report of
+    what was analysed so far; SIGTERM, SIGHUP: the default action, no report).
 
     A KeyboardInterrupt would land wherever the main thread is, also inside a Polars call, and a
     signal noticed there can surface a second time during the final flush (seen in the latency
@@ -299,13 +307,15 @@ def _ctrl_c_stops(stop: threading.Event, wake: Callable[[], None]) -> Iterator[N
     def first(signum: int, frame: Any) -> None:
         stop.set()
         wake()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
 
-    previous = signal.signal(signal.SIGINT, first)
+    previous = {number: signal.signal(number, first) for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _seconds(text: str) -> float:
@@ -343,7 +353,7 @@ def tail_command(
 ) -> None:
     """Follow logs live: announce each new incident once, keep a live board, end with the scan report.
 
-    Ctrl-C (or the end of stdin) prints the ranked report `scan` would print for the same lines. The config
+    Ctrl-C, SIGTERM, SIGHUP (or the end of stdin) print the ranked report `scan` would print for the same lines. The config
     file applies as it does to scan (see `logscan config`).
     """
     limits = Limits(tick_seconds=_seconds(tick), hold_seconds=_seconds(hold), resolve_after=_seconds(resolve_after),
