@@ -342,7 +342,7 @@ def tail_command(
     resolve_after: Annotated[str, typer.Option(help="An incident quiet this long is reported resolved.")] = "5m",
     tick: Annotated[str, typer.Option(help="Least time between two full incident computations (new problems are announced at once regardless).")] = "250ms",
     hold: Annotated[str, typer.Option(help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
-    max_evidence: Annotated[int, typer.Option(help="Evidence rows kept (oldest dropped beyond; counts stay).")]
+    max_evidence: Annotated[int, typer.Option(min=0, help="Evidence rows kept (oldest dropped beyond; counts stay).")]
     = Limits.max_evidence_rows,
     sentry_dsn: Annotated[str | None, typer.Option(
         envvar=DSN_ENV, help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
