@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -229,6 +230,19 @@ def test_bounded_evidence_keeps_counts_honest():
     assert counts(bounded.incidents()) == counts(full.incidents())
 
 
+def opened_by(pid: int, path: Path, timeout: float = 30.0) -> None:
+    """Wait until process `pid` holds `path` open (Linux: its /proc/<pid>/fd links)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path) for fd in os.listdir(f"/proc/{pid}/fd")):
+                return
+        except OSError:
+            pass  # a descriptor closed meanwhile
+        time.sleep(0.05)
+    raise AssertionError(f"{path} was never opened")
+
+
 def test_ctrl_c_ends_tail_with_the_final_report(tmp_path):
     """SIGINT to the real command: exit 0, every line read, and the report (not an abort, not a hang)."""
     log = tmp_path / "compose.log"
@@ -236,7 +250,7 @@ def test_ctrl_c_ends_tail_with_the_final_report(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "analyzer", "tail", str(log), "--format", "jsonl"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     try:
-        time.sleep(1.5)  # watching
+        opened_by(proc.pid, log)  # watching (a fixed sleep lost the race on a loaded machine: it opened the file late)
         sample = (ROOT / "samples/compose/compose.log").read_bytes()
         with log.open("ab") as f:
             f.write(sample)
