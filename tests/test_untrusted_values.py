@@ -141,3 +141,17 @@ def test_any_json_number_gives_a_value_in_range_or_a_reason(write, stamp, pid, s
     reasons = " ".join(diag.unparsed)
     for field in ("pid", "http_status", "duration_ms"):
         assert (f"json: {field} out of range" in reasons) == empty[field]
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_deep_nesting_keeps_the_record_and_says_why(cli, write, depth, opener):
+    closer = "]" if opener == "[" else "}"
+    nest = opener * depth + ("1" if opener != "[" else "") + closer * depth
+    log = write("deep.log", '{"level":"error","message":"m","x":%s}\n{"level":"error","message":"n"}\n' % nest)
+    summary = scan_json(cli, str(log))["summary"]
+    assert summary["lines_read"] == summary["records"] == 2
+    if depth > 1000:  # deeper than a JSON decoder goes: the line is read as plain text, and counted
+        assert summary["unparsed_reasons"] == {"json: record does not parse as json, kept as plain": 1}
+    else:
+        assert summary["unparsed_reasons"] == {}
