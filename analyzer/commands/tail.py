@@ -299,6 +299,12 @@ def _signals_stop(stop: threading.Event, wake: Callable[[], None]) -> Iterator[N
     A KeyboardInterrupt would land wherever the main thread is, also inside a Polars call, and a
     signal noticed there can surface a second time during the final flush (seen in the latency
     benchmark: exit 130 and no report).
+
+    The main thread blocks these signals meanwhile, so that the kernel delivers them to another
+    thread (`logscan-signals`, started first, does nothing else) and Python runs the handler on the
+    main thread at its next step (within one poll, at most a second): a signal that interrupts the
+    main thread's write to a pipe makes CPython's buffered stdout drop or repeat bytes (a JSON line
+    cut in two, seen with `tail --format jsonl` stopped by SIGTERM).
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread can handle signals (tests run tail on a thread and set `stop`)
@@ -310,10 +316,15 @@ def _signals_stop(stop: threading.Event, wake: Callable[[], None]) -> Iterator[N
         for number in STOP_SIGNALS:
             signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
 
+    done = threading.Event()
+    threading.Thread(target=done.wait, name="logscan-signals", daemon=True).start()
     previous = {number: signal.signal(number, first) for number in STOP_SIGNALS}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        done.set()
         for number, handler in previous.items():
             signal.signal(number, handler)
 
