@@ -36,6 +36,7 @@ from __future__ import annotations
 import glob
 import os
 import queue
+import stat
 import sys
 import threading
 import time
@@ -52,6 +53,7 @@ from analyzer.ingest.sources import MAX_LINE_BYTES, Chunk, Input, resolve
 POLL_SECONDS = 1.0  # fallback poll (and rescan of globs and folders) when no change is reported
 PARTIAL_SECONDS = 1.0  # how long an unfinished last line waits for its newline
 READ_BYTES = 1 << 20
+POLL_READS = 16  # READ_BYTES blocks taken from one input per poll: an endless one (/dev/zero) must let `stop` be seen
 WATCH_DEBOUNCE_MS = 50
 WATCH_STEP_MS = 20
 
@@ -78,7 +80,8 @@ class _Stdin:
 
     stream: BinaryIO
     wake: threading.Event
-    blocks: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
+    blocks: queue.Queue[bytes | None] = field(default_factory=lambda: queue.Queue(maxsize=2 * POLL_READS))  # bounded:
+    # a stream faster than the analysis waits instead of filling memory
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="logscan-stdin", daemon=True).start()
@@ -253,7 +256,8 @@ class Follower:
             self._open(f, at_end=False)  # it appeared (or became readable) after we started: all of it is new
             if f.file is None:
                 return
-        if os.fstat(f.file.fileno()).st_size < f.offset:
+        st = os.fstat(f.file.fileno())
+        if stat.S_ISREG(st.st_mode) and st.st_size < f.offset:  # a device or pipe has no size to shrink
             self.diag.warn(f"{f.input.path}: truncated (copytruncate?); reading it again from the start")
             yield from self._release(f)
             f.offset, f.first_line = 0, 1
@@ -268,7 +272,7 @@ class Follower:
             self._say(f, f"{f.input.path}: cannot check ({exc.strerror or exc}); still reading the open file")
             return
         if (st.st_dev, st.st_ino) != f.ident:
-            yield from self._read(f)  # the old file's last lines, then its unfinished one
+            yield from self._read(f, to_end=True)  # the old file's last lines, then its unfinished one
             yield from self._release(f)
             f.file.close()
             f.file = None
@@ -286,9 +290,13 @@ class Follower:
                 "readable again" if readable else "no longer readable (permissions changed); still reading the open file"
             ))
 
-    def _read(self, f: _Followed) -> Iterator[Chunk]:
+    def _read(self, f: _Followed, to_end: bool = False) -> Iterator[Chunk]:
+        """What `f` holds beyond what was read: up to POLL_READS blocks (the next poll then comes at once),
+        or all of it `to_end` (a file rotated away: nothing will be added to it)."""
         assert f.file is not None
-        while True:
+        reads = 0
+        while to_end or reads < POLL_READS:
+            reads += 1
             try:
                 data = f.file.read(READ_BYTES)
             except OSError as exc:
@@ -298,11 +306,14 @@ class Follower:
                 return
             f.offset += len(data)
             yield from self._take(f, data, f.offset - len(data))
+        self.wake.set()  # more may be waiting: the next poll comes at once
 
     def _poll_stdin(self, f: _Followed) -> Iterator[Chunk]:
         assert self._stdin_reader is not None
         offset = f.offset
-        while not self._stdin_reader.blocks.empty():
+        for _ in range(POLL_READS):
+            if self._stdin_reader.blocks.empty():
+                return
             data = self._stdin_reader.blocks.get()
             if data is None:
                 f.done = True
@@ -313,6 +324,7 @@ class Follower:
             f.offset += len(data)
             yield from self._take(f, data, offset)
             offset = f.offset
+        self.wake.set()  # more may be waiting: the next poll comes at once
 
     def _take(self, f: _Followed, data: bytes, offset: int) -> Iterator[Chunk]:
         """Whole lines of `pending + data` as a chunk; the unfinished rest waits in `pending`."""

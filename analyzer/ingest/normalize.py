@@ -6,7 +6,8 @@ is parsed as `plain` and counted as unparsed with the reason, never dropped.
 Fields every format shares are filled here once: the exception type of a
 traceback, request IDs written in the text, compose status lines, and the HTTP
 request fields of every record that tells a request's outcome (one request
-model whatever logger wrote the line: analyzer.ingest.formats.common.request_fields).
+model whatever logger wrote the line: analyzer.ingest.formats.common.request_fields);
+and every ranged field is checked here once (analyzer.ingest.bounds), whatever wrote it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import polars as pl
 
 from analyzer.diagnostics import Diagnostics
 from analyzer.events import SCHEMA, UTC_TS
+from analyzer.ingest import bounds
 from analyzer.ingest.formats import PLAIN, Format
 from analyzer.ingest.formats.common import exception_types, request_fields, request_ids
 
@@ -87,8 +89,9 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     events = _fill_nulls(events, "request_id", "head", request_ids)
     events = _fill_nulls(events, "exc_type", "text", exception_types)
     status = pl.col("compose_status")
-    return events.with_columns(
+    events = events.with_columns(
         pl.when(status).then(pl.lit("compose")).otherwise(pl.col("format")).alias("format"),
         pl.col("nphys").alias("line_count"),
         pl.col("ts").cast(UTC_TS),
     ).drop("nphys", "compose_status", "head", "fmt", strict=False)
+    return bounds.check(events, diag)

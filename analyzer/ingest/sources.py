@@ -43,7 +43,7 @@ CHUNK_BYTES = 16 << 20  # each Polars call costs ~50-100 µs: big batches amorti
 MAX_LINE_BYTES = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"  # how a gzip stream starts, whatever the file is called
 
-_ROTATED = regex.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d+))?(?P<gz>\.gz)?$")
+_ROTATED = regex.compile(r"(?s)^(?P<base>.+?)(?:\.(?P<n>\d+))?(?P<gz>\.gz)?\Z")  # any name, also one holding a newline
 _DOCKER_LOG = regex.compile(r"^(?P<id>[0-9a-f]{64})-json\.log(?:\.\d+)?(?:\.gz)?$")
 
 

@@ -167,8 +167,13 @@ def iso_times(text: pl.Series) -> pl.Series:
 
 
 def epoch_ts(expr: pl.Expr) -> pl.Expr:
-    """Seconds since the epoch (float) to a UTC timestamp."""
-    return (expr.cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64).cast(UTC_TS)
+    """Seconds since the epoch (float) to a UTC timestamp; text that is no number gives null.
+
+    Never fails: a value beyond what a timestamp holds (`1e300`, `inf`) saturates at about ±285,000
+    years, so that analyzer.ingest.bounds finds it out of range and says so.
+    """
+    micros = expr.cast(pl.Float64, strict=False).fill_nan(None) * 1_000_000
+    return micros.clip(-9e18, 9e18).cast(pl.Int64).cast(UTC_TS)
 
 
 #: An access-line message after its client (`127.0.0.1:43540 - "`), up to its status: `POST /items?x=1 HTTP/1.1" 422`.

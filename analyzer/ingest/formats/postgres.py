@@ -43,7 +43,7 @@ def _prefix_fields(prefix: pl.DataFrame) -> pl.DataFrame:
     p, user, db = pl.col("v"), pl.col("db_user"), pl.col("db_name")
     at_form = p.str.extract_groups(_AT_FORM)  # `%u@%d`
     fields = prefix.select(
-        p.str.extract(r"\[(\d+)\]", 1).cast(pl.Int64, strict=False).alias("pid"),
+        p.str.extract(r"\[(\d+)\]", 1).cast(pl.Float64, strict=False).alias("pid"),
         pl.coalesce(p.str.extract(r"(?-u:\b)user=" + _VALUE, 1), at_form.struct.field("u")).alias("db_user"),
         pl.coalesce(p.str.extract(r"(?-u:\b)db=" + _VALUE, 1), at_form.struct.field("d")).alias("db_name"),
         p.str.extract(r"(?-u:\b)app=" + _VALUE, 1).alias("logger"),
@@ -144,7 +144,7 @@ def structured_events(rows: pl.DataFrame, names: dict[str, str], fields: dict[st
     c = {key: pl.col(name) for key, name in names.items()}
     time = rows.select(c["time"].str.replace(r" \S+$", "").alias("local"), c["time"].str.extract(r" (\S+)$", 1).alias("zone"))
     events = rows.select(
-        c["pid"].cast(pl.Int64, strict=False).alias("pid"),
+        c["pid"].cast(pl.Float64, strict=False).alias("pid"),
         c["message"].str.splitn("\n", 2).struct.field("field_0").alias("message"),
         c["sqlstate"].alias("sqlstate"),
         c["user"].alias("db_user"),
