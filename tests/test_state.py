@@ -373,7 +373,7 @@ def test_checkpoints_are_pruned(tmp_path, monkeypatch):
     diag = Diagnostics()
     s = open_state(state, args, diag)
     assert len(s.checkpoints.files) == 3
-    s.checkpoints.commit(now=s.checkpoints.files[next(iter(s.checkpoints.files))].seen + 31 * 86400)
+    s.checkpoints.settle(now=s.checkpoints.files[next(iter(s.checkpoints.files))].seen + 31 * 86400)
     assert s.checkpoints.files == {}  # not seen for 31 days
     s.close()
     monkeypatch.setattr(checkpoints_module, "MAX_CHECKPOINTS", 2)
@@ -386,11 +386,21 @@ def test_checkpoints_are_pruned(tmp_path, monkeypatch):
 # --- the state folder -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["checkpoints.json", "history.json"])
-@pytest.mark.parametrize("content", [b"{not json", b'{"schema": "something/else"}', b'[1, 2]',
-                                     b'{"schema": "logscan.checkpoints/1", "files": {"1:2": {"path": 3}}}',
-                                     b'{"schema": "logscan.history/1", "runs": [{"time": 1}], "incidents": {}}'])
-def test_corrupt_state_is_set_aside_and_rebuilt(tmp_path, name, content):
+def _damage(data: dict, part: str, content: bytes) -> bytes:
+    """The state file with one part replaced by `content` (the whole file when `part` is "file")."""
+    if part == "file":
+        return content
+    return orjson.dumps({**data, part: orjson.loads(content)})
+
+
+DAMAGE = [b'{"schema": "something/else"}', b'[1, 2]',
+          b'{"schema": "logscan.checkpoints/1", "files": {"1:2": {"path": 3}}}',
+          b'{"schema": "logscan.history/1", "runs": [{"time": 1}], "incidents": {}}']
+
+
+@pytest.mark.parametrize(("part", "content"), [("file", b"{not json")] + [
+    (part, content) for part in ("file", "checkpoints", "history") for content in DAMAGE])
+def test_corrupt_state_is_set_aside_and_rebuilt(tmp_path, part, content):
     log, state = tmp_path / "app.log", tmp_path / "state"
     log.write_text(numbered(0, 10))
     run_lines([str(log)], state)
@@ -398,20 +408,23 @@ def test_corrupt_state_is_set_aside_and_rebuilt(tmp_path, name, content):
     s = open_state(state, [str(log)], diag)
     s.history.record([incident("A")], T0)
     s.commit()
-    (folder,) = [p for p in state.iterdir() if (p / "checkpoints.json").exists()]
-    (folder / name).write_bytes(content)
+    (folder,) = [p for p in state.iterdir() if (p / "state.json").exists()]
+    damaged = _damage(orjson.loads((folder / "state.json").read_bytes()), part, content)
+    (folder / "state.json").write_bytes(damaged)
     lines, diag = run_lines([str(log)], state)
-    (warning,) = notices(diag, name, "damaged", "set aside")
-    asides = list(folder.glob(f"{name}.corrupt-*"))
-    assert len(asides) == 1 and asides[0].read_bytes() == content and str(asides[0]) in warning
-    if name == "checkpoints.json":
-        assert lines == numbered(0, 10).splitlines()  # rebuilt: read from the start
-        assert orjson.loads((folder / name).read_bytes())["schema"] == "logscan.checkpoints/1"
-    else:
+    (warning,) = notices(diag, "state.json", "damaged", "set aside")
+    asides = list(folder.glob("state.json.corrupt-*"))
+    assert len(asides) == 1 and asides[0].read_bytes() == damaged and str(asides[0]) in warning
+    assert orjson.loads((folder / "state.json").read_bytes())["schema"] == "logscan.state/1"  # rewritten whole
+    s = open_state(state, [str(log)], Diagnostics())
+    status = s.history.compare([incident("A")]).statuses
+    s.close()
+    if part == "history":
         assert lines == []  # checkpoints intact
-        s = open_state(state, [str(log)], Diagnostics())
-        assert s.history.compare([incident("A")]).statuses == {"A": "new"}  # history rebuilt
-        s.close()
+        assert status == {"A": "new"}  # history rebuilt
+    else:
+        assert lines == numbered(0, 10).splitlines()  # rebuilt: read from the start
+        assert status == ({"A": "new"} if part == "file" else {"A": "ongoing"})  # an intact history is kept
 
 
 def test_unwritable_state_dir_is_one_clear_error(tmp_path):
@@ -448,7 +461,7 @@ def test_state_files_are_written_atomically(tmp_path, monkeypatch):
     log.write_text(numbered(0, 5))
     run_lines([str(log)], state)
     (folder,) = state.iterdir()
-    before = (folder / "checkpoints.json").read_bytes()
+    before = (folder / "state.json").read_bytes()
     with log.open("a") as f:
         f.write(numbered(5, 6))
 
@@ -459,7 +472,7 @@ def test_state_files_are_written_atomically(tmp_path, monkeypatch):
     with pytest.raises(StateError, match="No space left"):
         run_lines([str(log)], state)
     monkeypatch.undo()
-    assert (folder / "checkpoints.json").read_bytes() == before  # the old state, whole
+    assert (folder / "state.json").read_bytes() == before  # the old state, whole
     assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
 
 

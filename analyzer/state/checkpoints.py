@@ -6,8 +6,8 @@ and by its content: a hash of its first bytes (`head`, up to `HEAD_BYTES`, as
 read: decompressed for `.gz`) and of the bytes just before `offset` (`mark`, up
 to `MARK_BYTES`). `analyzer.ingest.sources.read_chunks` asks `plan` where to start an
 input, and hands the new position to `update` once the input was read to its
-end; nothing is kept until `commit` (called after a successful run), so a run
-that crashes reads the same bytes again next time.
+end; nothing is kept until `settle` (called by the state's commit after a
+successful run), so a run that crashes reads the same bytes again next time.
 
 How an input is matched, in order:
 
@@ -44,7 +44,7 @@ same warning every run). A line cut at the line limit whose
 rest is still being skipped is remembered (`long_line`), so its rest is
 skipped next time too. stdin is never checkpointed.
 
-Limits (`commit` prunes): checkpoints of files not seen in a run for
+Limits (`settle` prunes): checkpoints of files not seen in a run for
 `MAX_AGE_DAYS` days are dropped, and at most `MAX_CHECKPOINTS` are kept (the
 most recently seen).
 """
@@ -126,20 +126,17 @@ class Plan:
 
 
 class Checkpoints:
-    """The checkpoints of one job; `plan`/`update` during a run, `commit` after it succeeded."""
+    """The checkpoints of one job; `plan`/`update` during a run, `settle` after it succeeded."""
 
-    def __init__(
-        self, files: dict[str, Checkpoint] | None = None, save: Callable[[dict[str, Any]], None] | None = None
-    ) -> None:
+    def __init__(self, files: dict[str, Checkpoint] | None = None) -> None:
         self.files: dict[str, Checkpoint] = dict(files or {})
         self.pending: dict[str, Checkpoint] = {}
         self.claimed: dict[str, str] = {}  # checkpoint key -> path that continues it in this run
-        self._save = save
 
     # --- storage -------------------------------------------------------------------------------
 
     @classmethod
-    def from_json(cls, data: Any, save: Callable[[dict[str, Any]], None] | None = None) -> Checkpoints:
+    def from_json(cls, data: Any) -> Checkpoints:
         """From a parsed checkpoints file; ValueError when it is not one."""
         if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("files"), dict):
             raise ValueError(f"not a {SCHEMA} file")
@@ -149,13 +146,13 @@ class Checkpoints:
             if key != _key(cp.dev, cp.ino):
                 raise ValueError(f"checkpoint key {key!r} does not match its file id")
             files[key] = cp
-        return cls(files, save)
+        return cls(files)
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "files": {key: asdict(cp) for key, cp in self.files.items()}}
 
-    def commit(self, now: float | None = None) -> None:
-        """Keep what this run read (call once the run succeeded), prune, and save."""
+    def settle(self, now: float | None = None) -> None:
+        """Keep what this run read (call once the run succeeded, before saving `to_json`), and prune."""
         now = time.time() if now is None else now
         for key, cp in self.pending.items():
             cp.seen = now
@@ -165,8 +162,6 @@ class Checkpoints:
         cutoff = now - MAX_AGE_DAYS * 86400
         kept = sorted((cp for cp in self.files.values() if cp.seen >= cutoff), key=lambda cp: cp.seen, reverse=True)
         self.files = {_key(cp.dev, cp.ino): cp for cp in kept[:MAX_CHECKPOINTS]}
-        if self._save is not None:
-            self._save(self.to_json())
 
     # --- during a run --------------------------------------------------------------------------
 
