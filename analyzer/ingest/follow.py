@@ -1,11 +1,14 @@
 """Follow mode of the sources stage: what `tail` reads, as the byte chunks `Pipeline.feed` takes.
 
 `Follower.poll` returns the whole lines appended since the last call to every
-followed file (and stdin), as `Chunk`s of the same kind `read_chunks` makes, so
+followed file (and stream), as `Chunk`s of the same kind `read_chunks` makes, so
 framing and parsing are exactly the batch ones. What it takes care of:
 
 * Inputs: files, globs and folders (rescanned, so a new matching file is picked
-  up and read from its start), and `-` until EOF. Files present at the start are
+  up and read from its start), and streams until their EOF: `-` (a closed stdin
+  is said and skipped), a FIFO or a process substitution (`tail <(cmd)`), named
+  or found in a folder (read on a thread of its own, which waits for a
+  writer). Files present at the start are
   read from their end (like `tail -f`) unless `from_start`. `.gz` files are
   skipped: in a followed folder they are rotated copies of lines already read.
 * Waking up: watchfiles reports changes in the files' folders within tens of
@@ -52,7 +55,7 @@ from __future__ import annotations
 import glob
 import os
 import queue
-import sys
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -65,7 +68,7 @@ import watchfiles
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest import rotation
 from analyzer.ingest.rotation import FINGERPRINT_BYTES
-from analyzer.ingest.sources import MAX_LINE_BYTES, Chunk, Input, resolve
+from analyzer.ingest.sources import MAX_LINE_BYTES, Chunk, Input, open_stream, resolve, stdin_stream
 
 POLL_SECONDS = 1.0  # fallback poll (and rescan of globs and folders) when no change is reported
 PARTIAL_SECONDS = 1.0  # how long an unfinished last line waits for its newline
@@ -92,29 +95,35 @@ class _Followed:
     first_line: int = 0  # number of the first line of the next chunk (set when a file is opened; 0 = go on)
     problem: str | None = None  # the trouble last reported, so that each change is said once
     readable: bool = True
-    done: bool = False  # stdin reached EOF
+    done: bool = False  # a stream reached its EOF
     drains: list[_Followed] = field(default_factory=list)  # renamed-away files of this input, still read a while
     until: float = 0.0  # a drain: closed when it has not grown by then
 
 
 @dataclass
-class _Stdin:
-    """A thread reading a (blocking) stream into a queue; None marks its end."""
+class _Reader:
+    """A thread reading a (blocking) stream into a queue; None marks its end. A FIFO named by `path` is opened
+    on the thread, where waiting for its writer blocks nothing else."""
 
-    stream: BinaryIO
+    stream: BinaryIO | None
     wake: threading.Event
+    path: str = "-"
     blocks: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
+    error: str | None = None
 
     def start(self) -> None:
-        threading.Thread(target=self._run, name="logscan-stdin", daemon=True).start()
+        threading.Thread(target=self._run, name=f"logscan-read {self.path}", daemon=True).start()
 
     def _run(self) -> None:
-        read = getattr(self.stream, "read1", self.stream.read)
         try:
+            stream = self.stream if self.stream is not None else open_stream(self.path, wait=True)
+            read = getattr(stream, "read1", stream.read)
             while data := read(READ_BYTES):
                 self.blocks.put(data)
                 self.wake.set()
-        except (OSError, ValueError):
+        except OSError as exc:
+            self.error = exc.strerror or str(exc)
+        except ValueError:
             pass  # closed under us: that is its end too
         self.blocks.put(None)
         self.wake.set()
@@ -142,13 +151,16 @@ class Follower:
         self.read_idents: dict[Ident, bytes] = {}  # every file read so far, under whatever name -> its first bytes
         self.ignored: dict[str, tuple[Ident, int]] = {}  # names of content already read -> (file id, mtime) then
         self.patterns = [a for a in args if a != "-" and (Path(a).is_dir() or glob.has_magic(a))]
-        self.stdin: _Followed | None = None
-        self._stdin_reader: _Stdin | None = None
+        self.streams: dict[str, tuple[_Followed, _Reader]] = {}  # stdin, FIFOs and pipes: read until their EOF
+        self._started = False
         self._stop = threading.Event()
         self._last_scan = 0.0
         if "-" in args:
-            self.stdin = _Followed(Input("-"))
-            self._stdin_reader = _Stdin(stdin if stdin is not None else sys.stdin.buffer, self.wake)
+            stream = stdin if stdin is not None else stdin_stream()
+            if stream is None:
+                diag.warn("stdin: closed; nothing to read")
+            else:
+                self.streams["-"] = (_Followed(Input("-")), _Reader(stream, self.wake))
         for arg in args:
             if arg != "-" and arg not in self.patterns:
                 self._add(Input(arg), at_end=not from_start)
@@ -157,18 +169,18 @@ class Follower:
     @property
     def inputs(self) -> list[Input]:
         """Every input followed so far (for flushing held records)."""
-        found = [f.input for f in self.files.values()]
-        return [self.stdin.input, *found] if self.stdin else found
+        return [f.input for f, _ in self.streams.values()] + [f.input for f in self.files.values()]
 
     @property
     def finished(self) -> bool:
-        """Only stdin was followed and it has ended: nothing more can come."""
-        return self.stdin is not None and self.stdin.done and not self.files and not self.patterns
+        """Only streams were followed (or none could be) and they have ended: nothing more can come."""
+        return all(f.done for f, _ in self.streams.values()) and not self.files and not self.patterns
 
     def start(self) -> None:
-        """Start the stdin reader and the change watchers (threads that only wake `poll`'s caller)."""
-        if self._stdin_reader:
-            self._stdin_reader.start()
+        """Start the stream readers and the change watchers (threads that only wake `poll`'s caller)."""
+        self._started = True
+        for _, reader in self.streams.values():
+            reader.start()
         folders = {os.path.dirname(os.path.abspath(p)) for p in self.files} | {
             os.path.abspath(_glob_base(p)) for p in self.patterns
         }
@@ -205,8 +217,9 @@ class Follower:
         """Chunks of whole lines appended to every input since the last call."""
         now = time.monotonic()
         chunks: list[Chunk] = []
-        if self.stdin and not self.stdin.done:
-            chunks.extend(self._poll_stdin(self.stdin))
+        for f, reader in self.streams.values():
+            if not f.done:
+                chunks.extend(self._poll_stream(f, reader))
         for f in list(self.files.values()):
             chunks.extend(self._poll_file(f))
             chunks.extend(self._poll_drains(f, now))
@@ -216,8 +229,9 @@ class Follower:
             self._rescan(at_end=False)
             for path in set(self.files) - before:
                 chunks.extend(self._poll_file(self.files[path]))
-        for f in [self.stdin, *self.files.values(), *(d for f in self.files.values() for d in f.drains)]:
-            if f and f.pending and not f.done and (
+        streams = [f for f, _ in self.streams.values()]
+        for f in [*streams, *self.files.values(), *(d for f in self.files.values() for d in f.drains)]:
+            if f.pending and not f.done and (
                 now - f.pending_since >= self.partial_seconds or len(f.pending) >= MAX_LINE_BYTES
             ):
                 chunks.extend(self._release(f))
@@ -230,7 +244,7 @@ class Follower:
         self._last_scan = time.monotonic()
         scratch = Diagnostics()
         for inp in resolve(self.patterns, scratch):
-            if inp.path not in self.files and not inp.path.endswith(".gz"):
+            if inp.path not in self.files and inp.path not in self.streams and not inp.path.endswith(".gz"):
                 self._add(inp, at_end, found_later=not first)
         if first:
             for message in scratch.errors:
@@ -246,6 +260,12 @@ class Follower:
             st = os.stat(inp.path)
         except OSError:
             st = None  # missing or unreadable: _open says so
+        if st is not None and not stat.S_ISREG(st.st_mode):  # a FIFO or pipe: a stream, read until its EOF
+            reader = _Reader(None, self.wake, inp.path)
+            self.streams[inp.path] = (_Followed(inp), reader)
+            if self._started:
+                reader.start()
+            return
         if st is not None:
             ident = (st.st_dev, st.st_ino)
             if self.ignored.get(inp.path) == (ident, st.st_mtime_ns):
@@ -334,7 +354,7 @@ class Follower:
         if (st.st_dev, st.st_ino) != f.ident:
             yield from self._read(f)  # the old file's last lines; it is read a while longer (a writer may not
             f.drains.append(_Followed(  # have reopened yet), its unfinished last line waits there
-                f.input, f.file, f.ident, f.offset, f.head, f.pending, f.pending_since,
+                f.input, f.file, f.ident, f.offset, f.head, pending=f.pending, pending_since=f.pending_since,
                 until=time.monotonic() + ROTATE_WAIT_SECONDS,
             ))
             f.file, f.pending = None, b""
@@ -429,14 +449,14 @@ class Follower:
             f.offset += len(data)
             yield from self._take(f, data, f.offset - len(data))
 
-    def _poll_stdin(self, f: _Followed) -> Iterator[Chunk]:
-        assert self._stdin_reader is not None
+    def _poll_stream(self, f: _Followed, reader: _Reader) -> Iterator[Chunk]:
         offset = f.offset
-        while not self._stdin_reader.blocks.empty():
-            data = self._stdin_reader.blocks.get()
+        while not reader.blocks.empty():
+            data = reader.blocks.get()
             if data is None:
                 f.done = True
-                self.diag.warn("stdin: end of input")
+                name = "stdin" if f.input.is_stdin else f.input.path
+                self.diag.warn(f"{name}: " + (f"read failed ({reader.error})" if reader.error else "end of input"))
                 yield Chunk(f.input, f.pending, offset - len(f.pending), final=True)
                 f.pending = b""
                 return

@@ -17,6 +17,13 @@ unfinished last line is left for the next run (`SourceStats.held_bytes`, and a
 warning), unless the file was rotated away and gets no more lines
 (`analyzer.state.checkpoints.Plan.final`). Without `resume` (the default, and always for stdin) nothing of this
 runs. `Chunk.offset` is always the true byte offset in the (decompressed) input.
+
+Streams: stdin, a FIFO and a process substitution (`scan <(cmd)`, a pipe
+named `/dev/fd/63`) are read once from where they are, never seeked nor
+checkpointed. A FIFO named by the user is opened as `cat` would (waiting for a
+writer); one found in a folder is opened without waiting, so one no program
+writes to reads as empty instead of stopping the scan. A closed stdin
+(`scan - <&-`) reads as empty, with a warning.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import glob
 import gzip
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Generator, Iterable, Iterator
@@ -43,7 +51,7 @@ CHUNK_BYTES = 16 << 20  # each Polars call costs ~50-100 µs: big batches amorti
 MAX_LINE_BYTES = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"  # how a gzip stream starts, whatever the file is called
 
-_ROTATED = regex.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d+))?(?P<gz>\.gz)?$")
+_ROTATED = regex.compile(r"(?P<base>.+?)(?:\.(?P<n>\d+))?(?P<gz>\.gz)?", flags=regex.DOTALL)  # any name, even with \n
 _DOCKER_LOG = regex.compile(r"^(?P<id>[0-9a-f]{64})-json\.log(?:\.\d+)?(?:\.gz)?$")
 
 
@@ -82,8 +90,9 @@ class Chunk:
 def _rotation_key(path: str) -> tuple[str, int, str]:
     """Sort key putting a rotated set oldest first: app.log.2.gz, app.log.1, app.log."""
     name = os.path.basename(path)
-    m = _ROTATED.match(name)
-    assert m is not None  # the pattern matches any name
+    m = _ROTATED.fullmatch(name)
+    if m is None:  # an empty name: nothing to sort it by but itself
+        return (path, 0, name)
     index = int(m["n"]) if m["n"] else 0
     return (os.path.join(os.path.dirname(path), m["base"]), -index, name)
 
@@ -133,7 +142,7 @@ def _folder_files(folder: Path, diag: Diagnostics) -> list[str]:
             p = Path(root) / name
             if not _is_log_candidate(p):
                 continue
-            if p.is_file():
+            if p.is_file() or p.is_fifo():
                 files.append(str(p))
             elif p.is_symlink():
                 diag.warn(f"{p}: broken link; skipped")
@@ -183,8 +192,8 @@ def known_size(inputs: Iterable[Input]) -> int | None:
     a compressed file. A file that cannot be opened counts 0 here; reading it reports why."""
     total = 0
     for inp in inputs:
-        if inp.is_stdin:
-            return None
+        if inp.is_stdin or not is_regular(inp.path):
+            return None  # a stream: its size is not known before it ends (and opening it would consume it)
         try:
             with open(inp.path, "rb") as f:
                 if f.read(2) == GZIP_MAGIC:
@@ -195,9 +204,39 @@ def known_size(inputs: Iterable[Input]) -> int | None:
     return total
 
 
-def _open(inp: Input) -> BinaryIO:
+def is_regular(path: str) -> bool:
+    """Whether `path` is a regular file (seekable, with a size); False for a FIFO, a pipe, a device, or none."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def stdin_stream() -> BinaryIO | None:
+    """The binary stdin, None when it is closed (`<&-`: Python then has no sys.stdin at all)."""
+    stdin = sys.stdin
+    return getattr(stdin, "buffer", None) if stdin is not None else None
+
+
+def open_stream(path: str, wait: bool) -> BinaryIO:
+    """Open a FIFO or pipe for reading. `wait`: block until a writer opens it (as `cat` does); otherwise a FIFO
+    without a writer reads as empty (opened non-blocking, then switched back to blocking reads)."""
+    if wait:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    os.set_blocking(fd, True)
+    return open(fd, "rb")  # noqa: SIM115 - closed by the caller
+
+
+def _open(inp: Input) -> BinaryIO | None:
+    """The input's byte stream (gzip decompressed); None for a closed stdin."""
     if inp.is_stdin:
-        return sys.stdin.buffer
+        return stdin_stream()
+    if not is_regular(inp.path) and os.path.exists(inp.path):
+        f = open_stream(inp.path, wait=inp.named)
+        if f.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]  # peek: a stream cannot go back
+            return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+        return f
     f = open(inp.path, "rb")  # noqa: SIM115 - closed by read_chunks
     if f.read(2) == GZIP_MAGIC:
         f.seek(0)
@@ -239,7 +278,7 @@ def read_chunks(
     copied once on its way into a chunk. With `inp.resume`, reading starts where
     an earlier run stopped (`_read_resumed`).
     """
-    if inp.resume is not None and not inp.is_stdin:
+    if inp.resume is not None and not inp.is_stdin and is_regular(inp.path):
         yield from _read_resumed(inp, inp.resume, diag, chunk_bytes, max_line_bytes)
         return
     stats = diag.source(inp.path)
@@ -247,6 +286,9 @@ def read_chunks(
         stream = _open(inp)
     except OSError as exc:
         _unreadable(inp, diag, exc)
+        return
+    if stream is None:
+        diag.warn("stdin: closed; nothing to read")
         return
     try:
         yield from _chunks(inp, _blocks(stream, inp, diag, chunk_bytes), stats, chunk_bytes, max_line_bytes)
