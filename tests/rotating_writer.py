@@ -12,7 +12,8 @@ while it writes, the way logrotate (or a logging library) would:
   its O_APPEND handle);
 * `copytruncate_gz`: the same, then app.log.1 compressed to app.log.1.gz and
   removed (logrotate's `compress` without `delaycompress`);
-* `delete`: app.log removed, a new one created;
+* `delete`: app.log removed, a new one created (its lines are in `deleted`:
+  a reader that had not opened it cannot read them);
 * `rename_gz`: rename, reopen, then app.log.1 compressed to app.log.1.gz.
 
 Older copies are shifted first (app.log.1 -> app.log.2). Rotation steps run
@@ -44,6 +45,8 @@ class RotatingWriter(threading.Thread):
         self.folder, self.method, self.rate, self.seconds, self.rotations = folder, method, rate, seconds, rotations
         self.log = folder / "app.log"
         self.written = 0
+        self.file_start = 0  # id of the first line of the current app.log
+        self.deleted: list[range] = []  # ids of the lines of each deleted file
         self.fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def lines(self, n: int) -> bytes:
@@ -95,7 +98,9 @@ class RotatingWriter(threading.Thread):
                 compress(one)
         elif self.method == "delete":
             self.log.unlink()
+            self.deleted.append(range(self.file_start, self.written))
             self.reopen()
+        self.file_start = self.written
         return None
 
 

@@ -201,19 +201,42 @@ def test_rename_rotation_between_runs_loses_and_repeats_nothing(tmp_path):
     assert Counter(seen) == Counter(numbered(0, 35).splitlines())
 
 
-def test_copytruncate_between_runs_rereads_with_a_notice(tmp_path):
+@pytest.mark.parametrize("copy", ["app.log.1", "app.log.1.gz", "app.log-20261123", None])
+def test_copytruncate_of_a_file_named_alone_reads_the_unread_lines_from_its_copy(tmp_path, copy):
     log, state = tmp_path / "app.log", tmp_path / "state"
     log.write_text(numbered(0, 30))
     run_lines([str(log)], state)
-    shutil.copy(log, tmp_path / "app.log.1")
+    with log.open("a") as f:  # written after the last run, before the rotation
+        f.write(numbered(30, 40))
+    if copy:
+        data = log.read_bytes()
+        (tmp_path / copy).write_bytes(gzip.compress(data) if copy.endswith(".gz") else data)
     with log.open("r+") as f:  # copytruncate, then the app writes on
         f.truncate(0)
     with log.open("a") as f:
-        f.write(numbered(30, 35))
+        f.write(numbered(40, 45))
     lines, diag = run_lines([str(log)], state)
-    assert lines == numbered(30, 35).splitlines()
-    assert notices(diag, str(log), "shrank", "read again from the start")
-    assert diag.resumed_bytes == 0
+    if copy is None:  # nowhere to be found: said, with the byte they started at
+        assert lines == numbered(40, 45).splitlines()
+        assert notices(diag, str(log), "shrank", f"after byte {len(numbered(0, 30)):,}", "are lost")
+        return
+    assert lines == numbered(30, 45).splitlines()
+    assert notices(diag, str(log), "shrank", f"read from its copy {tmp_path / copy}")
+    assert diag.resumed_bytes == len(numbered(0, 30))
+    lines, diag = run_lines([str(log)], state)  # the same job again: nothing new
+    assert lines == [] and not notices(diag, "lost")
+
+
+def test_a_file_named_alone_renamed_before_anything_of_it_was_read_is_read_under_its_new_name(tmp_path):
+    log, state = tmp_path / "app.log", tmp_path / "state"
+    log.touch()
+    assert run_lines([str(log)], state)[0] == []  # its checkpoint: offset 0, no first bytes to recognise it by
+    log.write_text(numbered(0, 10))
+    log.rename(tmp_path / "app.log.1")
+    log.write_text(numbered(10, 12))
+    lines, diag = run_lines([str(log)], state)
+    assert lines == numbered(0, 12).splitlines()
+    assert notices(diag, str(log), f"read from its copy {tmp_path / 'app.log.1'}")
 
 
 def test_copytruncate_with_the_copy_among_the_inputs_reads_each_line_once(tmp_path):

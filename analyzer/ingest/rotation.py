@@ -78,6 +78,19 @@ def find_copy(path: str, known_head: bytes) -> str | None:
     return None
 
 
+def read_at(path: str, offset: int, n: int) -> bytes | None:
+    """`n` bytes of `path`'s content (decompressed for gzip) at `offset`; None when it holds fewer or is unreadable."""
+    out = b""
+    try:
+        for block in blocks_from(path, offset):
+            out += block[: n - len(out)]
+            if len(out) >= n:
+                break
+    except OSError:
+        return None
+    return out if len(out) == n else None
+
+
 def blocks_from(path: str, offset: int) -> Iterator[bytes]:
     """`path`'s content (decompressed for gzip) from byte `offset` to its end, in blocks.
 

@@ -43,9 +43,10 @@ import orjson
 import regex
 
 from analyzer.diagnostics import Diagnostics, SourceStats
+from analyzer.ingest import rotation
 
 if TYPE_CHECKING:
-    from analyzer.state.checkpoints import Checkpoints
+    from analyzer.state.checkpoints import Checkpoint, Checkpoints
 
 CHUNK_BYTES = 16 << 20  # each Polars call costs ~50-100 µs: big batches amortise it; peak RSS stays ~0.5 GiB
 MAX_LINE_BYTES = 1 << 20
@@ -450,6 +451,8 @@ def _read_resumed(
         plan = checkpoints.plan(inp.path, st, compressed, head, None if compressed else (lambda at, n: os.pread(fd, n, at)))
         if plan.note:
             diag.warn(plan.note)
+        if plan.copy is not None:  # truncated: first what its rotated copy holds past the old offset
+            yield from _read_copy(inp, *plan.copy, checkpoints, diag, chunk_bytes, max_line_bytes)
         first = skipped = b""
         if compressed:
             stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
@@ -463,7 +466,13 @@ def _read_resumed(
             if plan.offset:
                 mark, first = _skip(stream, plan.offset, plan.mark_len, chunk_bytes)
                 skipped = mark or b""
-                if mark is None or digest(mark) != plan.mark:
+                if mark is None:  # it holds less than was read of its content (still being compressed): nothing new
+                    stats.resumed_bytes += plan.offset
+                    checkpoints.update(inp.path, st, True, plan.offset, plan.lines, plan.long_line, head,
+                                       plan.mark_len, plan.mark, st.st_size)
+                    yield Chunk(inp, b"", plan.offset, True, plan.lines + 1)
+                    return
+                if digest(mark) != plan.mark:
                     diag.warn(
                         f"{inp.path}: does not continue what an earlier run read as it seemed to (checked up to "
                         f"byte {plan.offset:,} of its decompressed content); read from the start"
@@ -482,20 +491,7 @@ def _read_resumed(
             inp, tail or blocks, stats, chunk_bytes, max_line_bytes, plan.offset, plan.long_line,
             hold=not compressed and not plan.final,  # a rotated-away file gets no more lines: nothing to wait for
         )
-        lines = plan.lines
-        while True:
-            try:
-                chunk = next(gen)
-            except StopIteration as stop:
-                end: _End = stop.value
-                break
-            n = chunk.data.count(b"\n")
-            if chunk.final and chunk.data and not chunk.data.endswith(b"\n"):
-                n += 1
-            chunk = replace(chunk, first_line=lines + 1)
-            lines += n
-            yield chunk
-            del chunk  # not kept alive while the next one is read
+        end, lines = yield from _numbered(gen, plan.lines)
         if end.held:
             stats.held_bytes += end.held
             diag.warn(
@@ -515,6 +511,48 @@ def _read_resumed(
     finally:
         stream.close()
         raw.close()
+
+
+def _numbered(gen: Generator[Chunk, None, _End], lines: int) -> Generator[Chunk, None, tuple[_End, int]]:
+    """The chunks of `gen` numbered (`lines` lines before the first); returns where it ended and the lines then."""
+    while True:
+        try:
+            chunk = next(gen)
+        except StopIteration as stop:
+            return stop.value, lines
+        n = chunk.data.count(b"\n")
+        if chunk.final and chunk.data and not chunk.data.endswith(b"\n"):
+            n += 1
+        chunk = replace(chunk, first_line=lines + 1)
+        lines += n
+        yield chunk
+        del chunk  # not kept alive while the next one is read
+
+
+def _read_copy(
+    inp: Input, copy: str, cp: Checkpoint, checkpoints: Checkpoints, diag: Diagnostics, chunk_bytes: int,
+    max_line_bytes: int,
+) -> Iterator[Chunk]:
+    """What the rotated copy `copy` of the truncated `inp` holds past `cp` (where an earlier run stopped), as
+    chunks of `inp`; the copy is checkpointed at its end, so it is not read again should it become an input."""
+    from analyzer.state.checkpoints import HEAD_BYTES, MARK_BYTES, digest
+
+    stats = diag.source(inp.path)
+    try:
+        st = os.stat(copy)
+        with open(copy, "rb") as f:
+            compressed = f.read(2) == GZIP_MAGIC
+        head = rotation.head(copy, HEAD_BYTES) or b""
+        tail = _Tail(MARK_BYTES, rotation.blocks_from(copy, cp.offset))
+        gen = _chunks(inp, tail, stats, chunk_bytes, max_line_bytes, cp.offset, cp.long_line)
+        end, lines = yield from _numbered(gen, cp.lines)
+    except OSError as exc:
+        diag.warn(f"{copy}: cannot read ({exc.strerror or exc}); lines written to {inp.path} after byte "
+                  f"{cp.offset:,} and before it was truncated are lost")
+        return
+    stats.resumed_bytes += cp.offset
+    mark_len, mark = (len(tail.data), digest(tail.data)) if tail.data else (cp.mark_len, cp.mark)
+    checkpoints.update(copy, st, compressed, end.consumed, lines, end.skipping, head, mark_len, mark, st.st_size)
 
 
 def _prepend(first: bytes, blocks: Iterator[bytes]) -> Iterator[bytes]:

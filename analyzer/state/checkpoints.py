@@ -27,8 +27,22 @@ How an input is matched, in order:
    are decompressed and dropped (a mismatch there: read from the start, with a
    warning). The one with the largest offset wins. A warning names the earlier
    file and the byte the input was resumed at.
-3. Nothing matched: read from the start (with a warning when a checkpoint
+3. The same file id truncated, or another file under the name a checkpoint
+   was read under (copytruncate, or rename and create, of a file named alone:
+   its rotated copy is not among the inputs): the newest file beside it whose
+   first bytes and bytes before the offset are the checkpoint's (`app.log.1`,
+   `app.log-20261123`, `app.log.1.gz`; analyzer.ingest.rotation) is its copy
+   (`Plan.copy`): what the copy holds past the offset is read first, then the
+   file from its start. Without a copy, a warning says that lines written
+   after the offset and before the truncation, if any, are lost. (A renamed
+   file that its writer goes on writing to after such a run is read further
+   only when it is an input: pass a glob such as `'app.log*'`.)
+4. Nothing matched: read from the start (with a warning when a checkpoint
    existed for this very path and nothing continued it: the file was replaced).
+
+A file already read in this run (its pending checkpoint, e.g. a copy read
+through its truncated original before it came up as an input itself) is
+continued from where this run left it.
 
 Bytes not read again are always counted (`SourceStats.resumed_bytes`); an
 unfinished last line of a plain file is never consumed: the checkpoint stays
@@ -57,6 +71,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from analyzer.ingest import rotation
 
 SCHEMA = "logscan.checkpoints/1"
 HEAD_BYTES = 4096
@@ -123,6 +139,7 @@ class Plan:
     whole: bool = False  # an unchanged .gz read to its end before: skip it without decompressing
     note: str | None = None  # a warning for Diagnostics
     final: bool = False  # rotated away, gets no more lines: read an unfinished last line instead of holding it
+    copy: tuple[str, Checkpoint] | None = None  # a truncated file's rotated copy, and the checkpoint it continues
 
 
 class Checkpoints:
@@ -154,6 +171,10 @@ class Checkpoints:
     def settle(self, now: float | None = None) -> None:
         """Keep what this run read (call once the run succeeded, before saving `to_json`), and prune."""
         now = time.time() if now is None else now
+        read = {cp.path for cp in self.pending.values()}
+        for key, by in self.claimed.items():  # continued by another file read to its end: superseded (kept, such a
+            if key not in self.pending and os.path.abspath(by) in read:  # stale one would match a reused file id)
+                self.files.pop(key, None)
         for key, cp in self.pending.items():
             cp.seen = now
             self.files[key] = cp
@@ -175,6 +196,10 @@ class Checkpoints:
     def _plan(self, path: str, st: os.stat_result, compressed: bool, head: bytes, pread: PRead | None) -> Plan:
         key = _key(st.st_dev, st.st_ino)
         where = os.path.abspath(path)  # stored and compared absolute, shown as given
+        done = self.pending.get(key)
+        if done is not None and not self._differs(done, st, compressed, head, pread):
+            return Plan(offset=done.offset, lines=done.lines, long_line=done.long_line, mark_len=done.mark_len,
+                        mark=done.mark, final=True, note=f"{path}: already read up to byte {done.offset:,} in this run")
         cp = self.files.get(key)
         problem = None
         if cp is not None:
@@ -189,18 +214,34 @@ class Checkpoints:
             return self._resume(found, path, where, st, compressed)
         if cp is not None and problem is not None:
             other_path = self.claimed.get(key)
-            also = f" (what was read of it before continues in {other_path})" if other_path and other_path != path else ""
-            return Plan(note=f"{path}: {problem} since the last run{also}; read again from the start")
-        if cp is not None:  # the same file, nothing of it read before
+            if other_path and other_path != path:
+                return Plan(note=f"{path}: {problem} since the last run (what was read of it before continues in "
+                            f"{other_path}); read again from the start")
+            if cp.path == where:  # truncated (copytruncate) or rewritten in place
+                self.claimed[key] = path
+                return self._from_copy(cp, path, f"{problem} since the last run", "read again from the start")
+            # else it was read under another name: a freed file id given to a new file; the name decides below
+        elif cp is not None:  # the same file, nothing of it read before
             self.claimed[key] = path
             return self._resume(cp, path, where, st, compressed)
         for other_key, other in self.files.items():
             if other.path == where and other_key not in self.claimed:
-                return Plan(
-                    note=f"{path}: not the file read last time under this name (replaced or recreated: another "
-                    "file id and other first bytes); read from the start"
-                )
+                self.claimed[other_key] = path
+                return self._from_copy(other, path, "not the file read last time under this name (replaced or "
+                                       "recreated: another file id and other first bytes)", "read from the start")
         return Plan()
+
+    def _from_copy(self, cp: Checkpoint, path: str, what: str, restart: str) -> Plan:
+        """Where to start `path`, whose content `cp` describes no more (truncated or replaced): first what its
+        rotated copy beside it holds past `cp.offset`, then `path` from its start; without a copy, said lost."""
+        copy = self._copy_beside(cp, path)
+        if copy is not None:
+            return Plan(copy=(copy, cp), note=(
+                f"{path}: {what}; what was written to it after byte {cp.offset:,} is read from its copy {copy}, "
+                f"then {restart}"))
+        lost = (f"no copy with its first bytes was found beside it: lines written after byte {cp.offset:,} and "
+                "before that, if there were any, are lost; ")
+        return Plan(note=f"{path}: {what}; {lost}{restart}")
 
     def update(
         self, path: str, st: os.stat_result, compressed: bool, offset: int, lines: int, long_line: bool,
@@ -241,11 +282,15 @@ class Checkpoints:
     def _same_content(
         self, key: str, st: os.stat_result, compressed: bool, head: bytes, pread: PRead | None
     ) -> Checkpoint | None:
-        """The checkpoint (of another file id) whose content this file continues: the one read furthest."""
+        """The checkpoint (of another file id, not yet continued; for a .gz, also one read in this run) whose
+        content this file continues: the one read furthest."""
         best: Checkpoint | None = None
         heads: dict[int, str] = {}  # head length -> digest of the file's first bytes (most are HEAD_BYTES long)
-        for other_key, cp in self.files.items():
-            if other_key == key or other_key in self.claimed or cp.head_len == 0 or cp.head_len > len(head):
+        candidates = [(k, cp) for k, cp in self.files.items() if k not in self.claimed]
+        if compressed:  # also a file read in this run: `app.log.1.gz` being made from the `app.log.1` just read
+            candidates += self.pending.items()
+        for other_key, cp in candidates:
+            if other_key == key or cp.head_len == 0 or cp.head_len > len(head):
                 continue
             if cp.head_len not in heads:
                 heads[cp.head_len] = digest(head[: cp.head_len])
@@ -256,6 +301,26 @@ class Checkpoints:
             if best is None or (cp.offset, cp.seen) > (best.offset, best.seen):
                 best = cp
         return best
+
+    def _copy_beside(self, cp: Checkpoint, path: str) -> str | None:
+        """The newest file beside `path` holding the content `cp` describes (first bytes and the bytes before its
+        offset), read no further in this run: the rotated copy of a truncated or replaced file. With nothing of
+        that content read (offset 0: no first bytes to compare), only the file itself, renamed, is."""
+        for candidate in rotation.candidates(path):
+            try:
+                st = os.stat(candidate)
+            except OSError:
+                continue
+            key = _key(st.st_dev, st.st_ino)
+            if key in self.pending or (cp.offset == 0 and key != _key(cp.dev, cp.ino)):
+                continue
+            first = rotation.head(candidate, cp.head_len)
+            if first is None or not self._head_matches(cp, first):
+                continue
+            before = rotation.read_at(candidate, cp.offset - cp.mark_len, cp.mark_len)
+            if before is not None and digest(before) == cp.mark:
+                return candidate
+        return None
 
     @staticmethod
     def _resume(cp: Checkpoint, path: str, where: str, st: os.stat_result, compressed: bool) -> Plan:
