@@ -34,7 +34,7 @@ import os
 import stat
 import sys
 import zlib
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -310,7 +310,7 @@ class _End:
     """Where a `_chunks` run stopped: `consumed` bytes of the input are in chunks (or skipped as an over-long line)."""
 
     consumed: int  # offset just past the last byte passed on (the held unfinished line excluded)
-    held: int  # bytes of an unfinished last line not passed on (only with hold)
+    held: int  # bytes of an unfinished last line or record not passed on (only with hold)
     skipping: bool  # the input ended inside an over-long line whose rest is being skipped
 
 
@@ -322,13 +322,14 @@ def _chunks(
     max_line_bytes: int,
     start: int = 0,
     skipping: bool = False,
-    hold: bool = False,
+    hold: Callable[[bytes], int] | None = None,
 ) -> Generator[Chunk, None, _End]:
     """Blocks read from offset `start` -> chunks of whole lines (the last one `final`).
 
     `skipping`: the input starts inside an over-long line already cut, whose rest
     is skipped. `hold`: an unfinished last line is not passed on (the final chunk
-    ends at the last newline) and is reported as `_End.held`.
+    ends at the last newline), nor the part of the final chunk's whole lines after
+    the first `hold(lines)` bytes (an unfinished last record); both are `_End.held`.
     """
     parts: list[bytes] = []  # read but not yet emitted; all but the unfinished last line end in a newline
     size = 0  # bytes in parts
@@ -371,10 +372,11 @@ def _chunks(
     if skipping:
         yield Chunk(inp, b"", pos, True)
         return _End(pos, 0, True)
-    if hold and unfinished:
-        out = b"".join(parts)[: size - unfinished]
+    if hold is not None:
+        whole = b"".join(parts)[: size - unfinished]
+        out = whole[: hold(whole)]
         yield Chunk(inp, out, base, True)
-        return _End(base + len(out), unfinished, False)
+        return _End(base + len(out), size - len(out), False)
     yield Chunk(inp, b"".join(parts), base, True)
     return _End(base + size, 0, False)
 
@@ -431,6 +433,7 @@ def _read_resumed(
     The new position is only handed to `checkpoints` (pending, committed by the
     caller after a successful run) once the input was read to its end.
     """
+    from analyzer.ingest.settle import SETTLE_SECONDS, settled
     from analyzer.state.checkpoints import HEAD_BYTES, MARK_BYTES, Plan, digest
 
     stats = diag.source(inp.path)
@@ -487,16 +490,19 @@ def _read_resumed(
         if first:
             blocks = _prepend(first, blocks)
         tail = _Tail(MARK_BYTES, blocks, skipped) if compressed else None
+        mtime = os.fstat(fd).st_mtime
         gen = _chunks(
             inp, tail or blocks, stats, chunk_bytes, max_line_bytes, plan.offset, plan.long_line,
-            hold=not compressed and not plan.final,  # a rotated-away file gets no more lines: nothing to wait for
+            # a rotated-away file gets no more lines: nothing to wait for
+            hold=None if compressed or plan.final else (lambda lines: settled(inp, lines, mtime)),
         )
         end, lines = yield from _numbered(gen, plan.lines)
         if end.held:
             stats.held_bytes += end.held
             diag.warn(
-                f"{inp.path}: its last line is unfinished ({end.held:,} bytes without a newline yet); "
-                "left for the next run"
+                f"{inp.path}: its last record may be unfinished (a traceback without its exception line, a line "
+                f"without its newline, or an error written less than {SETTLE_SECONDS:g}s ago); its {end.held:,} "
+                "bytes are left for the next run"
             )
         if tail is not None:  # a compressed input is read to its end: the mark is the last bytes read
             mark = tail.data
