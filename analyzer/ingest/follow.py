@@ -270,7 +270,7 @@ class Follower:
             ident = (st.st_dev, st.st_ino)
             if self.ignored.get(inp.path) == (ident, st.st_mtime_ns):
                 return  # unchanged since it was found to be a file already read
-            if self._already_read(inp.path, ident, st.st_size, found_later):
+            if self._already_read(inp.path, ident, found_later):
                 self.ignored[inp.path] = (ident, st.st_mtime_ns)
                 return
             self.ignored.pop(inp.path, None)
@@ -279,7 +279,7 @@ class Follower:
         f = self.files[inp.path] = _Followed(inp)
         self._open(f, at_end)
 
-    def _already_read(self, path: str, ident: Ident, size: int, found_later: bool) -> bool:
+    def _already_read(self, path: str, ident: Ident, found_later: bool) -> bool:
         """Whether `path` holds content read already: a followed file's under another name (same file id and
         first bytes: renamed), or, found later, a copy of a followed file (its first bytes, at least as many)."""
         known = self.read_idents.get(ident)
