@@ -16,7 +16,8 @@ while it writes, the way logrotate (or a logging library) would:
   a reader that had not opened it cannot read them);
 * `rename_gz`: rename, reopen, then app.log.1 compressed to app.log.1.gz.
 
-Older copies are shifted first (app.log.1 -> app.log.2). Rotation steps run
+Older copies are shifted first (app.log.1 -> app.log.2), none is removed, so a
+reader that comes late still finds every line somewhere. Rotation steps run
 between two writes of the same thread, so no line is lost by the rotation
 itself: every line written must be read exactly once.
 """
@@ -80,10 +81,10 @@ class RotatingWriter(threading.Thread):
     def rotate(self) -> int | None:
         """One rotation; returns how many batches go on to the old file first (rename), else None."""
         one = self.folder / "app.log.1"
-        if one.exists():
-            one.rename(self.folder / "app.log.2")
-        if (self.folder / "app.log.1.gz").exists():
-            (self.folder / "app.log.1.gz").rename(self.folder / "app.log.2.gz")
+        for k in range(self.rotations, 0, -1):  # keep every copy: app.log.2 -> app.log.3, app.log.1 -> app.log.2
+            for ext in ("", ".gz"):
+                if (self.folder / f"app.log.{k}{ext}").exists():
+                    (self.folder / f"app.log.{k}{ext}").rename(self.folder / f"app.log.{k + 1}{ext}")
         if self.method in ("rename", "create", "rename_gz"):
             self.log.rename(one)
             if self.method == "rename":

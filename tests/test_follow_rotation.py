@@ -9,15 +9,21 @@ read and the copy (1,000 of 1,100), without a warning.
 from __future__ import annotations
 
 import gzip
+import io
+import json
+import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from rotating_writer import METHODS, RotatingWriter, exactly_once, line_ids
 
+from analyzer.commands.tail import TailFormat, run_tail
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.follow import Follower
+from analyzer.live import Limits
 
 
 def follow_while(follower: Follower, writer: RotatingWriter, settle: float = 1.5) -> list[bytes]:
@@ -43,7 +49,7 @@ def follow_while(follower: Follower, writer: RotatingWriter, settle: float = 1.5
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("target", ["file", "folder"])
 def test_rotation_under_load_reads_every_line_once(tmp_path: Path, method: str, target: str) -> None:
-    writer = RotatingWriter(tmp_path, method, rate=20_000, seconds=1.5, rotations=3)
+    writer = RotatingWriter(tmp_path, method, rate=20_000, seconds=1.2, rotations=3)
     diag = Diagnostics()
     follower = Follower([str(writer.log) if target == "file" else str(tmp_path)], diag, from_start=True,
                         poll_seconds=0.1)
@@ -125,3 +131,30 @@ def test_truncated_and_grown_past_the_old_size_between_two_polls_is_seen_by_its_
     log.write_bytes(b"L00000001 new, and longer than what was there\n")
     assert line_ids(c.data for c in follower.poll()) == {1: 1}  # not read from byte 14 as if appended
     assert any("truncated" in w for w in diag.warnings)
+
+
+@pytest.mark.parametrize("target", ["file", "folder"])
+def test_tail_counts_every_line_once_through_a_copytruncate_after_a_burst(tmp_path: Path, target: str) -> None:
+    """Issue 14, 1 and 2 through `logscan tail`'s driver: 1,100 lines written, 2,100 or 100 read before."""
+    log = tmp_path / "app.log"
+    log.touch()
+    out, stop = io.StringIO(), threading.Event()
+    fast = Limits(tick_seconds=0.05, hold_seconds=0.2)
+    tail = threading.Thread(target=run_tail, args=([str(log) if target == "file" else str(tmp_path)],),
+                            kwargs={"output": TailFormat.jsonl, "out": out, "stop": stop, "limits": fast,
+                                    "from_start": True})
+    tail.start()
+    time.sleep(0.5)
+    with open(log, "ab", buffering=0) as app:
+        app.write(b"".join(b"2026-11-23 10:00:00.000 | INFO     | app:f:1 - L%08d\n" % i for i in range(100)))
+        time.sleep(0.5)  # read
+        app.write(b"".join(b"2026-11-23 10:00:01.000 | INFO     | app:f:1 - L%08d\n" % i for i in range(100, 1100)))
+        shutil.copyfile(log, tmp_path / "app.log.1")  # copytruncate at once, before tail reads the burst
+        os.truncate(log, 0)
+    time.sleep(1.0)  # a rescan of the folder
+    stop.set()
+    tail.join(20)
+    assert not tail.is_alive()
+    report = json.loads(out.getvalue().splitlines()[-1])["report"]
+    assert report["summary"]["lines_read"] == 1100
+    assert any("read from its copy" in w for w in report["summary"]["warnings"])

@@ -239,6 +239,37 @@ def test_a_file_named_alone_renamed_before_anything_of_it_was_read_is_read_under
     assert notices(diag, str(log), f"read from its copy {tmp_path / 'app.log.1'}")
 
 
+def test_a_file_named_alone_rotated_twice_between_runs_loses_no_generation(tmp_path):
+    log, state = tmp_path / "app.log", tmp_path / "state"
+    log.write_text(numbered(0, 10))
+    run_lines([str(log)], state)
+    with log.open("a") as f:
+        f.write(numbered(10, 15))
+    log.rename(tmp_path / "app.log.1")  # first rotation
+    log.write_text(numbered(15, 25))
+    (tmp_path / "app.log.2.gz").write_bytes(gzip.compress((tmp_path / "app.log.1").read_bytes()))
+    (tmp_path / "app.log.1").unlink()
+    shutil.copy(log, tmp_path / "app.log.1")  # second rotation (copytruncate), the generation no run saw
+    log.write_text(numbered(25, 30))
+    lines, diag = run_lines([str(log)], state)
+    assert lines == numbered(10, 30).splitlines()
+    assert notices(diag, str(log), f"read from its copy {tmp_path / 'app.log.2.gz'}", str(tmp_path / "app.log.1"))
+
+
+def test_a_file_seen_empty_then_copytruncated_and_compressed_is_read_from_its_copy(tmp_path):
+    log, state = tmp_path / "app.log", tmp_path / "state"
+    log.touch()
+    os.utime(log, ns=(1, 1))  # seen empty long ago
+    run_lines([str(log)], state)
+    log.write_text(numbered(0, 10))
+    (tmp_path / "app.log.1.gz").write_bytes(gzip.compress(log.read_bytes()))
+    log.write_text("")
+    log.write_text(numbered(10, 12))
+    lines, diag = run_lines([str(log)], state)
+    assert lines == numbered(0, 12).splitlines()
+    assert notices(diag, str(log), "empty at the last run", str(tmp_path / "app.log.1.gz"))
+
+
 def test_copytruncate_with_the_copy_among_the_inputs_reads_each_line_once(tmp_path):
     log, state = tmp_path / "app.log", tmp_path / "state"
     args = [str(tmp_path / "app.log*")]

@@ -454,8 +454,8 @@ def _read_resumed(
         plan = checkpoints.plan(inp.path, st, compressed, head, None if compressed else (lambda at, n: os.pread(fd, n, at)))
         if plan.note:
             diag.warn(plan.note)
-        if plan.copy is not None:  # truncated: first what its rotated copy holds past the old offset
-            yield from _read_copy(inp, *plan.copy, checkpoints, diag, chunk_bytes, max_line_bytes)
+        for copy, continued in plan.copies:  # truncated or replaced: first what its rotated copies hold unread
+            yield from _read_copy(inp, copy, continued, checkpoints, diag, chunk_bytes, max_line_bytes)
         first = skipped = b""
         if compressed:
             stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]

@@ -32,9 +32,12 @@ How an input is matched, in order:
    its rotated copy is not among the inputs): the newest file beside it whose
    first bytes and bytes before the offset are the checkpoint's (`app.log.1`,
    `app.log-20261123`, `app.log.1.gz`; analyzer.ingest.rotation) is its copy
-   (`Plan.copy`): what the copy holds past the offset is read first, then the
-   file from its start. Without a copy, a warning says that lines written
-   after the offset and before the truncation, if any, are lost. (A renamed
+   (`Plan.copies`): what the copy holds past the offset is read first, then the
+   file from its start. Rotated copies of it made since the last run whose
+   content no checkpoint knows (rotated more than once between two runs, or
+   seen empty, with no first bytes to know it by) are read whole before it,
+   oldest first. Without a copy, a warning says that lines written after the
+   offset and before the truncation, if any, are lost. (A renamed
    file that its writer goes on writing to after such a run is read further
    only when it is an input: pass a glob such as `'app.log*'`.)
 4. Nothing matched: read from the start (with a warning when a checkpoint
@@ -69,7 +72,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from analyzer.ingest import rotation
@@ -139,7 +142,9 @@ class Plan:
     whole: bool = False  # an unchanged .gz read to its end before: skip it without decompressing
     note: str | None = None  # a warning for Diagnostics
     final: bool = False  # rotated away, gets no more lines: read an unfinished last line instead of holding it
-    copy: tuple[str, Checkpoint] | None = None  # a truncated file's rotated copy, and the checkpoint it continues
+    # rotated copies to read first (oldest first), each with the checkpoint it continues: a truncated or replaced
+    # file's copy, or copies made since a run that saw the file empty
+    copies: list[tuple[str, Checkpoint]] = field(default_factory=list)
 
 
 class Checkpoints:
@@ -219,29 +224,41 @@ class Checkpoints:
                             f"{other_path}); read again from the start")
             if cp.path == where:  # truncated (copytruncate) or rewritten in place
                 self.claimed[key] = path
-                return self._from_copy(cp, path, f"{problem} since the last run", "read again from the start")
+                return self._from_copy(cp, path, head, f"{problem} since the last run", "read again from the start")
             # else it was read under another name: a freed file id given to a new file; the name decides below
         elif cp is not None:  # the same file, nothing of it read before
             self.claimed[key] = path
-            return self._resume(cp, path, where, st, compressed)
+            plan = self._resume(cp, path, where, st, compressed)
+            plan.copies = self._unseen_copies(cp, path, head, [])
+            if plan.copies:
+                plan.note = (f"{path}: empty at the last run, rotated since; its rotated copies "
+                             f"{', '.join(c for c, _ in plan.copies)} are read first")
+            return plan
         for other_key, other in self.files.items():
             if other.path == where and other_key not in self.claimed:
                 self.claimed[other_key] = path
-                return self._from_copy(other, path, "not the file read last time under this name (replaced or "
-                                       "recreated: another file id and other first bytes)", "read from the start")
+                return self._from_copy(other, path, head, "not the file read last time under this name (replaced "
+                                       "or recreated: another file id and other first bytes)", "read from the start")
         return Plan()
 
-    def _from_copy(self, cp: Checkpoint, path: str, what: str, restart: str) -> Plan:
-        """Where to start `path`, whose content `cp` describes no more (truncated or replaced): first what its
-        rotated copy beside it holds past `cp.offset`, then `path` from its start; without a copy, said lost."""
+    def _from_copy(self, cp: Checkpoint, path: str, head: bytes, what: str, restart: str) -> Plan:
+        """Where to start `path` (first bytes `head`), whose content `cp` describes no more (truncated or
+        replaced): first what its rotated copy beside it holds past `cp.offset`, and rotated copies made since
+        that hold content never read (more than one rotation since the last run), then `path` from its start;
+        without a copy of `cp`'s content, said lost."""
         copy = self._copy_beside(cp, path)
-        if copy is not None:
-            return Plan(copy=(copy, cp), note=(
-                f"{path}: {what}; what was written to it after byte {cp.offset:,} is read from its copy {copy}, "
-                f"then {restart}"))
-        lost = (f"no copy with its first bytes was found beside it: lines written after byte {cp.offset:,} and "
-                "before that, if there were any, are lost; ")
-        return Plan(note=f"{path}: {what}; {lost}{restart}")
+        copies = [(copy, cp)] if copy is not None else []
+        copies += self._unseen_copies(cp, path, head, [c for c, _ in copies])
+        if not copies:
+            lost = (f"no copy with its first bytes was found beside it: lines written after byte {cp.offset:,} and "
+                    "before that, if there were any, are lost; ")
+            return Plan(note=f"{path}: {what}; {lost}{restart}")
+        how = f"what was written to it after byte {cp.offset:,} is read from its copy {copy}" if copy else (
+            "no copy of what was read of it is beside it (lines written after byte "
+            f"{cp.offset:,} and before that, if there were any, are lost)")
+        later = [c for c, _ in copies if c != copy]
+        also = f"; rotated copies made since, never read, are read too: {', '.join(later)}" if later else ""
+        return Plan(copies=copies, note=f"{path}: {what}; {how}{also}; then {restart}")
 
     def update(
         self, path: str, st: os.stat_result, compressed: bool, offset: int, lines: int, long_line: bool,
@@ -305,14 +322,17 @@ class Checkpoints:
     def _copy_beside(self, cp: Checkpoint, path: str) -> str | None:
         """The newest file beside `path` holding the content `cp` describes (first bytes and the bytes before its
         offset), read no further in this run: the rotated copy of a truncated or replaced file. With nothing of
-        that content read (offset 0: no first bytes to compare), only the file itself, renamed, is."""
+        that content read (offset 0: no first bytes to compare), only the file itself renamed to a rotated name of
+        `path` (`app.log.1`) is."""
         for candidate in rotation.candidates(path):
             try:
                 st = os.stat(candidate)
             except OSError:
                 continue
             key = _key(st.st_dev, st.st_ino)
-            if key in self.pending or (cp.offset == 0 and key != _key(cp.dev, cp.ino)):
+            if key in self.pending or (
+                cp.offset == 0 and (key != _key(cp.dev, cp.ino) or not _rotated_name(candidate, path))
+            ):
                 continue
             first = rotation.head(candidate, cp.head_len)
             if first is None or not self._head_matches(cp, first):
@@ -321,6 +341,41 @@ class Checkpoints:
             if before is not None and digest(before) == cp.mark:
                 return candidate
         return None
+
+    def _unseen_copies(
+        self, cp: Checkpoint, path: str, head: bytes, taken: list[str]
+    ) -> list[tuple[str, Checkpoint]]:
+        """Rotated copies of `path` made since the run that left `cp` (a file rotated more than once since, or
+        seen empty: nothing to know its content by): modified after it, holding content no checkpoint knows
+        and that neither `path` (first bytes `head`) nor another of them (`taken`, or a plain copy before its
+        .gz) holds, not read in this run; oldest first, each to be read whole."""
+        known = [c for c in (*self.files.values(), *self.pending.values()) if c.head_len]
+        heads = [first for p in taken if (first := rotation.head(p, HEAD_BYTES))]
+        if head:
+            heads.append(head)
+        found: list[tuple[int, str, os.stat_result]] = []
+        for candidate in sorted(rotation.candidates(path), key=lambda p: p.endswith(".gz")):  # plain ones first
+            if candidate in taken or not _rotated_name(candidate, path):
+                continue  # without first bytes to go by, only its own rotated names
+            try:
+                st = os.stat(candidate)
+            except OSError:
+                continue
+            if _key(st.st_dev, st.st_ino) in self.pending or st.st_mtime_ns <= cp.mtime_ns:
+                continue
+            first = rotation.head(candidate, HEAD_BYTES)
+            if not first or any(first.startswith(h) or h.startswith(first) for h in heads):
+                continue  # empty (a copy just begun), or the content of `path` or of a copy already taken
+            if any(self._head_matches(c, first) for c in known):
+                continue
+            heads.append(first)
+            found.append((st.st_mtime_ns, candidate, st))
+        return [
+            (p, Checkpoint(path=os.path.abspath(p), dev=st.st_dev, ino=st.st_ino, offset=0, lines=0, head_len=0,
+                           head=digest(b""), mark_len=0, mark=digest(b""), size=0, mtime_ns=0, gz=False,
+                           long_line=False, seen=0.0))
+            for _, p, st in sorted(found)
+        ]
 
     @staticmethod
     def _resume(cp: Checkpoint, path: str, where: str, st: os.stat_result, compressed: bool) -> Plan:
@@ -341,6 +396,12 @@ class Checkpoints:
             # moved away from the name its writer writes to (offset 0: maybe only a reused inode, not a rotation)
             final=not compressed and cp.offset > 0 and cp.path != where and _holds_another_file(cp.path, st),
         )
+
+
+def _rotated_name(candidate: str, path: str) -> bool:
+    """Whether `candidate` is named like a rotated copy of `path`: app.log.1, app.log.2.gz, app.log-20261123."""
+    name = os.path.basename(path)
+    return os.path.basename(candidate).startswith((f"{name}.", f"{name}-"))
 
 
 def _holds_another_file(name: str, st: os.stat_result) -> bool:
