@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from state_run import STEPS, run
+from state_run import run
 
 from analyzer.state import store
 

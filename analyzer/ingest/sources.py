@@ -12,11 +12,15 @@ Incremental reads (`scan --state`): an `Input` whose `resume` holds the run's
 the same content (matched by (st_dev, st_ino) and by a hash of its first bytes,
 so a renamed or compressed rotated copy is continued under its new name, and a
 truncated, replaced or recreated file is read again from the start with a
-warning). Bytes not read again are counted in `SourceStats.resumed_bytes`; an
-unfinished last line is left for the next run (`SourceStats.held_bytes`, and a
-warning), unless the file was rotated away and gets no more lines
-(`analyzer.state.checkpoints.Plan.final`). Without `resume` (the default, and always for stdin) nothing of this
-runs. `Chunk.offset` is always the true byte offset in the (decompressed) input.
+warning, after what its rotated copies beside it hold unread: `_read_copy`,
+`analyzer.state.checkpoints.Plan.copies`). Bytes not read again are counted in
+`SourceStats.resumed_bytes`; an unfinished last line or record is left for the
+next run (`SourceStats.held_bytes`, and a warning; the rule is in
+analyzer.ingest.settle), unless the file was rotated away and gets no more
+lines (`analyzer.state.checkpoints.Plan.final`). Without `resume` (the default,
+and always for stdin) nothing of this runs. `Chunk.offset` is always the true
+byte offset in the (decompressed) input, or in the rotated copy a chunk of it
+was read from.
 
 Streams: stdin, a FIFO and a process substitution (`scan <(cmd)`, a pipe
 named `/dev/fd/63`) are read once from where they are, never seeked nor
