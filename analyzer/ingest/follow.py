@@ -288,8 +288,8 @@ class Follower:
             return True
         if not found_later or not first:
             return False
-        for f in self.files.values():
-            if f.head and len(first) >= len(f.head) and first.startswith(f.head):
+        for f, known_head in self._followed_heads():
+            if len(first) >= len(known_head) and first.startswith(known_head):
                 self.diag.warn(f"{path}: a copy of {f.input.path} (same first bytes); not read again")
                 self.read_idents[ident] = first
                 return True
@@ -300,7 +300,21 @@ class Follower:
         if size == 0:
             return True
         first = rotation.head(path) or b""
-        return any(f.head and len(first) < len(f.head) and f.head.startswith(first) for f in self.files.values())
+        return any(len(first) < len(h) and h.startswith(first) for _, h in self._followed_heads())
+
+    def _followed_heads(self) -> Iterator[tuple[_Followed, bytes]]:
+        """The first bytes of each followed file: those read (`head`), and those it holds now when more (a copy
+        may be made of content not read yet)."""
+        for f in self.files.values():
+            if f.head:
+                yield f, f.head
+            if f.file is not None and len(f.head) < FINGERPRINT_BYTES:
+                try:
+                    now = os.pread(f.file.fileno(), FINGERPRINT_BYTES, 0)
+                except OSError:
+                    continue
+                if len(now) > len(f.head):
+                    yield f, now
 
     def _open(self, f: _Followed, at_end: bool) -> None:
         try:
