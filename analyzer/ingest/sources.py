@@ -32,6 +32,7 @@ writes to reads as empty instead of stopping the scan. A closed stdin
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import os
@@ -458,8 +459,8 @@ def _read_resumed(
         plan = checkpoints.plan(inp.path, st, compressed, head, None if compressed else (lambda at, n: os.pread(fd, n, at)))
         if plan.note:
             diag.warn(plan.note)
-        for copy, continued in plan.copies:  # truncated or replaced: first what its rotated copies hold unread
-            yield from _read_copy(inp, copy, continued, checkpoints, diag, chunk_bytes, max_line_bytes)
+        for copy, ident, continued in plan.copies:  # truncated or replaced: first what its rotated copies hold
+            yield from _read_copy(inp, copy, ident, continued, checkpoints, diag, chunk_bytes, max_line_bytes)
         first = skipped = b""
         if compressed:
             stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
@@ -500,7 +501,7 @@ def _read_resumed(
             # a rotated-away file gets no more lines: nothing to wait for
             hold=None if compressed or plan.final else (lambda lines: settled(inp, lines, mtime)),
         )
-        end, lines = yield from _numbered(gen, plan.lines)
+        end, lines, last = yield from _numbered(gen, plan.lines, MARK_BYTES)
         if end.held:
             stats.held_bytes += end.held
             diag.warn(
@@ -512,6 +513,8 @@ def _read_resumed(
             mark = tail.data
         else:
             mark = os.pread(fd, min(MARK_BYTES, end.consumed), end.consumed - min(MARK_BYTES, end.consumed))
+            if os.fstat(fd).st_size < end.consumed or os.pread(fd, len(head), 0) != head:
+                mark = last[-len(mark) :] if mark else b""  # rotated while read: the bytes passed on, not its new ones
         size = st.st_size if compressed else os.fstat(fd).st_size
         checkpoints.update(
             inp.path, st, compressed, end.consumed, lines, end.skipping, head, len(mark), digest(mark), size
@@ -523,13 +526,19 @@ def _read_resumed(
         raw.close()
 
 
-def _numbered(gen: Generator[Chunk, None, _End], lines: int) -> Generator[Chunk, None, tuple[_End, int]]:
-    """The chunks of `gen` numbered (`lines` lines before the first); returns where it ended and the lines then."""
+def _numbered(
+    gen: Generator[Chunk, None, _End], lines: int, keep: int
+) -> Generator[Chunk, None, tuple[_End, int, bytes]]:
+    """The chunks of `gen` numbered (`lines` lines before the first); returns where it ended, the lines then, and
+    the last `keep` bytes passed on."""
+    last = b""
     while True:
         try:
             chunk = next(gen)
         except StopIteration as stop:
-            return stop.value, lines
+            return stop.value, lines, last
+        if keep:
+            last = (last + chunk.data[-keep:])[-keep:]
         n = chunk.data.count(b"\n")
         if chunk.final and chunk.data and not chunk.data.endswith(b"\n"):
             n += 1
@@ -540,25 +549,38 @@ def _numbered(gen: Generator[Chunk, None, _End], lines: int) -> Generator[Chunk,
 
 
 def _read_copy(
-    inp: Input, copy: str, cp: Checkpoint, checkpoints: Checkpoints, diag: Diagnostics, chunk_bytes: int,
-    max_line_bytes: int,
+    inp: Input, copy: str, ident: tuple[int, int], cp: Checkpoint, checkpoints: Checkpoints, diag: Diagnostics,
+    chunk_bytes: int, max_line_bytes: int,
 ) -> Iterator[Chunk]:
-    """What the rotated copy `copy` of the truncated `inp` holds past `cp` (where an earlier run stopped), as
-    chunks of `inp`; the copy is checkpointed at its end, so it is not read again should it become an input."""
+    """What the rotated copy `copy` (file id `ident`, followed if renamed since it was found) of the truncated or
+    replaced `inp` holds past `cp` (where an earlier run stopped), as chunks of `inp`; the copy is checkpointed
+    at its end, so it is not read again should it become an input."""
     from analyzer.state.checkpoints import HEAD_BYTES, MARK_BYTES, digest
 
     stats = diag.source(inp.path)
+    raw = rotation.open_by_id(copy, ident, inp.path)
+    if raw is None and cp.head_len:  # gone meanwhile (compressed and removed?): the file beside starting alike
+        for candidate in rotation.candidates(inp.path):
+            first = rotation.head(candidate, cp.head_len)
+            if first is not None and len(first) == cp.head_len and digest(first) == cp.head:
+                with contextlib.suppress(OSError):
+                    raw, copy = open(candidate, "rb"), candidate  # noqa: SIM115 - closed below
+                    break
+    if raw is None:
+        diag.warn(f"{copy}: gone before it could be read; lines written to {inp.path} after byte {cp.offset:,} "
+                  "and before its rotation are lost")
+        return
     try:
-        st = os.stat(copy)
-        with open(copy, "rb") as f:
-            compressed = f.read(2) == GZIP_MAGIC
-        head = rotation.head(copy, HEAD_BYTES) or b""
-        tail = _Tail(MARK_BYTES, rotation.blocks_from(copy, cp.offset))
-        gen = _chunks(inp, tail, stats, chunk_bytes, max_line_bytes, cp.offset, cp.long_line)
-        end, lines = yield from _numbered(gen, cp.lines)
+        with raw:
+            st = os.fstat(raw.fileno())
+            compressed = os.pread(raw.fileno(), 2, 0) == GZIP_MAGIC
+            head = rotation.head_of(raw, HEAD_BYTES)
+            tail = _Tail(MARK_BYTES, rotation.blocks_of(raw, cp.offset))
+            gen = _chunks(inp, tail, stats, chunk_bytes, max_line_bytes, cp.offset, cp.long_line)
+            end, lines, _ = yield from _numbered(gen, cp.lines, 0)
     except OSError as exc:
         diag.warn(f"{copy}: cannot read ({exc.strerror or exc}); lines written to {inp.path} after byte "
-                  f"{cp.offset:,} and before it was truncated are lost")
+                  f"{cp.offset:,} and before its rotation are lost")
         return
     stats.resumed_bytes += cp.offset
     mark_len, mark = (len(tail.data), digest(tail.data)) if tail.data else (cp.mark_len, cp.mark)

@@ -142,9 +142,9 @@ class Plan:
     whole: bool = False  # an unchanged .gz read to its end before: skip it without decompressing
     note: str | None = None  # a warning for Diagnostics
     final: bool = False  # rotated away, gets no more lines: read an unfinished last line instead of holding it
-    # rotated copies to read first (oldest first), each with the checkpoint it continues: a truncated or replaced
-    # file's copy, or copies made since a run that saw the file empty
-    copies: list[tuple[str, Checkpoint]] = field(default_factory=list)
+    # rotated copies to read first (oldest first): name, file id (st_dev, st_ino), the checkpoint it continues;
+    # a truncated or replaced file's copy, and copies made since that hold content never read
+    copies: list[tuple[str, tuple[int, int], Checkpoint]] = field(default_factory=list)
 
 
 class Checkpoints:
@@ -232,7 +232,7 @@ class Checkpoints:
             plan.copies = self._unseen_copies(cp, path, head, [])
             if plan.copies:
                 plan.note = (f"{path}: empty at the last run, rotated since; its rotated copies "
-                             f"{', '.join(c for c, _ in plan.copies)} are read first")
+                             f"{', '.join(c for c, _, _ in plan.copies)} are read first")
             return plan
         for other_key, other in self.files.items():
             if other.path == where and other_key not in self.claimed:
@@ -246,9 +246,10 @@ class Checkpoints:
         replaced): first what its rotated copy beside it holds past `cp.offset`, and rotated copies made since
         that hold content never read (more than one rotation since the last run), then `path` from its start;
         without a copy of `cp`'s content, said lost."""
-        copy = self._copy_beside(cp, path)
-        copies = [(copy, cp)] if copy is not None else []
-        copies += self._unseen_copies(cp, path, head, [c for c, _ in copies])
+        found = self._copy_beside(cp, path)
+        copy = found[0] if found else None
+        copies = [(*found, cp)] if found else []
+        copies += self._unseen_copies(cp, path, head, [c for c, _, _ in copies])
         if not copies:
             lost = (f"no copy with its first bytes was found beside it: lines written after byte {cp.offset:,} and "
                     "before that, if there were any, are lost; ")
@@ -256,7 +257,7 @@ class Checkpoints:
         how = f"what was written to it after byte {cp.offset:,} is read from its copy {copy}" if copy else (
             "no copy of what was read of it is beside it (lines written after byte "
             f"{cp.offset:,} and before that, if there were any, are lost)")
-        later = [c for c, _ in copies if c != copy]
+        later = [c for c, _, _ in copies if c != copy]
         also = f"; rotated copies made since, never read, are read too: {', '.join(later)}" if later else ""
         return Plan(copies=copies, note=f"{path}: {what}; {how}{also}; then {restart}")
 
@@ -319,11 +320,11 @@ class Checkpoints:
                 best = cp
         return best
 
-    def _copy_beside(self, cp: Checkpoint, path: str) -> str | None:
+    def _copy_beside(self, cp: Checkpoint, path: str) -> tuple[str, tuple[int, int]] | None:
         """The newest file beside `path` holding the content `cp` describes (first bytes and the bytes before its
-        offset), read no further in this run: the rotated copy of a truncated or replaced file. With nothing of
-        that content read (offset 0: no first bytes to compare), only the file itself renamed to a rotated name of
-        `path` (`app.log.1`) is."""
+        offset), read no further in this run: the rotated copy of a truncated or replaced file. With no first
+        bytes to compare (the file was empty), only the file itself renamed to a rotated name of `path`
+        (`app.log.1`) is."""
         for candidate in rotation.candidates(path):
             try:
                 st = os.stat(candidate)
@@ -331,7 +332,7 @@ class Checkpoints:
                 continue
             key = _key(st.st_dev, st.st_ino)
             if key in self.pending or (
-                cp.offset == 0 and (key != _key(cp.dev, cp.ino) or not _rotated_name(candidate, path))
+                cp.head_len == 0 and (key != _key(cp.dev, cp.ino) or not _rotated_name(candidate, path))
             ):
                 continue
             first = rotation.head(candidate, cp.head_len)
@@ -339,21 +340,22 @@ class Checkpoints:
                 continue
             before = rotation.read_at(candidate, cp.offset - cp.mark_len, cp.mark_len)
             if before is not None and digest(before) == cp.mark:
-                return candidate
+                return candidate, (st.st_dev, st.st_ino)
         return None
 
     def _unseen_copies(
         self, cp: Checkpoint, path: str, head: bytes, taken: list[str]
-    ) -> list[tuple[str, Checkpoint]]:
+    ) -> list[tuple[str, tuple[int, int], Checkpoint]]:
         """Rotated copies of `path` made since the run that left `cp` (a file rotated more than once since, or
         seen empty: nothing to know its content by): modified after it, holding content no checkpoint knows
         and that neither `path` (first bytes `head`) nor another of them (`taken`, or a plain copy before its
         .gz) holds, not read in this run; oldest first, each to be read whole."""
-        known = [c for c in (*self.files.values(), *self.pending.values()) if c.head_len]
+        # content something was read of (a checkpoint at offset 0, `cp` itself maybe, says only that it was seen)
+        known = [c for c in (*self.files.values(), *self.pending.values()) if c.head_len and c.offset]
         heads = [first for p in taken if (first := rotation.head(p, HEAD_BYTES))]
         if head:
             heads.append(head)
-        found: list[tuple[int, str, os.stat_result]] = []
+        found: list[tuple[int, str, os.stat_result, bytes]] = []
         for candidate in sorted(rotation.candidates(path), key=lambda p: p.endswith(".gz")):  # plain ones first
             if candidate in taken or not _rotated_name(candidate, path):
                 continue  # without first bytes to go by, only its own rotated names
@@ -369,12 +371,14 @@ class Checkpoints:
             if any(self._head_matches(c, first) for c in known):
                 continue
             heads.append(first)
-            found.append((st.st_mtime_ns, candidate, st))
-        return [
-            (p, Checkpoint(path=os.path.abspath(p), dev=st.st_dev, ino=st.st_ino, offset=0, lines=0, head_len=0,
-                           head=digest(b""), mark_len=0, mark=digest(b""), size=0, mtime_ns=0, gz=False,
-                           long_line=False, seen=0.0))
-            for _, p, st in sorted(found)
+            found.append((st.st_mtime_ns, candidate, st, first))
+        return [  # nothing read of it yet; its first bytes find it again should it be compressed meanwhile
+            (p, (st.st_dev, st.st_ino), Checkpoint(
+                path=os.path.abspath(p), dev=st.st_dev, ino=st.st_ino, offset=0, lines=0, head_len=len(first),
+                head=digest(first), mark_len=0, mark=digest(b""), size=0, mtime_ns=0, gz=False, long_line=False,
+                seen=0.0,
+            ))
+            for _, p, st, first in sorted(found, key=lambda item: item[0])
         ]
 
     @staticmethod
