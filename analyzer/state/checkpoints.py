@@ -177,8 +177,8 @@ class Checkpoints:
         """Keep what this run read (call once the run succeeded, before saving `to_json`), and prune."""
         now = time.time() if now is None else now
         read = {cp.path for cp in self.pending.values()}
-        for key, by in self.claimed.items():  # continued by another file read to its end: superseded (kept, such a
-            if key not in self.pending and os.path.abspath(by) in read:  # stale one would match a reused file id)
+        for key, by in self.claimed.items():  # continued by another file read to its end: superseded, and dropped
+            if key not in self.pending and os.path.abspath(by) in read:  # (kept, it would match a reused file id)
                 self.files.pop(key, None)
         for key, cp in self.pending.items():
             cp.seen = now
