@@ -17,8 +17,10 @@ REAL = Path(__file__).parent / "real_lines"
 
 
 def incidents(*paths: Path) -> dict[tuple[str, str], int]:
+    """Occurrences per (signature, service that logged them): one incident may span several services."""
     out = CliRunner().invoke(app, ["scan", *map(str, paths), "--format", "json"])
-    return {(i["signature"], i["service"]): i["count"] for i in json.loads(out.stdout)["incidents"]}
+    return {(i["signature"], c["service"]): c["count"]
+            for i in json.loads(out.stdout)["incidents"] for c in i["service_counts"]}
 
 
 def test_postgres_custom_prefix_fields():

@@ -105,7 +105,9 @@ def test_jsonl_follows_files_across_rename_and_copytruncate_without_losing_or_re
     assert counts[("missing_greenlet", "api")] == 2
     assert counts[("deadlock", "db")] == 1
     assert report["summary"]["lines_read"] == written
-    assert any("rotated" in w for w in report["summary"]["warnings"])
+    # the rename is seen either at once ("rotated") or, when a poll falls between the rename and the new
+    # file's creation, as the name going away and coming back ("reappeared"); no line is lost either way
+    assert any("rotated" in w or "reappeared" in w for w in report["summary"]["warnings"])
     assert any("truncated" in w for w in report["summary"]["warnings"])
 
 

@@ -12,10 +12,11 @@ file) as the framer joins them:
 
 * **a traceback without its exception line**: the record holds
   `Traceback (most recent call last):` and its last non-blank line is a frame
-  (indented, or Loguru's `> File`): unfinished, whatever its age;
-* **a young record that can go on**: the file was modified less than
-  `SETTLE_SECONDS` ago and the last record of the stream that wrote the last
-  line reads like an error (the kind a traceback or DETAIL lines continue).
+  (indented, or Loguru's `> File`): unfinished, whatever its age.
+
+A complete-looking record is never held, however young: a CI step that scans
+with `--fail-on` right after the app logged an error must see that error now,
+not on the next run.
 
 Nothing is held from a file that gets no more lines (rotated away:
 `analyzer.state.checkpoints.Plan.final`): its last record is read as it is,
@@ -26,38 +27,28 @@ at; a record starting before them is passed on.
 from __future__ import annotations
 
 import re
-import time
 
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.sources import Chunk, Input
 
-SETTLE_SECONDS = 2.0
 WINDOW_BYTES = 256 << 10
 _FRAME = re.compile(r"^(?:[ \t]|> File )")
-_ERRORISH = re.compile(r"(?i)\b(?:error|exception|critical|fatal|panic|traceback)\b|:\s*$")
 OPENER = "Traceback (most recent call last):"
 
 
-def settled(inp: Input, data: bytes, mtime: float, now: float | None = None) -> int:
-    """How many bytes of `data` (whole lines, the end of a file modified at `mtime`) are settled records;
-    the rest is an unfinished last record, left for the next run."""
-    now = time.time() if now is None else now
+def settled(inp: Input, data: bytes) -> int:
+    """How many bytes of `data` (whole lines, the end of a file) are settled records; the rest is an
+    unfinished last traceback, left for the next run."""
     start = max(0, len(data) - WINDOW_BYTES)
     if start:
         start = data.index(b"\n", start - 1) + 1  # a line boundary
     window = data[start:]
     if not window:
         return len(data)
-    held = _last_records(inp, window)
-    young = now - mtime < SETTLE_SECONDS
-    last_sid = held[-1][1] if held else None
     cut: int | None = None
-    for first_line, sid, lines in held:
+    for first_line, _sid, lines in _last_records(inp, window):
         body = [line for line in lines if line.strip()]
-        unfinished = any(line == OPENER for line in lines) and bool(body) and bool(_FRAME.match(body[-1]))
-        if not unfinished and young and sid == last_sid and body:
-            unfinished = bool(_ERRORISH.search(body[0])) or len(body) > 1
-        if unfinished:
+        if any(line == OPENER for line in lines) and body and _FRAME.match(body[-1]):
             at = _line_offset(window, first_line)
             cut = at if cut is None else min(cut, at)
     return len(data) if cut is None else start + cut

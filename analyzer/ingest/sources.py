@@ -438,7 +438,7 @@ def _read_resumed(
     The new position is only handed to `checkpoints` (pending, committed by the
     caller after a successful run) once the input was read to its end.
     """
-    from analyzer.ingest.settle import SETTLE_SECONDS, settled
+    from analyzer.ingest.settle import settled
     from analyzer.state.checkpoints import HEAD_BYTES, MARK_BYTES, Plan, digest
 
     stats = diag.source(inp.path)
@@ -495,19 +495,17 @@ def _read_resumed(
         if first:
             blocks = _prepend(first, blocks)
         tail = _Tail(MARK_BYTES, blocks, skipped) if compressed else None
-        mtime = os.fstat(fd).st_mtime
         gen = _chunks(
             inp, tail or blocks, stats, chunk_bytes, max_line_bytes, plan.offset, plan.long_line,
             # a rotated-away file gets no more lines: nothing to wait for
-            hold=None if compressed or plan.final else (lambda lines: settled(inp, lines, mtime)),
+            hold=None if compressed or plan.final else (lambda lines: settled(inp, lines)),
         )
         end, lines, last = yield from _numbered(gen, plan.lines, MARK_BYTES)
         if end.held:
             stats.held_bytes += end.held
             diag.warn(
-                f"{inp.path}: its last record may be unfinished (a traceback without its exception line, a line "
-                f"without its newline, or an error written less than {SETTLE_SECONDS:g}s ago); its {end.held:,} "
-                "bytes are left for the next run"
+                f"{inp.path}: its last record is unfinished (a traceback without its exception line, or a line "
+                f"without its newline); its {end.held:,} bytes are left for the next run"
             )
         if tail is not None:  # a compressed input is read to its end: the mark is the last bytes read
             mark = tail.data
