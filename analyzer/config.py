@@ -26,6 +26,11 @@ Keys (all optional; an unknown key is an error, so a typo never passes silently)
     JSON keys that also carry the request/correlation ID, tried before the
     built-in ones (`request_id`, `req_id`, `correlation_id`, ...): top-level keys
     of generic JSON lines, keys of `record.extra` for Loguru's `serialize=True`.
+``redact_patterns`` (list of regexes)
+    extra secrets to mask in every output, each whole match replaced by
+    `[REDACTED]` (analyzer.report.redact lists what is masked anyway); Rust
+    regex syntax, like signature patterns (linear time: no look-around, no
+    backreferences), and a pattern must not match empty text.
 ``[services]`` (table of strings)
     observed service name -> the name to report, e.g. `"api-1" = "api"`;
     applied to every event, so incidents, traces and summaries use the new name.
@@ -52,18 +57,20 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
+from analyzer import safe_toml
 from analyzer.analysis.engine import Settings
 from analyzer.analysis.incidents import WindowOverride
 from analyzer.analysis.ranking import SEVERITIES
+from analyzer.report.redact import check_pattern
 from analyzer.timespec import parse_duration, parse_instant
 
 LOGSCAN_TOML = "logscan.toml"
@@ -71,7 +78,7 @@ PYPROJECT = "pyproject.toml"
 DEFAULT = "default"
 
 KEYS = ("storm_count", "storm_window", "slow_count", "min_severity", "fail_on", "signatures", "request_id_keys",
-        "services", "ignore")
+        "redact_patterns", "services", "ignore")
 _IGNORE_KEYS = ("fingerprint", "signature", "service", "reason", "until")
 
 
@@ -116,7 +123,7 @@ def _has_tool_table(path: Path) -> bool:
     if "logscan" not in text:
         return False
     try:
-        data = tomllib.loads(text)
+        data = safe_toml.loads(text)
     except tomllib.TOMLDecodeError:
         if "tool.logscan" in text:  # ours, broken: say so rather than silently using another config
             _parse(path, text)
@@ -139,7 +146,7 @@ def find_config(start: Path | None = None) -> Path | None:
 
 def _parse(path: Path, text: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        return safe_toml.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
 
@@ -219,6 +226,17 @@ def _strings(where: str, value: Any) -> list[str]:
     return list(value)
 
 
+def _patterns(where: str, value: Any) -> tuple[str, ...]:
+    """`redact_patterns`: each one usable by the engine that runs it (analyzer.report.redact.check_pattern)."""
+    patterns = _strings(where, value)
+    for i, pattern in enumerate(patterns):
+        try:
+            check_pattern(pattern)
+        except ValueError as exc:
+            raise ConfigError(f"{where}[{i}]: {pattern!r}: {exc}") from None
+    return tuple(dict.fromkeys(patterns))
+
+
 def _unknown(where: str, key: str, known: Sequence[str]) -> ConfigError:
     close = get_close_matches(key, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
@@ -284,6 +302,8 @@ def _validate(file: Path, data: dict[str, Any], prefix: str) -> Config:
                 checked.append(resolved)
         elif key == "request_id_keys":
             checked = tuple(dict.fromkeys(_strings(where, value)))
+        elif key == "redact_patterns":
+            checked = _patterns(where, value)
         elif key == "services":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table of names (\"api-1\" = \"api\"), got {_type_name(value)}")
@@ -317,6 +337,7 @@ class Effective:
     fail_on: str | None = None
     signatures: list[Path] = field(default_factory=list)
     request_id_keys: tuple[str, ...] = ()
+    redact_patterns: tuple[str, ...] = ()
     services: dict[str, str] = field(default_factory=dict)
     ignore: list[IgnoreRule] = field(default_factory=list)
     sentry_dsn: str | None = None
@@ -326,8 +347,9 @@ class Effective:
     def storm_window_seconds(self) -> float | None:
         return parse_duration(self.storm_window).total_seconds() if self.storm_window else None
 
-    def active_ignores(self, today: date | None = None) -> list[IgnoreRule]:
-        return [rule for rule in self.ignore if not rule.expired(today)]
+    def active_ignores(self, today: date | None = None) -> Ignores:
+        """The rules that have not expired, compiled for `apply_ignores`."""
+        return Ignores.of(rule for rule in self.ignore if not rule.expired(today))
 
 
 _FLAG_NAMES = {
@@ -369,7 +391,7 @@ def effective(config: Config, flags: Mapping[str, Any] | None = None, env: Mappi
         out.signatures.extend(Path(folder) for folder in flags["signatures"])
         sig_sources.append("flag --signatures")
     out.sources["signatures"] = " + ".join(sig_sources) or DEFAULT
-    for key in ("request_id_keys", "services", "ignore"):
+    for key in ("request_id_keys", "redact_patterns", "services", "ignore"):
         if key in config.values:
             setattr(out, key, config.values[key])
             out.sources[key] = config.origins[key]
@@ -389,28 +411,65 @@ def effective(config: Config, flags: Mapping[str, Any] | None = None, env: Mappi
 # ---------------------------------------------------------------------------
 
 
-def ignored_mask(incidents: pl.DataFrame, rules: Sequence[IgnoreRule]) -> pl.Series:
-    """True for each incident an (active) rule ignores."""
-    mask = pl.lit(False)
-    for rule in rules:
-        if rule.fingerprint:
-            hit = pl.col("fingerprint") == rule.fingerprint
-        else:
-            hit = pl.col("signature") == rule.signature
-        if rule.service:
-            hit &= pl.col("service").fill_null("") == rule.service
-        mask |= hit
-    return incidents.select(mask.alias("ignored")).to_series()
+@dataclass(frozen=True)
+class Ignores:
+    """Active `[[ignore]]` rules compiled into one lookup per kind of rule, so 20,000 rules cost what a few do.
+
+    Rules are grouped by the fields they constrain: a fingerprint or a signature for any service is a
+    set membership (`is_in`); one limited to a service is a (value, service) pair found by a semi join.
+    An incident without a service matches no service-limited rule.
+    """
+
+    fingerprints: pl.Series
+    signatures: pl.Series
+    fingerprint_services: pl.DataFrame  # fingerprint, service
+    signature_services: pl.DataFrame  # signature, service
+
+    @classmethod
+    def of(cls, rules: Iterable[IgnoreRule]) -> Ignores:
+        """The lookups of `rules` (duplicates are looked up once)."""
+        anywhere: dict[str, set[str]] = {"fingerprint": set(), "signature": set()}
+        limited: dict[str, set[tuple[str, str]]] = {"fingerprint": set(), "signature": set()}
+        for rule in rules:
+            kind, value = ("fingerprint", rule.fingerprint) if rule.fingerprint else ("signature", rule.signature)
+            if rule.service:
+                limited[kind].add((str(value), rule.service))
+            else:
+                anywhere[kind].add(str(value))
+
+        def pairs(kind: str) -> pl.DataFrame:
+            return pl.DataFrame(sorted(limited[kind]), schema={kind: pl.String, "service": pl.String}, orient="row")
+
+        return cls(pl.Series(sorted(anywhere["fingerprint"]), dtype=pl.String),
+                   pl.Series(sorted(anywhere["signature"]), dtype=pl.String), pairs("fingerprint"), pairs("signature"))
+
+    def __bool__(self) -> bool:
+        return bool(len(self.fingerprints) or len(self.signatures)
+                    or self.fingerprint_services.height or self.signature_services.height)
+
+    def mask(self, incidents: pl.DataFrame) -> pl.Series:
+        """True for each incident a rule ignores."""
+        rows = incidents.select("fingerprint", "signature", "service").with_row_index("_row")
+        anywhere = pl.col("fingerprint").is_in(self.fingerprints.implode()) | pl.col("signature").is_in(
+            self.signatures.implode())
+        hit = rows.select(anywhere.fill_null(False).alias("ignored")).to_series()
+        for kind, pairs in (("fingerprint", self.fingerprint_services), ("signature", self.signature_services)):
+            if pairs.height:
+                hit = hit.scatter(rows.join(pairs, on=[kind, "service"], how="semi").get_column("_row"), True)
+        return hit
 
 
-def apply_ignores(incidents: pl.DataFrame, rules: Sequence[IgnoreRule]) -> tuple[pl.DataFrame, int]:
+NO_IGNORES: Final = Ignores.of(())
+
+
+def apply_ignores(incidents: pl.DataFrame, ignores: Ignores) -> tuple[pl.DataFrame, int]:
     """Ranked incidents without the ignored ones (ranks renumbered, `caused_by` cleaned), and how many went.
 
     The remaining incidents keep their scores and order.
     """
-    if not rules or incidents.height == 0:
+    if not ignores or incidents.height == 0:
         return incidents, 0
-    mask = ignored_mask(incidents, rules)
+    mask = ignores.mask(incidents)
     gone = int(mask.sum())
     if not gone:
         return incidents, 0

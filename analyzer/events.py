@@ -19,6 +19,7 @@ LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 FORMAT_NAMES: Final = (
     "uvicorn",
     "gunicorn",
+    "gunicorn_access",
     "loguru",
     "loguru_json",
     "python",
@@ -26,6 +27,7 @@ FORMAT_NAMES: Final = (
     "postgres_csv",
     "postgres_json",
     "json",
+    "logfmt",
     "plain",
     "compose",
 )
@@ -49,7 +51,8 @@ SCHEMA: Final[dict[str, pl.DataType]] = {
     "text": pl.String(),  # the whole record, prefix included
     "request_id": pl.String(),
     "http_method": pl.String(),
-    "http_path": pl.String(),
+    "http_path": pl.String(),  # without the query string
+    "http_route": pl.String(),  # the route template (`/orders/{order_id}`) when the record names it
     "http_status": pl.Int32(),
     "duration_ms": pl.Float64(),
     "exc_type": pl.String(),  # last exception type of a traceback

@@ -269,10 +269,13 @@ class Tracker:
                 elif count != seen.count:
                     seen.count, seen.changed_at, seen.unsaid = count, now, True
                     seen.history.append((now, count))
-        updated = [fp for fp, s in self.seen.items()
-                   if s.unsaid and fp not in opened and (final or now - s.said_at >= self.limits.update_seconds)]
-        resolved = [fp for fp, s in self.seen.items()
-                    if not s.resolved and fp not in opened and now - s.changed_at >= self.limits.resolve_after]
+        # what is said about an incident comes from a computation that holds it (one opened from fresh
+        # evidence may not be in one yet, e.g. with a --resolve-after shorter than a computation)
+        known = set(self.latest.get_column("fingerprint").to_list()) if self.latest.height else set()
+        updated = [fp for fp, s in self.seen.items() if fp in known and s.unsaid and fp not in opened
+                   and (final or now - s.said_at >= self.limits.update_seconds)]
+        resolved = [fp for fp, s in self.seen.items() if fp in known and not s.resolved and fp not in opened
+                    and now - s.changed_at >= self.limits.resolve_after]
         for fp in updated:
             self.seen[fp].said_at, self.seen[fp].unsaid = now, False
         for fp in resolved:

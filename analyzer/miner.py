@@ -42,7 +42,8 @@ general masks and ``split_max`` (3: on Loghub-2k, Apache/BGL/HDFS/HealthApp scor
 for 3..5 and Linux/OpenSSH/Spark/Zookeeper peak at 3; see benchmarks/RESULTS.md).
 
 Memory: at most ``max_templates`` templates (least recently seen, then least frequent, are
-evicted), ``max_keys`` cached keys and aliases (those of evicted templates go, then the oldest).
+evicted), ``max_keys`` cached keys and aliases (those of evicted templates go, then the oldest),
+and only the first ``MAX_CHARS`` characters of a message count; a batch itself is held whole.
 
 Limits: an event whose variable part changes the number of words (free text with spaces) gets
 one template per word count; a variable with at most ``split_max`` distinct values seen so far
@@ -90,10 +91,14 @@ def _text_id(texts: pl.Series) -> pl.Series:
     )
 
 
+#: Characters of a message that count: a longer one is grouped by its start (bounds memory).
+MAX_CHARS: Final = 4096
+
+
 def normalize(messages: pl.Expr) -> pl.Expr:
     """The per-line key: every run of digits as "0". Masking treats all digits alike, so two
     lines with the same key get the same template; everything after this runs once per key."""
-    return messages.fill_null("").str.replace_all(r"[0-9]+", "0")
+    return messages.fill_null("").str.slice(0, MAX_CHARS).str.replace_all(r"[0-9]+", "0")
 
 
 def _keyed(lines: pl.DataFrame, part: int = 100_000) -> pl.DataFrame:
@@ -217,8 +222,12 @@ class TemplateMiner:
         mined = self._mine(rows.select("m", "weight")).join(rows, on="m")  # m, template, weight, last_seen
         seen = mined.group_by("template").agg(count=pl.col("weight").sum(), last_seen=pl.col("last_seen").max())
         rest = self._table.join(known.select("template"), on="template", how="anti")
-        table, fold = _fold(pl.concat([rest, seen.with_columns(template_id=pl.lit(None, pl.UInt64))], how="diagonal"))
-        moved = mined.filter(pl.col("m") != pl.col("template")).select(pl.col("m").alias("from"), pl.col("template").alias("to"))
+        new = seen.with_columns(template_id=pl.lit(None, pl.UInt64))
+        table, fold = _fold(pl.concat([rest, new], how="diagonal"))
+        # Known templates that generalized in this batch (from -> to), then folded ones.
+        moved = mined.filter(pl.col("m") != pl.col("template")).select(
+            pl.col("m").alias("from"), pl.col("template").alias("to")
+        )
         old_keys = _remap(_remap(self._keys, moved), fold)
         new_keys = _remap(shapes.join(mined.select("m", "template"), on="m").select("h", "template"), fold)
         self._keys = pl.concat([old_keys, new_keys])
@@ -229,7 +238,8 @@ class TemplateMiner:
         ids = missing.select("template", new_id=_text_id(missing["template"]))
         self._table = (
             table.join(ids, on="template", how="left")
-            .select(template_id=pl.coalesce("template_id", "new_id"), template="template", count="count", last_seen="last_seen")
+            .with_columns(template_id=pl.coalesce("template_id", "new_id"))
+            .select(list(_TABLE))
         )
 
     def _evict(self) -> None:

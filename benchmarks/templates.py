@@ -66,7 +66,8 @@ def merged(lines: pl.Series, truth: pl.Series, shards: int) -> tuple[float, floa
     whole = miners[0]
     for m in miners[1:]:
         whole = whole.merge(m)
-    return grouping_accuracy(whole.resolve(ids)["template_id"], truth), grouping_accuracy(whole.add(lines)["template_id"], truth)
+    resolved = grouping_accuracy(whole.resolve(ids)["template_id"], truth)
+    return resolved, grouping_accuracy(whole.add(lines)["template_id"], truth)
 
 
 def drain(lines: list[str]) -> pl.Series:
@@ -146,7 +147,7 @@ def main() -> None:
         print(f"| split_max | tune {', '.join(TUNE)} | check {', '.join(CHECK)} |")
         print("|--:|--:|--:|")
         for split_max in range(2, 6):
-            ga = {n: grouping_accuracy(ours(df["Content"], split_max=split_max), df["EventId"]) for n, df in data.items()}
+            ga = {n: grouping_accuracy(ours(d["Content"], split_max=split_max), d["EventId"]) for n, d in data.items()}
             print(f"| {split_max} | {sum(ga[n] for n in TUNE) / 4:.4f} | {sum(ga[n] for n in CHECK) / 4:.4f} |")
 
     print("\n| lines | miner | seconds (best of %d) | lines/s | ratio |" % args.repeat)
@@ -162,7 +163,8 @@ def main() -> None:
         ours(lines.head(1000))  # warm-up: regex compilation
         runs = {"logscan (1 batch)": lambda: ours(lines)}
         if len(lines) > args.batch:
-            runs[f"logscan ({args.batch:,}-line batches)"] = lambda: ours(lines, batches=-(-len(lines) // args.batch))
+            batches = -(-len(lines) // args.batch)
+            runs[f"logscan ({args.batch:,}-line batches)"] = lambda: ours(lines, batches=batches)
         if not (args.no_drain_big and len(lines) > 100_000):
             runs["Drain3"] = lambda: drain(as_list)
         secs = {name: best_time(run, args.repeat) for name, run in runs.items()}

@@ -66,3 +66,14 @@ def plain_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return monkeypatch
+
+
+def strings_of(value: object) -> list[str]:
+    """Every string in JSON-like data (a report, a Sentry event), dict keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*strings_of(k), *strings_of(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_of(item)]
+    return []

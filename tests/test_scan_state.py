@@ -91,11 +91,11 @@ def test_corrupt_state_is_set_aside_and_rebuilt(cli, tmp_path: Path) -> None:
     log, state = tmp_path / "compose.log", tmp_path / "state"
     log.write_bytes(SAMPLE.read_bytes())
     _scan(cli, log, state)
-    (history,) = state.glob("*/history.json")
-    history.write_text("{not json")
+    (saved,) = state.glob("*/state.json")
+    saved.write_text("{not json")
     report = _scan(cli, log, state)
-    assert any("history" in w and "set aside" in w for w in report["summary"]["warnings"]), report["summary"]["warnings"]
-    assert list(state.glob("*/history.json.corrupt-*"))
+    assert any("state.json" in w and "set aside" in w for w in report["summary"]["warnings"]), report["summary"]["warnings"]
+    assert list(state.glob("*/state.json.corrupt-*"))
 
 
 def test_unwritable_state_folder_is_one_clear_error(cli, tmp_path: Path) -> None:

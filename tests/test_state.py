@@ -201,19 +201,73 @@ def test_rename_rotation_between_runs_loses_and_repeats_nothing(tmp_path):
     assert Counter(seen) == Counter(numbered(0, 35).splitlines())
 
 
-def test_copytruncate_between_runs_rereads_with_a_notice(tmp_path):
+@pytest.mark.parametrize("copy", ["app.log.1", "app.log.1.gz", "app.log-20261123", None])
+def test_copytruncate_of_a_file_named_alone_reads_the_unread_lines_from_its_copy(tmp_path, copy):
     log, state = tmp_path / "app.log", tmp_path / "state"
     log.write_text(numbered(0, 30))
     run_lines([str(log)], state)
-    shutil.copy(log, tmp_path / "app.log.1")
+    with log.open("a") as f:  # written after the last run, before the rotation
+        f.write(numbered(30, 40))
+    if copy:
+        data = log.read_bytes()
+        (tmp_path / copy).write_bytes(gzip.compress(data) if copy.endswith(".gz") else data)
     with log.open("r+") as f:  # copytruncate, then the app writes on
         f.truncate(0)
     with log.open("a") as f:
-        f.write(numbered(30, 35))
+        f.write(numbered(40, 45))
     lines, diag = run_lines([str(log)], state)
-    assert lines == numbered(30, 35).splitlines()
-    assert notices(diag, str(log), "shrank", "read again from the start")
-    assert diag.resumed_bytes == 0
+    if copy is None:  # nowhere to be found: said, with the byte they started at
+        assert lines == numbered(40, 45).splitlines()
+        assert notices(diag, str(log), "shrank", f"after byte {len(numbered(0, 30)):,}", "are lost")
+        return
+    assert lines == numbered(30, 45).splitlines()
+    assert notices(diag, str(log), "shrank", f"read from its copy {tmp_path / copy}")
+    assert diag.resumed_bytes == len(numbered(0, 30))
+    lines, diag = run_lines([str(log)], state)  # the same job again: nothing new
+    assert lines == [] and not notices(diag, "lost")
+
+
+def test_a_file_named_alone_renamed_before_anything_of_it_was_read_is_read_under_its_new_name(tmp_path):
+    log, state = tmp_path / "app.log", tmp_path / "state"
+    log.touch()
+    assert run_lines([str(log)], state)[0] == []  # its checkpoint: offset 0, no first bytes to recognise it by
+    log.write_text(numbered(0, 10))
+    log.rename(tmp_path / "app.log.1")
+    log.write_text(numbered(10, 12))
+    lines, diag = run_lines([str(log)], state)
+    assert lines == numbered(0, 12).splitlines()
+    assert notices(diag, str(log), f"read from its copy {tmp_path / 'app.log.1'}")
+
+
+def test_a_file_named_alone_rotated_twice_between_runs_loses_no_generation(tmp_path):
+    log, state = tmp_path / "app.log", tmp_path / "state"
+    log.write_text(numbered(0, 10))
+    run_lines([str(log)], state)
+    with log.open("a") as f:
+        f.write(numbered(10, 15))
+    log.rename(tmp_path / "app.log.1")  # first rotation
+    log.write_text(numbered(15, 25))
+    (tmp_path / "app.log.2.gz").write_bytes(gzip.compress((tmp_path / "app.log.1").read_bytes()))
+    (tmp_path / "app.log.1").unlink()
+    shutil.copy(log, tmp_path / "app.log.1")  # second rotation (copytruncate), the generation no run saw
+    log.write_text(numbered(25, 30))
+    lines, diag = run_lines([str(log)], state)
+    assert lines == numbered(10, 30).splitlines()
+    assert notices(diag, str(log), f"read from its copy {tmp_path / 'app.log.2.gz'}", str(tmp_path / "app.log.1"))
+
+
+def test_a_file_seen_empty_then_copytruncated_and_compressed_is_read_from_its_copy(tmp_path):
+    log, state = tmp_path / "app.log", tmp_path / "state"
+    log.touch()
+    os.utime(log, ns=(1, 1))  # seen empty long ago
+    run_lines([str(log)], state)
+    log.write_text(numbered(0, 10))
+    (tmp_path / "app.log.1.gz").write_bytes(gzip.compress(log.read_bytes()))
+    log.write_text("")
+    log.write_text(numbered(10, 12))
+    lines, diag = run_lines([str(log)], state)
+    assert lines == numbered(0, 12).splitlines()
+    assert notices(diag, str(log), "empty at the last run", str(tmp_path / "app.log.1.gz"))
 
 
 def test_copytruncate_with_the_copy_among_the_inputs_reads_each_line_once(tmp_path):
@@ -373,7 +427,7 @@ def test_checkpoints_are_pruned(tmp_path, monkeypatch):
     diag = Diagnostics()
     s = open_state(state, args, diag)
     assert len(s.checkpoints.files) == 3
-    s.checkpoints.commit(now=s.checkpoints.files[next(iter(s.checkpoints.files))].seen + 31 * 86400)
+    s.checkpoints.settle(now=s.checkpoints.files[next(iter(s.checkpoints.files))].seen + 31 * 86400)
     assert s.checkpoints.files == {}  # not seen for 31 days
     s.close()
     monkeypatch.setattr(checkpoints_module, "MAX_CHECKPOINTS", 2)
@@ -386,11 +440,21 @@ def test_checkpoints_are_pruned(tmp_path, monkeypatch):
 # --- the state folder -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["checkpoints.json", "history.json"])
-@pytest.mark.parametrize("content", [b"{not json", b'{"schema": "something/else"}', b'[1, 2]',
-                                     b'{"schema": "logscan.checkpoints/1", "files": {"1:2": {"path": 3}}}',
-                                     b'{"schema": "logscan.history/1", "runs": [{"time": 1}], "incidents": {}}'])
-def test_corrupt_state_is_set_aside_and_rebuilt(tmp_path, name, content):
+def _damage(data: dict, part: str, content: bytes) -> bytes:
+    """The state file with one part replaced by `content` (the whole file when `part` is "file")."""
+    if part == "file":
+        return content
+    return orjson.dumps({**data, part: orjson.loads(content)})
+
+
+DAMAGE = [b'{"schema": "something/else"}', b'[1, 2]',
+          b'{"schema": "logscan.checkpoints/1", "files": {"1:2": {"path": 3}}}',
+          b'{"schema": "logscan.history/1", "runs": [{"time": 1}], "incidents": {}}']
+
+
+@pytest.mark.parametrize(("part", "content"), [("file", b"{not json")] + [
+    (part, content) for part in ("file", "checkpoints", "history") for content in DAMAGE])
+def test_corrupt_state_is_set_aside_and_rebuilt(tmp_path, part, content):
     log, state = tmp_path / "app.log", tmp_path / "state"
     log.write_text(numbered(0, 10))
     run_lines([str(log)], state)
@@ -398,20 +462,23 @@ def test_corrupt_state_is_set_aside_and_rebuilt(tmp_path, name, content):
     s = open_state(state, [str(log)], diag)
     s.history.record([incident("A")], T0)
     s.commit()
-    (folder,) = [p for p in state.iterdir() if (p / "checkpoints.json").exists()]
-    (folder / name).write_bytes(content)
+    (folder,) = [p for p in state.iterdir() if (p / "state.json").exists()]
+    damaged = _damage(orjson.loads((folder / "state.json").read_bytes()), part, content)
+    (folder / "state.json").write_bytes(damaged)
     lines, diag = run_lines([str(log)], state)
-    (warning,) = notices(diag, name, "damaged", "set aside")
-    asides = list(folder.glob(f"{name}.corrupt-*"))
-    assert len(asides) == 1 and asides[0].read_bytes() == content and str(asides[0]) in warning
-    if name == "checkpoints.json":
-        assert lines == numbered(0, 10).splitlines()  # rebuilt: read from the start
-        assert orjson.loads((folder / name).read_bytes())["schema"] == "logscan.checkpoints/1"
-    else:
+    (warning,) = notices(diag, "state.json", "damaged", "set aside")
+    asides = list(folder.glob("state.json.corrupt-*"))
+    assert len(asides) == 1 and asides[0].read_bytes() == damaged and str(asides[0]) in warning
+    assert orjson.loads((folder / "state.json").read_bytes())["schema"] == "logscan.state/1"  # rewritten whole
+    s = open_state(state, [str(log)], Diagnostics())
+    status = s.history.compare([incident("A")]).statuses
+    s.close()
+    if part == "history":
         assert lines == []  # checkpoints intact
-        s = open_state(state, [str(log)], Diagnostics())
-        assert s.history.compare([incident("A")]).statuses == {"A": "new"}  # history rebuilt
-        s.close()
+        assert status == {"A": "new"}  # history rebuilt
+    else:
+        assert lines == numbered(0, 10).splitlines()  # rebuilt: read from the start
+        assert status == ({"A": "new"} if part == "file" else {"A": "ongoing"})  # an intact history is kept
 
 
 def test_unwritable_state_dir_is_one_clear_error(tmp_path):
@@ -448,7 +515,7 @@ def test_state_files_are_written_atomically(tmp_path, monkeypatch):
     log.write_text(numbered(0, 5))
     run_lines([str(log)], state)
     (folder,) = state.iterdir()
-    before = (folder / "checkpoints.json").read_bytes()
+    before = (folder / "state.json").read_bytes()
     with log.open("a") as f:
         f.write(numbered(5, 6))
 
@@ -459,7 +526,7 @@ def test_state_files_are_written_atomically(tmp_path, monkeypatch):
     with pytest.raises(StateError, match="No space left"):
         run_lines([str(log)], state)
     monkeypatch.undo()
-    assert (folder / "checkpoints.json").read_bytes() == before  # the old state, whole
+    assert (folder / "state.json").read_bytes() == before  # the old state, whole
     assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
 
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 DONE = b"2026-11-23 10:00:00.000 | ERROR    | app:f:1 - one\n"
 UNFINISHED = b"2026-11-23 10:00:01.000 | INFO     | app:f:1 - unfinished"
 NEW = b"2026-11-23 10:01:00.000 | INFO     | app:f:1 - new\n"
+
+
+def _write_settled(path: Path, data: bytes) -> None:
+    """Written a minute ago: only the line rule holds anything back, not the young-record one (analyzer.ingest.settle)."""
+    path.write_bytes(data)
+    os.utime(path, (time.time() - 60, time.time() - 60))
 
 
 def _scan(cli, pattern: str | Path, state: Path) -> dict:
@@ -23,7 +30,7 @@ def _left(summary: dict) -> list[str]:
 
 def test_held_line_of_a_renamed_rotated_file_is_read_once(cli, tmp_path):
     log, state = tmp_path / "app.log", tmp_path / "state"
-    log.write_bytes(DONE + UNFINISHED)
+    _write_settled(log, DONE + UNFINISHED)
     first = _scan(cli, tmp_path / "app.log*", state)
     assert first["held_bytes"] == len(UNFINISHED) and _left(first)  # the writer may still finish it
     os.rename(log, tmp_path / "app.log.2")
@@ -39,7 +46,7 @@ def test_held_line_of_a_renamed_rotated_file_is_read_once(cli, tmp_path):
 def test_rename_to_an_unnumbered_name_counts_too(cli, tmp_path):
     """Loguru's rotation: app.log -> app.2026-11-23_10-00-00_000000.log, a new app.log."""
     log, state = tmp_path / "app.log", tmp_path / "state"
-    log.write_bytes(DONE + UNFINISHED)
+    _write_settled(log, DONE + UNFINISHED)
     _scan(cli, tmp_path / "app*.log", state)
     os.rename(log, tmp_path / "app.2026-11-23_10-00-00_000000.log")
     log.write_bytes(NEW)
@@ -50,7 +57,7 @@ def test_rename_to_an_unnumbered_name_counts_too(cli, tmp_path):
 
 def test_a_live_file_or_a_renamed_file_without_successor_still_waits(cli, tmp_path):
     log, state = tmp_path / "app.log", tmp_path / "state"
-    log.write_bytes(DONE + UNFINISHED)
+    _write_settled(log, DONE + UNFINISHED)
     _scan(cli, log, state)
     again = _scan(cli, log, state)  # still the live file: its writer may finish the line
     assert again["held_bytes"] == len(UNFINISHED) and _left(again)

@@ -268,7 +268,7 @@ def _window_members(rows: pl.DataFrame, sig: Signature, override: WindowOverride
     group = list(sig.group_by) or ["service"]
     rows = rows.filter(pl.col("ts").is_not_null())
     # one row per request (an access line and the app's summary line of the same request count once)
-    rows = rows.with_columns(pl.coalesce("request_id", pl.int_range(pl.len()).cast(pl.String)).alias("_req"))
+    rows = rows.sort("ts").with_columns(request_keys().alias("_req"))
     rows = rows.unique(subset=["_req", *group], keep="first", maintain_order=True).sort("ts")
     if rows.height == 0:
         return rows
@@ -282,6 +282,32 @@ def _window_members(rows: pl.DataFrame, sig: Signature, override: WindowOverride
         tolerance=f"{int(seconds * 1_000_000)}us", check_sortedness=False,
     )
     return joined.filter(pl.col("_end").is_not_null()).drop("_end", "_req")
+
+
+#: How far apart an access line and the application's own line of one request may be written.
+SAME_REQUEST_SECONDS = 1
+_ACCESS_LINE = r'HTTP/[0-9.]+" \d{3}'  # `"GET /x HTTP/1.1" 200`: written by the server, not the application
+
+
+def request_keys() -> pl.Expr:
+    """A key per request for rows in time order: the request ID, else the pairing of an access line with the
+    application's line of the same request (same service, method, path and status, the n-th of each kind,
+    written within SAME_REQUEST_SECONDS of each other), else the row itself."""
+    same = ["service", "http_method", "http_path", "http_status"]
+    kind = pl.col("message").str.contains(_ACCESS_LINE).fill_null(False)
+    nth = pl.int_range(pl.len()).over(*same, kind)
+    pair = [*same, nth]
+    spread = pl.col("ts").max().over(pair) - pl.col("ts").min().over(pair)
+    paired = (pl.len().over(pair) == 2) & (spread <= pl.duration(seconds=SAME_REQUEST_SECONDS)) & pl.col("http_status").is_not_null()
+    no_id = pl.col("request_id").is_null()
+    key = pl.concat_str([pl.lit("pair"), *(pl.col(c).cast(pl.String).fill_null("") for c in same),
+                         nth.cast(pl.String)], separator="\x1f")
+    paired = paired & (no_id.sum().over(pair) == pl.len().over(pair))
+    return (
+        pl.when(~no_id).then(pl.col("request_id"))
+        .when(paired).then(key)
+        .otherwise(pl.concat_str(pl.lit("row\x1f"), pl.int_range(pl.len()).cast(pl.String)))
+    )
 
 
 def _window_incidents(

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from analyzer import safe_toml
 from analyzer.events import FORMAT_NAMES, LEVELS, SCHEMA, UTC_TS
 from analyzer.analysis.exceptions import RESERVED_KEYS
 
@@ -424,7 +425,7 @@ def _read_file(path: Path) -> tuple[list[Signature], list[Problem]]:
         problems.append(Problem(name, key, message))
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = safe_toml.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(name, "", f"cannot read ({exc})")]
     except tomllib.TOMLDecodeError as exc:

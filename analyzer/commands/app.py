@@ -8,7 +8,9 @@ file, bad config). Each command's `--help` ends with its own exit codes.
 
 Configuration (`logscan.toml` or `[tool.logscan]`, `--config`): analyzer.config.
 `NO_COLOR` turns off every colour and style (analyzer.commands.options.console);
-`-` reads stdin everywhere a path is taken.
+`-` reads stdin everywhere a path is taken. What `scan` and `events` print
+passes through analyzer.report.redact's Redactor once (secrets masked unless
+`--no-redact`, control sequences removed).
 """
 
 from __future__ import annotations
@@ -36,11 +38,13 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from analyzer.analysis.engine import Analysis, Settings
 from analyzer.commands.options import (
     ConfigOption,
     LogFormat,
+    NoRedactOption,
     Severity,
     SlowCountOption,
     StormCountOption,
@@ -63,6 +67,7 @@ from analyzer.report import html as html_report
 from analyzer.report import json as json_report
 from analyzer.report import markdown as markdown_report
 from analyzer.report import terminal as terminal_report
+from analyzer.report.redact import Redactor
 from analyzer.report.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.analysis.signatures import SignatureError, load_signatures
 from analyzer.commands.signatures import signatures_app
@@ -130,7 +135,7 @@ _TABLE_COLUMNS = ("line_no", "ts", "service", "format", "level", "request_id", "
 def _print_table(console: Console, events: pl.DataFrame) -> None:
     table = Table(*_TABLE_COLUMNS, show_lines=False, header_style="bold")
     for row in events.select(_TABLE_COLUMNS).iter_rows():
-        table.add_row(*("" if v is None else str(v)[:160] for v in row))
+        table.add_row(*(Text("" if v is None else str(v)[:160]) for v in row))  # Text: log text is not markup
     console.print(table)
 
 
@@ -143,12 +148,14 @@ def events(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Print at most this many events (the summary still counts all).")] = None,
     config: ConfigOption = None,
+    no_redact: NoRedactOption = False,
 ) -> None:
     """Print every record as a normalized event, then a summary of what was read.
 
-    The config's services table and request_id_keys apply, as in scan.
+    The config's services table, request_id_keys and redact_patterns apply, as in scan.
     """
     eff = _effective(config, {})
+    redactor = Redactor(eff.redact_patterns, enabled=not no_redact)
     diag = Diagnostics()
     inputs = resolve(paths, diag)
     pipeline = _pipeline(diag, log_format, eff)
@@ -162,6 +169,7 @@ def events(
             batch = batch.head(max(0, limit - printed))
         if batch.height == 0:
             continue
+        batch = redactor.frame(batch)
         if output is EventsOutput.table:
             _print_table(out, batch)
         elif output is EventsOutput.jsonl:
@@ -170,7 +178,8 @@ def events(
             sys.stdout.buffer.write(batch.write_csv(include_header=printed == 0).encode())
         printed += batch.height
     sys.stdout.flush()
-    print_summary(out if output in (EventsOutput.count, EventsOutput.table) else err, diag, pipeline.tally)
+    print_summary(out if output in (EventsOutput.count, EventsOutput.table) else err, diag, pipeline.tally,
+                  redactor=redactor)
     if diag.errors:
         raise typer.Exit(2)
 
@@ -307,6 +316,7 @@ def scan(
     slow_count: SlowCountOption = None,
     sentry_dsn: Annotated[str | None, typer.Option(envvar=DSN_ENV, help="Also send each incident shown to this Sentry DSN.")] = None,
     config: ConfigOption = None,
+    no_redact: NoRedactOption = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar and no warnings, on stderr or in the text summary (errors still show; "
         "a JSON report keeps the warnings in summary.warnings).")]
@@ -377,10 +387,13 @@ def scan(
     if state:
         shown_severities = SEVERITIES[SEVERITIES.index(eff.min_severity):]
         state.history.annotate(report, found, shown=lambda entry: entry.get("severity") in (*shown_severities, None))
+    # Every sink below (terminal, file, Sentry) shows this one copy: secrets masked, control sequences removed.
+    redactor = Redactor(eff.redact_patterns, enabled=not no_redact)
+    report = redactor.data(report)
     if report_format is ReportFormat.text and not output:
         out = console()
         terminal_report.render(out, report)
-        print_summary(out, diag, pipeline.tally, ignored=ignored, warnings=not quiet)
+        print_summary(out, diag, pipeline.tally, ignored=ignored, warnings=not quiet, redactor=redactor)
     else:
         text = _render(report, report_format)
         if output:
@@ -391,9 +404,9 @@ def scan(
         else:
             sys.stdout.write(text)
         if not quiet:
-            for line in diag.source_warnings() + diag.warnings:
+            for line in report["summary"]["warnings"]:
                 err.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
-        for line in diag.errors:
+        for line in report["summary"]["errors"]:
             err.print(f"[red]error:[/] {escape(line)}", soft_wrap=True)
     if sentry is not None:
         for incident in report["incidents"]:

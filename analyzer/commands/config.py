@@ -35,7 +35,7 @@ CONFIG_EXIT_CODES = (
     "wrong type, bad duration or severity, missing signature folder); the message names the file and the key."
 )
 _KEYS = ("storm_count", "storm_window", "slow_count", "min_severity", "fail_on", "signatures", "request_id_keys",
-         "services", "sentry_dsn")
+         "redact_patterns", "services", "sentry_dsn")
 
 
 class ConfigFormat(str, Enum):
@@ -49,6 +49,7 @@ def as_data(eff: Effective, today: date | None = None) -> dict[str, Any]:
         "storm_count": eff.storm_count, "storm_window": eff.storm_window, "slow_count": eff.slow_count,
         "min_severity": eff.min_severity, "fail_on": eff.fail_on,
         "signatures": [str(folder) for folder in eff.signatures], "request_id_keys": list(eff.request_id_keys),
+        "redact_patterns": list(eff.redact_patterns),
         "services": dict(eff.services), "sentry_dsn": "(set)" if eff.sentry_dsn else None,  # never print the key
     }
     return {
@@ -67,7 +68,8 @@ def as_data(eff: Effective, today: date | None = None) -> dict[str, Any]:
 _UNSET = {
     "storm_count": "signatures' own: 20", "storm_window": "signatures' own: 60s",
     "slow_count": "signature's own: 1", "fail_on": "never", "signatures": "built-in only",
-    "request_id_keys": "built-in keys only", "services": "as observed", "sentry_dsn": "not set",
+    "request_id_keys": "built-in keys only", "redact_patterns": "built-in rules only", "services": "as observed",
+    "sentry_dsn": "not set",
 }
 
 

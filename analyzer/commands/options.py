@@ -33,6 +33,11 @@ StormWindowOption = Annotated[str | None, typer.Option(help="Sliding window of a
 SlowCountOption = Annotated[
     int | None, typer.Option(min=1, help="Slow requests per route in 60 s that make an incident (default 1).")
 ]
+#: `--no-redact` (scan, tail, events): show secrets as logged, for local debugging (analyzer.report.redact).
+NoRedactOption = Annotated[
+    bool, typer.Option("--no-redact", help="Show passwords, tokens and keys as logged (they are masked by default); "
+                       "for local debugging. Control sequences are removed either way."),
+]
 
 
 def no_color() -> bool:

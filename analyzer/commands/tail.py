@@ -8,12 +8,17 @@ resolutions). `jsonl`: one JSON object per incident change,
 `{"event": "opened"|"updated"|"resolved", "incident": {...}}` with the scan
 JSON report's incident fields, and at the end `{"event": "report", "report":
 {...}}`, the scan JSON report. Warnings go to stderr (or above the board).
-Ctrl-C, or the end of stdin, prints what `scan` would have printed for the
-same lines.
+Ctrl-C, SIGTERM, SIGHUP, or the end of stdin, prints what `scan` would have
+printed for the same lines (exit 0).
 
 The config file (analyzer.config) applies as it does to `scan`: thresholds,
 min_severity, signature folders, request_id_keys, [services] and [[ignore]]
 rules (an ignored incident is never announced), with the same flags over it.
+
+Everything said (records, announcements, the board, warnings, JSON lines,
+Sentry events, the final report) passes through one Redactor first
+(`RedactingSink`, analyzer.report.redact): secrets masked unless
+`--no-redact`, control sequences removed.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import IO, Annotated, Any, BinaryIO
+from typing import IO, Annotated, Any, BinaryIO, Final
 
 import orjson
 import polars as pl
@@ -40,6 +45,7 @@ from analyzer.analysis.engine import Settings
 from analyzer.commands.options import (
     ConfigOption,
     LogFormat,
+    NoRedactOption,
     Severity,
     SlowCountOption,
     StormCountOption,
@@ -48,7 +54,8 @@ from analyzer.commands.options import (
 )
 from analyzer.config import (
     ConfigError,
-    IgnoreRule,
+    NO_IGNORES,
+    Ignores,
     apply_ignores,
     for_run,
     settings_from,
@@ -57,6 +64,7 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.follow import Follower
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.report.model import iso
+from analyzer.report.redact import Redactor
 from analyzer.report import terminal as terminal_report
 from analyzer.report.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.report.terminal import SEVERITY_STYLE
@@ -66,8 +74,9 @@ from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
 from analyzer.timespec import parse_duration
 
 TAIL_EXIT_CODES = (
-    "Exit codes: 0 = stopped (Ctrl-C or the end of stdin) after printing the report; 2 = an unusable argument "
-    "or config file (bad signature folder, bad duration, malformed Sentry DSN, bad config)."
+    "Exit codes: 0 = stopped (Ctrl-C, SIGTERM such as docker stop or systemd's, SIGHUP, or the end of stdin) after "
+    "printing the report; 2 = an unusable argument or config file (bad signature folder, bad duration, malformed "
+    "Sentry DSN, bad config). A second signal interrupts at once."
 )
 LEVEL_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "", "debug": "dim"}
 
@@ -115,7 +124,7 @@ class TextSink:
             self.live.update(_board(board), refresh=True)
 
     def warn(self, message: str) -> None:
-        (self.console if self.live else self.errors).print(f"[yellow]warning:[/] {message}", soft_wrap=True,
+        (self.console if self.live else self.errors).print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True,
                                                            highlight=False)
 
     @staticmethod
@@ -143,7 +152,7 @@ def _board(rows: list[BoardRow]) -> Table:
         inc = row.incident
         table.add_row(
             str(inc["rank"]), Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], "")),
-            Text(inc["title"], style="dim" if row.resolved else ""), inc["service"] or "", f"{inc['count']:,}",
+            Text(inc["title"], style="dim" if row.resolved else ""), Text(inc["service"] or ""), f"{inc['count']:,}",
             "resolved" if row.resolved else (iso(inc["last_seen"]) or "—")[11:19], f"{row.rate:.1f}",
         )
     return table
@@ -170,7 +179,7 @@ class JsonlSink:
             self._write({"event": change.event, "incident": change.incident})
 
     def warn(self, message: str) -> None:
-        self.errors.print(f"[yellow]warning:[/] {message}", soft_wrap=True, highlight=False)
+        self.errors.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True, highlight=False)
 
     def close(self) -> None:
         """Nothing to release: every line is flushed as it is written."""
@@ -180,9 +189,9 @@ class IgnoringAnalysis(BoundedAnalysis):
     """BoundedAnalysis whose incidents leave out those the config's [[ignore]] rules name (`ignored`: how many,
     as of the last computation), so that tail never announces them and its report matches scan's."""
 
-    def __init__(self, *args: Any, ignore: Sequence[IgnoreRule] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, ignore: Ignores = NO_IGNORES, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.ignore = list(ignore)
+        self.ignore = ignore
         self.ignored = 0
 
     def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
@@ -214,7 +223,31 @@ class SentryForwarding:
     def close(self) -> None:
         self.inner.close()
         for warning in self.sentry.close():
-            self.errors.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            self.errors.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+
+
+class RedactingSink:
+    """The outermost tail sink: records, incidents, the board and warnings pass through the Redactor before any
+    inner sink (text, JSON lines, Sentry) sees them: secrets masked (unless --no-redact), control sequences out."""
+
+    def __init__(self, inner: TextSink | JsonlSink | SentryForwarding, redactor: Redactor) -> None:
+        self.inner, self.redactor = inner, redactor
+
+    def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+        safe = self.redactor.frame(events)
+        shown = dict(zip(events.get_column("source"), safe.get_column("source"), strict=True))
+        self.inner.records(safe, {(shown.get(source, source), line): sig for (source, line), sig in tags.items()})
+
+    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        incidents, rows = self.redactor.data(([c.incident for c in changes], [r.incident for r in board]))
+        self.inner.changes([Change(c.event, inc) for c, inc in zip(changes, incidents, strict=True)],
+                           [BoardRow(inc, r.rate, r.resolved) for r, inc in zip(board, rows, strict=True)])
+
+    def warn(self, message: str) -> None:
+        self.inner.warn(self.redactor.text(message))
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def run_tail(
@@ -234,13 +267,17 @@ def run_tail(
     settings: Settings | None = None,
     request_id_keys: Sequence[str] = (),
     services: Mapping[str, str] | None = None,
-    ignore: Sequence[IgnoreRule] = (),
+    ignore: Ignores = NO_IGNORES,
+    redactor: Redactor | None = None,
 ) -> int:
-    """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code.
+    """Follow `paths` until `stop` is set, Ctrl-C (SIGTERM, SIGHUP), or the end of stdin; print the final report.
+    Returns the exit code.
 
     `settings` (thresholds, see analyzer.config.settings_from), `request_id_keys`, `services` and `ignore`
-    (active rules) are what the config and flags say, as for `scan`.
+    (active rules) are what the config and flags say, as for `scan`. `redactor` (default: the built-in
+    rules) is applied to everything said, as `scan` applies it to its report.
     """
+    redactor = redactor or Redactor()
     out = out or sys.stdout
     errors = console(stderr=True)
     try:
@@ -255,10 +292,11 @@ def run_tail(
         return 2
     diag = Diagnostics()
     screen = console(file=out)
-    sink: TextSink | JsonlSink | SentryForwarding
-    sink = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
+    inner: TextSink | JsonlSink | SentryForwarding
+    inner = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
     if sentry is not None:
-        sink = SentryForwarding(sink, sentry, errors)
+        inner = SentryForwarding(inner, sentry, errors)
+    sink = RedactingSink(inner, redactor)
     analysis = IgnoringAnalysis(sigs, settings, max_rows=limits.max_evidence_rows, ignore=ignore)
     live = LiveTail(
         Follower(paths, diag, from_start=from_start, stdin=stdin),
@@ -267,29 +305,41 @@ def run_tail(
     )
     stop = stop or threading.Event()
     try:
-        with _ctrl_c_stops(stop, live.follower.wake.set):
+        with _signals_stop(stop, live.follower.wake.set):
             live.run(stop)
     finally:
         sink.close()
-    report = live.report()
+    report = redactor.data(live.report())
     report["summary"]["ignored_incidents"] = analysis.ignored
     if output is TailFormat.jsonl:
         out.write(orjson.dumps({"event": "report", "report": report}).decode() + "\n")
     else:
         terminal_report.render(screen, report)
-        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored)
+        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored, redactor=redactor)
     out.flush()
     return 0
 
 
+#: Signals that end following as the first Ctrl-C does: `docker stop` and systemd send SIGTERM, a closed
+#: terminal or a supervisor's reload SIGHUP.
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
-def _ctrl_c_stops(stop: threading.Event, wake: Callable[[], None]) -> Iterator[None]:
-    """The first Ctrl-C (SIGINT) ends following cleanly: it sets `stop`, so everything read is still
-    flushed and reported; a second one interrupts at once.
+def _signals_stop(stop: threading.Event, wake: Callable[[], None]) -> Iterator[None]:
+    """The first SIGINT (Ctrl-C), SIGTERM or SIGHUP ends following cleanly: it sets `stop`, so everything
+    read is still flushed and reported (exit 0); a second one interrupts at once (SIGINT: the report of
+    what was analysed so far; SIGTERM, SIGHUP: the default action, no report).
 
     A KeyboardInterrupt would land wherever the main thread is, also inside a Polars call, and a
     signal noticed there can surface a second time during the final flush (seen in the latency
     benchmark: exit 130 and no report).
+
+    The main thread blocks these signals meanwhile, so that the kernel delivers them to another
+    thread (`logscan-signals`, started first, does nothing else) and Python runs the handler on the
+    main thread at its next step (within one poll, at most a second): a signal that interrupts the
+    main thread's write to a pipe makes CPython's buffered stdout drop or repeat bytes (a JSON line
+    cut in two, seen with `tail --format jsonl` stopped by SIGTERM).
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread can handle signals (tests run tail on a thread and set `stop`)
@@ -298,13 +348,20 @@ def _ctrl_c_stops(stop: threading.Event, wake: Callable[[], None]) -> Iterator[N
     def first(signum: int, frame: Any) -> None:
         stop.set()
         wake()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
 
-    previous = signal.signal(signal.SIGINT, first)
+    done = threading.Event()
+    threading.Thread(target=done.wait, name="logscan-signals", daemon=True).start()
+    previous = {number: signal.signal(number, first) for number in STOP_SIGNALS}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        done.set()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _seconds(text: str) -> float:
@@ -331,7 +388,7 @@ def tail_command(
     resolve_after: Annotated[str, typer.Option(help="An incident quiet this long is reported resolved.")] = "5m",
     tick: Annotated[str, typer.Option(help="Least time between two full incident computations (new problems are announced at once regardless).")] = "250ms",
     hold: Annotated[str, typer.Option(help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
-    max_evidence: Annotated[int, typer.Option(help="Evidence rows kept (oldest dropped beyond; counts stay).")]
+    max_evidence: Annotated[int, typer.Option(min=0, help="Evidence rows kept (oldest dropped beyond; counts stay).")]
     = Limits.max_evidence_rows,
     sentry_dsn: Annotated[str | None, typer.Option(
         envvar=DSN_ENV, help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
@@ -339,10 +396,11 @@ def tail_command(
     storm_window: StormWindowOption = None,
     slow_count: SlowCountOption = None,
     config: ConfigOption = None,
+    no_redact: NoRedactOption = False,
 ) -> None:
     """Follow logs live: announce each new incident once, keep a live board, end with the scan report.
 
-    Ctrl-C (or the end of stdin) prints the ranked report `scan` would print for the same lines. The config
+    Ctrl-C, SIGTERM, SIGHUP (or the end of stdin) print the ranked report `scan` would print for the same lines. The config
     file applies as it does to scan (see `logscan config`).
     """
     limits = Limits(tick_seconds=_seconds(tick), hold_seconds=_seconds(hold), resolve_after=_seconds(resolve_after),
@@ -360,5 +418,5 @@ def tail_command(
                     signatures=[str(folder) for folder in eff.signatures],
                     log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
                     settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
-                    ignore=eff.active_ignores())
+                    ignore=eff.active_ignores(), redactor=Redactor(eff.redact_patterns, enabled=not no_redact))
     raise typer.Exit(code)

@@ -1,21 +1,39 @@
 """Follow mode of the sources stage: what `tail` reads, as the byte chunks `Pipeline.feed` takes.
 
 `Follower.poll` returns the whole lines appended since the last call to every
-followed file (and stdin), as `Chunk`s of the same kind `read_chunks` makes, so
+followed file (and stream), as `Chunk`s of the same kind `read_chunks` makes, so
 framing and parsing are exactly the batch ones. What it takes care of:
 
 * Inputs: files, globs and folders (rescanned, so a new matching file is picked
-  up and read from its start), and `-` until EOF. Files present at the start are
+  up and read from its start), and streams until their EOF: `-` (a closed stdin
+  is said and skipped), a FIFO or a process substitution (`tail <(cmd)`), named
+  or found in a folder (read on a thread of its own, which waits for a
+  writer). Files present at the start are
   read from their end (like `tail -f`) unless `from_start`. `.gz` files are
   skipped: in a followed folder they are rotated copies of lines already read.
 * Waking up: watchfiles reports changes in the files' folders within tens of
   milliseconds; a periodic poll backs it up, so a missed event never stalls.
-* Rotation, without losing or repeating a line: rename-and-create (logrotate,
-  Loguru's `rotation=`) reads the old file to its end, then switches to the new
-  one; copytruncate (the size drops below what was read) reads the same file
-  again from 0; a deleted file keeps being read through the open handle until a
-  new one appears. A file seen under a second name (`app.log.1` after a
-  rename) is recognised by its inode and not read twice.
+* Rotation, without losing or repeating a line. Content is identified by its
+  fingerprint, its first bytes (up to `FINGERPRINT_BYTES`, as Vector and Fluent
+  Bit do), not by name or inode alone:
+  - rename-and-create (logrotate `create`, Loguru's `rotation=`): the old file
+    is read to its end, then the new one from its start; the old handle stays
+    open and is read for `ROTATE_WAIT_SECONDS` after its last growth, because
+    a writer keeps writing to it until it reopens its log;
+  - copytruncate: the file shrank, or its first bytes are not the ones read
+    (truncated, then rewritten past the old size between two polls). The lines
+    between the last read and the copy are only in the copy: the newest file
+    beside it whose content starts with the same first bytes (`app.log.1`,
+    `app.log-20261123`, `app.log.1.gz`; analyzer.ingest.rotation) is read from
+    the offset reached, then the truncated file from its start. Without such a
+    copy, the lines written after the last read and before the truncation (if
+    there were any) cannot be known: a warning says so;
+  - a deleted file keeps being read through the open handle until a new one
+    appears.
+  A file found under a second name (`app.log.1` after a rename, with the inode
+  and first bytes of a file read) or a copy (the first bytes of a followed
+  file; an empty new file or one shorter than the followed file's known head
+  that starts like it waits for the next rescan) is not read again.
 * Partial lines: bytes after the last newline wait for their newline, or for
   `partial_seconds`, before they are passed on as a line of their own.
 * Line numbers: the first chunk read from a newly opened file carries
@@ -27,8 +45,9 @@ framing and parsing are exactly the batch ones. What it takes care of:
 * Trouble (a missing or unreadable file, a permission change, a rotation) is
   said once per change as a warning in `Diagnostics`; following goes on.
 
-Known limit: a copytruncate followed by more new bytes than had been read,
-all between two polls, looks like an append (as for `tail -F`).
+Known limit: a copytruncate followed, between two polls, by more new bytes
+than had been read, all starting with the same first bytes as before, looks
+like an append.
 """
 
 from __future__ import annotations
@@ -36,7 +55,7 @@ from __future__ import annotations
 import glob
 import os
 import queue
-import sys
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -47,13 +66,19 @@ from typing import BinaryIO
 import watchfiles
 
 from analyzer.diagnostics import Diagnostics
-from analyzer.ingest.sources import MAX_LINE_BYTES, Chunk, Input, resolve
+from analyzer.ingest import rotation
+from analyzer.ingest.rotation import FINGERPRINT_BYTES
+from analyzer.ingest.sources import MAX_LINE_BYTES, Chunk, Input, open_stream, resolve, stdin_stream
 
 POLL_SECONDS = 1.0  # fallback poll (and rescan of globs and folders) when no change is reported
 PARTIAL_SECONDS = 1.0  # how long an unfinished last line waits for its newline
 READ_BYTES = 1 << 20
+POLL_READS = 16  # READ_BYTES blocks taken from one input per poll: an endless one (/dev/zero) must let `stop` be seen
 WATCH_DEBOUNCE_MS = 50
 WATCH_STEP_MS = 20
+ROTATE_WAIT_SECONDS = 5.0  # a renamed-away file is still read this long after its last growth (writers reopen late)
+
+Ident = tuple[int, int]  # (st_dev, st_ino)
 
 
 @dataclass
@@ -62,34 +87,45 @@ class _Followed:
 
     input: Input
     file: BinaryIO | None = None
-    ident: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
+    ident: Ident | None = None  # (st_dev, st_ino) of the open file
     offset: int = 0  # bytes of the open file read so far
+    head: bytes = b""  # its first bytes (up to FINGERPRINT_BYTES): the fingerprint of its content
+    mtime_ns: int = 0  # its modification time when last checked for a truncation
     pending: bytes = b""  # bytes after the last newline, waiting for theirs
     pending_since: float = 0.0
     first_line: int = 0  # number of the first line of the next chunk (set when a file is opened; 0 = go on)
     problem: str | None = None  # the trouble last reported, so that each change is said once
     readable: bool = True
-    done: bool = False  # stdin reached EOF
+    done: bool = False  # a stream reached its EOF
+    drains: list[_Followed] = field(default_factory=list)  # renamed-away files of this input, still read a while
+    until: float = 0.0  # a drain: closed when it has not grown by then
 
 
 @dataclass
-class _Stdin:
-    """A thread reading a (blocking) stream into a queue; None marks its end."""
+class _Reader:
+    """A thread reading a (blocking) stream into a queue; None marks its end. A FIFO named by `path` is opened
+    on the thread, where waiting for its writer blocks nothing else."""
 
-    stream: BinaryIO
+    stream: BinaryIO | None
     wake: threading.Event
-    blocks: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
+    path: str = "-"
+    blocks: queue.Queue[bytes | None] = field(default_factory=lambda: queue.Queue(maxsize=2 * POLL_READS))  # bounded:
+    # a stream faster than the analysis waits instead of filling memory
+    error: str | None = None
 
     def start(self) -> None:
-        threading.Thread(target=self._run, name="logscan-stdin", daemon=True).start()
+        threading.Thread(target=self._run, name=f"logscan-read {self.path}", daemon=True).start()
 
     def _run(self) -> None:
-        read = getattr(self.stream, "read1", self.stream.read)
         try:
+            stream = self.stream if self.stream is not None else open_stream(self.path, wait=True)
+            read = getattr(stream, "read1", stream.read)
             while data := read(READ_BYTES):
                 self.blocks.put(data)
                 self.wake.set()
-        except (OSError, ValueError):
+        except OSError as exc:
+            self.error = exc.strerror or str(exc)
+        except ValueError:
             pass  # closed under us: that is its end too
         self.blocks.put(None)
         self.wake.set()
@@ -114,16 +150,19 @@ class Follower:
         self.partial_seconds = partial_seconds
         self.wake = threading.Event()
         self.files: dict[str, _Followed] = {}
-        self.read_idents: set[tuple[int, int]] = set()  # every file read so far, under whatever name
-        self.ignored: set[str] = set()  # names found by a rescan that are a file already read (rotated copies)
+        self.read_idents: dict[Ident, bytes] = {}  # every file read so far, under whatever name -> its first bytes
+        self.ignored: dict[str, tuple[Ident, int]] = {}  # names of content already read -> (file id, mtime) then
         self.patterns = [a for a in args if a != "-" and (Path(a).is_dir() or glob.has_magic(a))]
-        self.stdin: _Followed | None = None
-        self._stdin_reader: _Stdin | None = None
+        self.streams: dict[str, tuple[_Followed, _Reader]] = {}  # stdin, FIFOs and pipes: read until their EOF
+        self._started = False
         self._stop = threading.Event()
         self._last_scan = 0.0
         if "-" in args:
-            self.stdin = _Followed(Input("-"))
-            self._stdin_reader = _Stdin(stdin if stdin is not None else sys.stdin.buffer, self.wake)
+            stream = stdin if stdin is not None else stdin_stream()
+            if stream is None:
+                diag.warn("stdin: closed; nothing to read")
+            else:
+                self.streams["-"] = (_Followed(Input("-")), _Reader(stream, self.wake))
         for arg in args:
             if arg != "-" and arg not in self.patterns:
                 self._add(Input(arg), at_end=not from_start)
@@ -132,18 +171,18 @@ class Follower:
     @property
     def inputs(self) -> list[Input]:
         """Every input followed so far (for flushing held records)."""
-        found = [f.input for f in self.files.values()]
-        return [self.stdin.input, *found] if self.stdin else found
+        return [f.input for f, _ in self.streams.values()] + [f.input for f in self.files.values()]
 
     @property
     def finished(self) -> bool:
-        """Only stdin was followed and it has ended: nothing more can come."""
-        return self.stdin is not None and self.stdin.done and not self.files and not self.patterns
+        """Only streams were followed (or none could be) and they have ended: nothing more can come."""
+        return all(f.done for f, _ in self.streams.values()) and not self.files and not self.patterns
 
     def start(self) -> None:
-        """Start the stdin reader and the change watchers (threads that only wake `poll`'s caller)."""
-        if self._stdin_reader:
-            self._stdin_reader.start()
+        """Start the stream readers and the change watchers (threads that only wake `poll`'s caller)."""
+        self._started = True
+        for _, reader in self.streams.values():
+            reader.start()
         folders = {os.path.dirname(os.path.abspath(p)) for p in self.files} | {
             os.path.abspath(_glob_base(p)) for p in self.patterns
         }
@@ -155,8 +194,9 @@ class Follower:
         self._stop.set()
         self.wake.set()
         for f in self.files.values():
-            if f.file:
-                f.file.close()
+            for g in (f, *f.drains):
+                if g.file:
+                    g.file.close()
 
     def wait(self, timeout: float) -> None:
         """Sleep until a change is reported or `timeout` passes."""
@@ -178,15 +218,22 @@ class Follower:
     def poll(self) -> list[Chunk]:
         """Chunks of whole lines appended to every input since the last call."""
         now = time.monotonic()
-        if self.patterns and now - self._last_scan >= self.poll_seconds:
-            self._rescan(at_end=False)
         chunks: list[Chunk] = []
-        if self.stdin and not self.stdin.done:
-            chunks.extend(self._poll_stdin(self.stdin))
+        for f, reader in self.streams.values():
+            if not f.done:
+                chunks.extend(self._poll_stream(f, reader))
         for f in list(self.files.values()):
             chunks.extend(self._poll_file(f))
-        for f in [self.stdin, *self.files.values()]:
-            if f and f.pending and not f.done and (
+            chunks.extend(self._poll_drains(f, now))
+        # after the files: a truncated file's copy is taken up by the file itself before a rescan could see it
+        if self.patterns and now - self._last_scan >= self.poll_seconds:
+            before = set(self.files)
+            self._rescan(at_end=False)
+            for path in set(self.files) - before:
+                chunks.extend(self._poll_file(self.files[path]))
+        streams = [f for f, _ in self.streams.values()]
+        for f in [*streams, *self.files.values(), *(d for f in self.files.values() for d in f.drains)]:
+            if f.pending and not f.done and (
                 now - f.pending_since >= self.partial_seconds or len(f.pending) >= MAX_LINE_BYTES
             ):
                 chunks.extend(self._release(f))
@@ -199,22 +246,77 @@ class Follower:
         self._last_scan = time.monotonic()
         scratch = Diagnostics()
         for inp in resolve(self.patterns, scratch):
-            if inp.path not in self.files and inp.path not in self.ignored and not inp.path.endswith(".gz"):
-                self._add(inp, at_end)
+            if inp.path not in self.files and inp.path not in self.streams and not inp.path.endswith(".gz"):
+                self._add(inp, at_end, found_later=not first)
         if first:
             for message in scratch.errors:
                 self._say(None, f"{message}; waiting for one to appear")
 
-    def _add(self, inp: Input, at_end: bool) -> None:
+    def _add(self, inp: Input, at_end: bool, found_later: bool = False) -> None:
+        """Follow `inp`, unless its content is already read or followed (a rotated name or a copy).
+
+        `found_later`: it appeared in a followed folder or glob after the start, so a copy being made (empty, or
+        so far only the first bytes of a followed file) waits for the next rescan instead of being read as new.
+        """
         try:
             st = os.stat(inp.path)
-            if (st.st_dev, st.st_ino) in self.read_idents:  # a file already read, under another name (rotated)
-                self.ignored.add(inp.path)
-                return
         except OSError:
-            pass  # missing or unreadable: _open says so
+            st = None  # missing or unreadable: _open says so
+        if st is not None and not stat.S_ISREG(st.st_mode):  # a FIFO or pipe: a stream, read until its EOF
+            reader = _Reader(None, self.wake, inp.path)
+            self.streams[inp.path] = (_Followed(inp), reader)
+            if self._started:
+                reader.start()
+            return
+        if st is not None:
+            ident = (st.st_dev, st.st_ino)
+            if self.ignored.get(inp.path) == (ident, st.st_mtime_ns):
+                return  # unchanged since it was found to be a file already read
+            if self._already_read(inp.path, ident, found_later):
+                self.ignored[inp.path] = (ident, st.st_mtime_ns)
+                return
+            self.ignored.pop(inp.path, None)
+            if found_later and self._may_be_a_copy_in_progress(inp.path, st.st_size):
+                return
         f = self.files[inp.path] = _Followed(inp)
         self._open(f, at_end)
+
+    def _already_read(self, path: str, ident: Ident, found_later: bool) -> bool:
+        """Whether `path` holds content read already: a followed file's under another name (same file id and
+        first bytes: renamed), or, found later, a copy of a followed file (its first bytes, at least as many)."""
+        known = self.read_idents.get(ident)
+        first = rotation.head(path) if known is not None or found_later else None
+        if known is not None and first is not None and _same_start(first, known):
+            return True
+        if not found_later or not first:
+            return False
+        for f, known_head in self._followed_heads():
+            if len(first) >= len(known_head) and first.startswith(known_head):
+                self.diag.warn(f"{path}: a copy of {f.input.path} (same first bytes); not read again")
+                self.read_idents[ident] = first
+                return True
+        return False
+
+    def _may_be_a_copy_in_progress(self, path: str, size: int) -> bool:
+        """An empty new file, or one holding so far only a prefix of a followed file's first bytes: wait."""
+        if size == 0:
+            return True
+        first = rotation.head(path) or b""
+        return any(len(first) < len(h) and h.startswith(first) for _, h in self._followed_heads())
+
+    def _followed_heads(self) -> Iterator[tuple[_Followed, bytes]]:
+        """The first bytes of each followed file: those read (`head`), and those it holds now when more (a copy
+        may be made of content not read yet)."""
+        for f in self.files.values():
+            if f.head:
+                yield f, f.head
+            if f.file is not None and len(f.head) < FINGERPRINT_BYTES:
+                try:
+                    now = os.pread(f.file.fileno(), FINGERPRINT_BYTES, 0)
+                except OSError:
+                    continue
+                if len(now) > len(f.head):
+                    yield f, now
 
     def _open(self, f: _Followed, at_end: bool) -> None:
         try:
@@ -229,10 +331,11 @@ class Follower:
         f.file, f.ident, f.offset = fh, (st.st_dev, st.st_ino), st.st_size if at_end else 0
         try:
             f.first_line = _count_lines(fh.fileno(), f.offset) + 1
+            f.head = os.pread(fh.fileno(), min(FINGERPRINT_BYTES, f.offset), 0)
         except OSError:
-            f.first_line = 0  # unknown: the framer counts from 1
+            f.first_line, f.head = 0, b""  # unknown: the framer counts from 1
         fh.seek(f.offset)
-        self.read_idents.add(f.ident)
+        self.read_idents[f.ident] = f.head
         if f.problem:
             self._say(f, None, f"{f.input.path}: available now; reading it from the {'end' if at_end else 'start'}")
 
@@ -253,11 +356,8 @@ class Follower:
             self._open(f, at_end=False)  # it appeared (or became readable) after we started: all of it is new
             if f.file is None:
                 return
-        if os.fstat(f.file.fileno()).st_size < f.offset:
-            self.diag.warn(f"{f.input.path}: truncated (copytruncate?); reading it again from the start")
-            yield from self._release(f)
-            f.offset, f.first_line = 0, 1
-            f.file.seek(0)
+        if self._truncated(f):
+            yield from self._after_truncation(f)
         yield from self._read(f)
         try:
             st = os.stat(f.input.path)
@@ -268,10 +368,12 @@ class Follower:
             self._say(f, f"{f.input.path}: cannot check ({exc.strerror or exc}); still reading the open file")
             return
         if (st.st_dev, st.st_ino) != f.ident:
-            yield from self._read(f)  # the old file's last lines, then its unfinished one
-            yield from self._release(f)
-            f.file.close()
-            f.file = None
+            yield from self._read(f)  # the old file's last lines; it is read a while longer (a writer may not
+            f.drains.append(_Followed(  # have reopened yet), its unfinished last line waits there
+                f.input, f.file, f.ident, f.offset, f.head, pending=f.pending, pending_since=f.pending_since,
+                until=time.monotonic() + ROTATE_WAIT_SECONDS,
+            ))
+            f.file, f.pending = None, b""
             how = "reappeared" if f.problem else "rotated (a new file took its name)"
             self._say(f, None, f"{f.input.path}: {how}; the old file was read to its end, reading the new one")
             self._open(f, at_end=False)
@@ -286,33 +388,104 @@ class Follower:
                 "readable again" if readable else "no longer readable (permissions changed); still reading the open file"
             ))
 
-    def _read(self, f: _Followed) -> Iterator[Chunk]:
+    def _truncated(self, f: _Followed) -> bool:
+        """Whether the open file no longer holds what was read: it shrank, or its first bytes changed."""
         assert f.file is not None
-        while True:
+        fd = f.file.fileno()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # a device or pipe has no size to shrink
+            return False
+        if st.st_size == f.offset and st.st_mtime_ns == f.mtime_ns:
+            return False  # untouched since the last look
+        f.mtime_ns = st.st_mtime_ns
+        return st.st_size < f.offset or (bool(f.head) and os.pread(fd, len(f.head), 0) != f.head)
+
+    def _after_truncation(self, f: _Followed) -> Iterator[Chunk]:
+        """Read what was written before the truncation and not read yet from the rotated copy, then start over."""
+        assert f.file is not None
+        path, reached = f.input.path, f.offset
+        copy = rotation.find_copy(path, f.head) if reached else None
+        if copy is not None:
             try:
-                data = f.file.read(READ_BYTES)
+                yield from self._feed(f, rotation.blocks_from(copy, reached))
+                st = os.stat(copy)
+                self.read_idents[(st.st_dev, st.st_ino)] = f.head
+                self.diag.warn(
+                    f"{path}: truncated (copytruncate); the {f.offset - reached:,} bytes written before that and not "
+                    f"read yet were read from its copy {copy}; reading it again from the start"
+                )
             except OSError as exc:
-                self._say(f, f"{f.input.path}: read failed ({exc.strerror or exc}); will retry")
-                return
-            if not data:
-                return
+                self.diag.warn(f"{path}: truncated; its copy {copy} could not be read ({exc.strerror or exc})")
+                copy = None
+        if copy is None and reached:
+            self.diag.warn(
+                f"{path}: truncated (copytruncate?) and no copy starting with the same first bytes was found beside "
+                f"it: lines written after byte {reached:,} and before the truncation, if there were any, are lost; "
+                "reading it again from the start"
+            )
+        yield from self._release(f)
+        f.offset, f.first_line, f.head = 0, 1, b""
+        f.file.seek(0)
+
+    def _poll_drains(self, f: _Followed, now: float) -> Iterator[Chunk]:
+        """Lines still written to renamed-away files of `f`; each is closed once quiet for ROTATE_WAIT_SECONDS."""
+        for d in list(f.drains):
+            before = d.offset
+            yield from self._read(d)
+            if d.offset > before:
+                d.until = now + ROTATE_WAIT_SECONDS
+            elif now >= d.until:
+                yield from self._release(d)
+                assert d.file is not None
+                d.file.close()
+                f.drains.remove(d)
+
+    def _read(self, f: _Followed) -> Iterator[Chunk]:
+        """What `f` holds beyond what was read: up to POLL_READS blocks (the next poll then comes at once)."""
+        assert f.file is not None
+        file = f.file
+
+        def blocks() -> Iterator[bytes]:
+            for _ in range(POLL_READS):
+                try:
+                    data = file.read(READ_BYTES)
+                except OSError as exc:
+                    self._say(f, f"{f.input.path}: read failed ({exc.strerror or exc}); will retry")
+                    return
+                if not data:
+                    return
+                yield data
+
+        yield from self._feed(f, blocks())
+
+    def _feed(self, f: _Followed, blocks: Iterator[bytes]) -> Iterator[Chunk]:
+        """Chunks of `blocks`, the content of `f` from `f.offset` on; the first bytes keep its fingerprint."""
+        for data in blocks:
+            if len(f.head) < FINGERPRINT_BYTES and f.offset == len(f.head):
+                f.head += data[: FINGERPRINT_BYTES - len(f.head)]
+                if f.ident is not None:
+                    self.read_idents[f.ident] = f.head
             f.offset += len(data)
             yield from self._take(f, data, f.offset - len(data))
+        self.wake.set()  # more may be waiting: the next poll comes at once
 
-    def _poll_stdin(self, f: _Followed) -> Iterator[Chunk]:
-        assert self._stdin_reader is not None
+    def _poll_stream(self, f: _Followed, reader: _Reader) -> Iterator[Chunk]:
         offset = f.offset
-        while not self._stdin_reader.blocks.empty():
-            data = self._stdin_reader.blocks.get()
+        for _ in range(POLL_READS):
+            if reader.blocks.empty():
+                return
+            data = reader.blocks.get()
             if data is None:
                 f.done = True
-                self.diag.warn("stdin: end of input")
+                name = "stdin" if f.input.is_stdin else f.input.path
+                self.diag.warn(f"{name}: " + (f"read failed ({reader.error})" if reader.error else "end of input"))
                 yield Chunk(f.input, f.pending, offset - len(f.pending), final=True)
                 f.pending = b""
                 return
             f.offset += len(data)
             yield from self._take(f, data, offset)
             offset = f.offset
+        self.wake.set()  # more may be waiting: the next poll comes at once
 
     def _take(self, f: _Followed, data: bytes, offset: int) -> Iterator[Chunk]:
         """Whole lines of `pending + data` as a chunk; the unfinished rest waits in `pending`."""
@@ -333,6 +506,11 @@ class Follower:
         if f.pending:
             yield Chunk(f.input, f.pending + b"\n", f.offset - len(f.pending), final=False, first_line=f.first_line)
             f.pending, f.first_line = b"", 0
+
+
+def _same_start(a: bytes, b: bytes) -> bool:
+    """Whether the shorter of two first-byte strings starts the longer (the same content, seen at two sizes)."""
+    return a.startswith(b) if len(a) >= len(b) else b.startswith(a)
 
 
 def _count_lines(fd: int, end: int) -> int:

@@ -4,7 +4,10 @@ Each record is parsed by the format whose header its first line matched; a
 record the format cannot parse after all (malformed JSON, a damaged CSV row)
 is parsed as `plain` and counted as unparsed with the reason, never dropped.
 Fields every format shares are filled here once: the exception type of a
-traceback, request IDs written in the text, compose status lines.
+traceback, request IDs written in the text, compose status lines, and the HTTP
+request fields of every record that tells a request's outcome (one request
+model whatever logger wrote the line: analyzer.ingest.formats.common.request_fields);
+and every ranged field is checked here once (analyzer.ingest.bounds), whatever wrote it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ import polars as pl
 
 from analyzer.diagnostics import Diagnostics
 from analyzer.events import SCHEMA, UTC_TS
+from analyzer.ingest import bounds
 from analyzer.ingest.formats import PLAIN, Format
-from analyzer.ingest.formats.common import exception_types, request_ids
+from analyzer.ingest.formats.common import exception_types, request_fields, request_ids
 
+#: Formats of the database's own log: its records never tell an HTTP request's outcome.
+DATABASE_FORMATS = ("postgres", "postgres_csv", "postgres_json")
 #: Record columns (analyzer.ingest.framing) that events keep: the pipeline needs sid and env_ts, the rest are event fields.
 _MIN_PIECE = 4096  # rows: below this, splitting costs more than it saves
 _KEEP = ("line_no", "nphys", "sid", "env_ts", "compose_status", "head", "text")
@@ -74,11 +80,18 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     events = events.with_columns(
         pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCHEMA.items() if name not in events.columns
     )
+    # what the request step reads: the line as written, but for Loguru's JSON its message (the record's own
+    # fields, `"file": {"path": "/app/main.py"}`, would pass for a request's)
+    said = events.get_column("head")
+    if (events.get_column("format") == "loguru_json").any():
+        said = events.select(pl.when(pl.col("format") == "loguru_json").then(pl.col("message")).otherwise(pl.col("head"))).to_series()
+    events = request_fields(events, said, ~events.get_column("format").is_in(DATABASE_FORMATS))
     events = _fill_nulls(events, "request_id", "head", request_ids)
     events = _fill_nulls(events, "exc_type", "text", exception_types)
     status = pl.col("compose_status")
-    return events.with_columns(
+    events = events.with_columns(
         pl.when(status).then(pl.lit("compose")).otherwise(pl.col("format")).alias("format"),
         pl.col("nphys").alias("line_count"),
         pl.col("ts").cast(UTC_TS),
     ).drop("nphys", "compose_status", "head", "fmt", strict=False)
+    return bounds.check(events, diag)

@@ -12,21 +12,34 @@ Incremental reads (`scan --state`): an `Input` whose `resume` holds the run's
 the same content (matched by (st_dev, st_ino) and by a hash of its first bytes,
 so a renamed or compressed rotated copy is continued under its new name, and a
 truncated, replaced or recreated file is read again from the start with a
-warning). Bytes not read again are counted in `SourceStats.resumed_bytes`; an
-unfinished last line is left for the next run (`SourceStats.held_bytes`, and a
-warning), unless the file was rotated away and gets no more lines
-(`analyzer.state.checkpoints.Plan.final`). Without `resume` (the default, and always for stdin) nothing of this
-runs. `Chunk.offset` is always the true byte offset in the (decompressed) input.
+warning, after what its rotated copies beside it hold unread: `_read_copy`,
+`analyzer.state.checkpoints.Plan.copies`). Bytes not read again are counted in
+`SourceStats.resumed_bytes`; an unfinished last line or record is left for the
+next run (`SourceStats.held_bytes`, and a warning; the rule is in
+analyzer.ingest.settle), unless the file was rotated away and gets no more
+lines (`analyzer.state.checkpoints.Plan.final`). Without `resume` (the default,
+and always for stdin) nothing of this runs. `Chunk.offset` is always the true
+byte offset in the (decompressed) input, or in the rotated copy a chunk of it
+was read from.
+
+Streams: stdin, a FIFO and a process substitution (`scan <(cmd)`, a pipe
+named `/dev/fd/63`) are read once from where they are, never seeked nor
+checkpointed. A FIFO named by the user is opened as `cat` would (waiting for a
+writer); one found in a folder is opened without waiting, so one no program
+writes to reads as empty instead of stopping the scan. A closed stdin
+(`scan - <&-`) reads as empty, with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import os
+import stat
 import sys
 import zlib
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -35,15 +48,16 @@ import orjson
 import regex
 
 from analyzer.diagnostics import Diagnostics, SourceStats
+from analyzer.ingest import rotation
 
 if TYPE_CHECKING:
-    from analyzer.state.checkpoints import Checkpoints
+    from analyzer.state.checkpoints import Checkpoint, Checkpoints
 
 CHUNK_BYTES = 16 << 20  # each Polars call costs ~50-100 µs: big batches amortise it; peak RSS stays ~0.5 GiB
 MAX_LINE_BYTES = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"  # how a gzip stream starts, whatever the file is called
 
-_ROTATED = regex.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d+))?(?P<gz>\.gz)?$")
+_ROTATED = regex.compile(r"(?s)^(?P<base>.+?)(?:\.(?P<n>\d+))?(?P<gz>\.gz)?\Z")  # any name, also one holding a newline
 _DOCKER_LOG = regex.compile(r"^(?P<id>[0-9a-f]{64})-json\.log(?:\.\d+)?(?:\.gz)?$")
 
 
@@ -82,8 +96,9 @@ class Chunk:
 def _rotation_key(path: str) -> tuple[str, int, str]:
     """Sort key putting a rotated set oldest first: app.log.2.gz, app.log.1, app.log."""
     name = os.path.basename(path)
-    m = _ROTATED.match(name)
-    assert m is not None  # the pattern matches any name
+    m = _ROTATED.fullmatch(name)
+    if m is None:  # an empty name: nothing to sort it by but itself
+        return (path, 0, name)
     index = int(m["n"]) if m["n"] else 0
     return (os.path.join(os.path.dirname(path), m["base"]), -index, name)
 
@@ -133,7 +148,7 @@ def _folder_files(folder: Path, diag: Diagnostics) -> list[str]:
             p = Path(root) / name
             if not _is_log_candidate(p):
                 continue
-            if p.is_file():
+            if p.is_file() or p.is_fifo():
                 files.append(str(p))
             elif p.is_symlink():
                 diag.warn(f"{p}: broken link; skipped")
@@ -183,8 +198,8 @@ def known_size(inputs: Iterable[Input]) -> int | None:
     a compressed file. A file that cannot be opened counts 0 here; reading it reports why."""
     total = 0
     for inp in inputs:
-        if inp.is_stdin:
-            return None
+        if inp.is_stdin or not is_regular(inp.path):
+            return None  # a stream: its size is not known before it ends (and opening it would consume it)
         try:
             with open(inp.path, "rb") as f:
                 if f.read(2) == GZIP_MAGIC:
@@ -195,9 +210,39 @@ def known_size(inputs: Iterable[Input]) -> int | None:
     return total
 
 
-def _open(inp: Input) -> BinaryIO:
+def is_regular(path: str) -> bool:
+    """Whether `path` is a regular file (seekable, with a size); False for a FIFO, a pipe, a device, or none."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def stdin_stream() -> BinaryIO | None:
+    """The binary stdin, None when it is closed (`<&-`: Python then has no sys.stdin at all)."""
+    stdin = sys.stdin
+    return getattr(stdin, "buffer", None) if stdin is not None else None
+
+
+def open_stream(path: str, wait: bool) -> BinaryIO:
+    """Open a FIFO or pipe for reading. `wait`: block until a writer opens it (as `cat` does); otherwise a FIFO
+    without a writer reads as empty (opened non-blocking, then switched back to blocking reads)."""
+    if wait:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    os.set_blocking(fd, True)
+    return open(fd, "rb")  # noqa: SIM115 - closed by the caller
+
+
+def _open(inp: Input) -> BinaryIO | None:
+    """The input's byte stream (gzip decompressed); None for a closed stdin."""
     if inp.is_stdin:
-        return sys.stdin.buffer
+        return stdin_stream()
+    if not is_regular(inp.path) and os.path.exists(inp.path):
+        f = open_stream(inp.path, wait=inp.named)
+        if f.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]  # peek: a stream cannot go back
+            return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+        return f
     f = open(inp.path, "rb")  # noqa: SIM115 - closed by read_chunks
     if f.read(2) == GZIP_MAGIC:
         f.seek(0)
@@ -239,7 +284,7 @@ def read_chunks(
     copied once on its way into a chunk. With `inp.resume`, reading starts where
     an earlier run stopped (`_read_resumed`).
     """
-    if inp.resume is not None and not inp.is_stdin:
+    if inp.resume is not None and not inp.is_stdin and is_regular(inp.path):
         yield from _read_resumed(inp, inp.resume, diag, chunk_bytes, max_line_bytes)
         return
     stats = diag.source(inp.path)
@@ -247,6 +292,9 @@ def read_chunks(
         stream = _open(inp)
     except OSError as exc:
         _unreadable(inp, diag, exc)
+        return
+    if stream is None:
+        diag.warn("stdin: closed; nothing to read")
         return
     try:
         yield from _chunks(inp, _blocks(stream, inp, diag, chunk_bytes), stats, chunk_bytes, max_line_bytes)
@@ -267,7 +315,7 @@ class _End:
     """Where a `_chunks` run stopped: `consumed` bytes of the input are in chunks (or skipped as an over-long line)."""
 
     consumed: int  # offset just past the last byte passed on (the held unfinished line excluded)
-    held: int  # bytes of an unfinished last line not passed on (only with hold)
+    held: int  # bytes of an unfinished last line or record not passed on (only with hold)
     skipping: bool  # the input ended inside an over-long line whose rest is being skipped
 
 
@@ -279,13 +327,14 @@ def _chunks(
     max_line_bytes: int,
     start: int = 0,
     skipping: bool = False,
-    hold: bool = False,
+    hold: Callable[[bytes], int] | None = None,
 ) -> Generator[Chunk, None, _End]:
     """Blocks read from offset `start` -> chunks of whole lines (the last one `final`).
 
     `skipping`: the input starts inside an over-long line already cut, whose rest
     is skipped. `hold`: an unfinished last line is not passed on (the final chunk
-    ends at the last newline) and is reported as `_End.held`.
+    ends at the last newline), nor the part of the final chunk's whole lines after
+    the first `hold(lines)` bytes (an unfinished last record); both are `_End.held`.
     """
     parts: list[bytes] = []  # read but not yet emitted; all but the unfinished last line end in a newline
     size = 0  # bytes in parts
@@ -328,10 +377,11 @@ def _chunks(
     if skipping:
         yield Chunk(inp, b"", pos, True)
         return _End(pos, 0, True)
-    if hold and unfinished:
-        out = b"".join(parts)[: size - unfinished]
+    if hold is not None:
+        whole = b"".join(parts)[: size - unfinished]
+        out = whole[: hold(whole)]
         yield Chunk(inp, out, base, True)
-        return _End(base + len(out), unfinished, False)
+        return _End(base + len(out), size - len(out), False)
     yield Chunk(inp, b"".join(parts), base, True)
     return _End(base + size, 0, False)
 
@@ -388,6 +438,7 @@ def _read_resumed(
     The new position is only handed to `checkpoints` (pending, committed by the
     caller after a successful run) once the input was read to its end.
     """
+    from analyzer.ingest.settle import settled
     from analyzer.state.checkpoints import HEAD_BYTES, MARK_BYTES, Plan, digest
 
     stats = diag.source(inp.path)
@@ -408,6 +459,8 @@ def _read_resumed(
         plan = checkpoints.plan(inp.path, st, compressed, head, None if compressed else (lambda at, n: os.pread(fd, n, at)))
         if plan.note:
             diag.warn(plan.note)
+        for copy, ident, continued in plan.copies:  # truncated or replaced: first what its rotated copies hold
+            yield from _read_copy(inp, copy, ident, continued, checkpoints, diag, chunk_bytes, max_line_bytes)
         first = skipped = b""
         if compressed:
             stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
@@ -421,7 +474,13 @@ def _read_resumed(
             if plan.offset:
                 mark, first = _skip(stream, plan.offset, plan.mark_len, chunk_bytes)
                 skipped = mark or b""
-                if mark is None or digest(mark) != plan.mark:
+                if mark is None:  # it holds less than was read of its content (still being compressed): nothing new
+                    stats.resumed_bytes += plan.offset
+                    checkpoints.update(inp.path, st, True, plan.offset, plan.lines, plan.long_line, head,
+                                       plan.mark_len, plan.mark, st.st_size)
+                    yield Chunk(inp, b"", plan.offset, True, plan.lines + 1)
+                    return
+                if digest(mark) != plan.mark:
                     diag.warn(
                         f"{inp.path}: does not continue what an earlier run read as it seemed to (checked up to "
                         f"byte {plan.offset:,} of its decompressed content); read from the start"
@@ -438,32 +497,22 @@ def _read_resumed(
         tail = _Tail(MARK_BYTES, blocks, skipped) if compressed else None
         gen = _chunks(
             inp, tail or blocks, stats, chunk_bytes, max_line_bytes, plan.offset, plan.long_line,
-            hold=not compressed and not plan.final,  # a rotated-away file gets no more lines: nothing to wait for
+            # a rotated-away file gets no more lines: nothing to wait for
+            hold=None if compressed or plan.final else (lambda lines: settled(inp, lines)),
         )
-        lines = plan.lines
-        while True:
-            try:
-                chunk = next(gen)
-            except StopIteration as stop:
-                end: _End = stop.value
-                break
-            n = chunk.data.count(b"\n")
-            if chunk.final and chunk.data and not chunk.data.endswith(b"\n"):
-                n += 1
-            chunk = replace(chunk, first_line=lines + 1)
-            lines += n
-            yield chunk
-            del chunk  # not kept alive while the next one is read
+        end, lines, last = yield from _numbered(gen, plan.lines, MARK_BYTES)
         if end.held:
             stats.held_bytes += end.held
             diag.warn(
-                f"{inp.path}: its last line is unfinished ({end.held:,} bytes without a newline yet); "
-                "left for the next run"
+                f"{inp.path}: its last record is unfinished (a traceback without its exception line, or a line "
+                f"without its newline); its {end.held:,} bytes are left for the next run"
             )
         if tail is not None:  # a compressed input is read to its end: the mark is the last bytes read
             mark = tail.data
         else:
             mark = os.pread(fd, min(MARK_BYTES, end.consumed), end.consumed - min(MARK_BYTES, end.consumed))
+            if os.fstat(fd).st_size < end.consumed or os.pread(fd, len(head), 0) != head:
+                mark = last[-len(mark) :] if mark else b""  # rotated while read: the bytes passed on, not its new ones
         size = st.st_size if compressed else os.fstat(fd).st_size
         checkpoints.update(
             inp.path, st, compressed, end.consumed, lines, end.skipping, head, len(mark), digest(mark), size
@@ -473,6 +522,67 @@ def _read_resumed(
     finally:
         stream.close()
         raw.close()
+
+
+def _numbered(
+    gen: Generator[Chunk, None, _End], lines: int, keep: int
+) -> Generator[Chunk, None, tuple[_End, int, bytes]]:
+    """The chunks of `gen` numbered (`lines` lines before the first); returns where it ended, the lines then, and
+    the last `keep` bytes passed on."""
+    last = b""
+    while True:
+        try:
+            chunk = next(gen)
+        except StopIteration as stop:
+            return stop.value, lines, last
+        if keep:
+            last = (last + chunk.data[-keep:])[-keep:]
+        n = chunk.data.count(b"\n")
+        if chunk.final and chunk.data and not chunk.data.endswith(b"\n"):
+            n += 1
+        chunk = replace(chunk, first_line=lines + 1)
+        lines += n
+        yield chunk
+        del chunk  # not kept alive while the next one is read
+
+
+def _read_copy(
+    inp: Input, copy: str, ident: tuple[int, int], cp: Checkpoint, checkpoints: Checkpoints, diag: Diagnostics,
+    chunk_bytes: int, max_line_bytes: int,
+) -> Iterator[Chunk]:
+    """What the rotated copy `copy` (file id `ident`, followed if renamed since it was found) of the truncated or
+    replaced `inp` holds past `cp` (where an earlier run stopped), as chunks of `inp`; the copy is checkpointed
+    at its end, so it is not read again should it become an input."""
+    from analyzer.state.checkpoints import HEAD_BYTES, MARK_BYTES, digest
+
+    stats = diag.source(inp.path)
+    raw = rotation.open_by_id(copy, ident, inp.path)
+    if raw is None and cp.head_len:  # gone meanwhile (compressed and removed?): the file beside starting alike
+        for candidate in rotation.candidates(inp.path):
+            first = rotation.head(candidate, cp.head_len)
+            if first is not None and len(first) == cp.head_len and digest(first) == cp.head:
+                with contextlib.suppress(OSError):
+                    raw, copy = open(candidate, "rb"), candidate  # noqa: SIM115 - closed below
+                    break
+    if raw is None:
+        diag.warn(f"{copy}: gone before it could be read; lines written to {inp.path} after byte {cp.offset:,} "
+                  "and before its rotation are lost")
+        return
+    try:
+        with raw:
+            st = os.fstat(raw.fileno())
+            compressed = os.pread(raw.fileno(), 2, 0) == GZIP_MAGIC
+            head = rotation.head_of(raw, HEAD_BYTES)
+            tail = _Tail(MARK_BYTES, rotation.blocks_of(raw, cp.offset))
+            gen = _chunks(inp, tail, stats, chunk_bytes, max_line_bytes, cp.offset, cp.long_line)
+            end, lines, _ = yield from _numbered(gen, cp.lines, 0)
+    except OSError as exc:
+        diag.warn(f"{copy}: cannot read ({exc.strerror or exc}); lines written to {inp.path} after byte "
+                  f"{cp.offset:,} and before its rotation are lost")
+        return
+    stats.resumed_bytes += cp.offset
+    mark_len, mark = (len(tail.data), digest(tail.data)) if tail.data else (cp.mark_len, cp.mark)
+    checkpoints.update(copy, st, compressed, end.consumed, lines, end.skipping, head, mark_len, mark, st.st_size)
 
 
 def _prepend(first: bytes, blocks: Iterator[bytes]) -> Iterator[bytes]:

@@ -7,10 +7,12 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.pipeline import Tally
 from analyzer.report.model import iso
+from analyzer.report.redact import Redactor
 
 
 def summary_dict(diag: Diagnostics, tally: Tally, ignored: int | None = None) -> dict[str, Any]:
@@ -48,13 +50,15 @@ def summary_dict(diag: Diagnostics, tally: Tally, ignored: int | None = None) ->
 
 
 def print_summary(
-    console: Console, diag: Diagnostics, tally: Tally, ignored: int | None = None, warnings: bool = True
+    console: Console, diag: Diagnostics, tally: Tally, ignored: int | None = None, warnings: bool = True,
+    redactor: Redactor | None = None,
 ) -> None:
     """Human summary: counts, formats per stream, incidents ignored by config rules, every warning and error.
 
-    `warnings=False` (`scan --quiet`) leaves the warnings out; errors are always printed.
+    `warnings=False` (`scan --quiet`) leaves the warnings out; errors are always printed. Names and warnings
+    pass through `redactor` (default: control sequences removed, nothing masked) and are never read as markup.
     """
-    s = summary_dict(diag, tally, ignored)
+    s = (redactor or Redactor(enabled=False)).data(summary_dict(diag, tally, ignored))
     console.print(
         f"[bold]lines read[/] {s['lines_read']:,}  [bold]bytes[/] {s['bytes_read']:,}  "
         f"[bold]records[/] {s['records']:,}  [bold]blank lines[/] {s['blank_lines']:,}  "
@@ -68,10 +72,10 @@ def print_summary(
     table = Table("source", "service", "format", "events", title="streams", title_justify="left")
     for entry in s["streams"]:
         detail = ", ".join(f"{k} {v:,}" for k, v in entry["formats"].items())
-        table.add_row(entry["source"], entry["service"], entry["format"], detail)
+        table.add_row(Text(entry["source"]), Text(entry["service"]), entry["format"], detail)
     console.print(table)
     console.print("[bold]events per format[/] " + ", ".join(f"{k} {v:,}" for k, v in s["events_by_format"].items()))
-    console.print("[bold]events per service[/] " + ", ".join(f"{k} {v:,}" for k, v in s["events_by_service"].items()))
+    console.print("[bold]events per service[/] " + escape(", ".join(f"{k} {v:,}" for k, v in s["events_by_service"].items())))
     if ignored:
         console.print(f"[bold]ignored incidents[/] {ignored:,} (config {escape('[[ignore]]')} rules; `logscan config` lists them)",
                       highlight=False)

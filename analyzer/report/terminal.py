@@ -45,7 +45,7 @@ def _table(incidents: list[dict[str, Any]]) -> Table:
             title.append("  ← caused by " + ", ".join(f"#{ranks[f]}" for f in causes if f in ranks), style="magenta")
         table.add_row(
             str(inc["rank"]), Text(inc["severity"], style=SEVERITY_STYLE.get(inc["severity"], "")), title,
-            inc["service"] or "", f"{inc['count']:,}", f"{inc['affected_requests']:,}", _short_time(inc["last_seen"]),
+            Text(inc["service"] or ""), f"{inc['count']:,}", f"{inc['affected_requests']:,}", _short_time(inc["last_seen"]),
             f"{inc['score']}",
         )
     return table

@@ -61,19 +61,16 @@ class History:
         self,
         runs: list[dict[str, Any]] | None = None,
         incidents: dict[str, dict[str, Any]] | None = None,
-        save: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.runs: list[dict[str, Any]] = list(runs or [])  # {"time": iso, "fingerprints": [...]}
         self.incidents: dict[str, dict[str, Any]] = dict(incidents or {})  # fp -> {signature, ..., first_run, last_run}
         self._previous: list[str] = list(self.runs[-1]["fingerprints"]) if self.runs else []
         self._known: dict[str, dict[str, Any]] = {fp: dict(info) for fp, info in self.incidents.items()}
-        self._save = save
-        self._recorded = False
 
     # --- storage -------------------------------------------------------------------------------
 
     @classmethod
-    def from_json(cls, data: Any, save: Callable[[dict[str, Any]], None] | None = None) -> History:
+    def from_json(cls, data: Any) -> History:
         """From a parsed history file; ValueError when it is not one."""
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} file")
@@ -91,15 +88,10 @@ class History:
         for fp, info in incidents.items():
             if not isinstance(info, dict) or not all(isinstance(info.get(k), str | None) for k in _KEPT):
                 raise ValueError(f"incident {fp!r} is not an object of strings")
-        return cls(runs, incidents, save)
+        return cls(runs, incidents)
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "runs": self.runs, "incidents": self.incidents}
-
-    def commit(self) -> None:
-        """Save what `record` added (nothing to do when it was not called)."""
-        if self._recorded and self._save is not None:
-            self._save(self.to_json())
 
     # --- comparing and recording ---------------------------------------------------------------
 
@@ -140,7 +132,7 @@ class History:
         return comparison
 
     def record(self, incidents: Iterable[Mapping[str, Any]], run_time: datetime) -> None:
-        """Add this run (its incidents' fingerprints) to the history; saved by `commit`."""
+        """Add this run (its incidents' fingerprints) to the history; saved by the state's `commit`."""
         when = _iso(run_time)
         fingerprints: list[str] = []
         for incident in incidents:
@@ -159,4 +151,3 @@ class History:
             order = sorted(self.incidents, key=lambda fp: (fp in latest, self.incidents[fp].get("last_run") or ""))
             for fp in order[: len(self.incidents) - MAX_INCIDENTS]:
                 del self.incidents[fp]
-        self._recorded = True

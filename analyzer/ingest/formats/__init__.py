@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from analyzer.ingest.formats import (
     gunicorn,
+    gunicorn_access,
     json,
+    logfmt,
     loguru,
     loguru_json,
     plain,
@@ -27,9 +29,11 @@ FORMATS: tuple[Format, ...] = (
     postgres_csv.FORMAT,
     loguru.FORMAT,
     gunicorn.FORMAT,
+    gunicorn_access.FORMAT,
     postgres.FORMAT,
     python.FORMAT,
     uvicorn.FORMAT,
+    logfmt.FORMAT,
     plain.FORMAT,
 )
 

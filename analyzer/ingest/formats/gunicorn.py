@@ -20,7 +20,7 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     parts = records.select(head.str.slice(1, 19).alias("time"), head.str.slice(21, 5).alias("zone"),
                            head.str.splitn("] ", 4).struct.unnest())
     return parts.select(
-        pl.col("field_1").str.slice(1).cast(pl.Int64, strict=False).alias("pid"),
+        pl.col("field_1").str.slice(1).cast(pl.Float64, strict=False).alias("pid"),
         pl.col("field_3").alias("message"),
         pl.lit("gunicorn.error").alias("logger"),
     ).with_columns(

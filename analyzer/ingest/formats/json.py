@@ -29,7 +29,7 @@ _TOP = (
     "timestamp", "time", "@timestamp", "ts", "asctime", "level", "levelname", "severity", "message", "msg", "event",
     "logger", "name", "logger_name", "request_id", "req_id", "correlation_id", "requestId", "x_request_id",
     "exc_info", "exception", "stack_trace", "traceback", "pid", "process", "status_code", "status", "method",
-    "path", "duration_ms", "duration", "elapsed_ms", "service",
+    "path", "duration_ms", "duration", "elapsed_ms", "service", "route",
 )
 _SCHEMA = pl.Struct(
     {
@@ -72,15 +72,17 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
         _first(*dict.fromkeys((*request_id_keys, *_REQUEST_ID_KEYS))).alias("request_id"),
         pl.coalesce(c("method"), c("http").struct.field("request").struct.field("method")).alias("http_method"),
         pl.coalesce(c("path"), c("url").struct.field("path")).str.replace(r"\?.*$", "").alias("http_path"),
-        status.cast(pl.Int32, strict=False).alias("http_status"),
+        c("route").alias("http_route"),
+        status.cast(pl.Float64, strict=False).alias("http_status"),
         _first("duration_ms", "elapsed_ms").cast(pl.Float64, strict=False).alias("duration_ms"),
-        _first("pid", "process").cast(pl.Int64, strict=False).alias("pid"),
+        _first("pid", "process").cast(pl.Float64, strict=False).alias("pid"),
         pl.when(exc.is_not_null())
         .then(pl.concat_str([message.fill_null(""), exc], separator="\n"))
         .otherwise(records.get_column("head"))
         .alias("text"),
     )
-    times = rows.select(when.str.contains(r"^\d{9,}(?:\.\d+)?$").alias("epoch"), when)
+    # epoch seconds: a number of 9 digits or more before its point, however written (`1e16`, `-1.7e9`)
+    times = rows.select((when.cast(pl.Float64, strict=False).abs() >= 1e8).fill_null(False).alias("epoch"), when)
     epoch = times.get_column("epoch")
     text = times.select(pl.when(~epoch).then(when.str.replace(",", ".", literal=True))).to_series()
     level = rows.select(pl.coalesce(c("level"), c("levelname"), c("severity"), log.struct.field("level"))).to_series()

@@ -1,9 +1,12 @@
-"""Loguru's text output: the default format and the common variants that add `{extra}` or `req_id=`.
+"""Loguru's text output: the default format and customized layouts (inserted or reordered fields).
 
 Default: `{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}`
 (reference 2.1): local time without zone, read as UTC. Request IDs appear only
 when the format prints them (`| req_id=...`, `{'request_id': '...'}`) and are
-read from the text like every format's (analyzer.ingest.normalize).
+read from the text like every format's (analyzer.ingest.normalize). A layout with
+a field inserted (`... | INFO     | req_id=ab12 | app.main:handler:42 - message`)
+or moved before the level is split on ` | `: the level and the
+`name:function:line - ` location are recognised wherever they sit.
 """
 
 from __future__ import annotations
@@ -13,8 +16,31 @@ import polars as pl
 from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
-HEADER = r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)? \| [A-Za-z0-9_]+ *\| "
+_TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+_LEVEL = r"(?:TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)"
+# `time | LEVEL | ...`, or a customized layout with up to three fields (`req_id=ab12`, `{process}`) before the level
+HEADER = rf"^{_TS} \| (?:[A-Za-z0-9_]+ *|(?:[^|]* \| ){{1,3}}{_LEVEL} *)\| "
 _CALLER = r"^([^\s:|]+):[^\s:|]+:\d+ - "
+# anywhere in a customized layout: ` | name:function:line - message`, the location a field of its own
+_CALLER_ANYWHERE = r"\| ([^\s:|]+):[^\s:|]+:\d+ - "
+
+
+def _custom(head: pl.Series) -> pl.DataFrame:
+    """Logger, level and message of customized layouts: fields split on ` | `, the level the first level
+    word standing as a field, the location `name:function:line - ` wherever it sits (the message follows it;
+    without one, the message is what follows the level). `key=value` fields stay in the text, where the
+    request ID and HTTP steps read them."""
+    h = pl.col("h")
+    frame = head.to_frame("h").with_columns(
+        h.str.extract(rf" \| ({_LEVEL}) *\| ", 1).alias("level"),
+        h.str.extract(_CALLER_ANYWHERE, 1).alias("logger"),
+    )
+    after_caller = h.str.replace(r"^.*?\| [^\s:|]+:[^\s:|]+:\d+ - ", "")
+    after_level = h.str.replace(rf"^.*? \| {_LEVEL} *\| ", "")
+    return frame.select(
+        "logger", "level",
+        pl.when(pl.col("logger").is_not_null()).then(after_caller).otherwise(after_level).alias("message"),
+    )
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
@@ -25,10 +51,17 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
         logger,
         pl.when(logger.is_not_null()).then(rest.str.slice(rest.str.find(" - ", literal=True) + 3)).otherwise(rest).alias("message"),
     )
+    words = parts.get_column("field_1")
+    # the default layout: the level second, the location third; anything else is a customized layout
+    custom = events.get_column("logger").is_null() | ~words.str.contains(r"^[A-Za-z0-9_]+ *$").fill_null(False)
+    if custom.any():
+        found = _custom(head.filter(custom))
+        words = words.scatter(custom.arg_true(), found.get_column("level").fill_null(words.filter(custom)))
+        events = common.patch(events, custom, found.select("logger", "message"))
     return events.with_columns(
         common.iso_times(parts.get_column("field_0")).alias("ts"),
-        common.levels(parts.get_column("field_1")).alias("level"),
-    ).hstack(common.kv_http_fields(head).get_columns())
+        common.levels(words).alias("level"),
+    )
 
 
 FORMAT = Format("loguru", HEADER, parse)

@@ -56,14 +56,14 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
     events = rows.select(
         common.epoch_ts(record.struct.field("time").struct.field("timestamp")).alias("ts"),
         record.struct.field("name").alias("logger"),
-        record.struct.field("process").struct.field("id").cast(pl.Int64, strict=False).alias("pid"),
+        record.struct.field("process").struct.field("id").cast(pl.Float64, strict=False).alias("pid"),
         pl.when(pl.col("_valid")).then(pl.lit(message).str.splitn("\n", 2).struct.field("field_0").fill_null("")).alias("message"),
         pl.col("text").str.strip_chars_end("\n").alias("text"),
         pl.coalesce([extra.struct.field(key) for key in keys]).alias("request_id"),
         record.struct.field("exception").struct.field("type").alias("exc_type"),
     )
     level = rows.select(record.struct.field("level").struct.field("name")).to_series()
-    return events.with_columns(common.levels(level).alias("level")).hstack(common.kv_http_fields(message).get_columns())
+    return events.with_columns(common.levels(level).alias("level"))
 
 
 FORMAT = Format("loguru_json", HEADER, parse)

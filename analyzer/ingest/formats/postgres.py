@@ -23,14 +23,18 @@ ENTRYPOINT = (
     r"^PostgreSQL (?:Database directory appears to contain a database; Skipping initialization"
     r"|init process complete; ready for start up\.)$"
 )
+_LEAD = r"(?:\S+ ){0,2}"  # prefix escapes before the time (`[%p] %m `): at most two words
 HEADER = (
-    rf"^(?:{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_SEVERITY}|{_AUX}):  "
+    rf"^(?:{_LEAD}{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_SEVERITY}|{_AUX}):  "
     rf"|{ENTRYPOINT[1:]})"
 )
-AUX = rf"^{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_AUX}):  "
+AUX = rf"^{_LEAD}{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_AUX}):  "
 _SEVERITY_AT = rf"(?-u:\b)(?:{_SEVERITY}):  "
 _ZONE = r"^(?:[A-Za-z][\w+:/-]*|[+-]\d\d(?::?\d\d)?)$"  # the third space-separated word, when it is a zone
-_AT_FORM = r"(?:^|\s)(?P<u>[^\s@\[\]]+|\[unknown\])@(?P<d>[^\s@\[\]]+|\[unknown\])"
+_VALUE = r"(\[unknown\]|[^,\s\[\]]+)"  # a `user=%u`-style value: empty before authentication, `[unknown]` while it runs
+_AT_FORM = r"(?:^|[\s:])(?P<u>[^\s@\[\]:]+|\[unknown\])@(?P<d>[^\s@\[\]:]+|\[unknown\])"  # `%u@%d`, also `%r:%u@%d:`
+#: The zone after `%t`/`%m` when the prefix goes on without a space (`%t:%r:%u@%d:[%p]: ` prints `UTC:10.0.0.5(5432):...`).
+_ZONE_BEFORE_COLON = r"^([A-Za-z][\w+/-]*|[+-]\d\d(?::?\d\d)?):"
 
 
 def _prefix_fields(prefix: pl.DataFrame) -> pl.DataFrame:
@@ -39,14 +43,16 @@ def _prefix_fields(prefix: pl.DataFrame) -> pl.DataFrame:
     p, user, db = pl.col("v"), pl.col("db_user"), pl.col("db_name")
     at_form = p.str.extract_groups(_AT_FORM)  # `%u@%d`
     fields = prefix.select(
-        p.str.extract(r"\[(\d+)\]", 1).cast(pl.Int64, strict=False).alias("pid"),
-        pl.coalesce(p.str.extract(r"(?-u:\b)user=([^,\s\]]+)", 1), at_form.struct.field("u")).alias("db_user"),
-        pl.coalesce(p.str.extract(r"(?-u:\b)db=([^,\s\]]+)", 1), at_form.struct.field("d")).alias("db_name"),
-        p.str.extract(r"(?-u:\b)app=([^,\s\]]+)", 1).alias("logger"),
+        p.str.extract(r"\[(\d+)\]", 1).cast(pl.Float64, strict=False).alias("pid"),
+        pl.coalesce(p.str.extract(r"(?-u:\b)user=" + _VALUE, 1), at_form.struct.field("u")).alias("db_user"),
+        pl.coalesce(p.str.extract(r"(?-u:\b)db=" + _VALUE, 1), at_form.struct.field("d")).alias("db_name"),
+        p.str.extract(r"(?-u:\b)app=" + _VALUE, 1).alias("logger"),
     )
+    app = pl.col("logger")
     return fields.with_columns(
         pl.when(user == "[unknown]").then(None).otherwise(user).alias("db_user"),
         pl.when(db == "[unknown]").then(None).otherwise(db).alias("db_name"),
+        pl.when(app == "[unknown]").then(None).otherwise(app).alias("logger"),
     )
 
 
@@ -56,6 +62,27 @@ def statement_duration(message: pl.Expr) -> pl.Expr:
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
+    """Event columns of stderr records; a prefix that prints something before the time (`[%p] %m %a `) is
+    read from the time on, and what came before it is read for the fields too."""
+    head = records.get_column("head")
+    led = ~head.str.contains(r"^(?:\d|PostgreSQL )").fill_null(True)
+    if not led.any():
+        return _parse(records)
+    events = _parse(records) if not led.all() else None
+    lines = head.filter(led)
+    at = lines.str.find(_TS)
+    lead = lines.str.slice(0, at).fill_null("")
+    inner = _parse(records.filter(led).with_columns(lines.str.slice(at.fill_null(0)).alias("head")))
+    found = common.by_value(lead, _prefix_fields)
+    inner = inner.with_columns(
+        pl.coalesce(found.get_column(c), inner.get_column(c)).alias(c) for c in ("pid", "db_user", "db_name")
+    )
+    if events is None:
+        return inner
+    return common.patch(events, led, inner.select(events.columns))
+
+
+def _parse(records: pl.DataFrame) -> pl.DataFrame:
     head, at, tail = pl.col("head"), pl.col("at"), pl.col("tail")
     # `date time [zone] <rest of the prefix>SEVERITY:  message`
     parts = records.select(
@@ -74,7 +101,9 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
         statement_duration(pl.col("message")).alias("duration_ms"),
         common.levels(parts.select(tail.str.slice(0, pl.col("colon"))).to_series()).alias("level"),
     )
-    zone = common.per_value(parts.get_column("zone"), pl.when(pl.col("v").str.contains(_ZONE)).then(pl.col("v")))
+    v = pl.col("v")
+    zone = common.per_value(parts.get_column("zone"), pl.when(v.str.contains(_ZONE) & ~v.str.contains(":", literal=True))
+                            .then(v).otherwise(v.str.extract(_ZONE_BEFORE_COLON, 1)))
     events = events.with_columns(
         common.zoned_times(parts.get_column("time"), "%Y-%m-%d %H:%M:%S%.f", zone.fill_null("UTC")).alias("ts")
     ).hstack(common.by_value(parts.get_column("prefix"), _prefix_fields).get_columns())
@@ -115,7 +144,7 @@ def structured_events(rows: pl.DataFrame, names: dict[str, str], fields: dict[st
     c = {key: pl.col(name) for key, name in names.items()}
     time = rows.select(c["time"].str.replace(r" \S+$", "").alias("local"), c["time"].str.extract(r" (\S+)$", 1).alias("zone"))
     events = rows.select(
-        c["pid"].cast(pl.Int64, strict=False).alias("pid"),
+        c["pid"].cast(pl.Float64, strict=False).alias("pid"),
         c["message"].str.splitn("\n", 2).struct.field("field_0").alias("message"),
         c["sqlstate"].alias("sqlstate"),
         c["user"].alias("db_user"),

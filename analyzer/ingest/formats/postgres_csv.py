@@ -39,7 +39,10 @@ def _read(texts: pl.Series) -> pl.DataFrame:
             pass
     rows = []
     for text in texts.to_list():
-        row = next(csv.reader(io.StringIO(text)), [])
+        try:
+            row = next(csv.reader(io.StringIO(text)), [])
+        except csv.Error:  # e.g. a CR in an unquoted field: all null, so the record is kept as plain and counted
+            row = []
         rows.append({name: (row[i] if i < len(row) and row[i] != "" else None) for i, name in enumerate(COLUMNS)})
     return pl.DataFrame(rows, schema=_SCHEMA)
 

@@ -90,7 +90,7 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     return events.with_columns(
         common.iso_times(time).alias("ts"),
         pl.when(failed).then(pl.lit("error")).otherwise(common.levels(fields.get_column("level"))).alias("level"),
-    ).hstack(common.kv_http_fields(records.get_column("head")).get_columns())
+    )
 
 
 FORMAT = Format("python", HEADER, parse)

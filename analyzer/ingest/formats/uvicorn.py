@@ -28,7 +28,7 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
         .then(head.str.slice(word.str.len_chars() + 1).str.strip_chars_start(" "))
         .otherwise(head)
         .alias("message"),
-        head.str.extract(r"(?:Started|Finished) server process \[(\d+)\]", 1).cast(pl.Int64, strict=False).alias("pid"),
+        head.str.extract(r"(?:Started|Finished) server process \[(\d+)\]", 1).cast(pl.Float64, strict=False).alias("pid"),
     )
     events = events.hstack(common.access_fields(events.get_column("message")).get_columns())
     level = common.levels(lines.get_column("word"))

@@ -74,7 +74,7 @@ def _split_exact(data: bytes, stats: SourceStats) -> pl.Series:
     if len(data.translate(None, _CONTROL_BYTES)) != len(data):
         # count affected lines once, then remove the bytes (they are never log text)
         stats.binary_lines += sum(1 for line in data.split(b"\n") if _CONTROL.search(line))
-        data = _CONTROL.sub(b"", data)
+        data = data.translate(None, _CONTROL_BYTES)  # what _CONTROL matches, ~100x faster than its .sub
     lines = _split(data, "utf8-lossy") if data else pl.Series("line", [], dtype=pl.String)
     if len(lines) != expected:
         lines = _split_slow(data)

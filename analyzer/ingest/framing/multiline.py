@@ -18,6 +18,12 @@ that a traceback interrupted by another service's lines is still joined:
   like an error (`Exception in ASGI application`, a logged exception), and
   opens a traceback: the first unindented line after it (the exception line)
   continues the record too; any further unindented line starts a new one;
+* a header line inside an open traceback (after the opener or a frame, before
+  the exception line) whose next non-header line is a frame, a caret line or
+  the exception line is a record of its own that interrupts nothing (`alone`):
+  stdout's JSON lines landing between the lines of a stderr traceback when the
+  two streams are merged (`2>&1`), or another worker's line; the traceback
+  goes on after it;
 * in CSV streams (PostgreSQL csvlog) a line continues the record while the
   double quotes before it are unbalanced.
 
@@ -58,7 +64,8 @@ def _previous(flag: pl.Expr, streams: int) -> pl.Expr:
 
 
 def mark_starts(lines: pl.DataFrame, detector: Detector, quoted_streams: set[int]) -> pl.DataFrame:
-    """Add `fmt` (format index) and `start` (the line begins a record) to a frame of lines.
+    """Add `fmt` (format index), `start` (the line begins a record) and `alone` (the line is a record of its
+    own inside another record, which goes on after it) to a frame of lines.
 
     `lines` holds `line` and `sid` (the stream), in input order.
     """
@@ -70,12 +77,13 @@ def mark_starts(lines: pl.DataFrame, detector: Detector, quoted_streams: set[int
         fmt = pl.repeat(detector.plain, len(text), dtype=pl.Int8, eager=True).scatter(
             start.arg_true(), detector.codes(text.filter(start))
         )
-        return lines.with_columns(fmt.alias("fmt"), start.alias("start"))
+        return lines.with_columns(fmt.alias("fmt"), start.alias("start"), pl.lit(False).alias("alone"))
     fmt = detector.codes(text)
-    start = _starts(lines.with_columns(fmt.alias("fmt")), detector, streams)
+    start, alone = _starts(lines.with_columns(fmt.alias("fmt")), detector, streams)
     if quoted is not None and quoted.any():
         start = pl.select(pl.when(quoted).then(_balanced(lines, streams)).otherwise(start)).to_series()
-    return lines.with_columns(fmt.alias("fmt"), start.alias("start"))
+        alone = alone & ~quoted
+    return lines.with_columns(fmt.alias("fmt"), start.alias("start"), alone.alias("alone"))
 
 
 def _balanced(lines: pl.DataFrame, streams: int) -> pl.Series:
@@ -85,8 +93,8 @@ def _balanced(lines: pl.DataFrame, streams: int) -> pl.Series:
     return lines.select((balanced & (pl.col("line") != "")).alias("start")).to_series()
 
 
-def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> pl.Series:
-    """The header, continuation and traceback rules (everything but CSV quoting)."""
+def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> tuple[pl.Series, pl.Series]:
+    """The header, continuation and traceback rules (everything but CSV quoting): (start, alone)."""
     formats = detector.formats
     text, fmt = lines.get_column("line"), lines.get_column("fmt")
     header = fmt != detector.plain
@@ -104,26 +112,53 @@ def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> pl.Series:
         x_line = x_line & ~_in_sql(lines.with_columns(header.alias("_header"), sql.alias("_sql")), streams)
     opener = text.str.contains(OPENER, literal=True)
     if not opener.any():
-        return header | x_line
+        return header | x_line, pl.repeat(False, len(text), eager=True)
     frame = lines.select(
         "sid", "line", pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
         header.alias("_header"), x_line.alias("_x"), opener.alias("_opener"), bare_opener.alias("_bare"),
     )
-    h, x, o = pl.col("_header"), pl.col("_x"), pl.col("_opener")
-    brk_prev = _previous((h & ~o) | x, streams)
+    # only a traceback of its own lines (its opener no header) can have other records' lines land inside it
+    alone = _interjected(frame, streams) if (opener & ~header).any() else pl.repeat(False, len(text), eager=True)
+    frame = frame.with_columns(alone.alias("_alone"))
+    h, x, o, a = pl.col("_header"), pl.col("_x"), pl.col("_opener"), pl.col("_alone")
+    brk_prev = _previous((h & ~o & ~a) | x, streams)
     open_prev = _previous(o, streams)
     in_traceback = open_prev.is_not_null() & (brk_prev.is_null() | (open_prev > brk_prev))
     start = frame.select(
-        pl.when(h).then(True).when(pl.col("_bare")).then(False).when(x).then(~in_traceback).otherwise(False)
+        pl.when(a).then(False).when(h).then(True).when(pl.col("_bare")).then(False).when(x).then(~in_traceback)
+        .otherwise(False)
     ).to_series()
     if bare_opener.any():
         start = start | _opens_record(frame, bare_opener, streams)
-    return start
+    return start, alone
+
+
+#: What a traceback's body holds after a line of another record landed in it: a frame or its code (indented),
+#: a caret line, or the exception line (an unindented line the traceback rules read as its end).
+_BODY: Final = r"^(?:[ \t]+\S|\^+$)"
+
+
+def _interjected(frame: pl.DataFrame, streams: int) -> pl.Series:
+    """Header lines that landed inside an open traceback: the last non-header line of their stream before
+    them left a traceback open (its opener, a frame, no exception line yet) and the next non-blank one goes on
+    with it (a frame, a caret line, the exception line). Such a line is a record of its own (`alone`) that does not
+    end the traceback. Null for such a line that no other line follows yet in the batch."""
+    h, o, x = pl.col("_header") & ~pl.col("_opener"), pl.col("_opener"), pl.col("_x")
+    row = pl.col("_row")
+    body = pl.col("line").str.contains(_BODY) | x
+    # on the other lines: is a traceback open after this line? (the last opener came after the last exception line)
+    last_open = per_stream(pl.when(~h & o).then(row).forward_fill(), streams)
+    last_x = per_stream(pl.when(~h & x).then(row).forward_fill(), streams)
+    open_after = last_open.is_not_null() & (last_x.is_null() | (last_open > last_x))
+    before = per_stream(pl.when(~h).then(open_after).forward_fill(), streams)
+    after = per_stream(pl.when(~h & ~pl.col("line").str.contains(BLANK)).then(body).backward_fill(), streams)  # blank lines decide nothing
+    # null where nothing follows yet in the batch: more input decides (see split_open)
+    return frame.select((h & before.fill_null(False) & after).alias("alone")).to_series()
 
 
 def _opens_record(frame: pl.DataFrame, bare_opener: pl.Series, streams: int) -> pl.Series:
     """A bare `Traceback (most recent call last):` starts a record unless the line before it reads like an error."""
-    prev = frame.select(_previous(~pl.col("line").str.contains(BLANK), streams)).to_series().filter(bare_opener)
+    prev = frame.select(_previous(~pl.col("line").str.contains(BLANK) & ~pl.col("_alone"), streams)).to_series().filter(bare_opener)
     before = frame.get_column("line").gather(prev.fill_null(0))
     errorish = before.str.contains(_ERRORISH) & prev.is_not_null()
     return on_rows(bare_opener, ~errorish, False)
@@ -147,22 +182,34 @@ def split_open(lines: pl.DataFrame, max_lines: int) -> tuple[pl.DataFrame, pl.Da
     """
     streams = lines.get_column("sid").n_unique()
     row = pl.col("_row")
+    # a header line inside a traceback that nothing follows yet (`alone` null) may still land inside it: held with it
+    starts = pl.col("start") & pl.col("alone").is_not_null() if "alone" in lines.columns else pl.col("start")
     is_last = row >= per_stream(pl.when(pl.col("start")).then(row).max(), streams).fill_null(-1)
     open_mask = (
-        lines.select("sid", "start", pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"))
+        lines.select("sid", starts.alias("start"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"))
         .select(is_last & (per_stream(is_last.sum(), streams) <= max_lines))
         .to_series()
     )
+    held = lines.drop("alone", strict=False)  # marked again with the lines that follow
     if not open_mask.any():
-        return lines, lines.clear()
-    return lines.filter(~open_mask), lines.filter(open_mask)
+        return lines, held.clear()
+    return lines.filter(~open_mask), held.filter(open_mask)
 
 
 def assemble(lines: pl.DataFrame) -> pl.DataFrame:
     """Group marked lines into records: `head` is the first line, `text` all of them joined.
 
-    The first line of each stream in the batch always begins a record.
+    The first line of each stream in the batch always begins a record; an `alone` line is a record of its
+    own, and the record it interrupted goes on after it.
     """
+    if "alone" in lines.columns:
+        alone = lines.get_column("alone").fill_null(False)  # null: nothing followed, the end of the input
+        lines = lines.drop("alone")
+        if alone.any():
+            own = lines.filter(alone).drop("start").with_columns(pl.col("line").alias("text")).rename({"line": "head"})
+            rest = lines.filter(~alone)
+            records = assemble(rest) if rest.height else own.clear()
+            return pl.concat([records, own.select(records.columns)]).sort("line_no")
     joined = {"text": pl.col("text").str.join("\n").str.strip_chars_end("\n"), "nphys": pl.col("nphys").sum()}
     records = collapse_runs(lines.with_columns(pl.col("line").alias("text")), lines.get_column("start"), joined)
     return records.drop("start").rename({"line": "head"})

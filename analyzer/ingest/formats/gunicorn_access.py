@@ -1,0 +1,54 @@
+"""gunicorn's access log (and any Common/Combined Log Format line): `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s ...`.
+
+gunicorn's default `access_log_format` is
+`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"` (reference 1.6):
+`127.0.0.1 - - [03/Dec/2026:18:54:33 +0000] "POST /orders HTTP/1.1" 422 2 "-" "curl/7.88.1"`.
+Deployments often append the request time: `%(D)s` (microseconds), `%(L)s`
+(seconds, decimal) or `%(M)s` (milliseconds), or `key=value` extras
+(`request_time=%(L)s request_id=%({x-request-id}i)s`). Trailing bare numbers
+are read as gunicorn prints them: a decimal one is `%(L)s`; integers are
+`%(D)s` (the first, or the only one: the one gunicorn's docs show), so
+`%(D)s %(L)s %(M)s` reads the same duration three ways. Method, path and status
+come from the shared request step (analyzer.ingest.formats.common.request_fields),
+`key=value` durations and request IDs too.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analyzer.ingest.formats import common
+from analyzer.ingest.formats.base import Format
+
+HEADER = r'^\S+ \S+ \S+ \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "'
+_TRAILING = r'"(?: (\d+(?:\.\d+)?))(?: (\d+(?:\.\d+)?))?(?: (\d+(?:\.\d+)?))?$'  # numbers after the last quote
+
+
+def _duration(numbers: pl.Expr) -> pl.Expr:
+    """Milliseconds from the trailing numbers (struct fields 1..3): the first decimal one is seconds
+    (`%(L)s`), else the first integer is microseconds (`%(D)s`)."""
+    values = [numbers.struct.field(str(i)) for i in (1, 2, 3)]
+    seconds = pl.coalesce([pl.when(v.str.contains(".", literal=True)).then(v) for v in values])
+    return pl.coalesce(
+        seconds.cast(pl.Float64, strict=False) * 1000, values[0].cast(pl.Float64, strict=False) / 1000
+    )
+
+
+def parse(records: pl.DataFrame) -> pl.DataFrame:
+    head = pl.col("head")
+    parts = records.select(
+        head.str.extract(r"^\S+ \S+ \S+ \[([^\]]+)\]", 1).alias("time"),
+        head.str.extract_groups(_TRAILING).alias("numbers"),
+    )
+    return records.select(
+        head.alias("message"),
+        pl.lit("gunicorn.access").alias("logger"),
+        pl.lit("info").alias("level"),
+    ).with_columns(
+        parts.select(pl.col("time").str.to_datetime("%d/%b/%Y:%H:%M:%S %z", time_unit="us", strict=False)
+                     .dt.convert_time_zone("UTC")).to_series().alias("ts"),
+        parts.select(_duration(pl.col("numbers"))).to_series().alias("duration_ms"),
+    )
+
+
+FORMAT = Format("gunicorn_access", HEADER, parse)
