@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,8 +16,8 @@ import polars as pl
 import regex
 
 from analyzer.analysis.correlate import TRACE_SCHEMA
-from analyzer.analysis.engine import Analysis, BatchPart, Settings, _categorical, batch_part, expand
-from analyzer.analysis.incidents import MAX_EXAMPLES
+from analyzer.analysis.engine import Analysis, BatchPart, Settings, Snapshot, _categorical, batch_part, expand
+from analyzer.analysis.incidents import _ACCESS_LINE, MAX_EXAMPLES
 from analyzer.analysis.routes import RouteDurations
 from analyzer.analysis.signatures import SignatureSet, load_signatures
 from analyzer.diagnostics import Diagnostics
@@ -75,6 +76,41 @@ class Segment:
     # ran, and only those of the requests a report shows are fetched (`finish`)
     trails: pl.DataFrame | None = None
     span_of: str | None = None  # the file a byte-range shard read part of (its line numbers start at 1)
+    # the evidence's texts and captures (`token`, `value`), None once detached: the evidence travels with tokens
+    # in their place (`_pack`), and only those of the examples a report shows are fetched (`finish`)
+    strings: pl.DataFrame | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        """Frames travel as zstd-compressed Arrow IPC (a pickled frame is uncompressed: 5-15x larger here)."""
+        state = dict(self.__dict__)
+        traces = [p.traces.with_columns(pl.lit(n, dtype=pl.UInt32).alias("_b")) for n, p in enumerate(self.parts)]
+        state["parts"] = ([p.latest for p in self.parts], _ipc(pl.concat(traces, how="diagonal_relaxed")) if traces else None)
+        state["evidence"] = tuple(_ipc(frame) for frame in self.evidence)
+        for name in ("trails", "strings"):
+            state[name] = None if state[name] is None else _ipc(state[name])  # type: ignore[arg-type]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        latest, traces = state["parts"]  # type: ignore[misc]
+        frame = _frame(traces) if traces is not None else None
+        by_batch = {} if frame is None else {
+            k[0]: f.drop("_b") for k, f in frame.partition_by("_b", as_dict=True, maintain_order=True).items()}
+        empty = frame.drop("_b").clear() if frame is not None else pl.DataFrame()
+        state["parts"] = [BatchPart(by_batch.get(n, empty), t, pl.DataFrame()) for n, t in enumerate(latest)]
+        state["evidence"] = tuple(_frame(b) for b in state["evidence"])  # type: ignore[attr-defined]
+        for name in ("trails", "strings"):
+            state[name] = None if state[name] is None else _frame(state[name])  # type: ignore[arg-type]
+        self.__dict__.update(state)
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    out = io.BytesIO()
+    frame.write_ipc(out, compression="zstd")
+    return out.getvalue()
+
+
+def _frame(data: bytes) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(data))
 
 
 @dataclass
@@ -274,42 +310,72 @@ class _ShardPipeline(Pipeline):
 
 #: What a report reads only from an incident's first MAX_EXAMPLES rows (what `compact` drops from the rest).
 _EXAMPLE_ONLY = ("text", "message", "captures", "line_no")
+#: Strings that travel as tokens (`_pack`): shown only in an incident's examples and captures.
+_BY_REFERENCE = {"text": "t", "captures": "c"}
+#: What the driver reads of `message`: whether it is a server's access line (analyzer.analysis.incidents.request_keys).
+_ACCESS_MARK = 'HTTP/1.1" 200'
+_STRINGS_SCHEMA = {"token": pl.String, "value": pl.String}
 
 
-def _pack(parts: list[BatchPart]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """A shard's evidence as (whole rows, slim rows), each with its batch (`_b`) and position (`_i`).
+def _pack(parts: list[BatchPart]) -> tuple[tuple[pl.DataFrame, pl.DataFrame], pl.DataFrame]:
+    """A shard's evidence as ((whole rows, slim rows), strings), each row with its batch (`_b`) and position (`_i`).
 
     Past the first MAX_EXAMPLES rows of an incident (signature, service, key) in the shard, a signature match
     travels without the columns only examples show: what `compact` drops from such rows locally, whatever the
-    stride it compacts in, so the report is the same. Window rows travel whole (which rows fall in a storm
-    window is only known at the end), and so do unknown errors (which of them become examples depends on
-    requests other shards may explain). The batches' own frames are emptied: `_unpack` rebuilds them."""
+    stride it compacts in, so the report is the same. Window rows and unknown errors keep them (which of them
+    become examples is only known at the end), but by reference: `text` and `captures` become numbers (equal
+    strings, equal numbers; null stays null) whose strings stay in the shard (`strings`: `token`, `value`), and
+    `message` is reduced to what the driver reads of it (an access line or not). The batches' own frames are
+    emptied: `_unpack` rebuilds them."""
     frames = [part.evidence.with_columns(pl.lit(n, dtype=pl.UInt32).alias("_b")) for n, part in enumerate(parts)
               if part.evidence.height]
     for part in parts:
         part.evidence = pl.DataFrame()
     if not frames:
-        return pl.DataFrame(), pl.DataFrame()
+        return (pl.DataFrame(), pl.DataFrame()), pl.DataFrame(schema=_STRINGS_SCHEMA)
     rows = pl.concat(frames, how="diagonal_relaxed").with_row_index("_i")
     later = (pl.int_range(pl.len()).over(["kind", "signature", "service", "key"]) >= MAX_EXAMPLES) & (
         pl.col("kind") == "point")
     rows = rows.with_columns(later.alias("_later"))
     whole = rows.filter(~pl.col("_later")).drop("_later")
     slim = rows.filter(pl.col("_later")).drop("_later", *(c for c in _EXAMPLE_ONLY if c in rows.columns))
-    return _categorical(whole), _categorical(slim)
+    strings = []
+    for name, prefix in _BY_REFERENCE.items():
+        if name not in whole.columns:
+            continue
+        values = whole.get_column(name).drop_nulls().unique(maintain_order=True)
+        table = pl.DataFrame({"value": values}).with_row_index("_tok")
+        whole = whole.with_columns(
+            whole.select(name).join(table, left_on=name, right_on="value", how="left", maintain_order="left")
+            .get_column("_tok").alias(name))
+        strings.append(table.select(pl.concat_str(pl.lit(prefix), pl.col("_tok").cast(pl.String)).alias("token"), "value"))
+    if "message" in whole.columns:  # null, not an access line (0), an access line (1)
+        whole = whole.with_columns(pl.col("message").str.contains(_ACCESS_LINE).cast(pl.UInt8))
+    held = pl.concat(strings) if strings else pl.DataFrame(schema=_STRINGS_SCHEMA)
+    return (_categorical(whole), _categorical(slim)), held
 
 
 def _unpack(segment: Segment, shift: int = 0) -> list[BatchPart]:
     """The segment's batches with their evidence back (String columns; example-only columns null past the examples;
-    line numbers moved `shift` lines on)."""
+    line numbers moved `shift` lines on; texts and captures as tokens `_token_of`, resolved by `finish`)."""
     whole, slim = segment.evidence
     if whole.height == 0 and slim.height == 0:
         return segment.parts
+    refs = [pl.when(pl.col(name).is_not_null()).then(
+        pl.concat_str(pl.lit(_TOKEN + f"{segment.index}:{prefix}"), pl.col(name).cast(pl.String))).alias(name)
+        for name, prefix in _BY_REFERENCE.items() if name in whole.columns]
+    if "message" in whole.columns:
+        refs.append(pl.col("message").replace_strict({0: "", 1: _ACCESS_MARK}, default=None, return_dtype=pl.String))
+    whole = whole.with_columns(refs)
     rows = expand(pl.concat([whole, expand(slim)], how="diagonal_relaxed") if slim.height else whole).sort("_i")
     if shift:
         rows = rows.with_columns(pl.col("line_no") + shift)
     by_batch = {b[0]: frame.drop("_b", "_i") for b, frame in rows.partition_by("_b", as_dict=True, maintain_order=True).items()}
     return [dataclasses.replace(part, evidence=by_batch.get(n, pl.DataFrame())) for n, part in enumerate(segment.parts)]
+
+
+#: How a token the driver replays in place of a string begins (then `segment:prefix number`).
+_TOKEN = "\x1flogscan-ref:"
 
 
 def run_shard(job: Job, shard: Shard) -> Partial:
@@ -335,25 +401,37 @@ def run_shard(job: Job, shard: Shard) -> Partial:
             (trail.str.count_matches("\n", literal=True) + 1).cast(pl.UInt8).alias(_TRAIL_LINES))
         parts.append(part)
     written = pipeline.last_ts.written  # type: ignore[attr-defined]
-    segment = Segment(shard.index, parts, _pack(parts), diag, pipeline.tally, routes, frozenset(pipeline.needs_carry),
+    evidence, strings = _pack(parts)
+    segment = Segment(shard.index, parts, evidence, diag, pipeline.tally, routes, frozenset(pipeline.needs_carry),
                       dict(written), pl.concat(trails) if trails else pl.DataFrame(schema=_TRAIL_SCHEMA),
-                      shard.inputs[0].path if shard.span is not None else None)
+                      shard.inputs[0].path if shard.span is not None else None, strings)
     return Partial([segment], miner)
 
 
-def detach_trails(partial: Partial) -> tuple[Partial, pl.DataFrame]:
-    """(the partial without its trails, the trails): what a cluster task returns, so that the trails stay there."""
+@dataclass
+class Held:
+    """What stays where a shard ran: its trails and its evidence's strings (fetched by `pick_trails`)."""
+
+    trails: pl.DataFrame
+    strings: pl.DataFrame
+
+
+def detach_trails(partial: Partial) -> tuple[Partial, Held]:
+    """(the partial without its trails and strings, them): what a cluster task returns, so that they stay there."""
     (segment,) = partial.segments
-    trails = segment.trails if segment.trails is not None else pl.DataFrame(schema=_TRAIL_SCHEMA)
-    return Partial([dataclasses.replace(segment, trails=None)], partial.miner), trails
+    held = Held(segment.trails if segment.trails is not None else pl.DataFrame(schema=_TRAIL_SCHEMA),
+                segment.strings if segment.strings is not None else pl.DataFrame(schema=_STRINGS_SCHEMA))
+    return Partial([dataclasses.replace(segment, trails=None, strings=None)], partial.miner), held
 
 
-def pick_trails(trails: pl.DataFrame, wanted: pl.DataFrame) -> pl.DataFrame:
-    """The trails of `wanted` (`_b`, request_id) among a shard's."""
-    return trails.join(wanted, on=["_b", "request_id"], how="semi")
+def pick_trails(held: Held, wanted: pl.DataFrame) -> pl.DataFrame:
+    """Of a shard's held rows: the trails of `wanted` (`_b`, request_id), or the strings of `wanted` (`token`)."""
+    if "token" in wanted.columns:
+        return held.strings.join(wanted, on="token", how="semi")
+    return held.trails.join(wanted, on=["_b", "request_id"], how="semi")
 
 
-#: Fetches trails: (segment index, wanted (`_b`, request_id)) -> their rows of the segment's trails.
+#: Fetches held rows: (segment index, wanted (`_b`, request_id) or (`token`)) -> their rows (`pick_trails`).
 TrailFetch = Callable[[int, pl.DataFrame], pl.DataFrame]
 
 
@@ -392,7 +470,7 @@ def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagn
     tokens of the requests the incidents name (the first 50 of each, those a report may show) are replaced by
     the lines, fetched from where the shards ran (`fetch`; default: the trails the segments still hold).
     """
-    analysis = Analysis(sigs, settings)
+    analysis = Replayed(sigs, settings)
     analysis.miner = partial.miner
     tally = Tally()
     batches: list[tuple[int, int]] = []  # global batch number -> (segment index, its batch number)
@@ -410,10 +488,49 @@ def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagn
         diag.merge(segment.diag)
         tally.merge(segment.tally)
     if fetch is None:
-        held = {s.index: s.trails for s in partial.segments}
+        held = {s.index: Held(s.trails, s.strings) for s in partial.segments}  # type: ignore[arg-type]
         fetch = lambda index, wanted: pick_trails(held[index], wanted)  # noqa: E731
-    _fill_trails(analysis, batches, fetch, shift)
+    incidents = analysis.incidents()  # with tokens in place of texts and captures
+    _fill_trails(analysis, incidents, batches, fetch, shift)
+    analysis.strings = _fetch_strings(incidents, fetch)
     return analysis, tally
+
+
+class Replayed(Analysis):
+    """The Analysis `finish` replays the shards into: its incidents show the strings the evidence's tokens stand
+    for (`strings`, fetched once for the examples and captures of every incident)."""
+
+    strings: dict[str, str] | None = None
+
+    def incidents_of(self, snapshot: Snapshot) -> pl.DataFrame:
+        incidents = super().incidents_of(snapshot)
+        if not self.strings or incidents.height == 0:
+            return incidents
+        mapping = self.strings
+        return incidents.with_columns(
+            pl.col("captures").replace(mapping),
+            pl.col("examples").list.eval(pl.element().struct.with_fields(pl.field("text").replace(mapping))),
+        )
+
+
+def _fetch_strings(incidents: pl.DataFrame, fetch: TrailFetch) -> dict[str, str]:
+    """Token -> string, for every token in the incidents' examples and captures, fetched from their shards."""
+    tokens = pl.concat([
+        incidents.get_column("captures"),
+        incidents.get_column("examples").explode().struct.field("text"),
+    ]).drop_nulls().unique()
+    tokens = tokens.filter(tokens.str.starts_with(_TOKEN))
+    if tokens.len() == 0:
+        return {}
+    where = pl.DataFrame({"ref": tokens}).with_columns(
+        pl.col("ref").str.strip_prefix(_TOKEN).str.split_exact(":", 1).struct.rename_fields(["_seg", "token"])
+    ).unnest("ref").with_columns(pl.col("_seg").cast(pl.Int64))  # type: ignore[arg-type]
+    strings: dict[str, str] = {}
+    for (index,), wanted in where.partition_by("_seg", as_dict=True).items():
+        got = fetch(int(index), wanted.select("token"))  # type: ignore[arg-type]
+        prefix = f"{_TOKEN}{index}:"
+        strings.update(zip((prefix + t for t in got.get_column("token")), got.get_column("value"), strict=True))
+    return strings
 
 
 _TRAIL_LINES = "_trail_lines"
@@ -441,12 +558,12 @@ def _shift_lines(trail: str, by: int) -> str:
     return "\n".join(steps)
 
 
-def _fill_trails(analysis: Analysis, batches: list[tuple[int, int]], fetch: TrailFetch,
+def _fill_trails(analysis: Analysis, incidents: pl.DataFrame, batches: list[tuple[int, int]], fetch: TrailFetch,
                  shift: dict[int, int] | None = None) -> None:
     table = analysis.traces.table
     if table.height == 0:
         return
-    named = analysis.incidents().get_column("request_ids").list.head(_SHOWN_TRACES).explode().drop_nulls().unique()
+    named = incidents.get_column("request_ids").list.head(_SHOWN_TRACES).explode().drop_nulls().unique()
     rows = table.filter(pl.col("request_id").is_in(named.implode())).select("request_id", "trail")
     if rows.height == 0:
         return
