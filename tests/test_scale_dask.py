@@ -67,3 +67,45 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster, tmp_path: Path) -> Non
         assert all(p.segments[0].trails is None for p in partials)  # they stayed on the workers
         analysis, tally = finish(merge_all(partials), load_signatures(), Settings(), diag, fetch)
     assert report(analysis, diag, tally) == local_report(paths)
+
+
+def _same_paths(report: dict, root: Path) -> dict:
+    return orjson.loads(orjson.dumps(report).replace(str(root).encode(), b"ROOT"))
+
+
+def _runs(cli, scheduler: str | None, root: Path, state: Path) -> list[dict]:
+    """Two `scan --state` runs over logs that change between them: a growing Compose log, a rotated set rotated
+    in between (renamed, a new file started), PostgreSQL's folder unchanged (read once, then skipped)."""
+    data = (ROOT / "samples" / "compose" / "compose.log").read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    app = (ROOT / "samples" / "api" / "api-text.log").read_bytes()
+    app_cut = app.index(b"\n", len(app) // 3) + 1
+    logs = root / "logs"
+    (logs / "app").mkdir(parents=True)
+    (logs / "compose.log").write_bytes(data[:cut])
+    (logs / "app" / "app.log").write_bytes(app[:app_cut])
+    args = [str(logs / "compose.log"), str(logs / "app" / "app.log*"), str(ROOT / "samples" / "postgres")]
+    engine = ["--engine", "dask", "--scheduler", scheduler] if scheduler else []
+    out = [_json(cli("scan", *args, "--state", str(state), "-F", "json", *engine))]
+    with (logs / "compose.log").open("ab") as f:
+        f.write(data[cut:])
+    os.rename(logs / "app" / "app.log", logs / "app" / "app.log.1")
+    with (logs / "app" / "app.log.1").open("ab") as f:
+        f.write(app[app_cut : 2 * app_cut])
+    (logs / "app" / "app.log").write_bytes(app[2 * app_cut :])
+    out.append(_json(cli("scan", *args, "--state", str(state), "-F", "json", *engine)))
+    return out
+
+
+def test_dask_state_runs_give_the_local_state_runs(cli, cluster, tmp_path: Path) -> None:
+    """`--state` with the engine: the driver resolves the inputs against its checkpoints, each shard reads from
+    where they say, the driver commits what they read to, and keeps the history. Two successive runs give what two
+    local `--state` runs give: the same incidents, statuses (new, ongoing, resolved), bytes read and resumed."""
+    local = _runs(cli, None, tmp_path / "local", tmp_path / "local-state")
+    dask = _runs(cli, cluster.scheduler_address, tmp_path / "dask", tmp_path / "dask-state")
+    for mine, theirs in zip(dask, local, strict=True):
+        for report in (mine, theirs):  # the two runs read copies in different folders
+            report["summary"].pop("sources", None)
+        assert _same_paths(mine, tmp_path / "dask") == _same_paths(theirs, tmp_path / "local")
+    assert local[1]["summary"]["resumed_bytes"] > 0 and local[1]["summary"]["bytes_read"] > 0
+    assert local[0]["incidents"] and {i["status"] for i in local[0]["incidents"]} == {"new"}

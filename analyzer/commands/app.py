@@ -357,7 +357,7 @@ def scan(
         sentry = SentrySink(sentry_dsn, timeout=SENTRY_TIMEOUT_SECONDS) if sentry_dsn else None
     except SentryDsnError as exc:
         raise _bad_argument(str(exc)) from None
-    problem = engine_problem(engine, scheduler, workers, paths, stateful=state_dir is not None or incremental)
+    problem = engine_problem(engine, scheduler, workers, paths)
     if problem:
         raise _bad_argument(problem)
     diag = Diagnostics()
@@ -370,7 +370,7 @@ def scan(
         job = job_of(settings, eff, log_format.value if log_format else None)
         try:
             analysis, pipeline.tally = scan_on_dask(inputs, diag, sigs, settings, job, scheduler, workers, err,
-                                                    show_progress(err, quiet))
+                                                    show_progress(err, quiet), state.checkpoints if state else None)
         except DaskUnavailable as exc:
             raise _bad_argument(str(exc)) from None
     else:

@@ -19,7 +19,17 @@ from analyzer.config import Effective
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.pipeline import Tally
 from analyzer.ingest.sources import Input
-from analyzer.scale.partial import Job, Partial, finish, merge_all, plan_shards
+from analyzer.scale.partial import (
+    Job,
+    Partial,
+    as_one,
+    checkpoint_conflict,
+    finish,
+    merge_all,
+    merge_checkpoints,
+    plan_shards,
+)
+from analyzer.state.checkpoints import Checkpoints
 
 DEFAULT_WORKERS = 2
 #: A plain file larger than this is read by several tasks, in byte ranges cut at record starts.
@@ -31,8 +41,7 @@ class Engine(str, Enum):
     dask = "dask"
 
 
-def engine_problem(engine: Engine, scheduler: str | None, workers: int | None, paths: Sequence[str],
-                   stateful: bool) -> str | None:
+def engine_problem(engine: Engine, scheduler: str | None, workers: int | None, paths: Sequence[str]) -> str | None:
     """Why these options cannot run together (exit 2 before anything is read), or None."""
     if engine is Engine.local:
         if scheduler is not None or workers is not None:
@@ -40,9 +49,6 @@ def engine_problem(engine: Engine, scheduler: str | None, workers: int | None, p
         return None
     if scheduler is not None and workers is not None:
         return "--workers sizes a local cluster; with --scheduler the cluster has its own workers"
-    if stateful:
-        return ("--engine dask does not keep --state/--incremental (offsets and history stay with a local scan); "
-                "run it with --engine local")
     if "-" in paths:
         return "--engine dask reads files the workers can open; stdin (-) cannot be shared with them"
     try:
@@ -65,8 +71,13 @@ def job_of(settings: Settings, eff: Effective, log_format: str | None) -> Job:
 
 
 def scan_on_dask(inputs: Sequence[Input], diag: Diagnostics, sigs: SignatureSet, settings: Settings, job: Job,
-                 scheduler: str | None, workers: int | None, err: Console, progress: bool) -> tuple[Analysis, Tally]:
+                 scheduler: str | None, workers: int | None, err: Console, progress: bool,
+                 checkpoints: Checkpoints | None = None) -> tuple[Analysis, Tally]:
     """The Analysis and Tally a local scan of `inputs` ends with, computed shard by shard on a Dask cluster.
+
+    With `checkpoints` (`scan --state`: the inputs resume from them), what the shards read to is added to them
+    (pending, committed by the caller with the state, as after a local scan); should two shards have read or
+    continued the same checkpoint, the inputs are read again as one shard (`checkpoint_conflict`).
 
     Raises analyzer.scale.dask.DaskUnavailable (no distributed, no scheduler)."""
     from analyzer.scale import dask as dask_engine
@@ -87,4 +98,9 @@ def scan_on_dask(inputs: Sequence[Input], diag: Diagnostics, sigs: SignatureSet,
                     bar.update(task, advance=1, read=f"{read:,} bytes")
 
                 partials, fetch = dask_engine.run(job, shards, client, on_done=done)
-        return finish(merge_all(partials), sigs, settings, diag, fetch)
+        if checkpoint_conflict(partials):
+            partials, fetch = dask_engine.run(job, [as_one(shards)], client)
+        merged = merge_all(partials)
+        if checkpoints is not None:
+            merge_checkpoints(merged, checkpoints)
+        return finish(merged, sigs, settings, diag, fetch)

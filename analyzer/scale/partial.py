@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import io
@@ -29,6 +30,7 @@ from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.pipeline import Pipeline, Tally, formats_for
 from analyzer.ingest.sources import CHUNK_BYTES, GZIP_MAGIC, Chunk, Input
 from analyzer.miner import TemplateMiner
+from analyzer.state.checkpoints import Checkpoint, Checkpoints
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class Segment:
     # ran, and only those of the requests a report shows are fetched (`finish`)
     trails: pl.DataFrame | None = None
     span_of: str | None = None  # the file a byte-range shard read part of (its line numbers start at 1)
+    # with --state: the checkpoints this shard read to (pending) and continued (claimed), for the driver's state
+    checkpoints: tuple[dict[str, Checkpoint], dict[str, str]] | None = None
     # the evidence's texts and captures (`token`, `value`), None once detached: the evidence travels with tokens
     # in their place (`_pack`), and only those of the examples a report shows are fetched (`finish`)
     strings: pl.DataFrame | None = None
@@ -144,9 +148,12 @@ def plan_shards(inputs: Sequence[Input], groups: int | None = None, *, shard_byt
     replay keeps their order). `groups`: cut the input list into at most that many runs of consecutive files.
     `shard_bytes`: a plain file larger than that is read in byte ranges of about that size (whole chunks of
     `job.chunk_bytes`), cut where a local scan's batch begins (`last_start`): at a record start, so that no
-    record (a traceback) is ever split, and batch for batch as a local scan reads it."""
-    inputs = [Input(i.path, i.service, i.named) for i in inputs]  # never a resume (scan --state stays local)
-    if shard_bytes:
+    record (a traceback) is ever split, and batch for batch as a local scan reads it.
+
+    Inputs of an incremental run (`scan --state`: `Input.resume`) keep their checkpoints and are read whole,
+    from where the earlier run stopped (`run_shard`)."""
+    inputs = list(inputs)
+    if shard_bytes and not any(i.resume is not None for i in inputs):
         shards: list[Shard] = []
         for inp in inputs:
             for span in file_spans(inp, shard_bytes, job or Job(Settings())):
@@ -379,8 +386,16 @@ _TOKEN = "\x1flogscan-ref:"
 
 
 def run_shard(job: Job, shard: Shard) -> Partial:
-    """The partial result of one shard: a pure function of its arguments (a re-run gives the same partial)."""
+    """The partial result of one shard: a pure function of its arguments (a re-run gives the same partial).
+
+    With checkpoints (`scan --state`), the shard reads from where they say, in a copy of its own, and returns
+    what it read to (`Segment.checkpoints`, merged by the driver: `merge_checkpoints`)."""
     sigs = _signatures(job.signatures)
+    resume = next((i.resume for i in shard.inputs if i.resume is not None), None)
+    if resume is not None:
+        resume = copy.deepcopy(resume)
+        shard = dataclasses.replace(shard, inputs=tuple(
+            dataclasses.replace(i, resume=resume if i.resume is not None else None) for i in shard.inputs))
     diag = Diagnostics()
     pipeline = _ShardPipeline(diag, fmt=job.fmt, chunk_bytes=job.chunk_bytes, request_id_keys=job.request_id_keys,
                               services=dict(job.services), carry=dict(shard.carry))
@@ -404,7 +419,8 @@ def run_shard(job: Job, shard: Shard) -> Partial:
     evidence, strings = _pack(parts)
     segment = Segment(shard.index, parts, evidence, diag, pipeline.tally, routes, frozenset(pipeline.needs_carry),
                       dict(written), pl.concat(trails) if trails else pl.DataFrame(schema=_TRAIL_SCHEMA),
-                      shard.inputs[0].path if shard.span is not None else None, strings)
+                      shard.inputs[0].path if shard.span is not None else None,
+                      (dict(resume.pending), dict(resume.claimed)) if resume is not None else None, strings)
     return Partial([segment], miner)
 
 
@@ -597,7 +613,41 @@ def _fill_trails(analysis: Analysis, incidents: pl.DataFrame, batches: list[tupl
     )
 
 
+def checkpoint_conflict(partials: Sequence[Partial]) -> bool:
+    """Whether two shards read or continued the same checkpoint (a copy read through its truncated original and
+    also named, one file's checkpoint continued by two): their copies of the checkpoints disagree with what one
+    sequential run would have read, so the caller runs those inputs again as one shard."""
+    seen: set[str] = set()
+    for p in partials:
+        for segment in p.segments:
+            if segment.checkpoints is None:
+                continue
+            pending, claimed = segment.checkpoints
+            mine = set(pending) | set(claimed)
+            if mine & seen:
+                return True
+            seen |= mine
+    return False
+
+
+def merge_checkpoints(partial: Partial, checkpoints: Checkpoints) -> None:
+    """Add what each shard read to (in reading order) to the driver's checkpoints, committed with its state."""
+    for segment in partial.segments:
+        if segment.checkpoints is not None:
+            pending, claimed = segment.checkpoints
+            checkpoints.pending.update(pending)
+            checkpoints.claimed.update(claimed)
+
+
 def run_local(job: Job, shards: Sequence[Shard]) -> list[Partial]:
     """Every shard in this process (tests; what a cluster does, one shard after another)."""
     partials = [run_shard(job, s) for s in shards]
-    return resolve_carries(shards, partials, lambda again: [run_shard(job, s) for s in again])
+    partials = resolve_carries(shards, partials, lambda again: [run_shard(job, s) for s in again])
+    if checkpoint_conflict(partials):
+        return [run_shard(job, as_one(shards))]
+    return partials
+
+
+def as_one(shards: Sequence[Shard]) -> Shard:
+    """All the shards' inputs as one shard, in order (what `checkpoint_conflict` falls back to)."""
+    return Shard(0, tuple(inp for s in sorted(shards, key=lambda s: s.index) for inp in s.inputs))
