@@ -1,5 +1,5 @@
 """`scan --engine dask` on a LocalCluster of 2 worker processes: the same JSON report as a local scan, even when a
-worker dies mid-run. Skipped without the optional extra (pip install 'logscan[dask]')."""
+worker dies mid-run. `distributed` comes with the test extra (it takes logscan[dask]): these tests run, never skip."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import distributed
 import orjson
 import pytest
 
@@ -15,7 +16,6 @@ from analyzer.ingest.sources import resolve
 from analyzer.scale.partial import Job, Partial, Shard, finish, merge_all, plan_shards, run_shard
 from conftest import ROOT
 
-distributed = pytest.importorskip("distributed", reason="the dask extra is not installed: pip install 'logscan[dask]'")
 
 SAMPLES = [str(ROOT / "samples" / p) for p in ("compose/compose.log", "postgres", "deploy-b")]
 
