@@ -17,7 +17,8 @@ from analyzer.scale.partial import Job, Partial, Shard, finish, merge_all, plan_
 from conftest import ROOT
 
 
-SAMPLES = [str(ROOT / "samples" / p) for p in ("compose/compose.log", "postgres", "deploy-b")]
+#: Every sample set: all of samples/ (set A, with set B inside it), and set B alone.
+SAMPLES = [str(ROOT / "samples"), str(ROOT / "samples" / "deploy-b")]
 
 
 def _json(result) -> dict:
