@@ -157,17 +157,23 @@ class Traces:
     def add(self, events: pl.DataFrame) -> None:
         self.add_partial(_partial(events))
 
-    def add_partial(self, part: pl.DataFrame) -> None:
-        """`add` of a batch's partial aggregate (`partial`), computed elsewhere (analyzer.scale replays shards)."""
-        if part.height == 0:
+    def add_partial(self, part: pl.DataFrame, rows: int | None = None, newest: datetime | None = None) -> None:
+        """`add` of a batch's partial aggregate (`partial`), computed elsewhere (analyzer.scale replays shards).
+
+        analyzer.scale may leave out rows this very call would prune (`rows`: how many the batch had,
+        `newest`: their latest end), so that the table, its clock and its pruning are what the whole batch
+        would have made them."""
+        if (part.height if rows is None else rows) == 0:
             return
-        seen = set(part.get_column("request_id").to_list())
-        old = self.table.filter(pl.col("request_id").is_in(seen))
-        self.table = pl.concat([self.table.filter(~pl.col("request_id").is_in(seen)), _merge(pl.concat([old, part]))])
+        if part.height:
+            seen = set(part.get_column("request_id").to_list())
+            old = self.table.filter(pl.col("request_id").is_in(seen))
+            self.table = pl.concat([self.table.filter(~pl.col("request_id").is_in(seen)), _merge(pl.concat([old, part]))])
         self.updates += 1
         if self.updates % DETACH_EVERY == 0:  # let go of the buffers earlier batches left behind
             self.table = own_strings(self.table)
-        newest = part.get_column("end").max()
+        if rows is None:
+            newest = part.get_column("end").max()  # type: ignore[assignment]
         if newest is not None and (self.newest is None or newest > self.newest):  # type: ignore[operator]
             self.newest = newest  # type: ignore[assignment]
         self._prune()

@@ -246,6 +246,10 @@ class BatchPart:
     latest: datetime | None
     evidence: pl.DataFrame
     events: pl.DataFrame | None = None
+    # set when `traces` lacks rows the trace table prunes on arrival (analyzer.scale): the batch's trace rows
+    # and their latest end (see Traces.add_partial)
+    trace_rows: int | None = None
+    trace_newest: datetime | None = None
 
 
 def batch_part(events: pl.DataFrame, sigs: SignatureSet, settings: Settings,
@@ -294,7 +298,8 @@ class Analysis:
         another machine: analyzer.scale): feed the trace table, move the clock, keep the evidence, settle.
         `add` runs exactly this, so a replay of the same parts in the same order ends in the same state.
         Route durations are not touched (the caller adds or merges them)."""
-        self.traces.add_partial(part.traces)  # first: this batch's records may belong to this batch's requests
+        # first: this batch's records may belong to this batch's requests
+        self.traces.add_partial(part.traces, part.trace_rows, part.trace_newest)
         latest = part.latest
         if latest is not None and (self.clock is None or latest > self.clock):  # type: ignore[operator]
             self.clock = latest  # type: ignore[assignment]

@@ -9,6 +9,7 @@ import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,7 +17,7 @@ import orjson
 import polars as pl
 import regex
 
-from analyzer.analysis.correlate import TRACE_SCHEMA
+from analyzer.analysis.correlate import TRACE_SCHEMA, TraceLimits
 from analyzer.analysis.engine import Analysis, BatchPart, Settings, Snapshot, _categorical, batch_part, expand
 from analyzer.analysis.incidents import _ACCESS_LINE, MAX_EXAMPLES
 from analyzer.analysis.routes import RouteDurations
@@ -80,6 +81,11 @@ class Segment:
     span_of: str | None = None  # the file a byte-range shard read part of (its line numbers start at 1)
     # with --state: the checkpoints this shard read to (pending) and continued (claimed), for the driver's state
     checkpoints: tuple[dict[str, Checkpoint], dict[str, str]] | None = None
+    # the trace partials (`_b` and TRACE_SCHEMA without the trail, `_trail_lines`): they stay where the shard ran
+    # (None once detached) until `finish` asks for those the trace table keeps (`_kept_traces`)
+    traces: pl.DataFrame | None = None
+    # hashes (`_id_hash`) of the request IDs whose rows may still be in the trace table after this shard
+    alive: pl.Series | None = None
     # the evidence's texts and captures (`token`, `value`), None once detached: the evidence travels with tokens
     # in their place (`_pack`), and only those of the examples a report shows are fetched (`finish`)
     strings: pl.DataFrame | None = None
@@ -88,9 +94,10 @@ class Segment:
         """Frames travel as zstd-compressed Arrow IPC (a pickled frame is uncompressed: 5-15x larger here)."""
         state = dict(self.__dict__)
         traces = [p.traces.with_columns(pl.lit(n, dtype=pl.UInt32).alias("_b")) for n, p in enumerate(self.parts)]
-        state["parts"] = ([p.latest for p in self.parts], _ipc(pl.concat(traces, how="diagonal_relaxed")) if traces else None)
+        state["parts"] = ([(p.latest, p.trace_rows, p.trace_newest) for p in self.parts],
+                          _ipc(pl.concat(traces, how="diagonal_relaxed")) if traces else None)
         state["evidence"] = tuple(_ipc(frame) for frame in self.evidence)
-        for name in ("trails", "strings"):
+        for name in ("trails", "strings", "traces"):
             state[name] = None if state[name] is None else _ipc(state[name])  # type: ignore[arg-type]
         return state
 
@@ -100,9 +107,10 @@ class Segment:
         by_batch = {} if frame is None else {
             k[0]: f.drop("_b") for k, f in frame.partition_by("_b", as_dict=True, maintain_order=True).items()}
         empty = frame.drop("_b").clear() if frame is not None else pl.DataFrame()
-        state["parts"] = [BatchPart(by_batch.get(n, empty), t, pl.DataFrame()) for n, t in enumerate(latest)]
+        state["parts"] = [BatchPart(by_batch.get(n, empty), t, pl.DataFrame(), None, rows, newest)
+                          for n, (t, rows, newest) in enumerate(latest)]
         state["evidence"] = tuple(_frame(b) for b in state["evidence"])  # type: ignore[attr-defined]
-        for name in ("trails", "strings"):
+        for name in ("trails", "strings", "traces"):
             state[name] = None if state[name] is None else _frame(state[name])  # type: ignore[arg-type]
         self.__dict__.update(state)
 
@@ -385,6 +393,57 @@ def _unpack(segment: Segment, shift: int = 0) -> list[BatchPart]:
 _TOKEN = "\x1flogscan-ref:"
 
 
+def _id_hash(request_id: pl.Expr) -> pl.Expr:
+    """A 32-bit hash of a request ID, the same in every process (one Polars version): a collision only keeps a row."""
+    return (request_id.hash(7) & 0xFFFFFFFF).cast(pl.UInt32)
+
+
+def _hold_traces(parts: list[BatchPart]) -> tuple[pl.DataFrame, pl.Series]:
+    """The shard's trace partials as one frame (`_b`: batch), taken out of its batches (which keep their row
+    count and latest end), and the hashes of the IDs whose rows may outlive the shard in the trace table: notable,
+    without a time, or ending within the table's horizon of the shard's latest end (a later cutoff is later)."""
+    frames = [part.traces.with_columns(pl.lit(n, dtype=pl.UInt32).alias("_b")) for n, part in enumerate(parts)]
+    for part in parts:
+        part.traces = part.traces.clear()
+    if not frames:
+        return pl.DataFrame(), pl.Series("alive", [], dtype=pl.UInt32)
+    traces = pl.concat(frames)
+    newest = traces.get_column("end").max()
+    live = pl.col("notable") | pl.col("end").is_null()
+    if newest is not None:
+        live |= pl.col("end") >= newest - TraceLimits().horizon  # type: ignore[operator]
+    alive = traces.filter(live).select(_id_hash(pl.col("request_id")).alias("alive")).to_series().unique().sort()
+    return traces, alive
+
+
+@dataclass(frozen=True)
+class TraceAsk:
+    """What the driver asks a shard for its trace rows with: each batch's prune cutoff (the trace table's clock
+    minus its horizon once that batch is in, None for a batch without rows), and the hashes of the IDs whose rows
+    may be in the table from earlier shards."""
+
+    cutoffs: tuple[datetime | None, ...]
+    earlier: pl.Series
+
+
+def _kept_traces(traces: pl.DataFrame, ask: TraceAsk) -> pl.DataFrame:
+    """The shard's trace rows but those the trace table prunes the moment they arrive: not notable, ending before
+    their batch's cutoff, of a request with no row of an earlier batch (of this shard, or of an earlier one: by
+    hash) that could merge with it. Such a row is merged in and pruned in the same `Traces.add_partial`, before
+    any linking or capping reads the table: leaving it out changes nothing (the call is told the batch's row
+    count and latest end)."""
+    if traces.height == 0:
+        return traces
+    cut = pl.DataFrame({"_b": range(len(ask.cutoffs)), "_cut": list(ask.cutoffs)},
+                       schema={"_b": pl.UInt32, "_cut": traces.schema["end"]})
+    first = pl.col("_b") == pl.col("_b").min().over("request_id")
+    pruned = (
+        ~pl.col("notable") & pl.col("end").is_not_null() & pl.col("_cut").is_not_null() & (pl.col("end") < pl.col("_cut"))
+        & first & ~_id_hash(pl.col("request_id")).is_in(ask.earlier.implode())
+    )
+    return traces.join(cut, on="_b", how="left", maintain_order="left").filter(~pruned).drop("_cut")
+
+
 def run_shard(job: Job, shard: Shard) -> Partial:
     """The partial result of one shard: a pure function of its arguments (a re-run gives the same partial).
 
@@ -414,13 +473,16 @@ def run_shard(job: Job, shard: Shard) -> Partial:
         trails.append(part.traces.select(pl.lit(len(parts), dtype=pl.UInt32).alias("_b"), "request_id", "trail"))
         part.traces = part.traces.drop("trail").with_columns(
             (trail.str.count_matches("\n", literal=True) + 1).cast(pl.UInt8).alias(_TRAIL_LINES))
+        part.trace_rows, part.trace_newest = part.traces.height, part.traces.get_column("end").max()  # type: ignore[assignment]
         parts.append(part)
+    traces, alive = _hold_traces(parts)
     written = pipeline.last_ts.written  # type: ignore[attr-defined]
     evidence, strings = _pack(parts)
     segment = Segment(shard.index, parts, evidence, diag, pipeline.tally, routes, frozenset(pipeline.needs_carry),
                       dict(written), pl.concat(trails) if trails else pl.DataFrame(schema=_TRAIL_SCHEMA),
                       shard.inputs[0].path if shard.span is not None else None,
-                      (dict(resume.pending), dict(resume.claimed)) if resume is not None else None, strings)
+                      (dict(resume.pending), dict(resume.claimed)) if resume is not None else None, traces, alive,
+                      strings)
     return Partial([segment], miner)
 
 
@@ -430,25 +492,33 @@ class Held:
 
     trails: pl.DataFrame
     strings: pl.DataFrame
+    traces: pl.DataFrame
 
 
 def detach_trails(partial: Partial) -> tuple[Partial, Held]:
     """(the partial without its trails and strings, them): what a cluster task returns, so that they stay there."""
     (segment,) = partial.segments
-    held = Held(segment.trails if segment.trails is not None else pl.DataFrame(schema=_TRAIL_SCHEMA),
-                segment.strings if segment.strings is not None else pl.DataFrame(schema=_STRINGS_SCHEMA))
-    return Partial([dataclasses.replace(segment, trails=None, strings=None)], partial.miner), held
+    return Partial([dataclasses.replace(segment, trails=None, strings=None, traces=None)], partial.miner), _held(segment)
 
 
-def pick_trails(held: Held, wanted: pl.DataFrame) -> pl.DataFrame:
-    """Of a shard's held rows: the trails of `wanted` (`_b`, request_id), or the strings of `wanted` (`token`)."""
+def _held(segment: Segment) -> Held:
+    return Held(segment.trails if segment.trails is not None else pl.DataFrame(schema=_TRAIL_SCHEMA),
+                segment.strings if segment.strings is not None else pl.DataFrame(schema=_STRINGS_SCHEMA),
+                segment.traces if segment.traces is not None else pl.DataFrame())
+
+
+def pick_trails(held: Held, wanted: pl.DataFrame | TraceAsk) -> pl.DataFrame:
+    """Of a shard's held rows: the trace rows the table keeps (`TraceAsk`: `_kept_traces`), the trails of `wanted`
+    (`_b`, request_id), or the strings of `wanted` (`token`)."""
+    if isinstance(wanted, TraceAsk):
+        return _kept_traces(held.traces, wanted)
     if "token" in wanted.columns:
         return held.strings.join(wanted, on="token", how="semi")
     return held.trails.join(wanted, on=["_b", "request_id"], how="semi")
 
 
 #: Fetches held rows: (segment index, wanted (`_b`, request_id) or (`token`)) -> their rows (`pick_trails`).
-TrailFetch = Callable[[int, pl.DataFrame], pl.DataFrame]
+TrailFetch = Callable[[int, "pl.DataFrame | TraceAsk"], pl.DataFrame]
 
 
 def resolve_carries(shards: Sequence[Shard], partials: Sequence[Partial],
@@ -496,20 +566,50 @@ def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagn
         if segment.span_of is not None:
             shift[segment.index] = seen.get(segment.span_of, 0)
             seen[segment.span_of] = shift[segment.index] + segment.diag.source(segment.span_of).lines
+    if fetch is None:
+        held = {s.index: _held(s) for s in partial.segments}
+        fetch = lambda index, wanted: pick_trails(held[index], wanted)  # noqa: E731
+    traces = _fetch_traces(partial, fetch, analysis.traces.limits.horizon)
     for segment in partial.segments:
         for n, part in enumerate(_unpack(segment, shift.get(segment.index, 0))):
+            part = dataclasses.replace(part, traces=traces[segment.index].get(n, part.traces))
             analysis.absorb(dataclasses.replace(part, traces=_tokens(part.traces, len(batches))))
             batches.append((segment.index, n))
         analysis.routes.merge(segment.routes)
         diag.merge(segment.diag)
         tally.merge(segment.tally)
-    if fetch is None:
-        held = {s.index: Held(s.trails, s.strings) for s in partial.segments}  # type: ignore[arg-type]
-        fetch = lambda index, wanted: pick_trails(held[index], wanted)  # noqa: E731
     incidents = analysis.incidents()  # with tokens in place of texts and captures
     _fill_trails(analysis, incidents, batches, fetch, shift)
     analysis.strings = _fetch_strings(incidents, fetch)
     return analysis, tally
+
+
+def _fetch_traces(partial: Partial, fetch: TrailFetch, horizon: timedelta) -> dict[int, dict[int, pl.DataFrame]]:
+    """Per segment, per batch: the trace rows the trace table keeps past their arrival (`_kept_traces`), asked
+    of each shard with the cutoffs the replay's clock will have (computed here from the batches' latest ends)."""
+    newest: datetime | None = None
+    asks: dict[int, TraceAsk] = {}
+    earlier = pl.Series("alive", [], dtype=pl.UInt32)
+    for segment in partial.segments:
+        cutoffs: list[datetime | None] = []
+        for part in segment.parts:
+            if part.trace_rows and part.trace_newest is not None and (newest is None or part.trace_newest > newest):
+                newest = part.trace_newest
+            cutoffs.append(newest - horizon if part.trace_rows and newest is not None else None)
+        asks[segment.index] = TraceAsk(tuple(cutoffs), earlier)
+        if segment.alive is not None and segment.alive.len():
+            earlier = pl.concat([earlier, segment.alive]).unique().sort()
+    out: dict[int, dict[int, pl.DataFrame]] = {}
+    by_index = {s.index: s for s in partial.segments}
+    for index, ask in asks.items():
+        if all(c is None for c in ask.cutoffs):  # no trace rows at all (or none with a time): nothing to prune
+            if not any(p.trace_rows for p in by_index[index].parts):
+                out[index] = {}
+                continue
+        got = fetch(index, ask)
+        out[index] = {} if got.height == 0 else {
+            k[0]: f.drop("_b") for k, f in got.partition_by("_b", as_dict=True, maintain_order=True).items()}
+    return out
 
 
 class Replayed(Analysis):
