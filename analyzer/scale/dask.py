@@ -20,7 +20,17 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.scale.partial import Job, Partial, Shard, TrailFetch, detach_trails, pick_trails, resolve_carries, run_shard
+from analyzer.scale.partial import (
+    Job,
+    Partial,
+    Shard,
+    TrailFetch,
+    detach_trails,
+    pick_packed,
+    resolve_carries,
+    run_shard,
+    unpack_frame,
+)
 
 INSTALL_HINT = "--engine dask needs the optional extra: pip install 'logscan[dask]'"
 
@@ -91,7 +101,7 @@ def run(job: Job, shards: Sequence[Shard], dask_client: Any,
         return [got[f"{k}-partial"] for k in keys]
 
     def fetch(index: int, wanted: pl.DataFrame) -> pl.DataFrame:
-        return dask_client.submit(pick_trails, trails[index], wanted, pure=False).result()
+        return unpack_frame(dask_client.submit(pick_packed, trails[index], wanted, pure=False).result())
 
     partials = resolve_carries(shards, compute(shards, "shard"), lambda again: compute(again, "carry"))
     return partials, fetch

@@ -23,6 +23,7 @@ from analyzer.analysis.incidents import _ACCESS_LINE, MAX_EXAMPLES
 from analyzer.analysis.routes import RouteDurations
 from analyzer.analysis.signatures import SignatureSet, load_signatures
 from analyzer.diagnostics import Diagnostics
+from analyzer.events import UTC_TS
 from analyzer.ingest.formats.base import Format
 from analyzer.ingest.framing import envelope as env
 from analyzer.ingest.framing.detect import Detector
@@ -69,7 +70,7 @@ class Segment:
 
     index: int
     parts: list[BatchPart]  # their evidence travels packed (`evidence`), and is put back by `finish`
-    evidence: tuple[pl.DataFrame, pl.DataFrame]  # see `_pack`
+    evidence: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]  # see `_pack`
     diag: Diagnostics
     tally: Tally
     routes: RouteDurations
@@ -116,6 +117,7 @@ class Segment:
 
 
 def _ipc(frame: pl.DataFrame) -> bytes:
+    """A frame as zstd-compressed Arrow IPC (hex request IDs as bytes were tried: no smaller once compressed)."""
     out = io.BytesIO()
     frame.write_ipc(out, compression="zstd")
     return out.getvalue()
@@ -123,6 +125,14 @@ def _ipc(frame: pl.DataFrame) -> bytes:
 
 def _frame(data: bytes) -> pl.DataFrame:
     return pl.read_ipc(io.BytesIO(data))
+
+
+def pick_packed(held: Held, wanted: pl.DataFrame | TraceAsk) -> bytes:
+    """`pick_trails` as it travels from a worker (`_ipc`; `_frame` reads it)."""
+    return _ipc(pick_trails(held, wanted))
+
+
+unpack_frame = _frame
 
 
 @dataclass
@@ -347,14 +357,14 @@ def _pack(parts: list[BatchPart]) -> tuple[tuple[pl.DataFrame, pl.DataFrame], pl
     for part in parts:
         part.evidence = pl.DataFrame()
     if not frames:
-        return (pl.DataFrame(), pl.DataFrame()), pl.DataFrame(schema=_STRINGS_SCHEMA)
+        return (pl.DataFrame(), pl.DataFrame(), pl.DataFrame()), pl.DataFrame(schema=_STRINGS_SCHEMA)
     rows = pl.concat(frames, how="diagonal_relaxed").with_row_index("_i")
     later = (pl.int_range(pl.len()).over(["kind", "signature", "service", "key"]) >= MAX_EXAMPLES) & (
         pl.col("kind") == "point")
     rows = rows.with_columns(later.alias("_later"))
     whole = rows.filter(~pl.col("_later")).drop("_later")
     slim = rows.filter(pl.col("_later")).drop("_later", *(c for c in _EXAMPLE_ONLY if c in rows.columns))
-    strings = []
+    strings: list[pl.DataFrame] = []
     for name, prefix in _BY_REFERENCE.items():
         if name not in whole.columns:
             continue
@@ -367,15 +377,41 @@ def _pack(parts: list[BatchPart]) -> tuple[tuple[pl.DataFrame, pl.DataFrame], pl
     if "message" in whole.columns:  # null, not an access line (0), an access line (1)
         whole = whole.with_columns(pl.col("message").str.contains(_ACCESS_LINE).cast(pl.UInt8))
     held = pl.concat(strings) if strings else pl.DataFrame(schema=_STRINGS_SCHEMA)
-    return (_categorical(whole), _categorical(slim)), held
+    # the rows' order is the two frames' interleaving: one bit a row instead of a position; times and line numbers
+    # as differences from the row before (sorted, they compress to a byte or two)
+    order = rows.select(pl.col("_later").not_().alias("_whole"))
+    whole, slim = (_deltas(frame.drop("_i")) for frame in (whole, slim))
+    return (_categorical(whole), _categorical(slim), order), held
+
+
+_DELTA_COLUMNS = ("ts", "line_no")
+
+
+def _deltas(frame: pl.DataFrame) -> pl.DataFrame:
+    """`_DELTA_COLUMNS` as Int64 differences from the last non-null value before (nulls stay null): `_undeltas`."""
+    out = []
+    for name in _DELTA_COLUMNS:
+        if name in frame.columns:
+            raw = pl.col(name).to_physical().cast(pl.Int64)
+            filled = raw.forward_fill().fill_null(0)
+            out.append(pl.when(raw.is_null()).then(None).otherwise(filled - filled.shift(1).fill_null(0)).alias(name))
+    return frame.with_columns(out)
+
+
+def _undeltas(frame: pl.DataFrame, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    return frame.with_columns(pl.col(name).cum_sum().cast(schema[name]) for name in _DELTA_COLUMNS if name in frame.columns)
 
 
 def _unpack(segment: Segment, shift: int = 0) -> list[BatchPart]:
     """The segment's batches with their evidence back (String columns; example-only columns null past the examples;
     line numbers moved `shift` lines on; texts and captures as tokens `_token_of`, resolved by `finish`)."""
-    whole, slim = segment.evidence
+    whole, slim, order = segment.evidence
     if whole.height == 0 and slim.height == 0:
         return segment.parts
+    schema = {"ts": UTC_TS, "line_no": pl.Int64}
+    at = order.get_column("_whole")
+    whole = _undeltas(whole, schema).with_columns(at.arg_true().cast(pl.UInt32).alias("_i"))
+    slim = _undeltas(slim, schema).with_columns(at.not_().arg_true().cast(pl.UInt32).alias("_i"))
     refs = [pl.when(pl.col(name).is_not_null()).then(
         pl.concat_str(pl.lit(_TOKEN + f"{segment.index}:{prefix}"), pl.col(name).cast(pl.String))).alias(name)
         for name, prefix in _BY_REFERENCE.items() if name in whole.columns]
