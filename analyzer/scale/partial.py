@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import io
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,6 +88,7 @@ class Segment:
     traces: pl.DataFrame | None = None
     # hashes (`_id_hash`) of the request IDs whose rows may still be in the trace table after this shard
     alive: pl.Series | None = None
+    seconds: float | None = None  # how long run_shard took (benchmarks/scale.py)
     # the evidence's texts and captures (`token`, `value`), None once detached: the evidence travels with tokens
     # in their place (`_pack`), and only those of the examples a report shows are fetched (`finish`)
     strings: pl.DataFrame | None = None
@@ -485,6 +487,7 @@ def run_shard(job: Job, shard: Shard) -> Partial:
 
     With checkpoints (`scan --state`), the shard reads from where they say, in a copy of its own, and returns
     what it read to (`Segment.checkpoints`, merged by the driver: `merge_checkpoints`)."""
+    started = time.perf_counter()
     sigs = _signatures(job.signatures)
     resume = next((i.resume for i in shard.inputs if i.resume is not None), None)
     if resume is not None:
@@ -518,7 +521,7 @@ def run_shard(job: Job, shard: Shard) -> Partial:
                       dict(written), pl.concat(trails) if trails else pl.DataFrame(schema=_TRAIL_SCHEMA),
                       shard.inputs[0].path if shard.span is not None else None,
                       (dict(resume.pending), dict(resume.claimed)) if resume is not None else None, traces, alive,
-                      strings)
+                      time.perf_counter() - started, strings)
     return Partial([segment], miner)
 
 
