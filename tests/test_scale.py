@@ -6,10 +6,14 @@ No Dask here (see tests/test_scale_dask.py): shards run in this process, which i
 from __future__ import annotations
 
 import dataclasses
+import pickle
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
 import orjson
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,12 +30,17 @@ from analyzer.scale.partial import (
     Job,
     Partial,
     Shard,
+    TraceAsk,
+    TrailFetch,
+    detach_trails,
     last_start,
     finish,
     merge_all,
+    pick_packed,
     plan_shards,
     resolve_carries,
     run_shard,
+    unpack_frame,
 )
 from conftest import ROOT
 
@@ -73,6 +82,17 @@ def run_cached(shard: Shard, job: Job = JOB) -> Partial:
     return Partial([dataclasses.replace(got.segments[0], index=shard.index)], got.miner)
 
 
+def over_the_wire(partials: list[Partial]) -> tuple[list[Partial], TrailFetch]:
+    """Partials as a cluster's driver gets them: held rows (trace rows, trails, strings) left behind, the rest
+    pickled and unpickled (compressed frames), and a fetch that asks for held rows as the driver does."""
+    held, sent = {}, []
+    for p in partials:
+        bare, kept = detach_trails(p)
+        held[p.segments[0].index] = kept
+        sent.append(pickle.loads(pickle.dumps(bare, protocol=5)))
+    return sent, lambda index, wanted: unpack_frame(pick_packed(held[index], wanted))
+
+
 def sharded_report(paths: tuple[str, ...], cuts: list[int], order: list[int], tree: list[int]) -> dict:
     """Inputs cut before the input positions in `cuts`, partials merged in `order` along a random tree."""
     diag = Diagnostics()
@@ -80,6 +100,7 @@ def sharded_report(paths: tuple[str, ...], cuts: list[int], order: list[int], tr
     edges = [0, *sorted({c for c in cuts if 0 < c < len(inputs)}), len(inputs)]
     shards = [Shard(n, tuple(inputs[a:b])) for n, (a, b) in enumerate(zip(edges, edges[1:]))]
     partials = resolve_carries(shards, [run_cached(s) for s in shards], lambda again: [run_cached(s) for s in again])
+    partials, fetch = over_the_wire(partials)
     pending = [partials[i % len(partials)] for i in order if i < len(partials)]
     pending += [p for p in partials if all(p is not q for q in pending)]
     pending = list({id(p): p for p in pending}.values())
@@ -88,7 +109,7 @@ def sharded_report(paths: tuple[str, ...], cuts: list[int], order: list[int], tr
             break
         at = pick % (len(pending) - 1)
         pending[at : at + 2] = [pending[at].merge(pending[at + 1])]
-    analysis, tally = finish(merge_all(pending), SIGS, SETTINGS, diag)
+    analysis, tally = finish(merge_all(pending), SIGS, SETTINGS, diag, fetch)
     return report(analysis, diag, tally)
 
 
@@ -166,8 +187,9 @@ def ranged_report(path: str, chunk_bytes: int, shard_bytes: int, order: list[int
     shards = plan_shards(resolve([path], diag), shard_bytes=shard_bytes, job=job)
     partials = resolve_carries(shards, [run_cached(s, job) for s in shards],
                                lambda again: [run_cached(s, job) for s in again])
+    partials, fetch = over_the_wire(partials)
     ranked = sorted(range(len(partials)), key=lambda i: order[i % len(order)] * 1000 + i)
-    analysis, tally = finish(merge_all(partials[i] for i in ranked), SIGS, SETTINGS, diag)
+    analysis, tally = finish(merge_all(partials[i] for i in ranked), SIGS, SETTINGS, diag, fetch)
     return report(analysis, diag, tally), shards
 
 
@@ -204,3 +226,41 @@ def test_a_traceback_across_a_cut_stays_whole(tmp_path) -> None:
     assert got == local_report((str(log),), inside)
     texts = [e["text"] for i in got["incidents"] for e in i["examples"] if "Traceback" in e["text"]]
     assert any(t.startswith("ERROR:    Exception in ASGI application\nTraceback") for t in texts)
+
+
+def _shifted(text: str, hours: int) -> str:
+    """Every `2026-11-23 HH:` time moved back `hours` hours (generated logs stay within the first hours of the day)."""
+    return regex.sub(r"2026-11-23 (\d\d):", lambda m: f"2026-11-22 {24 - hours + int(m[1])}:", text)
+
+
+def test_trace_rows_pruned_on_arrival_stay_in_their_shard(tmp_path) -> None:
+    """A file read after one whose requests end an hour later: the trace table prunes its un-notable requests the
+    moment they arrive, so they never travel; its notable ones, and the rows of requests also logged in the file
+    before (merged, whatever their age), do. PostgreSQL records of that hour link to what is left, in both runs."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--size", "2MB", "--out", str(tmp_path),
+                    "--only", "compose", "loguru", "postgres"], check=True, capture_output=True)
+    compose = (tmp_path / "compose.log").read_text()
+    shared = [line.split("| ", 1)[1] for line in compose.splitlines() if line.startswith("api-1") and "req_id=" in line][:200]
+    loguru = (tmp_path / "loguru.log").read_text()
+    (tmp_path / "loguru.log").write_text(_shifted(loguru, 1) + _shifted("\n".join(shared) + "\n", 1))
+    (tmp_path / "postgres.log").write_text(_shifted((tmp_path / "postgres.log").read_text(), 1))
+    chunk = 256 << 10
+    job = Job(SETTINGS, chunk_bytes=chunk)
+    diag = Diagnostics()
+    shards = plan_shards(resolve([str(tmp_path)], diag))
+    partials = resolve_carries(shards, [run_shard(job, s) for s in shards], lambda again: [run_shard(job, s) for s in again])
+    sent, fetch = over_the_wire(partials)
+    asked: list[tuple[int, int]] = []
+
+    def counting(index: int, wanted):  # type: ignore[no-untyped-def]
+        got = fetch(index, wanted)
+        if isinstance(wanted, TraceAsk):
+            asked.append((got.height, next(p for p in partials if p.segments[0].index == index).segments[0].traces.height))
+        return got
+
+    analysis, tally = finish(merge_all(reversed(sent)), SIGS, SETTINGS, diag, counting)
+    assert report(analysis, diag, tally) == local_report((str(tmp_path),), chunk)
+    kept, total = map(sum, zip(*asked, strict=True))
+    # the hour-old requests never travelled but the notable ones and those whose ID the first file also logged
+    # (the generator draws IDs from one sequence per file: most of them; they stay, to merge)
+    assert kept < 0.8 * total, (kept, total)
