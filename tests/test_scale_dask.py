@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
 import distributed
@@ -110,3 +112,34 @@ def test_dask_state_runs_give_the_local_state_runs(cli, cluster, tmp_path: Path)
         assert _same_paths(mine, tmp_path / "dask") == _same_paths(theirs, tmp_path / "local")
     assert local[1]["summary"]["resumed_bytes"] > 0 and local[1]["summary"]["bytes_read"] > 0
     assert local[0]["incidents"] and {i["status"] for i in local[0]["incidents"]} == {"new"}
+
+
+def _kill_soon() -> None:
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGKILL)).start()
+
+
+def test_a_worker_killed_between_the_rounds_changes_nothing(cluster) -> None:
+    """The partials are in, and every worker that holds shards' trace rows, trails and strings is killed before the
+    driver asks for them: the scheduler runs those shards again (the same task: the same held rows) and the
+    report is the local one."""
+    from analyzer.analysis.engine import Settings
+    from analyzer.analysis.signatures import load_signatures
+    from analyzer.scale import dask as dask_engine
+    from test_scale import local_report, report
+
+    paths = (str(ROOT / "samples" / "postgres"), str(ROOT / "samples" / "compose"))
+    diag = Diagnostics()
+    shards = plan_shards(resolve(paths, diag))
+    with distributed.Client(cluster) as client:
+        partials, fetch = dask_engine.run(Job(Settings()), shards, client)
+        before = set(client.scheduler_info()["workers"])
+        client.run(_kill_soon)  # the nannies start new ones
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = set(client.scheduler_info()["workers"])
+            if len(now) == 2 and not now & before:
+                break
+            time.sleep(0.2)
+        assert not before & set(client.scheduler_info()["workers"])
+        analysis, tally = finish(merge_all(partials), load_signatures(), Settings(), diag, fetch)
+    assert report(analysis, diag, tally) == local_report(paths)
