@@ -4,8 +4,8 @@
     python benchmarks/scale.py /tmp/logscan-bench [--workers 2] [--markdown benchmarks/RESULTS.md]
 
 Measures, on this machine (CPU shared with whatever else runs: figures are noisy):
-- wall time and peak RSS of `logscan scan DIR -F json -q` (a child process, --engine local);
-- wall time and peak RSS of `logscan scan DIR -F json -q --engine dask --workers N` (a child process: the
+- wall time and peak RSS of `logscan scan DIR --format json -q` (a child process, --engine local);
+- wall time and peak RSS of `logscan scan DIR --format json -q --engine dask --workers N` (a child process: the
   command as a user runs it, cluster start included);
 - the same run through `analyzer.scale` on a LocalCluster of N worker processes started before the clock (a
   standing cluster), instrumented: when the partials were in, peak RSS of each worker, and every byte that
@@ -148,8 +148,8 @@ def main() -> None:
     args = ap.parse_args()
 
     d = dask_scan(args.data, args.workers)
-    local_wall, local_rss, local_report = _child(["scan", args.data, "-F", "json", "-q"])
-    cli_wall, cli_rss, cli_report = _child(["scan", args.data, "-F", "json", "-q", "--engine", "dask",
+    local_wall, local_rss, local_report = _child(["scan", args.data, "--format", "json", "-q"])
+    cli_wall, cli_rss, cli_report = _child(["scan", args.data, "--format", "json", "-q", "--engine", "dask",
                                             "--workers", str(args.workers)])
     read = d["bytes_read"]
     up = d["round1"] + d["moved"]["traces"] + d["moved"]["trails"] + d["moved"]["strings"]
@@ -164,7 +164,7 @@ def main() -> None:
         "",
         "| run | wall s | peak RSS MiB |",
         "|---|--:|--:|",
-        f"| `logscan scan DIR -F json -q` (local, one process) | {local_wall:.1f} | {local_rss:.0f} |",
+        f"| `logscan scan DIR --format json -q` (local, one process) | {local_wall:.1f} | {local_rss:.0f} |",
         f"| `... --engine dask --workers {args.workers}` (the command, cluster start included; RSS: the driver "
         f"process, scheduler included) | {cli_wall:.1f} | {cli_rss:.0f} |",
         f"| instrumented, standing cluster: driver (scheduler in-process) | {d['wall']:.1f} (partials in at "

@@ -38,8 +38,8 @@ def cluster():
 
 def test_dask_scan_gives_the_local_report(cli, cluster) -> None:
     for sample in SAMPLES:
-        local = _json(cli("scan", sample, "-F", "json"))
-        dask = _json(cli("scan", sample, "-F", "json", "--engine", "dask", "--scheduler", cluster.scheduler_address))
+        local = _json(cli("scan", sample, "--format", "json"))
+        dask = _json(cli("scan", sample, "--format", "json", "--engine", "dask", "--scheduler", cluster.scheduler_address))
         assert dask == local, sample
         assert local["incidents"], sample
 
@@ -89,14 +89,14 @@ def _runs(cli, scheduler: str | None, root: Path, state: Path) -> list[dict]:
     (logs / "app" / "app.log").write_bytes(app[:app_cut])
     args = [str(logs / "compose.log"), str(logs / "app" / "app.log*"), str(ROOT / "samples" / "postgres")]
     engine = ["--engine", "dask", "--scheduler", scheduler] if scheduler else []
-    out = [_json(cli("scan", *args, "--state", str(state), "-F", "json", *engine))]
+    out = [_json(cli("scan", *args, "--state", str(state), "--format", "json", *engine))]
     with (logs / "compose.log").open("ab") as f:
         f.write(data[cut:])
     os.rename(logs / "app" / "app.log", logs / "app" / "app.log.1")
     with (logs / "app" / "app.log.1").open("ab") as f:
         f.write(app[app_cut : 2 * app_cut])
     (logs / "app" / "app.log").write_bytes(app[2 * app_cut :])
-    out.append(_json(cli("scan", *args, "--state", str(state), "-F", "json", *engine)))
+    out.append(_json(cli("scan", *args, "--state", str(state), "--format", "json", *engine)))
     return out
 
 
