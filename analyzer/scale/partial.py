@@ -89,6 +89,7 @@ class Segment:
     # hashes (`_id_hash`) of the request IDs whose rows may still be in the trace table after this shard
     alive: pl.Series | None = None
     seconds: float | None = None  # how long run_shard took (benchmarks/scale.py)
+    in_period: int = 0  # records within --since/--until (all of them without): what scan's filter counts
     # the evidence's texts and captures (`token`, `value`), None once detached: the evidence travels with tokens
     # in their place (`_pack`), and only those of the examples a report shows are fetched (`finish`)
     strings: pl.DataFrame | None = None
@@ -153,6 +154,10 @@ class Partial:
     @property
     def bytes_read(self) -> int:
         return sum(s.diag.bytes_read for s in self.segments)
+
+    @property
+    def in_period(self) -> int:
+        return sum(s.in_period for s in self.segments)
 
 
 def merge_all(partials: Iterable[Partial]) -> Partial:
@@ -502,11 +507,13 @@ def run_shard(job: Job, shard: Shard) -> Partial:
     routes = RouteDurations()
     parts: list[BatchPart] = []
     trails: list[pl.DataFrame] = []
+    in_period = 0
     for events in pipeline.run(shard.inputs):
         part = batch_part(events, sigs, job.settings, miner)
         if part is None:
             continue
         routes.add(part.events)  # type: ignore[arg-type]
+        in_period += part.events.height  # type: ignore[union-attr]
         part.events = None  # the events stay here: only what later stages need travels
         trail = part.traces.get_column("trail")
         trails.append(part.traces.select(pl.lit(len(parts), dtype=pl.UInt32).alias("_b"), "request_id", "trail"))
@@ -521,7 +528,7 @@ def run_shard(job: Job, shard: Shard) -> Partial:
                       dict(written), pl.concat(trails) if trails else pl.DataFrame(schema=_TRAIL_SCHEMA),
                       shard.inputs[0].path if shard.span is not None else None,
                       (dict(resume.pending), dict(resume.claimed)) if resume is not None else None, traces, alive,
-                      time.perf_counter() - started, strings)
+                      time.perf_counter() - started, in_period, strings)
     return Partial([segment], miner)
 
 
