@@ -264,3 +264,19 @@ def test_trace_rows_pruned_on_arrival_stay_in_their_shard(tmp_path) -> None:
     # the hour-old requests never travelled but the notable ones and those whose ID the first file also logged
     # (the generator draws IDs from one sequence per file: most of them; they stay, to merge)
     assert kept < 0.8 * total, (kept, total)
+
+
+def test_a_local_read_ends_its_chunks_where_byte_ranges_begin(tmp_path) -> None:
+    """Each chunk of a plain file ends at the last newline before a multiple of chunk_bytes (the grid a byte-range
+    shard reads on): the gzip check used to leave a page in the reader's buffer, which shifted every chunk end of
+    a large file by that page and made a 1.2 GB run in ranges differ from the local one."""
+    from analyzer.ingest.sources import read_chunks
+
+    data = (ROOT / "samples" / "postgres" / "debian.log").read_bytes() * 3
+    log = tmp_path / "pg.log"
+    log.write_bytes(data)
+    size = 5_000
+    chunks = list(read_chunks(resolve([str(log)], Diagnostics())[0], Diagnostics(), chunk_bytes=size))
+    assert len(chunks) > 3
+    for k, chunk in enumerate(chunks[:-1]):
+        assert chunk.offset + len(chunk.data) == data.rfind(b"\n", 0, (k + 1) * size) + 1, k
