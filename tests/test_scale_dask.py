@@ -143,3 +143,31 @@ def test_a_worker_killed_between_the_rounds_changes_nothing(cluster) -> None:
         assert not before & set(client.scheduler_info()["workers"])
         analysis, tally = finish(merge_all(partials), load_signatures(), Settings(), diag, fetch)
     assert report(analysis, diag, tally) == local_report(paths)
+
+
+def _copytruncate_runs(cli, scheduler: str | None, root: Path) -> list[dict]:
+    """Two `--state` runs over `app.log*` with a copytruncate in between: the copy (app.log.1) is an input of
+    its own and also what the truncated app.log is continued from."""
+    app = (ROOT / "samples" / "api" / "api-text.log").read_bytes()
+    cuts = [app.index(b"\n", len(app) * k // 3) + 1 for k in (1, 2)]
+    root.mkdir()
+    log = root / "app.log"
+    log.write_bytes(app[: cuts[0]])
+    args = [str(root / "app.log*"), "--state", str(root / "state"), "--format", "json"]
+    engine = ["--engine", "dask", "--scheduler", scheduler] if scheduler else []
+    out = [_json(cli("scan", *args, *engine))]
+    (root / "app.log.1").write_bytes(app[: cuts[1]])  # copied with what was written since, then truncated
+    log.write_bytes(app[cuts[1] :])
+    out.append(_json(cli("scan", *args, *engine)))
+    return out
+
+
+def test_two_shards_on_one_checkpoint_are_read_as_one_run(cli, cluster, tmp_path: Path) -> None:
+    """The copy is read as an input and through the truncated file it was copied from: two shards touch its
+    checkpoint, so the engine reads the inputs again as one shard, and the report is the local one."""
+    local = _copytruncate_runs(cli, None, tmp_path / "local")
+    dask = _copytruncate_runs(cli, cluster.scheduler_address, tmp_path / "dask")
+    for mine, theirs in zip(dask, local, strict=True):
+        assert _same_paths(mine, tmp_path / "dask") == _same_paths(theirs, tmp_path / "local")
+    total = sum(r["summary"]["lines_read"] for r in local)
+    assert total == (ROOT / "samples" / "api" / "api-text.log").read_bytes().count(b"\n")
