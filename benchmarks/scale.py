@@ -147,10 +147,11 @@ def main() -> None:
     ap.add_argument("--markdown", type=Path, help="append the results to this file")
     args = ap.parse_args()
 
-    d = dask_scan(args.data, args.workers)
+    # the children first: a child's ru_maxrss starts at its parent's RSS when it forked (Linux keeps it over exec)
     local_wall, local_rss, local_report = _child(["scan", args.data, "--format", "json", "-q"])
     cli_wall, cli_rss, cli_report = _child(["scan", args.data, "--format", "json", "-q", "--engine", "dask",
                                             "--workers", str(args.workers)])
+    d = dask_scan(args.data, args.workers)
     read = d["bytes_read"]
     up = d["round1"] + d["moved"]["traces"] + d["moved"]["trails"] + d["moved"]["strings"]
     lines = [
