@@ -244,10 +244,8 @@ def _open(inp: Input) -> BinaryIO | None:
             return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
         return f
     f = open(inp.path, "rb")  # noqa: SIM115 - closed by read_chunks
-    # pread, not read: the buffered reader stays empty, so its first read is a whole block and every chunk ends at
-    # the last newline before a multiple of chunk_bytes (analyzer.scale's byte ranges begin at those ends; a read
-    # here left a page buffered and shifted every chunk end of a large file by it)
-    if os.pread(f.fileno(), 2, 0) == GZIP_MAGIC:
+    if f.read(2) == GZIP_MAGIC:
+        f.seek(0)
         gz = gzip.GzipFile(fileobj=f, mode="rb")
         try:
             gz.peek(1)

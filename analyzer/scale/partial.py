@@ -219,8 +219,9 @@ def file_spans(inp: Input, shard_bytes: int, job: Job) -> list[tuple[int, int] |
                 return [None]
             cuts = [0]
             step = max(1, shard_bytes // chunk)
-            for k in range(step - 1, size // chunk, step):
-                cut = last_start(f, (k + 1) * chunk, formats)
+            grid = chunk_ends(chunk, first_block(inp.path), size)
+            for at in grid[step - 1 :: step]:
+                cut = last_start(f, at, formats)
                 if cut is not None and cuts[-1] < cut < size:
                     cuts.append(cut)
     except OSError:
@@ -228,6 +229,38 @@ def file_spans(inp: Input, shard_bytes: int, job: Job) -> list[tuple[int, int] |
     if len(cuts) == 1:
         return [None]
     return [(a, b) for a, b in zip(cuts, [*cuts[1:], size], strict=True)]
+
+
+def first_block(path: str) -> int:
+    """How many bytes a local read of `path` gets first (analyzer.ingest.sources.read_chunks): its gzip check reads
+    through the file's buffer, which then holds a page (st_blksize, else io.DEFAULT_BUFFER_SIZE), and the first
+    read1 returns that page; whole chunks follow. Measured the way that read does it."""
+    with open(path, "rb") as f:
+        f.read(2)
+        f.seek(0)
+        return len(f.peek(1))
+
+
+def chunk_ends(chunk: int, first: int, size: int) -> list[int]:
+    """The offsets before whose last newline a local read of a plain file of `size` bytes ends its chunks: the
+    ends of its blocks at which it holds `chunk` bytes or more. Blocks are pieces of `chunk` bytes of the first
+    buffered page of `first` bytes, its remainder, then whole chunks (the remainder alone never reaches `chunk`:
+    a line would have to be longer than the chunk)."""
+    ends = [chunk * j for j in range(1, first // chunk + 1)] if first >= chunk else []
+    at = first + chunk
+    while at < size:
+        ends.append(at)
+        at += chunk
+    return [e for e in ends if e < size]
+
+
+def next_end(pos: int, chunk: int, first: int) -> int:
+    """The first of `chunk_ends` after `pos` (unbounded)."""
+    if first >= chunk and pos < (first // chunk) * chunk:
+        return (pos // chunk + 1) * chunk
+    if pos < first + chunk:
+        return first + chunk
+    return first + ((pos - first) // chunk + 1) * chunk
 
 
 def last_start(f: BinaryIO, grid: int, formats: tuple[Format, ...]) -> int | None:
@@ -298,7 +331,7 @@ class _ShardPipeline(Pipeline):
 
     def _read_span(self, inp: Input, start: int, end: int) -> Iterator[Chunk]:
         """Chunks of bytes [start, end) of a plain file, ending where a local scan's chunks end (the last newline
-        before each multiple of chunk_bytes), the last one final: its records are the ones a local scan emits
+        before each of `chunk_ends`), the last one final: its records are the ones a local scan emits
         for those chunks, batch for batch. Line numbers count from the range's start (`finish` adds the lines
         of the ranges before it)."""
         stats = self.diag.source(inp.path)
@@ -308,11 +341,12 @@ class _ShardPipeline(Pipeline):
             (self.diag.error if inp.named else self.diag.warn)(f"{inp.path}: cannot read ({exc.strerror or exc}); skipped")
             return
         size = self.chunk_bytes
+        first = first_block(inp.path)
         try:
             f.seek(start)
             pos, base, carry = start, start, b""
             while pos < end:
-                grid = min((pos // size + 1) * size, end)
+                grid = min(next_end(pos, size, first), end)
                 data = carry + f.read(grid - pos)
                 stats.bytes += grid - pos
                 pos = grid
