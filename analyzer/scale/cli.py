@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -72,12 +73,14 @@ def job_of(settings: Settings, eff: Effective, log_format: str | None) -> Job:
 
 def scan_on_dask(inputs: Sequence[Input], diag: Diagnostics, sigs: SignatureSet, settings: Settings, job: Job,
                  scheduler: str | None, workers: int | None, err: Console, progress: bool,
-                 checkpoints: Checkpoints | None = None) -> tuple[Analysis, Tally]:
+                 checkpoints: Checkpoints | None = None, filters: Any = None) -> tuple[Analysis, Tally]:
     """The Analysis and Tally a local scan of `inputs` ends with, computed shard by shard on a Dask cluster.
 
     With `checkpoints` (`scan --state`: the inputs resume from them), what the shards read to is added to them
     (pending, committed by the caller with the state, as after a local scan); should two shards have read or
     continued the same checkpoint, the inputs are read again as one shard (`checkpoint_conflict`).
+    `filters` (scan's record filters, when active) count what a local scan's loop counts of the records: all of
+    them, those within --since/--until, their time span.
 
     Raises analyzer.scale.dask.DaskUnavailable (no distributed, no scheduler)."""
     from analyzer.scale import dask as dask_engine
@@ -103,4 +106,11 @@ def scan_on_dask(inputs: Sequence[Input], diag: Diagnostics, sigs: SignatureSet,
         merged = merge_all(partials)
         if checkpoints is not None:
             merge_checkpoints(merged, checkpoints)
-        return finish(merged, sigs, settings, diag, fetch)
+        analysis, tally = finish(merged, sigs, settings, diag, fetch)
+    if filters is not None and filters.active:
+        filters.seen += tally.records
+        filters.kept += merged.in_period
+        for name, pick in (("ts_min", min), ("ts_max", max)):
+            mine, theirs = getattr(filters, name), getattr(tally, name)
+            setattr(filters, name, theirs if mine is None else mine if theirs is None else pick(mine, theirs))
+    return analysis, tally
