@@ -37,15 +37,24 @@ from rich.table import Table
 from rich.text import Text
 
 from analyzer.analysis.engine import Settings
+from analyzer.commands.filters import service_filter
 from analyzer.commands.options import (
     ConfigOption,
-    LogFormat,
+    LogFormatOption,
+    OutputFileOption,
+    ServiceOption,
     Severity,
+    SignaturesOption,
+    SinceOption,
     SlowCountOption,
     StormCountOption,
     StormWindowOption,
+    UntilOption,
     console,
+    examples,
+    fail,
 )
+from analyzer.commands.run import open_output, report_problems
 from analyzer.config import (
     ConfigError,
     IgnoreRule,
@@ -66,9 +75,16 @@ from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
 from analyzer.timespec import parse_duration
 
 TAIL_EXIT_CODES = (
-    "Exit codes: 0 = stopped (Ctrl-C or the end of stdin) after printing the report; 2 = an unusable argument "
-    "or config file (bad signature folder, bad duration, malformed Sentry DSN, bad config)."
+    "Exit codes: 0 = stopped (Ctrl-C or the end of stdin) after printing the report, also when the reader of "
+    "stdout closes it; 2 = an unusable argument or config file (bad signature folder, bad duration, malformed "
+    "Sentry DSN, bad config)."
 )
+TAIL_EPILOG = examples(
+    "logscan tail app.log                        # from the end, like tail -f",
+    "logscan tail logs/ --from-start --service api",
+    "docker compose logs -f --no-color | logscan tail -",
+    "logscan tail app.log -f jsonl -o changes.jsonl",
+) + "\n\n" + TAIL_EXIT_CODES
 LEVEL_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "", "debug": "dim"}
 
 
@@ -180,17 +196,20 @@ class IgnoringAnalysis(BoundedAnalysis):
     """BoundedAnalysis whose incidents leave out those the config's [[ignore]] rules name (`ignored`: how many,
     as of the last computation), so that tail never announces them and its report matches scan's."""
 
-    def __init__(self, *args: Any, ignore: Sequence[IgnoreRule] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, ignore: Sequence[IgnoreRule] = (), services: Sequence[str] = (),
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ignore = list(ignore)
         self.ignored = 0
+        self.only_services = tuple(services)  # --service: only incidents these services felt or logged
 
     def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
         kept, self.ignored = apply_ignores(incidents, self.ignore)
-        return kept
+        return service_filter(kept, self.only_services)
 
     def point_incidents(self, evidence: pl.DataFrame) -> pl.DataFrame:
-        return apply_ignores(super().point_incidents(evidence), self.ignore)[0]  # not announced; counted when computed
+        kept = apply_ignores(super().point_incidents(evidence), self.ignore)[0]  # not announced; counted when computed
+        return service_filter(kept, self.only_services)
 
 
 class SentryForwarding:
@@ -235,6 +254,7 @@ def run_tail(
     request_id_keys: Sequence[str] = (),
     services: Mapping[str, str] | None = None,
     ignore: Sequence[IgnoreRule] = (),
+    only_services: Sequence[str] = (),
 ) -> int:
     """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code.
 
@@ -259,7 +279,8 @@ def run_tail(
     sink = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
     if sentry is not None:
         sink = SentryForwarding(sink, sentry, errors)
-    analysis = IgnoringAnalysis(sigs, settings, max_rows=limits.max_evidence_rows, ignore=ignore)
+    analysis = IgnoringAnalysis(sigs, settings, max_rows=limits.max_evidence_rows, ignore=ignore,
+                                services=only_services)
     live = LiveTail(
         Follower(paths, diag, from_start=from_start, stdin=stdin),
         Pipeline(diag, fmt=log_format, request_id_keys=request_id_keys, services=services),
@@ -277,9 +298,10 @@ def run_tail(
         out.write(orjson.dumps({"event": "report", "report": report}).decode() + "\n")
     else:
         terminal_report.render(screen, report)
-        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored)
+        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored, problems=False)
     out.flush()
-    return 0
+    report_problems(diag)
+    return 2 if diag.errors and diag.bytes_read == 0 else 0
 
 
 @contextmanager
@@ -315,26 +337,28 @@ def _seconds(text: str) -> float:
 
 
 def tail_command(
-    paths: Annotated[list[str], typer.Argument(help="Files, globs, folders (new files are picked up), or - for stdin.")],
-    output: Annotated[TailFormat, typer.Option("--format", "-F", help="text (announcements, live board) or jsonl.")]
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Files, globs, folders (new files are picked up), or - for stdin.")],
+    output_format: Annotated[TailFormat, typer.Option("--format", "-f", help="text (announcements, live board) or jsonl.")]
     = TailFormat.text,
+    output: OutputFileOption = None,
     lines: Annotated[bool, typer.Option("--lines", help="Also echo every record, coloured by level, tagged with its incident.")]
     = False,
     from_start: Annotated[bool, typer.Option("--from-start", help="Read what the files hold first (default: from their end).")]
     = False,
-    min_severity: Annotated[Severity | None, typer.Option(help="Say nothing about incidents below this. (default: low)")]
+    service: ServiceOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    min_severity: Annotated[Severity | None, typer.Option(help="Say nothing about incidents below this. Default: low.")]
     = None,
-    signatures: Annotated[list[str] | None, typer.Option("--signatures", "-s", help="Extra signature folder (repeatable).")]
-    = None,
-    log_format: Annotated[LogFormat | None, typer.Option(
-        "--log-format", "-f", help="Force one log format instead of detecting.")] = None,
-    resolve_after: Annotated[str, typer.Option(help="An incident quiet this long is reported resolved.")] = "5m",
-    tick: Annotated[str, typer.Option(help="Least time between two full incident computations (new problems are announced at once regardless).")] = "250ms",
-    hold: Annotated[str, typer.Option(help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
-    max_evidence: Annotated[int, typer.Option(help="Evidence rows kept (oldest dropped beyond; counts stay).")]
+    signatures: SignaturesOption = None,
+    log_format: LogFormatOption = None,
+    resolve_after: Annotated[str, typer.Option(metavar="DURATION", help="An incident quiet this long is reported resolved.")] = "5m",
+    tick: Annotated[str, typer.Option(metavar="DURATION", help="Least time between two full incident computations (new problems are announced at once regardless).")] = "250ms",
+    hold: Annotated[str, typer.Option(metavar="DURATION", help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
+    max_evidence: Annotated[int, typer.Option(metavar="N", help="Evidence rows kept (oldest dropped beyond; counts stay).")]
     = Limits.max_evidence_rows,
     sentry_dsn: Annotated[str | None, typer.Option(
-        envvar=DSN_ENV, help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
+        envvar=DSN_ENV, metavar="DSN", help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
     storm_count: StormCountOption = None,
     storm_window: StormWindowOption = None,
     slow_count: SlowCountOption = None,
@@ -352,13 +376,13 @@ def tail_command(
             "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
             "min_severity": min_severity.value if min_severity else None, "signatures": signatures,
         })
-        settings = settings_from(eff)
+        settings = settings_from(eff, since, until)
     except (ConfigError, ValueError) as exc:
-        console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    code = run_tail(paths, output=output, lines=lines, from_start=from_start, min_severity=eff.min_severity,
-                    signatures=[str(folder) for folder in eff.signatures],
-                    log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
-                    settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
-                    ignore=eff.active_ignores())
+        raise fail(str(exc)) from None
+    with open_output(output) as out:
+        code = run_tail(paths, output=output_format, lines=lines, from_start=from_start, min_severity=eff.min_severity,
+                        signatures=[str(folder) for folder in eff.signatures],
+                        log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
+                        settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
+                        ignore=eff.active_ignores(), only_services=service or (), out=out)
     raise typer.Exit(code)
