@@ -40,7 +40,7 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.events import LEVELS
 from analyzer.report.summary import print_summary
 
-FIRST_CHUNK_BYTES = 64 << 10  # the first batch: a few hundred records, parsed in milliseconds
+FIRST_CHUNK_BYTES = 16 << 10  # the first batch: about a hundred records, parsed in milliseconds
 
 EVENTS_EXIT_CODES = (
     "Exit codes: 0 = done (warnings about damaged input do not change it), also when the reader of stdout "

@@ -8,12 +8,12 @@ used (typer's own usage errors, e.g. a folder that does not exist).
 
 from __future__ import annotations
 
+import textwrap
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.padding import Padding
@@ -95,6 +95,7 @@ def _in_folder(sigs: SignatureSet, folder: Path | None) -> list[Signature]:
     return [sig for sig in sigs if sig.source.parent.resolve() == where]
 
 
+ID_WIDTH = 24  # wider ids take a line of their own in `list`
 _LIST_EXAMPLES = examples("logscan signatures list", "logscan signatures list --wide -s ./our-signatures")
 
 
@@ -105,20 +106,19 @@ def list_signatures(
 ) -> None:
     """List every loaded signature: id, severity, role and title (with --wide, the file it comes from)."""
     sigs = _load(signatures)
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    table.add_column("id", no_wrap=True)
-    table.add_column("severity", no_wrap=True)
-    table.add_column("role", no_wrap=True)
-    table.add_column("title", ratio=1, min_width=20)
-    if wide:
-        table.add_column("source", no_wrap=True)
-    for sig in sigs:
-        cells = [sig.id, sig.severity, sig.role, Text(sig.title)]
-        if wide:
-            cells.append(Text(display_path(sig.source)))
-        table.add_row(*cells)
     out = _out()
-    out.print(table)
+    id_width = min(ID_WIDTH, max((len(sig.id) for sig in sigs), default=2))
+    head = f"{'id':<{id_width}}  {'severity':<8}  {'role':<7}  "
+    title_width = max(20, out.width - len(head) - 1)
+    out.print(Text(head + "title" + ("  source" if wide else ""), style="bold"))
+    for sig in sigs:
+        if len(sig.id) > id_width:  # a long id takes a line of its own rather than squeezing every title
+            out.print(Text(sig.id))
+        lines = [sig.title] if wide else textwrap.wrap(sig.title, title_width) or [""]
+        first = f"{'' if len(sig.id) > id_width else sig.id:<{id_width}}  {sig.severity:<8}  {sig.role:<7}  "
+        out.print(Text(first + lines[0] + (f"  {display_path(sig.source)}" if wide else "")), soft_wrap=True)
+        for line in lines[1:]:
+            out.print(Text(" " * len(head) + line), soft_wrap=True)
     files = len({sig.source for sig in sigs})
     out.print(f"{len(sigs)} signature(s) from {files} file(s)")
 

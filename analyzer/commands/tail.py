@@ -37,7 +37,7 @@ from rich.table import Table
 from rich.text import Text
 
 from analyzer.analysis.engine import Settings
-from analyzer.commands.filters import service_filter
+from analyzer.commands.filters import Filters, service_filter
 from analyzer.commands.options import (
     ConfigOption,
     LogFormatOption,
@@ -54,7 +54,7 @@ from analyzer.commands.options import (
     examples,
     fail,
 )
-from analyzer.commands.run import open_output, report_problems
+from analyzer.commands.run import open_output
 from analyzer.config import (
     ConfigError,
     IgnoreRule,
@@ -202,14 +202,39 @@ class IgnoringAnalysis(BoundedAnalysis):
         self.ignore = list(ignore)
         self.ignored = 0
         self.only_services = tuple(services)  # --service: only incidents these services felt or logged
+        self.unfiltered = 0  # incidents before --service, as of the last computation
+        self.unfiltered_services: set[str] = set()
 
     def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
         kept, self.ignored = apply_ignores(incidents, self.ignore)
+        if self.only_services:
+            self.unfiltered = kept.height
+            self.unfiltered_services = set(kept.get_column("service").drop_nulls().to_list())
+            if "services" in kept.columns:
+                self.unfiltered_services |= {name for names in kept.get_column("services").to_list() for name in names or []}
         return service_filter(kept, self.only_services)
 
     def point_incidents(self, evidence: pl.DataFrame) -> pl.DataFrame:
         kept = apply_ignores(super().point_incidents(evidence), self.ignore)[0]  # not announced; counted when computed
         return service_filter(kept, self.only_services)
+
+
+class CountingPipeline(Pipeline):
+    """The pipeline, counting what the time filter keeps of every batch (for `Filters.hid_all`)."""
+
+    def __init__(self, *args: Any, filters: Filters, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters = filters
+
+    def feed(self, chunk: Any) -> pl.DataFrame:
+        events = super().feed(chunk)
+        self.filters.apply(events, records=False)
+        return events
+
+    def flush(self, inp: Any) -> pl.DataFrame:
+        events = super().flush(inp)
+        self.filters.apply(events, records=False)
+        return events
 
 
 class SentryForwarding:
@@ -255,6 +280,7 @@ def run_tail(
     services: Mapping[str, str] | None = None,
     ignore: Sequence[IgnoreRule] = (),
     only_services: Sequence[str] = (),
+    filters: Filters | None = None,
 ) -> int:
     """Follow `paths` until `stop` is set, Ctrl-C, or the end of stdin; print the final report. Returns the exit code.
 
@@ -283,7 +309,8 @@ def run_tail(
                                 services=only_services)
     live = LiveTail(
         Follower(paths, diag, from_start=from_start, stdin=stdin),
-        Pipeline(diag, fmt=log_format, request_id_keys=request_id_keys, services=services),
+        CountingPipeline(diag, fmt=log_format, request_id_keys=request_id_keys, services=services,
+                         filters=filters or Filters()),
         analysis, sink, limits, min_severity=min_severity, echo=lines,
     )
     stop = stop or threading.Event()
@@ -300,7 +327,14 @@ def run_tail(
         terminal_report.render(screen, report)
         print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored, problems=False)
     out.flush()
-    report_problems(diag)
+    for line in diag.errors:  # warnings were passed on as they came (LiveTail)
+        errors.print(f"[red]error:[/] {escape(line)}", soft_wrap=True)
+    notes = [filters.hid_all()] if filters else []
+    if only_services and analysis.unfiltered and not report["incidents"]:
+        notes.append(f"{' '.join(f'--service {name}' for name in only_services)} hid all {analysis.unfiltered:,} "
+                     f"incidents (their services: {', '.join(sorted(analysis.unfiltered_services))})")
+    for note in filter(None, notes):
+        errors.print(f"[yellow]warning:[/] {escape(note)}", soft_wrap=True)
     return 2 if diag.errors and diag.bytes_read == 0 else 0
 
 
@@ -384,5 +418,7 @@ def tail_command(
                         signatures=[str(folder) for folder in eff.signatures],
                         log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
                         settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
-                        ignore=eff.active_ignores(), only_services=service or (), out=out)
+                        ignore=eff.active_ignores(), only_services=service or (), out=out,
+                        filters=Filters(since=settings.since, until=settings.until, flags=[
+                            f"--{name} {text}" for name, text in (("since", since), ("until", until)) if text]))
     raise typer.Exit(code)
