@@ -126,13 +126,18 @@ def test_severity_and_level_floors(cli, plain_env, command, flag, value):
         assert report["incidents"] and {i["severity"] for i in report["incidents"]} <= {"high", "critical"}
 
 
-@pytest.mark.parametrize("command", [["scan"], ["events"], ["tail"], ["config"], ["signatures", "list"],
-                                     ["signatures", "show"], ["signatures", "lint"], ["signatures", "test"]])
+@pytest.mark.parametrize("command", [[], ["scan"], ["events"], ["tail"], ["config"], ["signatures"],
+                                     ["signatures", "list"], ["signatures", "show"], ["signatures", "lint"],
+                                     ["signatures", "test"]])
 def test_help_is_clean_with_an_example(cli, plain_env, command):
     plain_env.setenv("COLUMNS", "80")
     text = cli(*command, "--help").stdout
     assert not re.search(r"<(bool|str|int|list\[str\]|path)>", text), text
-    assert "Examples:" in text and "logscan " + command[0] in text.split("Examples:")[1]
+    assert "Examples:" in text and "logscan " + " ".join(command) in text.split("Examples:")[1]
+    after = [line.rstrip() for line in text.split("Examples:")[1].splitlines()]
+    start = next(i for i, line in enumerate(after) if line)
+    examples = after[start:after.index("", start)]
+    assert examples and all(line.lstrip().startswith(("logscan", "docker")) for line in examples), examples  # none wraps
     description = [line.rstrip() for line in text.split("╭")[0].splitlines()]
     for line, following in zip(description, description[1:]):  # a line ends early only where a paragraph does
         if line.strip() and following.strip():

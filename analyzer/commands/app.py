@@ -85,6 +85,15 @@ app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
     cls=Group,
+    epilog=examples(
+        "logscan scan app.log                 # what broke, and the first fix",
+        "logscan tail app.log                 # the same, live",
+        "logscan events app.log | head        # the records as logscan reads them",
+        "logscan signatures list              # what logscan knows",
+        "logscan config                       # the settings a run here would use",
+    ) + "\n\nstdout is the report (or the events); every warning, error and progress line goes to stderr. "
+    "Exit codes: 0 = done (also when a reader such as head closes stdout early); 1 = scan --fail-on found an "
+    "incident, or a signature check failed; 2 = an unusable argument, path or config file, or a usage error.",
 )
 
 SCAN_EXIT_CODES = (
@@ -101,10 +110,6 @@ SCAN_EPILOG = examples(
     "docker compose logs --no-color | logscan scan -",
 ) + "\n\n" + SCAN_EXIT_CODES
 
-app.add_typer(signatures_app, name="signatures", epilog=SIGNATURES_EPILOG, cls=Group)
-app.command("tail", epilog=TAIL_EPILOG, cls=Command)(tail_command)
-app.command("events", epilog=EVENTS_EPILOG, cls=Command)(events_command)
-app.command("config", epilog=CONFIG_EPILOG, cls=Command)(config_command)
 
 
 def _version(value: bool) -> None:
@@ -386,6 +391,12 @@ def scan(
         raise typer.Exit(2)
     if eff.fail_on and incidents.filter(severity_at_least(pl.col("severity"), eff.fail_on)).height:
         raise typer.Exit(1)
+
+
+app.command("tail", epilog=TAIL_EPILOG, cls=Command)(tail_command)
+app.command("events", epilog=EVENTS_EPILOG, cls=Command)(events_command)
+app.add_typer(signatures_app, name="signatures", epilog=SIGNATURES_EPILOG, cls=Group)
+app.command("config", epilog=CONFIG_EPILOG, cls=Command)(config_command)
 
 
 def main() -> None:

@@ -32,7 +32,6 @@ import polars as pl
 import typer
 from rich.console import Console, Group
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -51,8 +50,10 @@ from analyzer.commands.options import (
     StormWindowOption,
     UntilOption,
     console,
+    error,
     examples,
     fail,
+    warn,
 )
 from analyzer.commands.run import open_output
 from analyzer.config import (
@@ -292,12 +293,12 @@ def run_tail(
     try:
         sigs = load_signatures([Path(folder) for folder in signatures or []])
     except SignatureError as exc:
-        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        error(str(exc))
         return 2
     try:
         sentry = SentrySink(sentry_dsn) if sentry_dsn else None
     except SentryDsnError as exc:
-        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        error(str(exc))
         return 2
     diag = Diagnostics()
     screen = console(file=out)
@@ -328,13 +329,13 @@ def run_tail(
         print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored, problems=False)
     out.flush()
     for line in diag.errors:  # warnings were passed on as they came (LiveTail)
-        errors.print(f"[red]error:[/] {escape(line)}", soft_wrap=True)
+        error(line)
     notes = [filters.hid_all()] if filters else []
     if only_services and analysis.unfiltered and not report["incidents"]:
         notes.append(f"{' '.join(f'--service {name}' for name in only_services)} hid all {analysis.unfiltered:,} "
                      f"incidents (their services: {', '.join(sorted(analysis.unfiltered_services))})")
     for note in filter(None, notes):
-        errors.print(f"[yellow]warning:[/] {escape(note)}", soft_wrap=True)
+        warn(note)
     return 2 if diag.errors and diag.bytes_read == 0 else 0
 
 
