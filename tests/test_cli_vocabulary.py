@@ -164,3 +164,14 @@ def test_signature_validation_names_severities_from_the_one_order(cli, plain_env
     result = cli("signatures", "lint", str(folder))
     assert result.exit_code == 1
     assert "must be one of " + ", ".join(reversed(SEVERITIES)) in result.stderr
+
+
+@pytest.mark.parametrize(("command", "name"), [("events", "jsonl"), ("events", "count"), ("scan", "json")])
+def test_a_format_name_given_to_output_is_refused_naming_the_right_flag(cli, plain_env, tmp_path, monkeypatch,
+                                                                       command, name):
+    monkeypatch.chdir(tmp_path)
+    result = cli(command, str(COMPOSE), "-o", name)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert f"-f/--format {name}" in result.stderr
+    assert not (tmp_path / name).exists()
+    assert cli(command, str(COMPOSE), "-o", f"./{name}").exit_code == 0 and (tmp_path / name).exists()

@@ -61,7 +61,14 @@ from analyzer.config import Effective, apply_ignores, settings_from
 from analyzer.commands.config import CONFIG_EPILOG, config_command
 from analyzer.commands.events import EVENTS_EPILOG, events_command
 from analyzer.commands.filters import Filters, service_filter
-from analyzer.commands.run import effective, nothing_read, pipeline_for, report_problems, resolve_inputs
+from analyzer.commands.run import (
+    effective,
+    not_a_format,
+    nothing_read,
+    pipeline_for,
+    report_problems,
+    resolve_inputs,
+)
 from analyzer.diagnostics import Diagnostics
 from analyzer.events import SEVERITIES
 from analyzer.analysis.ranking import severity_at_least
@@ -309,6 +316,7 @@ def scan(
     and ignore rules can also come from a config file (logscan.toml, or pyproject.toml's tool.logscan table;
     see `logscan config`); a flag wins over it.
     """
+    not_a_format(output, [f.value for f in ReportFormat])
     eff = effective(config, {
         "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
         "min_severity": min_severity.value if min_severity else None, "fail_on": fail_on.value if fail_on else None,

@@ -35,7 +35,14 @@ from analyzer.commands.options import (
     fail,
     no_color,
 )
-from analyzer.commands.run import effective, open_output, pipeline_for, report_problems, resolve_inputs
+from analyzer.commands.run import (
+    effective,
+    not_a_format,
+    open_output,
+    pipeline_for,
+    report_problems,
+    resolve_inputs,
+)
 from analyzer.diagnostics import Diagnostics
 from analyzer.events import LEVELS
 from analyzer.report.summary import print_summary
@@ -150,6 +157,7 @@ def events_command(
 
     The config's services table and request_id_keys apply, as in scan.
     """
+    not_a_format(output, [f.value for f in EventsFormat])
     eff = effective(config, {})
     try:
         filters = Filters.parse(service, level.value if level else None, since, until)

@@ -3,6 +3,7 @@ file, and the warnings and errors, which always go to stderr (stdout is the repo
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -54,6 +55,14 @@ def report_problems(diag: Diagnostics, quiet: bool = False) -> None:
             warn(line)
     for line in diag.errors:
         error(line)
+
+
+def not_a_format(path: str | None, formats: Sequence[str]) -> None:
+    """`-o jsonl`: before issue 13, `events -o` chose the output style; now -o names a file, so a bare format
+    name that is no existing file is taken for the old meaning: exit 2 saying which flag is meant."""
+    if path in formats and not os.path.exists(path):
+        raise fail(f"-o/--output names the file to write; for the output format use -f/--format {path} "
+                   f"(or -o ./{path} to write a file of that name)")
 
 
 @contextmanager
