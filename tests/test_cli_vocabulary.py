@@ -175,3 +175,11 @@ def test_a_format_name_given_to_output_is_refused_naming_the_right_flag(cli, pla
     assert f"-f/--format {name}" in result.stderr
     assert not (tmp_path / name).exists()
     assert cli(command, str(COMPOSE), "-o", f"./{name}").exit_code == 0 and (tmp_path / name).exists()
+
+
+def test_service_narrows_fail_on_to_that_service(cli, plain_env):
+    worker = _parse("scan", _run(cli, "scan", "-f", "json", "--service", "worker").stdout)["incidents"]
+    assert worker and {i["severity"] for i in worker} <= {"medium", "low", "info"}
+    assert _run(cli, "scan", "-f", "json", "--fail-on", "high").exit_code == 1
+    assert _run(cli, "scan", "-f", "json", "--fail-on", "high", "--service", "worker").exit_code == 0
+    assert _run(cli, "scan", "-f", "json", "--fail-on", "medium", "--service", "worker").exit_code == 1

@@ -397,7 +397,8 @@ def scan(
             raise fail(str(exc)) from None
     if diag.errors:
         raise typer.Exit(2)
-    if eff.fail_on and incidents.filter(severity_at_least(pl.col("severity"), eff.fail_on)).height:
+    gate = service_filter(incidents, service or ())  # --service narrows --fail-on too; --min-severity does not
+    if eff.fail_on and gate.filter(severity_at_least(pl.col("severity"), eff.fail_on)).height:
         raise typer.Exit(1)
 
 
