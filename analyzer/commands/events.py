@@ -34,6 +34,7 @@ from analyzer.commands.options import (
     examples,
     fail,
     no_color,
+    warn,
 )
 from analyzer.commands.run import (
     effective,
@@ -196,6 +197,6 @@ def events_command(
     report_problems(diag)
     hidden = filters.hid_all()
     if hidden:
-        console(stderr=True).print(f"[yellow]note:[/] {hidden}", soft_wrap=True, highlight=False)
+        warn(hidden)
     if diag.errors:
         raise typer.Exit(2)
