@@ -18,7 +18,8 @@ from conftest import ROOT
 
 SAMPLE = ROOT / "samples/api/api-text.log"
 COMPOSE = "samples/compose/compose.log"
-TARGET_SECONDS = 2.0  # on an idle machine; the interpreter's own start-up time under load is added (below)
+TARGET_SECONDS = 2.0  # on an idle machine, where `logscan --version` takes IDLE_STARTUP; scaled by the load (below)
+IDLE_STARTUP = 0.75
 
 
 def _logscan() -> str:
@@ -48,7 +49,7 @@ def _startup_seconds() -> float:
 
 @pytest.mark.parametrize("fmt", ["table", "jsonl", "csv"])
 def test_events_into_head_returns_at_once_quietly(big_log, fmt):
-    budget = TARGET_SECONDS + max(0.0, _startup_seconds() - 0.75)
+    budget = TARGET_SECONDS * max(1.0, _startup_seconds() / IDLE_STARTUP)  # a busy machine is slower at everything
     env = {**os.environ, "NO_COLOR": "1"}
     start = time.monotonic()
     events = subprocess.Popen([_logscan(), "events", str(big_log), "-f", fmt], stdout=subprocess.PIPE,
@@ -66,10 +67,14 @@ def test_events_into_head_returns_at_once_quietly(big_log, fmt):
     assert elapsed < budget, f"{elapsed:.2f} s (budget {budget:.2f} s)"
 
 
-def test_scan_into_head_is_quiet_too():
-    result = subprocess.run(f"{_logscan()} scan {COMPOSE} | head -1", shell=True, cwd=ROOT, capture_output=True,
-                            env={**os.environ, "NO_COLOR": "1"}, timeout=120, check=False)
+@pytest.mark.parametrize("args", [f"scan {COMPOSE}", f"scan {COMPOSE} --all", "scan --help", "--help",
+                                  "signatures list"])
+def test_other_commands_into_head_are_quiet_too(args):
+    result = subprocess.run(f"set -o pipefail; {_logscan()} {args} | head -3", shell=True, executable="/bin/bash",
+                            cwd=ROOT, capture_output=True, env={**os.environ, "NO_COLOR": "1"}, timeout=120,
+                            check=False)
     assert result.stdout.strip() and result.stderr == b""
+    assert result.returncode == 0  # pipefail: logscan's own exit code counts
 
 
 def _on_a_terminal(args: list[str], rows: int, env: dict[str, str]) -> tuple[int, str]:

@@ -1,10 +1,11 @@
-"""logscan's command line (typer): `scan`, `tail`, `events`, `signatures`, `config`.
+"""logscan's command line (typer): `scan` here, `tail`, `events`, `signatures` and `config` in their modules.
 
-Exit codes: 0 = done (warnings about damaged input are printed, not fatal);
-1 = `scan --fail-on` found an incident at or above that severity, or a
-signature check failed; 2 = an argument or the config file could not be used
-(no such file, unreadable file named explicitly, unknown format, bad signature
-file, bad config). Each command's `--help` ends with its own exit codes.
+stdout is the report (or the events); every warning, error, note and progress line goes to stderr. One
+vocabulary of flags for every command (analyzer.commands.options). Exit codes: 0 = done (warnings about
+damaged input are printed, not fatal; a reader closing stdout early, `| head`, is also 0); 1 = `scan
+--fail-on` found an incident at or above that severity, or a signature check failed; 2 = an argument or the
+config file could not be used (no such file, unreadable file named explicitly, unknown format, bad signature
+file, bad config) or a usage error. Each command's `--help` ends with its own exit codes.
 
 Configuration (`logscan.toml` or `[tool.logscan]`, `--config`): analyzer.config.
 `NO_COLOR` turns off every colour and style (analyzer.commands.options.console);

@@ -19,7 +19,6 @@ from typing import IO, Annotated
 
 import polars as pl
 import typer
-from rich.console import Console
 
 from analyzer.commands.filters import Filters
 from analyzer.commands.options import (
@@ -190,7 +189,7 @@ def events_command(
             out.flush()
             printed += batch.height
         if output_format is EventsFormat.count:
-            print_summary(Console(file=out, no_color=True, highlight=False, width=screen.width) if output else screen,
+            print_summary(console(file=out, color_system=None, width=screen.width) if output else screen,
                           diag, pipeline.tally, problems=False)
     if output_format is not EventsFormat.count:
         print_summary(console(stderr=True), diag, pipeline.tally, problems=False)

@@ -80,14 +80,24 @@ def no_color() -> bool:
     return os.environ.get("NO_COLOR", "") != ""
 
 
+class _Console(Console):
+    """Rich answers a closed pipe with exit 1 (Console.on_broken_pipe); logscan's commands answer it with a
+    quiet exit 0 (Command.invoke), so the error is passed on to them."""
+
+    def on_broken_pipe(self) -> None:
+        if self.quiet:
+            return
+        raise BrokenPipeError
+
+
 def console(*, stderr: bool = False, file: IO[str] | None = None, **kwargs: Any) -> Console:
     """A rich Console that honours NO_COLOR fully: no colour and no other style escapes (bold, dim)
     either, even when FORCE_COLOR or TTY_COMPATIBLE make rich treat the output as a terminal.
-    (Rich's own NO_COLOR handling drops colours but keeps bold and dim.)"""
+    (Rich's own NO_COLOR handling drops colours but keeps bold and dim.) A closed pipe raises BrokenPipeError."""
     kwargs.setdefault("highlight", False)
     if no_color():
         kwargs["color_system"] = None
-    return Console(stderr=stderr, file=file, **kwargs)
+    return _Console(stderr=stderr, file=file, **kwargs)
 
 
 def warn(message: str) -> None:
@@ -143,6 +153,16 @@ def _clean_param(param: click.core.Parameter) -> None:
         param.metavar = (param.name or "value").upper()
 
 
+def _help_into_a_closed_pipe(format_help: Any, self: Any, ctx: Any, formatter: Any) -> Any:
+    """typer draws help with its own rich Console, which answers a closed stdout with exit 1: make it 0."""
+    try:
+        return format_help(self, ctx, formatter)
+    except SystemExit as exc:
+        if exc.code == 1:  # nothing else exits while help is drawn
+            raise SystemExit(0) from None
+        raise
+
+
 class Command(typer.core.TyperCommand):
     """A typer command with clean help and quiet pipes.
 
@@ -161,6 +181,9 @@ class Command(typer.core.TyperCommand):
             _clean_param(param)
         return params
 
+    def format_help(self, ctx: click.core.Context, formatter: Any) -> Any:
+        return _help_into_a_closed_pipe(typer.core.TyperCommand.format_help, self, ctx, formatter)
+
     def invoke(self, ctx: click.core.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -170,7 +193,20 @@ class Command(typer.core.TyperCommand):
 
 
 class Group(typer.core.TyperGroup):
-    """A typer group whose own options (--version, --help, completion) get the same clean help."""
+    """A typer group whose own options (--version, --help, completion) get the same clean help, and whose
+    closed stdout while the parser itself writes (`logscan scan --help | head -1`) is exit 0 too."""
+
+    def format_help(self, ctx: click.core.Context, formatter: Any) -> Any:
+        return _help_into_a_closed_pipe(typer.core.TyperGroup.format_help, self, ctx, formatter)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as exc:
+            # typer/click answer EPIPE with exit 1 after wrapping stdout in PacifyFlushWrapper: the only sign
+            if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+                raise SystemExit(0) from None
+            raise
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
