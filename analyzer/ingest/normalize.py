@@ -33,7 +33,10 @@ def _parse_as(fmt: Format, records: pl.DataFrame) -> pl.DataFrame:
     """The records with the event columns `fmt` fills."""
     parsed = fmt.parse(records.select("head", "text"))
     if "text" in parsed.columns:
-        parsed = parsed.with_columns(pl.coalesce(pl.col("text"), records.get_column("text")).alias("text"))
+        rebuilt = pl.col("text")
+        if fmt.one_line:  # the joined lines after the record's own line ("" when there are none)
+            rebuilt = rebuilt + records.get_column("text").str.strip_prefix(records.get_column("head"))
+        parsed = parsed.with_columns(pl.coalesce(rebuilt, records.get_column("text")).alias("text"))
     kept = records.select(c for c in _KEEP if c not in parsed.columns)
     return kept.hstack(parsed.get_columns()).with_columns(pl.lit(fmt.name).alias("format"))
 
