@@ -7,9 +7,18 @@ structlog's renderers (real output, tests/real_lines):
 a time or level key; the message is `event`/`msg`/`message`, the logger
 `logger`/`logger_name`/`name`. HTTP fields, durations and request IDs come
 from the shared steps (analyzer.ingest.normalize).
+
+A quoted value is written escaped (`error="connection to server at \\"127.0.0.1\\" ...\\n..."`:
+structlog, Go's logfmt and `strconv.Quote`): the record's `text`, which signatures
+read, and its message hold the values as the program printed them (quotes,
+backslashes, newlines and tabs unescaped), so a pattern written against a
+driver's message matches it inside a logfmt line too, and an `exception=`
+value is a traceback again. Unquoted values are kept as written.
 """
 
 from __future__ import annotations
+
+import re
 
 import polars as pl
 
@@ -30,6 +39,36 @@ def _value(*keys: str) -> pl.Expr:
     return pl.coalesce(found)
 
 
+_QUOTED = re.compile(r"""(?<==)(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")  # a value, quoted
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+
+def _unescape(value: str) -> str:
+    """A quoted value's content as printed: `\\n`, `\\t`, `\\r` are control characters, any other escaped
+    character is itself."""
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), value)
+
+
+def unescape_values(line: str) -> str:
+    """`line` with the content of every quoted value unescaped (the quotes around it kept)."""
+
+    def one(m: re.Match[str]) -> str:
+        quote = '"' if m.group(1) is not None else "'"
+        return quote + _unescape(m.group(1) if m.group(1) is not None else m.group(2)) + quote
+
+    return _QUOTED.sub(one, line)
+
+
+def _unescaped(values: pl.Series, rule) -> pl.Series:
+    """`rule` applied to the values holding a backslash (in Python: few rows); the others as they are."""
+    escaped = values.str.contains("\\", literal=True).fill_null(False)
+    if not escaped.any():
+        return values
+    at = escaped.arg_true()
+    return values.clone().scatter(at, pl.Series([rule(v) for v in values.gather(at).to_list()], dtype=pl.String))
+
+
 def parse(records: pl.DataFrame) -> pl.DataFrame:
     fields = records.select(
         _value("timestamp", "time", "ts", "t").alias("time"),
@@ -37,9 +76,11 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
         _value("event", "msg", "message").alias("message"),
         _value("logger", "logger_name", "name").alias("logger"),
     )
+    message = _unescaped(fields.get_column("message"), _unescape).str.replace(r"\n[\s\S]*$", "")  # its first line
     return fields.select(
-        pl.coalesce(pl.col("message"), records.get_column("head")).alias("message"), "logger"
+        pl.coalesce(message, records.get_column("head")).alias("message"), "logger"
     ).with_columns(
+        _unescaped(records.get_column("text"), unescape_values).alias("text"),
         common.iso_times(fields.get_column("time")).alias("ts"),
         common.levels(fields.get_column("lvl")).alias("level"),
     )
