@@ -48,3 +48,27 @@ def test_logfmt_unescapes_only_quoted_values():
     assert unescape_values(r'level=info path=C:\new msg="say \"hi\"\\n" repr=' + r"'it\'s'") == (
         'level=info path=C:\\new msg="say "hi"\\n" repr=' + "'it's'"
     )
+
+
+def test_gunicorn_access_extras_after_the_user_agent_end_in_a_request_id(tmp_path):
+    # access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s %(L)s %({x-request-id}i)s'
+    lines = lines_of(SET_B / "legacy/access.log", "GET /legacy/")
+    ev = events_of(tmp_path, "access.log", lines).sort("line_no")
+    assert set(ev.get_column("format")) == {"gunicorn_access"}
+    rows = {r[4]: r for r in ev.select("http_method", "http_path", "http_status", "duration_ms", "request_id").rows()}
+    report = [line for line in lines if "GET /legacy/report" in line][0]
+    rid = report.rsplit(" ", 1)[1]
+    assert rows[rid][:3] == ("GET", "/legacy/report", 200)
+    assert abs(rows[rid][3] - float(report.split()[-2]) * 1000) < 1e-6  # %(L)s, seconds
+    killed = [line for line in lines if "GET /legacy/export" in line][0]  # the request of the worker timeout
+    assert rows[killed.rsplit(" ", 1)[1]][2] == 500
+
+
+def test_gunicorn_access_extras_that_are_no_request_id(tmp_path):
+    base = '127.0.0.1 - - [03/Dec/2026:19:05:14 +0000] "GET /legacy/report HTTP/1.1" 200 19'
+    ev = events_of(tmp_path, "access.log", [
+        base + ' "-" "python-httpx/0.29.0" 1200512 1.200512 -',  # the header missing
+        base + " 1200512",  # no referer or user agent: %(D)s right after the size
+        base,  # the common log format: status and size are no duration
+    ]).sort("line_no")
+    assert ev.select("duration_ms", "request_id").rows() == [(1200.512, None), (1200.512, None), (None, None)]
