@@ -72,3 +72,18 @@ def test_gunicorn_access_extras_that_are_no_request_id(tmp_path):
         base,  # the common log format: status and size are no duration
     ]).sort("line_no")
     assert ev.select("duration_ms", "request_id").rows() == [(1200.512, None), (1200.512, None), (None, None)]
+
+
+def test_stdlib_layout_with_a_bracketed_correlation_id(tmp_path):
+    # '%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s' (asgi-correlation-id's filter)
+    lines = lines_of(SET_B / "web/web-text.log", "GET /reports/daily")
+    rid = lines[0].split("[", 1)[1].split("]", 1)[0]
+    ev = events_of(tmp_path, "web-text.log", lines[:1] + [
+        "2026-12-03 19:05:33,247 INFO [-] ledger.access: GET /health status=200 duration=1ms",  # no ID in context
+        f"2026-12-03 19:05:33,247 [INFO] ledger.access: [{rid}] GET /health status=200 duration=1ms",  # after the logger
+    ]).sort("line_no")
+    assert ev.select("format", "logger", "request_id").rows() == [
+        ("python", "ledger.access", rid), ("python", "ledger.access", None), ("python", "ledger.access", rid)]
+    assert ev.select("http_method", "http_path", "http_status").row(0) == ("GET", "/reports/daily", 200)
+    assert ev.get_column("message").to_list()[1:] == ["GET /health status=200 duration=1ms"] * 2
+    assert ev.get_column("duration_ms")[0] == float(lines[0].rsplit("duration=", 1)[1].removesuffix("ms"))

@@ -206,6 +206,12 @@ def access_fields(message: pl.Series) -> pl.DataFrame:
     return by_value(request, _request_fields)
 
 
+#: A value shaped like a generated request/correlation ID: a UUID, or 16 to 64 hex digits (`uuid4().hex`,
+#: a trace ID). Where a layout prints an ID without its key (`[%(correlation_id)s]`, a header in an access
+#: line), only such a value is taken for one.
+ID_SHAPE: Final = r"(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,64})"
+
+
 _REQUEST_ID_KEY: Final = (
     r"""(?i)(?-u:\b)(?:req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id)['"]?\s*[=:]\s*['"]?"""
 )

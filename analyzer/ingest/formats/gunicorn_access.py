@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
 HEADER = r'^\S+ \S+ \S+ \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "'
@@ -29,7 +30,7 @@ _Q = r'"(?:[^"\\]|\\.)*"'  # a quoted field
 #: What the extras follow: `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s`, then `"%(f)s" "%(a)s"` if present.
 _FIXED = rf"^\S+ \S+ \S+ \[[^\]]*\] {_Q} \d{{3}} \S+(?: {_Q} {_Q})?"
 _NUMBER = r"^\d+(?:\.\d+)?$"
-_ID = r"^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,64})$"
+_ID = rf"^{common.ID_SHAPE}$"
 
 
 def _duration(extras: pl.Expr) -> pl.Expr:
