@@ -87,3 +87,19 @@ def test_stdlib_layout_with_a_bracketed_correlation_id(tmp_path):
     assert ev.select("http_method", "http_path", "http_status").row(0) == ("GET", "/reports/daily", 200)
     assert ev.get_column("message").to_list()[1:] == ["GET /health status=200 duration=1ms"] * 2
     assert ev.get_column("duration_ms")[0] == float(lines[0].rsplit("duration=", 1)[1].removesuffix("ms"))
+
+
+def test_the_aborted_gunicorn_worker_traceback_is_part_of_its_worker_timeout(tmp_path):
+    # gunicorn 23 sync worker: the arbiter's WORKER TIMEOUT, then the worker's own `Error handling request`
+    # traceback ending in SystemExit: 1 (raised by its SIGABRT handler): one occurrence, nothing unexplained
+    import json
+
+    from typer.testing import CliRunner
+
+    from analyzer.commands.app import app
+
+    path = tmp_path / "error.log"
+    path.write_text((SET_B / "legacy/error.log").read_text())
+    result = CliRunner().invoke(app, ["scan", str(path), "--format", "json"], catch_exceptions=False)
+    incidents = json.loads(result.stdout)["incidents"]
+    assert [(i["signature"], i["count"], i["records"]) for i in incidents] == [("worker_timeout", 1, 2)]
