@@ -103,3 +103,9 @@ def test_the_aborted_gunicorn_worker_traceback_is_part_of_its_worker_timeout(tmp
     result = CliRunner().invoke(app, ["scan", str(path), "--format", "json"], catch_exceptions=False)
     incidents = json.loads(result.stdout)["incidents"]
     assert [(i["signature"], i["count"], i["records"]) for i in incidents] == [("worker_timeout", 1, 2)]
+
+
+def test_a_worker_job_id_is_the_request_id_of_its_records(tmp_path):
+    lines = lines_of(SET_B / "worker/worker.log", "job_id=")
+    ev = events_of(tmp_path, "worker.log", lines).sort("line_no")
+    assert ev.get_column("request_id").to_list() == [line.split("job_id=", 1)[1].split()[0] for line in lines]

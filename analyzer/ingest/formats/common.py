@@ -212,8 +212,11 @@ def access_fields(message: pl.Series) -> pl.DataFrame:
 ID_SHAPE: Final = r"(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,64})"
 
 
+#: Keys of a request's ID; a background job's or task's ID (`job_id=`, `task_id`: RQ, Celery, arq, a worker's
+#: own loop) plays the same part for the work a worker does, and ties its records together the same way.
 _REQUEST_ID_KEY: Final = (
-    r"""(?i)(?-u:\b)(?:req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id)['"]?\s*[=:]\s*['"]?"""
+    r"""(?i)(?-u:\b)(?:req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id|job[_-]?id|task[_-]?id)"""
+    r"""['"]?\s*[=:]\s*['"]?"""
 )
 REQUEST_ID_PATTERN: Final = _REQUEST_ID_KEY + "([A-Za-z0-9][A-Za-z0-9._:/-]{2,127})"
 
@@ -227,7 +230,7 @@ def _after_key(text: pl.Series, pattern: str, key: str) -> pl.Series:
 
 def request_ids(text: pl.Series) -> pl.Series:
     """A request/correlation ID written as `req_id=...`, `request_id: ...`, `{'request_id': '...'}`,
-    `X-Request-ID: ...`: the group of `REQUEST_ID_PATTERN` in its first match."""
+    `X-Request-ID: ...`, `job_id=...`: the group of `REQUEST_ID_PATTERN` in its first match."""
     return _after_key(text, REQUEST_ID_PATTERN, _REQUEST_ID_KEY)
 
 
