@@ -109,3 +109,27 @@ def test_a_worker_job_id_is_the_request_id_of_its_records(tmp_path):
     lines = lines_of(SET_B / "worker/worker.log", "job_id=")
     ev = events_of(tmp_path, "worker.log", lines).sort("line_no")
     assert ev.get_column("request_id").to_list() == [line.split("job_id=", 1)[1].split()[0] for line in lines]
+
+
+def test_an_exception_line_left_alone_by_interleaved_tracebacks_keeps_its_type(tmp_path):
+    # two gunicorn workers printed their QueuePool tracebacks at once into one 2>&1 pipe: the second
+    # exception line ends up after another request's JSON line, on its own
+    web = (SET_B / "web/web.log").read_text().splitlines()
+    orphan = [line for line in web if line.startswith("sqlalchemy.exc.TimeoutError: QueuePool")][0]
+    ev = events_of(tmp_path, "web.log", [web[0], orphan, "KeyError: 'theme'", "Note: not an exception",
+                                         "Exiting: bye"]).sort("line_no")
+    assert ev.get_column("exc_type").to_list()[1:] == ["sqlalchemy.exc.TimeoutError", "KeyError", None, None]
+
+
+def test_every_request_of_the_interleaved_pool_timeouts_is_named(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from analyzer.commands.app import app
+
+    manifest = json.loads((SET_B / "manifest.json").read_text())
+    want = next(i for i in manifest["incidents"] if i["signature"] == "pool_exhausted")
+    result = CliRunner().invoke(app, ["scan", str(SET_B / "web/web.log"), "--format", "json"], catch_exceptions=False)
+    found = [i for i in json.loads(result.stdout)["incidents"] if i["signature"] == "pool_exhausted"]
+    assert [(i["count"], sorted(i["request_ids"])) for i in found] == [(4, sorted(want["request_ids"]))]

@@ -338,6 +338,20 @@ def exception_types(text: pl.Series) -> pl.Series:
     return per_traceback(text, "exc_type", _last_exception)
 
 
+#: A record that is a Python exception line on its own (`sqlalchemy.exc.TimeoutError: QueuePool limit ...`,
+#: `KeyError: 'theme'`): what is left of a traceback whose head another process's or stream's lines cut off
+#: (two workers printing at once into one pipe). A qualified class name (`pkg.mod.Class`), or a bare one
+#: named like an exception, then `: ` or the end of the line.
+_BARE_EXCEPTION: Final = (
+    r"^((?:[a-z_][a-z0-9_]*\.)+[A-Z][A-Za-z0-9_]*|[A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Timeout))(?:: |$)"
+)
+
+
+def bare_exception_types(head: pl.Series) -> pl.Series:
+    """The exception type of records whose first line is a Python exception line (null for the others)."""
+    return head.to_frame("h").select(pl.col("h").str.extract(_BARE_EXCEPTION, 1)).to_series().alias("exc_type")
+
+
 def exception_lines(text: pl.Series) -> pl.Series:
     """The exception line per record (null where the record has no traceback)."""
     return per_traceback(text, "exc_line", exception_line)
