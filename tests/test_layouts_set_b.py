@@ -133,3 +133,32 @@ def test_every_request_of_the_interleaved_pool_timeouts_is_named(tmp_path):
     result = CliRunner().invoke(app, ["scan", str(SET_B / "web/web.log"), "--format", "json"], catch_exceptions=False)
     found = [i for i in json.loads(result.stdout)["incidents"] if i["signature"] == "pool_exhausted"]
     assert [(i["count"], sorted(i["request_ids"])) for i in found] == [(4, sorted(want["request_ids"]))]
+
+
+def _scan(path: Path) -> list[dict]:
+    import json
+
+    from typer.testing import CliRunner
+
+    from analyzer.commands.app import app
+
+    result = CliRunner().invoke(app, ["scan", str(path), "--format", "json"], catch_exceptions=False)
+    return json.loads(result.stdout)["incidents"]
+
+
+def test_database_errors_in_whole_seconds_go_to_the_requests_whose_service_logged_the_same_failure(tmp_path):
+    # PostgreSQL's %t prints whole seconds: at 19:05:17 a ZeroDivisionError request, two missing-relation
+    # requests and a WSGI request killed by its worker timeout all ended within that second; the database's
+    # two ERRORs (app=ledger-web) belong to the two requests whose traceback tells the missing relation
+    import json
+
+    manifest = json.loads((SET_B / "manifest.json").read_text())
+    want = {i["signature"] or i["exception"] + i["route"]: i for i in manifest["incidents"]}
+    lines = (SET_B / "compose/compose.log").read_text().splitlines()
+    path = tmp_path / "compose.log"
+    path.write_text("\n".join(lines[:1500]) + "\n")
+    found = {(i["signature"], i["exception"]): i for i in _scan(path)}
+    assert sorted(found[("relation_missing", None)]["request_ids"]) == sorted(want["relation_missing"]["request_ids"])
+    assert sorted(found[("deadlock", None)]["request_ids"]) == sorted(want["deadlock"]["request_ids"])
+    zero = want["ZeroDivisionError" + "GET /invoices/{invoice_id}/ratio"]
+    assert sorted(found[("unknown", "ZeroDivisionError: division by zero")]["request_ids"]) == sorted(zero["request_ids"])
