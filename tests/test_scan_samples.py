@@ -16,7 +16,8 @@ as it is two incidents. An exception no catalogue signature names (the
 manifest's `signature` is null, `unknown`, or `unhandled_asgi_exception` where
 uvicorn printed it) follows one rule in both sets: logscan reports it as
 `unhandled_asgi_exception` or `unknown`, with the exception's type in its
-exception (or template).
+exception (or template). A file the manifest lists for an incident that leaves
+no trace there naming it (NOT_IN_FILE) is not asked to show it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ for _manifest_path in MANIFESTS:
         assert _entry["path"] not in FILES, f"{_entry['path']} is in two manifests"
         FILES[_entry["path"]] = (_manifest, _entry)
 
+#: Planted incidents a file lists but cannot show, each with why: not asked of logscan there.
+NOT_IN_FILE: dict[tuple[str, str], str] = {
+    ("samples/deploy-b/legacy/access.log", "worker_timeout"):
+        "gunicorn's access log only has the killed request's 500 (with a 1 ms duration); the timeout is in the error log",
+}
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 UNHANDLED = {None, "unknown", "unhandled_asgi_exception"}  # an exception without a signature of its own
 
@@ -62,7 +68,7 @@ def expected_incidents(path: str) -> list[dict]:
     manifest = FILES[path][0]
     out: dict[tuple, dict] = {}
     for inc in manifest["incidents"]:
-        if path not in inc["files"]:
+        if path not in inc["files"] or (path, inc["signature"]) in NOT_IN_FILE:
             continue
         seen_in = inc.get("seen_in", {inc["service"]: inc["files"]})
         sides = [s for s, files in seen_in.items() if path in files] or [inc["service"]]
