@@ -162,3 +162,12 @@ def test_database_errors_in_whole_seconds_go_to_the_requests_whose_service_logge
     assert sorted(found[("deadlock", None)]["request_ids"]) == sorted(want["deadlock"]["request_ids"])
     zero = want["ZeroDivisionError" + "GET /invoices/{invoice_id}/ratio"]
     assert sorted(found[("unknown", "ZeroDivisionError: division by zero")]["request_ids"]) == sorted(zero["request_ids"])
+
+
+def test_logfmt_vectorized_unescaping_is_the_per_line_rule():
+    from analyzer.ingest.formats import logfmt
+
+    lines = (SET_B / "worker/worker.log").read_text().splitlines() + [
+        r'level=info path=C:\new msg="say \"hi\"\\n"', r'level=error x="\\\"q" y=' + r"'it\'s'"]
+    fast = logfmt._unescaped(pl.Series(lines), quoted_only=True).to_list()
+    assert fast == [logfmt.unescape_values(line) for line in lines]

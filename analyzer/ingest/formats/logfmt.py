@@ -60,13 +60,38 @@ def unescape_values(line: str) -> str:
     return _QUOTED.sub(one, line)
 
 
-def _unescaped(values: pl.Series, rule) -> pl.Series:
-    """`rule` applied to the values holding a backslash (in Python: few rows); the others as they are."""
+#: A quoted value, in Rust regex syntax (no look-behind: the `=` before it is part of the match).
+_QUOTED_VALUE = r"""=(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
+
+
+def _unescape_all(values: pl.Expr) -> pl.Expr:
+    """`_unescape` of whole values, vectorized: escaped backslashes are set aside first, so that an escaped
+    backslash before an `n` stays a backslash and an `n`."""
+    return (
+        values.str.replace_all(r"\\", "\x00", literal=True)
+        .str.replace_all(r"\n", "\n", literal=True)
+        .str.replace_all(r"\t", "\t", literal=True)
+        .str.replace_all(r"\r", "\r", literal=True)
+        .str.replace_all(r"\\(.)", "$1")
+        .str.replace_all("\x00", "\\", literal=True)
+    )
+
+
+def _unescaped(values: pl.Series, *, quoted_only: bool) -> pl.Series:
+    """The values with their escapes decoded, where they hold a backslash. With `quoted_only` (whole lines),
+    inside quoted values only: a line whose every backslash is inside a quoted value (nearly all) is decoded
+    whole and vectorized, the few others by `unescape_values` in Python."""
     escaped = values.str.contains("\\", literal=True).fill_null(False)
     if not escaped.any():
         return values
-    at = escaped.arg_true()
-    return values.clone().scatter(at, pl.Series([rule(v) for v in values.gather(at).to_list()], dtype=pl.String))
+    some = values.filter(escaped).to_frame("v")
+    decoded = some.select(_unescape_all(pl.col("v"))).to_series()
+    if quoted_only:
+        outside = some.select(pl.col("v").str.replace_all(_QUOTED_VALUE, "=").str.contains("\\", literal=True)).to_series()
+        if outside.any():
+            rows = some.get_column("v").filter(outside).to_list()
+            decoded = decoded.scatter(outside.arg_true(), pl.Series([unescape_values(v) for v in rows], dtype=pl.String))
+    return values.clone().scatter(escaped.arg_true(), decoded)
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
@@ -76,11 +101,11 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
         _value("event", "msg", "message").alias("message"),
         _value("logger", "logger_name", "name").alias("logger"),
     )
-    message = _unescaped(fields.get_column("message"), _unescape).str.replace(r"\n[\s\S]*$", "")  # its first line
+    message = _unescaped(fields.get_column("message"), quoted_only=False).str.replace(r"\n[\s\S]*$", "")  # its first line
     return fields.select(
         pl.coalesce(message, records.get_column("head")).alias("message"), "logger"
     ).with_columns(
-        _unescaped(records.get_column("text"), unescape_values).alias("text"),
+        _unescaped(records.get_column("text"), quoted_only=True).alias("text"),
         common.iso_times(fields.get_column("time")).alias("ts"),
         common.levels(fields.get_column("lvl")).alias("level"),
     )
