@@ -305,50 +305,38 @@ class TemplateMiner:
         )
         words = (
             words.join(root, on="r", how="left")
-            .select("r", "pos", "tok", "th", "pt", "wild", g=pl.struct("n", pl.col("key").fill_null(0)).hash())
+            .select(
+                "r", "pos", "tok", "th", "pt", "wild",
+                key=pl.col("tok").str.extract(rf"^({_KEY})"),
+                g=pl.struct("n", pl.col("key").fill_null(0)).hash(),
+            )
             .collect()
         )
         # Split: on the positions with 2..split_max values (none <*>), until none is left. Such a
         # position keeps at most split_max values in any part, so the parts are the same whatever
         # the order of the splits: all of a group's split positions are taken at once.
         while True:
-            split = (
-                words.lazy()
-                .group_by("g", "pos")
-                .agg(nd=pl.col("th").n_unique(), wild=pl.col("wild").any())
-                .filter((pl.col("nd") >= 2) & (pl.col("nd") <= self.split_max) & ~pl.col("wild"))
-                .select("g", "pos")
+            stats = words.group_by("g", "pos").agg(
+                nd=pl.col("th").n_unique(),
+                wild=pl.col("wild").any(),
+                tok=pl.col("tok").first(),
+                nk=pl.col("key").n_unique(),
+                key=pl.col("key").first(),
             )
-            sub = (
-                words.lazy()
-                .join(split, on=["g", "pos"])
-                .group_by("r")
-                .agg(s=pl.col("pt").bitwise_xor())
-            )
-            words = (
-                words.lazy()
-                .join(sub, on="r", how="left")
-                .with_columns(
-                    g=pl.when(pl.col("s").is_null()).then("g").otherwise(pl.struct("g", "s").hash()),
-                    more=pl.col("s").is_not_null().any(),
-                )
-                .drop("s")
-                .collect()
-            )
-            more = words.height and words["more"][0]
-            words = words.drop("more")
-            if not more:
+            split = stats.filter((pl.col("nd") >= 2) & (pl.col("nd") <= self.split_max) & ~pl.col("wild"))
+            if split.height == 0:
                 break
+            sub = words.join(split.select("g", "pos"), on=["g", "pos"]).group_by("r").agg(s=pl.col("pt").bitwise_xor())
+            words = words.join(sub, on="r", how="left").with_columns(
+                g=pl.when(pl.col("s").is_null()).then("g").otherwise(pl.struct("g", "s").hash())
+            ).drop("s")
         # Template: constant words kept, others <*> (keeping a key= / key: prefix all values share).
         tmpl = (
-            words.lazy()
-            .with_columns(key=pl.col("tok").str.extract(rf"^({_KEY})"))
-            .group_by("g", "pos")
-            .agg(nt=pl.col("th").n_unique(), tok=pl.col("tok").first(), nk=pl.col("key").n_unique(), key=pl.col("key").first())
+            stats.lazy()
             .select(
                 "g",
                 "pos",
-                word=pl.when(pl.col("nt") == 1)
+                word=pl.when(pl.col("nd") == 1)
                 .then("tok")
                 .otherwise(pl.concat_str(pl.when(pl.col("nk") == 1).then("key").fill_null(""), pl.lit(WILD))),
             )
@@ -357,7 +345,7 @@ class TemplateMiner:
             .agg("word")
             .select("g", template=pl.col("word").list.join(" "))
         )
-        r2g = words.lazy().group_by("r").agg(pl.col("g").first())
+        r2g = words.lazy().filter(pl.col("pos") == 0).select("r", "g")  # every row has a first word
         out = rows.lazy().with_row_index("r").join(r2g, on="r", how="left").join(tmpl, on="g", how="left")
         return out.select("m", template=pl.col("template").fill_null(pl.col("m"))).collect()
 
