@@ -370,39 +370,46 @@ def _fold(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
     table: template_id, template, count, last_seen, one row per template. Returns (folded table,
     mapping from -> to). A template covers another of the same length when each of its words is
-    <*> or equal.
+    <*> or equal. Templates are numbered (t) and words hashed (th) for the joins.
     """
+    none = pl.DataFrame(schema={"from": pl.String, "to": pl.String})
+    names = table.select("template").with_row_index("t")
     n = pl.col("tok").list.len()
     toks = (
-        table.lazy()
-        .select("template", tok=pl.col("template").str.split(" "))
+        names.select("t", tok=pl.col("template").str.split(" "))
         .with_columns(n=n, pos=pl.int_ranges(n))
         .explode("tok", "pos")
+        .select("t", "n", "pos", th=pl.col("tok").hash(), w=pl.col("tok") == WILD)
     )
     general = (
-        toks.group_by("template")
-        .agg(const=(pl.col("tok") != WILD).sum(), wild=(pl.col("tok") == WILD).sum())
-        .filter((pl.col("wild") > 0) & (pl.col("const") > 0))
+        toks.group_by("t")
+        .agg(wild=pl.col("w").sum(), n=pl.len())
+        .filter((pl.col("wild") > 0) & (pl.col("wild") < pl.col("n")))
+        .select(g="t", const=pl.col("n") - pl.col("wild"), wild="wild")
     )
-    gconst = toks.join(general.select("template"), on="template").filter(pl.col("tok") != WILD)
+    if general.height == 0:
+        return table.select(list(_TABLE)), none
+    gconst = toks.filter(~pl.col("w")).join(general.select(t="g"), on="t").select("n", "pos", "th", g="t")
     pairs = (
-        toks.join(gconst, on=["n", "pos", "tok"], suffix="_g")
-        .filter(pl.col("template") != pl.col("template_g"))
-        .group_by("template", "template_g")
+        toks.select("t", "n", "pos", "th")
+        .join(gconst, on=["n", "pos", "th"])
+        .filter(pl.col("t") != pl.col("g"))
+        .group_by("t", "g")
         .agg(hits=pl.len())
-        .join(general.select(pl.col("template").alias("template_g"), "const", "wild"), on="template_g")
+        .join(general, on="g")
         .filter(pl.col("hits") == pl.col("const"))
     )
     # Subsumption is transitive: fold into maximal templates only (the most general, then by text).
-    pairs = pairs.join(pairs.select(template_g="template").unique(), on="template_g", how="anti")
+    pairs = pairs.join(pairs.select(g="t").unique(), on="g", how="anti")
+    if pairs.height == 0:
+        return table.select(list(_TABLE)), none
     mapping = (
-        pairs.sort(["template", "wild", "template_g"], descending=[False, True, False])
-        .unique("template", keep="first")
-        .select(pl.col("template").alias("from"), pl.col("template_g").alias("to"))
-        .collect()
+        pairs.join(names.rename({"t": "g", "template": "to"}), on="g")
+        .join(names.rename({"template": "from"}), on="t")
+        .sort(["from", "wild", "to"], descending=[False, True, False])
+        .unique("from", keep="first")
+        .select("from", "to")
     )
-    if mapping.height == 0:
-        return table.select(list(_TABLE)), mapping
     ids = table.select("template", "template_id").drop_nulls()
     folded = _remap(table, mapping).group_by("template").agg(pl.col("count").sum(), pl.col("last_seen").max())
     return folded.join(ids, on="template", how="left").select(list(_TABLE)), mapping
