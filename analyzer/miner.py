@@ -285,8 +285,7 @@ class TemplateMiner:
         """
         n = pl.col("tok").list.len()
         words = (
-            rows.lazy()
-            .with_row_index("r")
+            rows.with_row_index("r")
             .select("r", "weight", tok=pl.col("m").str.split(" "))
             .with_columns(n=n, pos=pl.int_ranges(n))
             .explode("tok", "pos")
@@ -303,14 +302,10 @@ class TemplateMiner:
             .filter(pl.col("freq") == pl.col("freq").max().over("r"))
             .select("r", "key")
         )
-        words = (
-            words.join(root, on="r", how="left")
-            .select(
-                "r", "pos", "tok", "th", "pt", "wild",
-                key=pl.col("tok").str.extract(rf"^({_KEY})"),
-                g=pl.struct("n", pl.col("key").fill_null(0)).hash(),
-            )
-            .collect()
+        words = words.join(root, on="r", how="left").select(
+            "r", "pos", "tok", "th", "pt", "wild",
+            key=pl.col("tok").str.extract(rf"^({_KEY})"),
+            g=pl.struct("n", pl.col("key").fill_null(0)).hash(),
         )
         # Split: on the positions with 2..split_max values (none <*>), until none is left. Such a
         # position keeps at most split_max values in any part, so the parts are the same whatever
