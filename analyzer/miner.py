@@ -248,8 +248,8 @@ class TemplateMiner:
             ),
             fold,
         )
-        new_keys = shapes.join(mined.select("m", "template"), on="m").select("h", "template")
-        self._keys = pl.concat([_remap(self._keys, moved), _remap(new_keys, moved)])
+        new_keys = _remap(shapes.join(mined.select("m", "template"), on="m").select("h", "template"), fold)
+        self._keys = pl.concat([_remap(self._keys, moved), new_keys])
         table = new
         if self._table.height:
             rest = self._table.join(known.select("template"), on="template", how="anti")
