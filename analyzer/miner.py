@@ -101,22 +101,24 @@ def normalize(messages: pl.Expr) -> pl.Expr:
     return messages.fill_null("").str.slice(0, MAX_CHARS).str.replace_all(r"[0-9]+", "0")
 
 
-def _keyed(lines: pl.Series, part: int = 100_000) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(r per line, (r, h) per distinct line, (h, k, weight) per distinct key).
+def _keyed(lines: pl.Series, part: int = 100_000) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(h per line, (h, k, weight) per distinct key): k is the normalized line, h its hash.
 
-    r is the hash of the line as it is; a line repeated verbatim is normalized once (the digit
-    regex is the only per-line regex, and the dearest step on small batches). k is the
-    normalized line and h its hash; distinct lines are normalized in parallel parts.
+    A line repeated verbatim (same hash as it is) is normalized once: the digit regex is the
+    only per-line regex and the dearest step of a batch. Distinct lines are normalized in
+    parallel parts.
     """
     frame = lines.to_frame("k").with_columns(r=pl.col("k").hash())
-    raw = frame.group_by("r").agg(pl.col("k").first(), w=pl.len())
+    raw = frame.filter(pl.col("r").is_first_distinct())
     plans = [
-        raw.slice(i, part).lazy().select("r", "w", k=normalize(pl.col("k"))).with_columns(h=pl.col("k").hash())
+        raw.slice(i, part).lazy().select("r", k=normalize(pl.col("k"))).with_columns(h=pl.col("k").hash())
         for i in range(0, max(raw.height, 1), part)
     ]
     raw = pl.concat(pl.collect_all(plans)) if len(plans) > 1 else plans[0].collect()
-    uniq = raw.group_by("h").agg(pl.col("k").first(), weight=pl.col("w").sum().cast(pl.UInt64))
-    return frame.select("r"), raw.select("r", "h"), uniq
+    per_line = frame.select("r").join(raw.select("r", "h"), on="r", how="left", maintain_order="left").select("h")
+    weight = per_line.group_by("h").agg(weight=pl.len().cast(pl.UInt64))
+    uniq = raw.group_by("h").agg(pl.col("k").first()).join(weight, on="h")
+    return per_line, uniq
 
 
 def mask(keys: pl.Expr) -> pl.Expr:
@@ -170,7 +172,7 @@ class TemplateMiner:
     def add(self, messages: pl.Series | list[str]) -> pl.DataFrame:
         """Mine one batch; one row per message (same order): template_id (u64), template."""
         self.clock += 1
-        per_line, raw, uniq = _keyed(pl.Series("k", messages, dtype=pl.String))
+        per_line, uniq = _keyed(pl.Series("k", messages, dtype=pl.String))
         fresh = uniq
         if self._keys.height:
             hits = uniq.join(self._keys, on="h", how="inner")
@@ -188,12 +190,13 @@ class TemplateMiner:
         if fresh.height:
             self._learn(fresh)
         lookup = (
-            raw.lazy()
+            uniq.lazy()
+            .select("h")
             .join(self._keys.lazy(), on="h", how="left")
             .join(self._table.lazy().select("template", "template_id"), on="template", how="left")
-            .select("r", "template_id", "template")
+            .select("h", "template_id", "template")
         )
-        out = per_line.lazy().join(lookup, on="r", how="left", maintain_order="left").drop("r").collect()
+        out = per_line.lazy().join(lookup, on="h", how="left", maintain_order="left").drop("h").collect()
         self._evict()
         return out
 
