@@ -8,9 +8,10 @@ known signature are grouped by it (issue 11).
 
 How (column-wise and batch-wise, after Brain, Yu et al. 2023; no per-line Python):
 
-1. Key. One regex pass per line turns every digit run into "0". The masks below treat all
-   digits alike, so lines with one key get one template: everything else runs once per
-   distinct key (a few thousand keys for millions of lines), weighted by its line count.
+1. Key. One regex pass per distinct line (lines repeated verbatim, found by their hash, pass
+   once) turns every digit run into "0". The masks below treat all digits alike, so lines
+   with one key get one template: everything else runs once per distinct key (a few thousand
+   keys for millions of lines), weighted by its line count.
 2. Mask. Squeeze whitespace, then replace with ``<*>``: dates (month/day names next to
    numbers), quantities with a unit (``5 ms``, ``3.5 KB``), paths and URLs, and any word
    holding a digit (keeping a ``key=`` prefix and closing brackets). A digit marks a value.
@@ -20,9 +21,12 @@ How (column-wise and batch-wise, after Brain, Yu et al. 2023; no per-line Python
    positions. Messages with the same word count and root form a group (no similarity
    threshold, no dependence on arrival order).
 4. Split. In a group a position with one value is constant. A position with 2..``split_max``
-   values and no ``<*>`` tells events apart that share a root: the group splits on the position
-   with the fewest values and the rule applies again to each part. A position with more values
-   (or ``<*>`` among them) is variable and becomes ``<*>`` (``key=<*>`` when all share a key).
+   values and no ``<*>`` tells events apart that share a root: the group splits on it and the
+   rule applies again to each part. A part never has more values at a position than its group,
+   so such a position stays a split position (or turns constant) in every part: the final parts
+   do not depend on the order of the splits, and a round splits on all of them at once. A
+   position with more values (or ``<*>`` among them) is variable and becomes ``<*>``
+   (``key=<*>`` when all share a key).
 5. Online. The known templates of the same word counts re-enter each batch that brings new
    keys, as pseudo-messages weighted by their counts; a ``<*>`` in them keeps a position
    variable, so templates only generalize. A template covered word for word by a more general
@@ -48,8 +52,14 @@ and only the first ``MAX_CHARS`` characters of a message count; a batch itself i
 Limits: an event whose variable part changes the number of words (free text with spaces) gets
 one template per word count; a variable with at most ``split_max`` distinct values seen so far
 stays split (e.g. three user names); constant words holding digits (``ssh2``) become ``<*>``;
-keys are Polars hashes of the normalized line (64-bit: collisions are possible in principle,
-and merge needs miners built with the same Polars version).
+keys are Polars hashes of the normalized line, and verbatim repeats are found by a Polars hash
+of the line (64-bit: collisions are possible in principle, and merge needs miners built with
+the same Polars version).
+
+Cost: a batch costs one digit-regex pass per distinct line plus a fixed number of Polars
+calls (about 90 on the 16k Loghub lines, a few more per round of splits) over its new keys,
+whatever their number. On small, diverse batches those fixed calls and the per-line regex
+dominate (see benchmarks/RESULTS.md, issue 11).
 """
 
 from __future__ import annotations
