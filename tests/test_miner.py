@@ -235,3 +235,22 @@ def test_one_batch_does_not_depend_on_the_order_of_its_lines(messages: list[str]
     first = TemplateMiner().add(pl.Series(messages, dtype=pl.String))
     second = TemplateMiner().add(pl.Series(shuffled, dtype=pl.String))
     assert dict(zip(messages, first.iter_rows())) == dict(zip(shuffled, second.iter_rows()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(WORDS, st.text(max_size=20), st.just("disk 3 full")), max_size=60), st.integers(1, 3))
+def test_large_batch_key_path_matches_small_one(messages: list[str], copies: int):
+    """Large batches normalize each verbatim-repeated line once; small ones every line. Same result."""
+    import functools
+
+    import analyzer.miner as miner_module
+
+    lines = pl.Series(messages * copies, dtype=pl.String)
+    small = TemplateMiner().add(lines)
+    keyed = miner_module._keyed
+    try:
+        miner_module._keyed = functools.partial(keyed, small=0, part=7)  # dedupe path, several parts
+        large = TemplateMiner().add(lines)
+    finally:
+        miner_module._keyed = keyed
+    assert large.equals(small)
