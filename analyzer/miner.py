@@ -57,7 +57,7 @@ of the line (64-bit: collisions are possible in principle, and merge needs miner
 the same Polars version).
 
 Cost: a batch costs one digit-regex pass per distinct line plus a fixed number of Polars
-calls (about 90 on the 16k Loghub lines, a few more per round of splits) over its new keys,
+calls (about 80 on the 16k Loghub lines, a few more per round of splits) over its new keys,
 whatever their number. On small, diverse batches those fixed calls and the per-line regex
 dominate (see benchmarks/RESULTS.md, issue 11).
 """
