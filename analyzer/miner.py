@@ -8,8 +8,8 @@ known signature are grouped by it (issue 11).
 
 How (column-wise and batch-wise, after Brain, Yu et al. 2023; no per-line Python):
 
-1. Key. One regex pass per distinct line (lines repeated verbatim, found by their hash, pass
-   once) turns every digit run into "0". The masks below treat all digits alike, so lines
+1. Key. One regex pass per line (in a large batch, per distinct line: verbatim repeats, found
+   by their hash, pass once) turns every digit run into "0". The masks below treat all digits alike, so lines
    with one key get one template: everything else runs once per distinct key (a few thousand
    keys for millions of lines), weighted by its line count.
 2. Mask. Squeeze whitespace, then replace with ``<*>``: dates (month/day names next to
