@@ -6,7 +6,7 @@ invocation and on the same warm page cache:
 - ``grep``:   ``grep -c PATTERN FILE`` (default pattern ``''``: counts lines, the
               floor cost of reading and splitting lines),
 - ``naive``:  ``python benchmarks/naive.py FILE`` (one compiled regex per format),
-- ``events``: ``logscan events FILE --output count`` (full normalization),
+- ``events``: ``logscan events FILE --format count`` (full normalization),
 - ``scan``:   ``logscan scan FILE --format json -o /dev/null`` (end to end; mixed
               compose.log only).
 
@@ -125,7 +125,7 @@ def commands(tool: str, path: str, logscan: list[str], grep_pattern: str) -> lis
     return {
         "grep": ["grep", "-c", grep_pattern, path],
         "naive": [sys.executable, "benchmarks/naive.py", path],
-        "events": [*logscan, "events", path, "--output", "count"],
+        "events": [*logscan, "events", path, "--format", "count"],
         "scan": [*logscan, "scan", path, "--format", "json", "-o", "/dev/null"],
     }[tool]
 

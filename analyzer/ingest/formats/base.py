@@ -26,3 +26,6 @@ class Format:
     parse: Parser
     aux: str | None = None  # header-shaped lines that continue the previous record
     quoted: bool = False  # records may span lines inside double quotes (CSV)
+    #: a record is its first line (a JSON object): the parser rebuilds the text from its fields, and any lines
+    #: framing joined after it (a traceback printed to a merged stderr) are kept after that text
+    one_line: bool = False
