@@ -286,7 +286,9 @@ def last_start(f: BinaryIO, grid: int, formats: tuple[Format, ...]) -> int | Non
         offsets.append(offsets[-1] + len(line) + 1)
     lines = pl.DataFrame({"line": [line.decode("utf-8", "replace").rstrip("\r") for line in raw]}).with_columns(
         pl.lit(0, dtype=pl.UInt32).alias("sid"))
-    starts = mark_starts(lines, Detector(formats), set()).get_column("start").to_list()
+    marked = mark_starts(lines, Detector(formats), set())
+    # as split_open holds it: a header line inside a traceback that nothing follows yet (`alone` null) is no start
+    starts = marked.select(pl.col("start") & pl.col("alone").is_not_null()).to_series().to_list()
     found = [at for at, start in zip(offsets, starts, strict=True) if start]
     # the first line of the window is judged without its context: never trust it
     found = [at for at in found if at > offsets[0] or begin == 0]
