@@ -61,6 +61,7 @@ from analyzer.config import (
 from analyzer.commands.config import CONFIG_EXIT_CODES, config_command
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.pipeline import Pipeline
+from analyzer.ingest.screen import Screen
 from analyzer.analysis.ranking import SEVERITIES, severity_at_least
 from analyzer.report.model import build_report, history_rows
 from analyzer.report import html as html_report
@@ -327,6 +328,9 @@ def scan(
     incremental: Annotated[
         bool, typer.Option(help="Like --state, in the default folder ($XDG_STATE_HOME/logscan or ~/.local/state/logscan).")
     ] = False,
+    exhaustive: Annotated[bool, typer.Option(
+        "--exhaustive", help="Normalize every record instead of screening first for those that can matter (same report, slower).")]
+    = False,
 ) -> None:
     """Find incidents in logs: match signatures, rebuild request traces, rank root causes above symptoms.
 
@@ -351,6 +355,8 @@ def scan(
     state = _open_state(state_dir, incremental, paths, diag)
     inputs = resolve(paths, diag, resume=state.checkpoints if state else None)
     pipeline = _pipeline(diag, log_format, eff)
+    if not exhaustive:
+        pipeline.screen = Screen(sigs)
     analysis = Analysis(sigs, settings)
     err = console(stderr=True)
     with _progress(err, inputs, diag, show_progress(err, quiet)) as tick:

@@ -60,8 +60,14 @@ def in_pieces(frame: pl.DataFrame) -> pl.DataFrame:
                      rechunk=False)
 
 
-def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diagnostics) -> pl.DataFrame:
-    """Event columns for a frame of records (see analyzer.ingest.framing), in line order, plus `sid` and `env_ts`."""
+def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diagnostics, *, light: bool = False) -> pl.DataFrame:
+    """Event columns for a frame of records (see analyzer.ingest.framing), in line order, plus `sid` and `env_ts`.
+
+    `light`: only what each format's own parser reads (time, level, message...), with the same fallback to
+    `plain` and the same counts of unparsed records and out-of-range values; none of the shared steps
+    (request fields, request IDs, exception types). For the records the screen (analyzer.ingest.screen)
+    did not keep: the summary counts them, nothing else reads them.
+    """
     records = in_pieces(records)
     codes = records.get_column("fmt")
     present = codes.unique().sort().to_list()
@@ -77,6 +83,10 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
             events = events.filter(~failed)
         parts.append(events)
     events = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed").sort("line_no")
+    if light:
+        if "ts" not in events.columns:
+            events = events.with_columns(pl.lit(None, dtype=UTC_TS).alias("ts"))
+        return _finish_columns(events, diag)
     events = events.with_columns(
         pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCHEMA.items() if name not in events.columns
     )
@@ -88,6 +98,11 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     events = request_fields(events, said, ~events.get_column("format").is_in(DATABASE_FORMATS))
     events = _fill_nulls(events, "request_id", "head", request_ids)
     events = _fill_nulls(events, "exc_type", "text", exception_types)
+    return _finish_columns(events, diag)
+
+
+def _finish_columns(events: pl.DataFrame, diag: Diagnostics) -> pl.DataFrame:
+    """Compose status lines as format `compose`, line counts, UTC times, ranges checked."""
     status = pl.col("compose_status")
     events = events.with_columns(
         pl.when(status).then(pl.lit("compose")).otherwise(pl.col("format")).alias("format"),

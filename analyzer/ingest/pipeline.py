@@ -5,6 +5,14 @@
 go through the same Framer, parser and time inference, keeping the state that
 spans batches (per-input framers, each stream's last timestamp) here.
 
+With a `Screen` (analyzer.ingest.screen: `scan` builds one from its signature
+set unless `--exhaustive`), each batch of records is screened before it is
+parsed: the records that can matter are normalized fully and yielded; the
+others are parsed only as far as the summary needs (format, service, time,
+unparsed records) and take part in time inference and the tally, in line
+order with the rest, so nothing is counted differently; they are never
+yielded. `events` and the Dask shards that want every record pass no screen.
+
 `run` overlaps two chunks: while one thread parses the records of a chunk
 (parsing needs no state, and Polars releases the GIL while it works), the
 caller's thread reads and frames the next one; time inference and the tally,
@@ -28,6 +36,7 @@ from analyzer.ingest.framing import Framer
 from analyzer.ingest.framing.runs import per_stream
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.normalize import parse_records
+from analyzer.ingest.screen import Screen
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
 
 
@@ -81,8 +90,10 @@ class Pipeline:
     """Reads inputs into normalized event batches, keeping cross-batch state."""
 
     def __init__(self, diag: Diagnostics, fmt: str | None = None, chunk_bytes: int = CHUNK_BYTES, *,
-                 request_id_keys: Sequence[str] = (), services: Mapping[str, str] | None = None) -> None:
+                 request_id_keys: Sequence[str] = (), services: Mapping[str, str] | None = None,
+                 screen: Screen | None = None) -> None:
         self.diag = diag
+        self.screen = screen  # None: every record is normalized and yielded
         self.formats = formats_for(fmt, request_id_keys)
         self.services = dict(services or {})  # observed service name -> reported name (config `[services]`)
         self.chunk_bytes = chunk_bytes
@@ -128,8 +139,22 @@ class Pipeline:
             yield events
 
     def _parse(self, records: pl.DataFrame) -> pl.DataFrame | None:
-        """Event columns of a batch of records (None for none); needs no state, so it may run on another thread."""
-        return parse_records(records, self.formats, self.diag) if records.height else None
+        """Event columns of a batch of records (None for none). With a screen, the records it does not keep are
+        parsed lightly and flagged (`_kept` false). Runs on the parser thread, one batch at a time in batch order
+        (the screen remembers the request IDs of earlier batches)."""
+        if not records.height:
+            return None
+        if self.screen is None:
+            return parse_records(records, self.formats, self.diag)
+        keep = self.screen.keep(records, self.formats)
+        if keep.all():
+            return parse_records(records, self.formats, self.diag).with_columns(pl.lit(True).alias("_kept"))
+        rest = parse_records(records.filter(~keep), self.formats, self.diag, light=True)
+        rest = rest.select("line_no", "sid", "env_ts", "ts", "format", pl.lit(False).alias("_kept"))
+        if not keep.any():
+            return rest
+        kept = parse_records(records.filter(keep), self.formats, self.diag).with_columns(pl.lit(True).alias("_kept"))
+        return pl.concat([kept, rest], how="diagonal_relaxed").sort("line_no")
 
     def _finish(self, framer: Framer, events: pl.DataFrame | None) -> pl.DataFrame:
         """Times inferred, stream columns named, schema applied, tally updated: in batch order."""
@@ -140,13 +165,12 @@ class Pipeline:
         service = framer.streams.column(0, sid)
         if self.services:
             service = service.replace(self.services)
-        events = conform(
-            events.with_columns(
-                pl.lit(framer.input.path).alias("source"),
-                service.alias("service"),
-                framer.streams.column(1, sid).alias("stream"),
-            )
-        )
+        events = events.with_columns(pl.lit(framer.input.path).alias("source"), service.alias("service"))
+        if "_kept" in events.columns:  # screened: the tally counts every record, the later stages see the kept ones
+            self.tally.add(events)
+            events = events.filter(pl.col("_kept"))
+            return conform(events.with_columns(framer.streams.column(1, sid).alias("stream")))
+        events = conform(events.with_columns(framer.streams.column(1, sid).alias("stream")))
         self.tally.add(events)
         return events
 

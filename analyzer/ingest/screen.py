@@ -1,0 +1,190 @@
+"""Screen: which framed records can matter to an analysis, found in one cheap pass before anything is parsed.
+
+Full normalization (request fields, request IDs, exception types, ranges)
+and the analysis after it (traces, routes, matching) cost 10-20 vectorized
+passes a record, and all but a few percent of production records can never
+match a signature or a window rule. So the ingest stage (analyzer.ingest.pipeline)
+screens every batch of records first and normalizes fully only the records
+the screen keeps; the others are read just far enough for what the summary
+counts (format, service, time, unparsed records: `parse_records(light=True)`)
+and never reach the analysis. `scan --exhaustive` turns the screen off; a
+differential test (tests/test_screen.py) keeps both modes' reports identical.
+
+A record is kept when it is a *candidate*: anything a signature or a rule
+of the compiled set can select. That is, derived from the set itself (so a
+user's signature widens the screen by itself):
+
+* it holds one of the signatures' keywords (the same literal alternation the
+  match stage's prefilter runs);
+* it reads like level warning or above (a level word anywhere: a superset of
+  what every format's level parser maps to warning, error or critical);
+* it tells an HTTP status of 400 or above where the request model reads a
+  status (an access message, a `status=` key, a request line);
+* it holds a traceback's start (what gives `exc_type`);
+* a duration field appears and its value reaches the smallest duration any
+  keyword-less signature asks for (the number is read only where the key is);
+* a keyword-less signature that none of the above covers adds its own
+  pattern; one without a pattern or a covering condition turns the screen off.
+
+Kept too, so that what later stages build is the same: records that name a
+request ID a candidate named (the other records of the requests it
+touches; the IDs are remembered, bounded, for later batches), and records
+with a duration and a path (the per-route latency the report shows beside a
+slow incident is built from every such record).
+
+Formats whose event text is not the record as written (JSON and CSV ones
+decode or re-render it) or whose parser reads fields the screen does not
+see (gunicorn's access log: trailing durations) are never screened: their
+records are always kept.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+import polars as pl
+import regex
+
+from analyzer.ingest.formats.base import Format
+from analyzer.ingest.formats.common import DURATION_PATTERN, durations_ms, request_ids
+
+if TYPE_CHECKING:
+    from analyzer.analysis.signatures import Signature, SignatureSet
+
+#: Formats the screen never drops a record of (their event text or fields are not what the raw record shows).
+UNSCREENED: Final = frozenset({"json", "loguru_json", "postgres_json", "postgres_csv", "gunicorn_access"})
+
+_RUST_META = regex.compile(r"([\\.+*?()|\[\]{}^$#&\-~])")
+#: Level words that every format maps to warning or above (analyzer.ingest.formats.common.LEVEL_MAP), as they
+#: are written: upper case, lower case or capitalized (logfmt's and alembic's variants included: WARNI, CRITI).
+_LEVEL_WORDS: Final = ("WARN", "ERR", "FATAL", "PANIC", "CRIT", "ALERT", "EMERG", "EXCEPTION", "FAILED")
+LEVEL: Final = "|".join(w for word in _LEVEL_WORDS for w in dict.fromkeys((word, word.lower(), word.capitalize())))
+#: Where the request model (analyzer.ingest.formats.common.request_fields, access_fields) reads a status, with a
+#: status of 400 or above (or one out of range, which the range check counts): an access message, a status key,
+#: a request line anywhere.
+STATUS: Final = (
+    r'HTTP/[0-9.]+" [04-9]'
+    r"""|status(?:_code|code)?['"]?\s*[=:]\s*['"]?[45]"""
+    r'|(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^\s"]*(?: HTTP/[0-9.]+)?"?(?: -+>| =>| ->|:)? '
+    r"(?:status(?:_code)?=)?[45]\d\d(?: |$|,)"
+)
+TRACEBACK: Final = r"Traceback \(most recent call last\):"
+#: A duration key (analyzer.ingest.formats.common.DURATION_PATTERN's keys, PostgreSQL's `duration: `): only
+#: records where it appears have their durations read.
+DURATION_WORDS: Final = (
+    r"[Dd]uration|DURATION|[Ee]lapsed|ELAPSED|[Tt]ook|TOOK|[Ll]atency|LATENCY|_time|time_|_TIME|TIME_|_taken|_TAKEN"
+)
+_LEVELS_ABOVE: Final = frozenset({"warning", "error", "critical"})
+MAX_REMEMBERED_IDS: Final = 100_000
+
+
+def _escape(literal: str) -> str:
+    return _RUST_META.sub(r"\\\1", literal)
+
+
+def _lower_bound(sig: Signature, column: str) -> float | None:
+    """The least value `column` may take under `sig`'s conditions (None: no condition bounds it from below)."""
+    least = None
+    for cond in sig.when:
+        if cond.column != column:
+            continue
+        found = None
+        if cond.any_of:
+            found = min(float(v) for v in cond.any_of)
+        for op, value in cond.bounds:
+            if op in ("gte", "gt"):
+                found = value if found is None else max(found, value)
+        if found is not None:
+            least = found if least is None else max(least, found)
+    return least
+
+
+class Screen:
+    """The candidate test of one compiled signature set, plus the request IDs candidates named (state)."""
+
+    def __init__(self, sigs: SignatureSet | Iterable[Signature]) -> None:
+        signatures = tuple(sigs)
+        keywords = tuple(dict.fromkeys(kw for sig in signatures for kw in sig.keywords))
+        self.min_duration: float | None = None  # ms; None: no rule looks at durations alone
+        self.patterns: list[str] = []  # patterns of keyword-less signatures the rest does not cover
+        self.enabled = True
+        for sig in signatures:
+            if sig.keywords:
+                continue
+            level = next((c for c in sig.when if c.column == "level" and c.any_of), None)
+            if level is not None and set(level.any_of) <= _LEVELS_ABOVE:
+                continue
+            status = _lower_bound(sig, "http_status")
+            if status is not None and status >= 400:
+                continue
+            if any(c.column == "exc_type" for c in sig.when):
+                continue
+            duration = _lower_bound(sig, "duration_ms")
+            if duration is not None:
+                self.min_duration = duration if self.min_duration is None else min(self.min_duration, duration)
+                continue
+            if sig.pattern is None:
+                self.enabled = False  # it selects by a field the screen cannot see: every record may matter
+                continue
+            self.patterns.append(regex.sub(r"\(\?P<\w+>", "(?:", sig.pattern))
+        parts = [*(_escape(kw) for kw in keywords), LEVEL, STATUS, TRACEBACK]
+        self.pattern = "|".join(f"(?:{p})" for p in parts)
+        self.touched: OrderedDict[str, None] = OrderedDict()  # request IDs candidates named, newest last
+
+    def keep(self, records: pl.DataFrame, formats: tuple[Format, ...]) -> pl.Series:
+        """Which of a batch of framed records (analyzer.ingest.framing: `fmt`, `head`, `text`) are kept."""
+        n = records.height
+        if not self.enabled or n == 0:
+            return pl.repeat(True, n, eager=True)
+        text = records.get_column("text")
+        candidate = text.str.contains(self.pattern).fill_null(True)
+        for pattern in self.patterns:
+            candidate = candidate | text.str.contains(pattern).fill_null(True)
+        timed = text.str.contains(DURATION_WORDS).fill_null(False) & ~candidate
+        with_path = timed
+        if timed.any():
+            slow, with_path = self._timed(text, timed)
+            candidate = candidate | slow
+        head = records.get_column("head")
+        self._remember(request_ids(head.filter(candidate)).drop_nulls().unique().to_list())
+        keep = candidate | with_path
+        unscreened = [code for code, fmt in enumerate(formats) if fmt.name in UNSCREENED]
+        if unscreened:
+            keep = keep | records.get_column("fmt").is_in(unscreened)
+        if self.touched and not keep.all():
+            rest = ~keep
+            known = list(self.touched)
+            maybe = head.filter(rest).str.contains_any(known).fill_null(False)
+            if maybe.any():
+                at = rest.arg_true().filter(maybe)
+                named = request_ids(head.gather(at)).is_in(known).fill_null(False)
+                if named.any():
+                    keep = keep.scatter(at.filter(named), True)
+        return keep
+
+    def _timed(self, text: pl.Series, rows: pl.Series) -> tuple[pl.Series, pl.Series]:
+        """Among `rows`: those where a duration reaches the threshold, and those with a duration and a path."""
+        found = text.filter(rows).to_frame("t").with_row_index("i").select(
+            "i", pl.col("t").str.extract_all(DURATION_PATTERN).alias("m")
+        ).explode("m").drop_nulls("m")
+        per = found.select("i").with_columns(durations_ms(found.get_column("m")).alias("ms"))
+        per = per.filter(pl.col("ms").is_not_null()).group_by("i").agg(pl.col("ms").max())
+        at = rows.arg_true()
+        none = pl.repeat(False, len(text), eager=True)
+        if per.height == 0:
+            return none, none
+        idx = per.get_column("i")
+        slow = per.get_column("ms") >= self.min_duration if self.min_duration is not None else None
+        path = text.gather(at.gather(idx)).str.contains("/", literal=True)
+        slow_rows = none.clone().scatter(at.gather(idx.filter(slow)), True) if slow is not None else none
+        path_rows = none.clone().scatter(at.gather(idx.filter(path)), True)
+        return slow_rows, path_rows
+
+    def _remember(self, ids: list[str]) -> None:
+        for rid in ids:
+            self.touched[rid] = None
+            self.touched.move_to_end(rid)
+        while len(self.touched) > MAX_REMEMBERED_IDS:
+            self.touched.popitem(last=False)
