@@ -36,7 +36,8 @@ from analyzer.ingest.framing import Framer
 from analyzer.ingest.framing.runs import per_stream
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.normalize import parse_records
-from analyzer.ingest.screen import Screen
+from analyzer.ingest.formats.common import request_ids
+from analyzer.ingest.screen import Screen, requests_to_link
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
 
 
@@ -138,41 +139,61 @@ class Pipeline:
         if events.height:
             yield events
 
-    def _parse(self, records: pl.DataFrame) -> pl.DataFrame | None:
-        """Event columns of a batch of records (None for none). With a screen, the records it does not keep are
-        parsed lightly and flagged (`_kept` false). Runs on the parser thread, one batch at a time in batch order
-        (the screen remembers the request IDs of earlier batches)."""
+    def _parse(self, records: pl.DataFrame) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame] | None:
+        """Event columns of a batch of records (None for none). With a screen: (events, the records it did not
+        keep), those parsed lightly in `events` (`_kept` false, `request_id` as their text names it). Runs on the
+        parser thread, one batch at a time in batch order (the screen remembers the request IDs of earlier batches)."""
         if not records.height:
             return None
         if self.screen is None:
             return parse_records(records, self.formats, self.diag)
         keep = self.screen.keep(records, self.formats)
-        if keep.all():
-            return parse_records(records, self.formats, self.diag).with_columns(pl.lit(True).alias("_kept"))
-        rest = parse_records(records.filter(~keep), self.formats, self.diag, light=True)
-        rest = rest.select("line_no", "sid", "env_ts", "ts", "format", pl.lit(False).alias("_kept"))
-        if not keep.any():
-            return rest
-        kept = parse_records(records.filter(keep), self.formats, self.diag).with_columns(pl.lit(True).alias("_kept"))
-        return pl.concat([kept, rest], how="diagonal_relaxed").sort("line_no")
+        kept = parse_records(records.filter(keep), self.formats, self.diag) if keep.any() else None
+        if kept is not None and keep.all():
+            return kept.with_columns(pl.lit(True).alias("_kept")), records.clear()
+        dropped = records.filter(~keep)
+        rest = parse_records(dropped, self.formats, self.diag, light=True).select(
+            "line_no", "sid", "env_ts", "ts", "format", request_ids(dropped.get_column("head")).alias("request_id"),
+            pl.lit(False).alias("_kept"),
+        )
+        if kept is None:
+            return rest, dropped
+        return pl.concat([kept.with_columns(pl.lit(True).alias("_kept")), rest], how="diagonal_relaxed").sort("line_no"), dropped
 
-    def _finish(self, framer: Framer, events: pl.DataFrame | None) -> pl.DataFrame:
+    def _finish(self, framer: Framer, parsed: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame] | None) -> pl.DataFrame:
         """Times inferred, stream columns named, schema applied, tally updated: in batch order."""
-        if events is None:
+        if parsed is None:
             return empty_events()
+        events, dropped = parsed if isinstance(parsed, tuple) else (parsed, None)
         events = self._infer_times(events, framer.streams)
         sid = pl.col("sid")
         service = framer.streams.column(0, sid)
         if self.services:
             service = service.replace(self.services)
         events = events.with_columns(pl.lit(framer.input.path).alias("source"), service.alias("service"))
-        if "_kept" in events.columns:  # screened: the tally counts every record, the later stages see the kept ones
+        stream = framer.streams.column(1, sid).alias("stream")
+        if dropped is None:
+            events = conform(events.with_columns(stream))
             self.tally.add(events)
-            events = events.filter(pl.col("_kept"))
-            return conform(events.with_columns(framer.streams.column(1, sid).alias("stream")))
-        events = conform(events.with_columns(framer.streams.column(1, sid).alias("stream")))
+            return events
+        # screened: the tally counts every record; the later stages see the kept ones, and the records of the
+        # requests a kept record without an ID may be tied to (analyzer.ingest.screen.requests_to_link)
         self.tally.add(events)
-        return events
+        kept_rows = pl.col("_kept")
+        kept, rest = events.filter(kept_rows), events.filter(~kept_rows)
+        if kept.height and rest.height:
+            ids = requests_to_link(kept, rest)
+            if ids.len():
+                assert self.screen is not None
+                self.screen.remember(ids.to_list())
+                more = rest.get_column("request_id").is_in(ids.implode()).fill_null(False)
+                if more.any():
+                    # counted already (the light parse counts what a record's own format finds wrong with it)
+                    extra = parse_records(dropped.filter(more), self.formats, Diagnostics())
+                    timed = rest.filter(more).select("ts", "ts_inferred", "source", "service")
+                    extra = extra.drop(timed.columns, strict=False).hstack(timed.get_columns())
+                    kept = pl.concat([kept, extra], how="diagonal_relaxed").sort("line_no")
+        return conform(kept.with_columns(stream))
 
     def _infer_times(self, events: pl.DataFrame, streams: Streams) -> pl.DataFrame:
         """Records without a time of their own take the envelope's, else the stream's last one (flagged)."""

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
@@ -148,7 +149,7 @@ class Screen:
             slow, with_path = self._timed(text, timed)
             candidate = candidate | slow
         head = records.get_column("head")
-        self._remember(request_ids(head.filter(candidate)).drop_nulls().unique().to_list())
+        self.remember(request_ids(head.filter(candidate)).drop_nulls().unique().to_list())
         keep = candidate | with_path
         unscreened = [code for code, fmt in enumerate(formats) if fmt.name in UNSCREENED]
         if unscreened:
@@ -182,9 +183,68 @@ class Screen:
         path_rows = none.clone().scatter(at.gather(idx.filter(path)), True)
         return slow_rows, path_rows
 
-    def _remember(self, ids: list[str]) -> None:
+    def remember(self, ids: list[str]) -> None:
+        """Keep the records of these requests from now on (bounded: the oldest IDs are forgotten first)."""
         for rid in ids:
             self.touched[rid] = None
             self.touched.move_to_end(rid)
         while len(self.touched) > MAX_REMEMBERED_IDS:
             self.touched.popitem(last=False)
+
+
+#: How far apart a record without a request ID and a request may be for the correlate stage to tie them
+#: (analyzer.analysis.correlate.LinkWindow): (before, after) the record's time, on the request's last record.
+_ACCESS: Final = (timedelta(seconds=2), timedelta(seconds=2))
+_ERROR: Final = (timedelta(seconds=5), timedelta(seconds=1))
+_IN_FLIGHT: Final = timedelta(milliseconds=100)
+_MAX_REQUEST: Final = timedelta(minutes=2)
+DATABASE_FORMATS: Final = ("postgres", "postgres_csv", "postgres_json")
+
+
+def _marks(ends: pl.Series, lo: pl.Series, hi: pl.Series) -> pl.Series:
+    """Indices into `ends` (sorted) of the values within any [lo, hi]."""
+    start = ends.search_sorted(lo, side="left")
+    stop = ends.search_sorted(hi, side="right")
+    frame = pl.DataFrame({"a": start, "b": stop}).filter(pl.col("b") > pl.col("a"))
+    if frame.height == 0:
+        return pl.Series("i", [], dtype=pl.Int64)
+    return frame.select(pl.int_ranges("a", "b").explode().alias("i")).to_series().unique()
+
+
+def requests_to_link(kept: pl.DataFrame, rest: pl.DataFrame) -> pl.Series:
+    """The request IDs, among the records the screen dropped (`rest`: `request_id`, `ts`, `service`), of the
+    requests the correlate stage may tie a kept record without an ID to (analyzer.analysis.correlate): by
+    its last record's time (and its first, for a database record) against the kept record's time, as its
+    windows say. A superset: which request wins is the correlate stage's choice, on the same traces."""
+    orphans = kept.filter(pl.col("request_id").is_null() & pl.col("ts").is_not_null())
+    spans = rest.filter(pl.col("request_id").is_not_null() & pl.col("ts").is_not_null())
+    if orphans.height == 0 or spans.height == 0:
+        return pl.Series("request_id", [], dtype=pl.String)
+    spans = spans.group_by("request_id").agg(
+        pl.col("service").first(), pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
+    ).sort("last")
+    found: list[pl.Series] = []
+    database = pl.col("format").is_in(DATABASE_FORMATS)
+    error = pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()
+    for rows, (before, after) in (
+        (orphans.filter(pl.col("http_status").is_not_null()), _ACCESS),
+        (orphans.filter(pl.col("http_status").is_null() & ~database & error), _ERROR),
+    ):
+        for (service,), part in rows.partition_by("service", as_dict=True).items() if rows.height else ():
+            mine = spans.filter(pl.col("service") == service)
+            ts = part.get_column("ts")
+            at = _marks(mine.get_column("last"), ts - before, ts + after)
+            found.append(mine.get_column("request_id").gather(at))
+    rows = orphans.filter(pl.col("http_status").is_null() & database)
+    if rows.height:
+        ts = rows.get_column("ts")
+        began = rows.select(pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0))).to_series()
+        at = _marks(spans.get_column("last"), ts - _IN_FLIGHT, ts + _MAX_REQUEST)
+        if at.len():
+            # started before the latest moment any of these records began (+ the in-flight slack)
+            latest = began.max() + _IN_FLIGHT  # type: ignore[operator]
+            cand = spans[at].filter(pl.col("first") <= latest)
+            found.append(cand.get_column("request_id"))
+    if not found:
+        return pl.Series("request_id", [], dtype=pl.String)
+    return pl.concat(found).unique()
