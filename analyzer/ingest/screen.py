@@ -202,13 +202,18 @@ DATABASE_FORMATS: Final = ("postgres", "postgres_csv", "postgres_json")
 
 
 def _marks(ends: pl.Series, lo: pl.Series, hi: pl.Series) -> pl.Series:
-    """Indices into `ends` (sorted) of the values within any [lo, hi]."""
-    start = ends.search_sorted(lo, side="left")
-    stop = ends.search_sorted(hi, side="right")
+    """Indices into `ends` (sorted) of the values within any [lo, hi] (the windows merged first, so that
+    each index comes out once however many windows overlap)."""
+    windows = pl.DataFrame({"lo": lo, "hi": hi}).sort("lo")
+    reach = pl.col("hi").cum_max()
+    windows = windows.with_columns((pl.col("lo") > reach.shift(1)).fill_null(True).cum_sum().alias("g"))
+    merged = windows.group_by("g").agg(pl.col("lo").min(), pl.col("hi").max())
+    start = ends.search_sorted(merged.get_column("lo"), side="left")
+    stop = ends.search_sorted(merged.get_column("hi"), side="right")
     frame = pl.DataFrame({"a": start, "b": stop}).filter(pl.col("b") > pl.col("a"))
     if frame.height == 0:
         return pl.Series("i", [], dtype=pl.Int64)
-    return frame.select(pl.int_ranges("a", "b").explode().alias("i")).to_series().unique()
+    return frame.select(pl.int_ranges("a", "b").explode().alias("i")).to_series()
 
 
 def requests_to_link(kept: pl.DataFrame, rest: pl.DataFrame) -> pl.Series:
@@ -227,7 +232,8 @@ def requests_to_link(kept: pl.DataFrame, rest: pl.DataFrame) -> pl.Series:
     database = pl.col("format").is_in(DATABASE_FORMATS)
     error = pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()
     for rows, (before, after) in (
-        (orphans.filter(pl.col("http_status").is_not_null()), _ACCESS),
+        # an access line of status 400 or above is tied to a request of that status: a candidate, kept already
+        (orphans.filter(pl.col("http_status") < 400), _ACCESS),
         (orphans.filter(pl.col("http_status").is_null() & ~database & error), _ERROR),
     ):
         for (service,), part in rows.partition_by("service", as_dict=True).items() if rows.height else ():
@@ -236,15 +242,13 @@ def requests_to_link(kept: pl.DataFrame, rest: pl.DataFrame) -> pl.Series:
             at = _marks(mine.get_column("last"), ts - before, ts + after)
             found.append(mine.get_column("request_id").gather(at))
     rows = orphans.filter(pl.col("http_status").is_null() & database)
-    if rows.height:
-        ts = rows.get_column("ts")
-        began = rows.select(pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0))).to_series()
-        at = _marks(spans.get_column("last"), ts - _IN_FLIGHT, ts + _MAX_REQUEST)
-        if at.len():
-            # started before the latest moment any of these records began (+ the in-flight slack)
-            latest = began.max() + _IN_FLIGHT  # type: ignore[operator]
-            cand = spans[at].filter(pl.col("first") <= latest)
-            found.append(cand.get_column("request_id"))
+    if rows.height:  # in flight for all of the statement: started before it began, ended after it ended
+        windows = rows.select(
+            (pl.col("ts") - _IN_FLIGHT).alias("lo"), (pl.col("ts") + _MAX_REQUEST).alias("hi"),
+            (pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0)) + _IN_FLIGHT).alias("began"),
+        )
+        pairs = spans.join_where(windows, pl.col("last") >= pl.col("lo"), pl.col("first") <= pl.col("began"))
+        found.append(pairs.filter(pl.col("last") <= pl.col("hi")).get_column("request_id"))
     if not found:
         return pl.Series("request_id", [], dtype=pl.String)
     return pl.concat(found).unique()
