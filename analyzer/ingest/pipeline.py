@@ -36,7 +36,7 @@ from analyzer.ingest.framing import Framer
 from analyzer.ingest.framing.runs import per_stream
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.normalize import parse_records
-from analyzer.ingest.formats.common import request_ids
+from analyzer.ingest.formats.common import REQUEST_WORDS, request_ids
 from analyzer.ingest.screen import Screen, requests_to_link
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
 
@@ -152,9 +152,15 @@ class Pipeline:
         if kept is not None and keep.all():
             return kept.with_columns(pl.lit(True).alias("_kept")), records.clear()
         dropped = records.filter(~keep)
-        rest = parse_records(dropped, self.formats, self.diag, light=True).select(
-            "line_no", "sid", "env_ts", "ts", "format", request_ids(dropped.get_column("head")).alias("request_id"),
-            pl.lit(False).alias("_kept"),
+        rest = parse_records(dropped, self.formats, self.diag, light=True)
+        head = dropped.get_column("head")
+        # may this record tell a status? (its format's own parser read one, or the request step would read it)
+        maybe_status = head.str.contains(REQUEST_WORDS).fill_null(False)
+        if "http_status" in rest.columns:
+            maybe_status = maybe_status | rest.get_column("http_status").is_not_null()
+        rest = rest.select(
+            "line_no", "sid", "env_ts", "ts", "format", request_ids(head).alias("request_id"),
+            maybe_status.alias("maybe_status"), pl.lit(False).alias("_kept"),
         )
         if kept is None:
             return rest, dropped

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 import regex
 
+from analyzer.analysis.correlate import CANDIDATES_PER_RECORD, LinkWindow
 from analyzer.ingest.formats.base import Format
 from analyzer.ingest.formats.common import DURATION_PATTERN, durations_ms, request_ids
 
@@ -192,12 +193,8 @@ class Screen:
             self.touched.popitem(last=False)
 
 
-#: How far apart a record without a request ID and a request may be for the correlate stage to tie them
-#: (analyzer.analysis.correlate.LinkWindow): (before, after) the record's time, on the request's last record.
-_ACCESS: Final = (timedelta(seconds=2), timedelta(seconds=2))
-_ERROR: Final = (timedelta(seconds=5), timedelta(seconds=1))
-_IN_FLIGHT: Final = timedelta(milliseconds=100)
-_MAX_REQUEST: Final = timedelta(minutes=2)
+#: How far apart a record without a request ID and a request may be for the correlate stage to tie them.
+_WINDOW: Final = LinkWindow()
 DATABASE_FORMATS: Final = ("postgres", "postgres_csv", "postgres_json")
 
 
@@ -216,39 +213,71 @@ def _marks(ends: pl.Series, lo: pl.Series, hi: pl.Series) -> pl.Series:
     return frame.select(pl.int_ranges("a", "b").explode().alias("i")).to_series()
 
 
+def _nearest(pairs: pl.DataFrame) -> pl.Series:
+    """Per record (`orphan`), its candidate requests (`request_id`, `distance`, `sure`) up to the distance where
+    CANDIDATES_PER_RECORD of them are `sure` to be eligible: the correlate stage ranks a record's requests by
+    distance (after kinds of request the kept records are themselves) and weighs only that many."""
+    pairs = pairs.sort("orphan", "distance").with_columns(
+        pl.col("sure").cast(pl.Int32).cum_sum().over("orphan").alias("_n")
+    )
+    limit = pairs.filter(pl.col("_n") >= CANDIDATES_PER_RECORD).group_by("orphan").agg(pl.col("distance").min().alias("_limit"))
+    pairs = pairs.join(limit, on="orphan", how="left")
+    return pairs.filter(pl.col("_limit").is_null() | (pl.col("distance") <= pl.col("_limit"))).get_column("request_id")
+
+
 def requests_to_link(kept: pl.DataFrame, rest: pl.DataFrame) -> pl.Series:
-    """The request IDs, among the records the screen dropped (`rest`: `request_id`, `ts`, `service`), of the
-    requests the correlate stage may tie a kept record without an ID to (analyzer.analysis.correlate): by
-    its last record's time (and its first, for a database record) against the kept record's time, as its
-    windows say. A superset: which request wins is the correlate stage's choice, on the same traces."""
-    orphans = kept.filter(pl.col("request_id").is_null() & pl.col("ts").is_not_null())
+    """The request IDs, among the records the screen dropped (`rest`: `request_id`, `ts`, `service`,
+    `maybe_status`), of the requests the correlate stage may tie a kept record without an ID to
+    (analyzer.analysis.correlate): access lines (of a status under 400; one of 400 or above goes with a
+    request of that status, kept already) by the request's end; errors by the end of the nearest requests of
+    their service that never logged a status; database records by the requests in flight, nearest first.
+    A superset: which request wins is the correlate stage's choice, made on the same traces."""
+    orphans = kept.filter(pl.col("request_id").is_null() & pl.col("ts").is_not_null()).with_row_index("orphan")
     spans = rest.filter(pl.col("request_id").is_not_null() & pl.col("ts").is_not_null())
     if orphans.height == 0 or spans.height == 0:
         return pl.Series("request_id", [], dtype=pl.String)
     spans = spans.group_by("request_id").agg(
-        pl.col("service").first(), pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last")
+        pl.col("service").first(), pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"),
+        (~pl.col("maybe_status").any()).alias("sure"),  # never logged a status: unfinished for sure
     ).sort("last")
     found: list[pl.Series] = []
     database = pl.col("format").is_in(DATABASE_FORMATS)
     error = pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()
-    for rows, (before, after) in (
-        # an access line of status 400 or above is tied to a request of that status: a candidate, kept already
-        (orphans.filter(pl.col("http_status") < 400), _ACCESS),
-        (orphans.filter(pl.col("http_status").is_null() & ~database & error), _ERROR),
-    ):
-        for (service,), part in rows.partition_by("service", as_dict=True).items() if rows.height else ():
-            mine = spans.filter(pl.col("service") == service)
-            ts = part.get_column("ts")
-            at = _marks(mine.get_column("last"), ts - before, ts + after)
-            found.append(mine.get_column("request_id").gather(at))
+    window = _WINDOW
+    access = orphans.filter(pl.col("http_status") < 400)
+    for (service,), part in access.partition_by("service", as_dict=True).items() if access.height else ():
+        mine = spans.filter(pl.col("service") == service)
+        ts = part.get_column("ts")
+        found.append(mine.get_column("request_id").gather(_marks(mine.get_column("last"), ts - window.access, ts + window.access)))
+    errors = orphans.filter(pl.col("http_status").is_null() & ~database & error)
+    for (service,), part in errors.partition_by("service", as_dict=True).items() if errors.height else ():
+        mine = spans.filter(pl.col("service") == service)
+        last = mine.get_column("last")
+        ts = part.get_column("ts")
+        start = last.search_sorted(ts - window.error_before, side="left")
+        stop = last.search_sorted(ts + window.error_after, side="right")
+        pairs = part.select("orphan", "ts").with_columns(start.alias("a"), stop.alias("b")).filter(pl.col("b") > pl.col("a"))
+        if pairs.height:
+            pairs = pairs.select("orphan", "ts", pl.int_ranges("a", "b").alias("i")).explode("i")
+            at = pairs.get_column("i")
+            pairs = pairs.with_columns(
+                mine.get_column("request_id").gather(at).alias("request_id"), mine.get_column("sure").gather(at).alias("sure"),
+                (last.gather(at) - pairs.get_column("ts")).abs().alias("distance"),
+            )
+            found.append(_nearest(pairs))
     rows = orphans.filter(pl.col("http_status").is_null() & database)
     if rows.height:  # in flight for all of the statement: started before it began, ended after it ended
         windows = rows.select(
-            (pl.col("ts") - _IN_FLIGHT).alias("lo"), (pl.col("ts") + _MAX_REQUEST).alias("hi"),
-            (pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0)) + _IN_FLIGHT).alias("began"),
+            "orphan", pl.col("ts").alias("at"), (pl.col("ts") - window.in_flight).alias("lo"),
+            (pl.col("ts") + window.max_request).alias("hi"),
+            (pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0)) + window.in_flight).alias("began"),
         )
         pairs = spans.join_where(windows, pl.col("last") >= pl.col("lo"), pl.col("first") <= pl.col("began"))
-        found.append(pairs.filter(pl.col("last") <= pl.col("hi")).get_column("request_id"))
+        pairs = pairs.filter(pl.col("last") <= pl.col("hi")).select(
+            "orphan", "request_id", (pl.col("last") - pl.col("at")).abs().alias("distance"), pl.lit(True).alias("sure")
+        )
+        if pairs.height:
+            found.append(_nearest(pairs))
     if not found:
         return pl.Series("request_id", [], dtype=pl.String)
     return pl.concat(found).unique()
