@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from analyzer.analysis.correlate import LinkWindow, TraceLimits
 from analyzer.diagnostics import Diagnostics
 from analyzer.events import conform, empty_events
 from analyzer.ingest.formats import BY_NAME, FORMATS, PLAIN, Format, loguru_json
@@ -39,6 +40,16 @@ from analyzer.ingest.normalize import parse_records
 from analyzer.ingest.formats.common import REQUEST_WORDS, request_ids
 from analyzer.ingest.screen import Screen, requests_to_link
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
+
+#: Columns of a dropped record the pipeline resolved (time inference, streams) and keeps beside its raw columns.
+_RESOLVED = ("ts", "ts_inferred", "source", "service", "stream")
+#: How far back (log time) a dropped record may still be revived: as long as the trace table keeps a request
+#: that nothing marked (analyzer.analysis.correlate.TraceLimits.horizon), so that a record read later (another
+#: input whose times start over, a service printed after another) finds the same requests either way.
+LOOKBACK = TraceLimits().horizon
+_WINDOW = LinkWindow()
+_ORPHAN_COLUMNS = ("ts", "service", "format", "level", "exc_type", "http_status", "duration_ms", "request_id")
+MAX_LOOKBACK_ROWS = 300_000
 
 
 def formats_for(name: str | None, request_id_keys: Sequence[str] = ()) -> tuple[Format, ...]:
@@ -95,6 +106,9 @@ class Pipeline:
                  screen: Screen | None = None) -> None:
         self.diag = diag
         self.screen = screen  # None: every record is normalized and yielded
+        self.lookback = pl.DataFrame()  # records the screen dropped that name a request, recent enough to revive
+        self.newest: object = None
+        self.orphans = pl.DataFrame()  # kept records without a request ID a later request may be tied to
         self.formats = formats_for(fmt, request_id_keys)
         self.services = dict(services or {})  # observed service name -> reported name (config `[services]`)
         self.chunk_bytes = chunk_bytes
@@ -183,23 +197,55 @@ class Pipeline:
             self.tally.add(events)
             return events
         # screened: the tally counts every record; the later stages see the kept ones, and the records of the
-        # requests a kept record without an ID may be tied to (analyzer.ingest.screen.requests_to_link)
+        # requests they name or that a kept record without an ID may be tied to (analyzer.ingest.screen), from
+        # this batch or, held in the lookback, from earlier ones (those first, in the order they were read)
         self.tally.add(events)
+        events = events.with_columns(stream)
         kept_rows = pl.col("_kept")
         kept, rest = events.filter(kept_rows), events.filter(~kept_rows)
-        if kept.height and rest.height:
-            ids = requests_to_link(kept, rest)
-            if ids.len():
+        pool = self.lookback
+        if rest.height:
+            named = rest.get_column("request_id").is_not_null()
+            fresh = dropped.filter(named).with_columns(rest.filter(named).select(
+                *_RESOLVED, "request_id", "maybe_status", pl.lit(1, dtype=pl.Int8).alias("_new")).get_columns())
+            pool = pl.concat([pool, fresh], how="vertical_relaxed") if pool.height else fresh
+        revived = None
+        # kept records without an ID, recent enough that a request read later may still be tied to them
+        orphans = self.orphans
+        if kept.height:
+            mine = kept.filter(pl.col("request_id").is_null() & pl.col("ts").is_not_null()).select(_ORPHAN_COLUMNS)
+            orphans = pl.concat([orphans, mine], how="vertical_relaxed") if orphans.height else mine
+        if pool.height and (kept.height or orphans.height):
+            ids = pl.concat([requests_to_link(orphans, pool), kept.get_column("request_id").drop_nulls()]).unique()
+            take = pool.get_column("request_id").is_in(ids.implode()).fill_null(False)
+            if take.any():
                 assert self.screen is not None
                 self.screen.remember(ids.to_list())
-                more = rest.get_column("request_id").is_in(ids.implode()).fill_null(False)
-                if more.any():
-                    # counted already (the light parse counts what a record's own format finds wrong with it)
-                    extra = parse_records(dropped.filter(more), self.formats, Diagnostics())
-                    timed = rest.filter(more).select("ts", "ts_inferred", "source", "service")
-                    extra = extra.drop(timed.columns, strict=False).hstack(timed.get_columns())
-                    kept = pl.concat([kept, extra], how="diagonal_relaxed").sort("line_no")
-        return conform(kept.with_columns(stream))
+                back = pool.filter(take)
+                # counted already (the light parse counts what a record's own format finds wrong with it)
+                revived = parse_records(back.drop(*_RESOLVED, "request_id", "maybe_status", "_new"), self.formats, Diagnostics())
+                revived = revived.drop(*_RESOLVED, strict=False).hstack(back.select(*_RESOLVED, "_new").get_columns())
+                pool = pool.filter(~take)
+        self.lookback = self._pruned(pool.with_columns(pl.lit(0, dtype=pl.Int8).alias("_new")), events)
+        if orphans.height and self.newest is not None:  # a request ends at most max_request after such a record
+            orphans = orphans.filter(pl.col("ts") >= self.newest - _WINDOW.max_request - _WINDOW.error_before)  # type: ignore[operator]
+        self.orphans = orphans
+        if revived is None:
+            return conform(kept)
+        old, new = revived.filter(pl.col("_new") == 0), revived.filter(pl.col("_new") == 1)
+        if new.height:
+            kept = pl.concat([kept, new], how="diagonal_relaxed").sort("line_no")
+        return conform(pl.concat([old, kept], how="diagonal_relaxed") if old.height else kept)
+
+    def _pruned(self, pool: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+        """The lookback without the requests too old for any later record to be tied to (bounded in rows too)."""
+        newest = events.get_column("ts").max()
+        if newest is not None and (self.newest is None or newest > self.newest):  # type: ignore[operator]
+            self.newest = newest
+        if pool.height and self.newest is not None:
+            last = pl.col("ts").max().over("request_id")
+            pool = pool.filter(last >= self.newest - LOOKBACK)  # type: ignore[operator]
+        return pool.tail(MAX_LOOKBACK_ROWS) if pool.height > MAX_LOOKBACK_ROWS else pool
 
     def _infer_times(self, events: pl.DataFrame, streams: Streams) -> pl.DataFrame:
         """Records without a time of their own take the envelope's, else the stream's last one (flagged)."""
