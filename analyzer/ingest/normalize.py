@@ -29,9 +29,10 @@ _MIN_PIECE = 4096  # rows: below this, splitting costs more than it saves
 _KEEP = ("line_no", "nphys", "sid", "env_ts", "compose_status", "head", "text")
 
 
-def _parse_as(fmt: Format, records: pl.DataFrame) -> pl.DataFrame:
-    """The records with the event columns `fmt` fills."""
-    parsed = fmt.parse(records.select("head", "text"))
+def _parse_as(fmt: Format, records: pl.DataFrame, light: bool = False) -> pl.DataFrame:
+    """The records with the event columns `fmt` fills (`light`: what its light parse fills, if it has one)."""
+    parse = fmt.light if light and fmt.light is not None else fmt.parse
+    parsed = parse(records.select("head", "text"))
     if "text" in parsed.columns:
         parsed = parsed.with_columns(pl.coalesce(pl.col("text"), records.get_column("text")).alias("text"))
     kept = records.select(c for c in _KEEP if c not in parsed.columns)
@@ -75,11 +76,11 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     for code in present:
         fmt = formats[code]
         subset = records if len(present) == 1 else records.filter(codes == code)
-        events = _parse_as(fmt, subset)
+        events = _parse_as(fmt, subset, light)
         failed = events.get_column("message").is_null()
         if fmt is not PLAIN and failed.any():
             diag.unparsed[f"{fmt.name}: record does not parse as {fmt.name}, kept as plain"] += int(failed.sum())
-            parts.append(_parse_as(PLAIN, subset.filter(failed)))
+            parts.append(_parse_as(PLAIN, subset.filter(failed), light))
             events = events.filter(~failed)
         parts.append(events)
     events = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed").sort("line_no")

@@ -37,7 +37,7 @@ from analyzer.ingest.framing import Framer
 from analyzer.ingest.framing.runs import per_stream
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.normalize import parse_records
-from analyzer.ingest.formats.common import REQUEST_WORDS, request_ids
+from analyzer.ingest.formats.common import REQUEST_WORDS
 from analyzer.ingest.screen import Screen, requests_to_link
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
 
@@ -173,7 +173,7 @@ class Pipeline:
         if "http_status" in rest.columns:
             maybe_status = maybe_status | rest.get_column("http_status").is_not_null()
         rest = rest.select(
-            "line_no", "sid", "env_ts", "ts", "format", request_ids(head).alias("request_id"),
+            "line_no", "sid", "env_ts", "ts", "format", self.screen.ids.filter(~keep).alias("request_id"),
             maybe_status.alias("maybe_status"), pl.lit(False).alias("_kept"),
         )
         if kept is None:

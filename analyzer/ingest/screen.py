@@ -134,6 +134,7 @@ class Screen:
         parts = [*(_escape(kw) for kw in keywords), LEVEL, STATUS, TRACEBACK]
         self.pattern = "|".join(f"(?:{p})" for p in parts)
         self.touched: OrderedDict[str, None] = OrderedDict()  # request IDs candidates named, newest last
+        self.ids = pl.Series("request_id", [], dtype=pl.String)  # the request ID each record of the last batch names
 
     def keep(self, records: pl.DataFrame, formats: tuple[Format, ...]) -> pl.Series:
         """Which of a batch of framed records (analyzer.ingest.framing: `fmt`, `head`, `text`) are kept."""
@@ -150,20 +151,15 @@ class Screen:
             slow, with_path = self._timed(text, timed)
             candidate = candidate | slow
         head = records.get_column("head")
-        self.remember(request_ids(head.filter(candidate)).drop_nulls().unique().to_list())
+        ids = request_ids(head)  # one pass: the request each record names (its text's own; the JSON formats are kept)
+        self.remember(ids.filter(candidate).drop_nulls().unique().to_list())
         keep = candidate | with_path
         unscreened = [code for code, fmt in enumerate(formats) if fmt.name in UNSCREENED]
         if unscreened:
             keep = keep | records.get_column("fmt").is_in(unscreened)
         if self.touched and not keep.all():
-            rest = ~keep
-            known = list(self.touched)
-            maybe = head.filter(rest).str.contains_any(known).fill_null(False)
-            if maybe.any():
-                at = rest.arg_true().filter(maybe)
-                named = request_ids(head.gather(at)).is_in(known).fill_null(False)
-                if named.any():
-                    keep = keep.scatter(at.filter(named), True)
+            keep = keep | ids.is_in(pl.Series(list(self.touched), dtype=pl.String).implode()).fill_null(False)
+        self.ids = ids
         return keep
 
     def _timed(self, text: pl.Series, rows: pl.Series) -> tuple[pl.Series, pl.Series]:
