@@ -8,6 +8,7 @@ invocation and on the same warm page cache:
 - ``naive``:  ``python benchmarks/naive.py FILE`` (one compiled regex per format),
 - ``events``: ``logscan events FILE --output count`` (full normalization),
 - ``scan``:   ``logscan scan FILE --format json -o /dev/null`` (end to end),
+- ``exhaustive``: the same with ``--exhaustive`` (every record normalized: the path before issue 12),
 - ``floor``:  ``python benchmarks/floor.py`` (a bare Polars read plus one regex pass of
               the signature keyword alternation: the least a Polars tool pays),
 - ``lnav``:   ``lnav -n -c ';SELECT count(*) FROM all_logs WHERE log_body REGEXP ...'``
@@ -52,7 +53,7 @@ DATA = ROOT / "benchmarks" / "data"
 FILES = ["uvicorn.log", "gunicorn.log", "loguru.log", "loguru.jsonl", "python.log", "postgres.log", "postgres.csv",
          "postgres.json", "app.json", "docker-json.log", "compose.log"]
 MIX = ["loguru.log", "postgres.log", "compose.log"]
-TOOLS = ["grep", "floor", "naive", "events", "scan", "lnav"]
+TOOLS = ["grep", "floor", "naive", "events", "scan", "exhaustive", "lnav"]
 #: Issue 12's targets for scan: its throughput against the floor's, the naive loop's and lnav's on the same input.
 TARGET_FLOOR = 0.5
 TARGET_NAIVE = {"loguru.log": 1.5, "postgres.log": 2.0, "compose.log": 2.0, "mix": 2.0}
@@ -145,6 +146,7 @@ def commands(tool: str, paths: list[str], logscan: list[str], grep_pattern: str,
         "naive": [sys.executable, "benchmarks/naive.py", *paths],
         "events": [*logscan, "events", *paths, "--output", "count"],
         "scan": [*logscan, "scan", *paths, "--format", "json", "-o", "/dev/null"],
+        "exhaustive": [*logscan, "scan", *paths, "--format", "json", "-o", "/dev/null", "--exhaustive"],
         "lnav": ["lnav", "-n", "-c", f";SELECT count(*) FROM all_logs WHERE log_body REGEXP '{LNAV_REGEX}'", *paths],
     }[tool]
 
