@@ -26,11 +26,23 @@ user's signature widens the screen by itself):
 * a keyword-less signature that none of the above covers adds its own
   pattern; one without a pattern or a covering condition turns the screen off.
 
-Kept too, so that what later stages build is the same: records that name a
-request ID a candidate named (the other records of the requests it
-touches; the IDs are remembered, bounded, for later batches), and records
-with a duration and a path (the per-route latency the report shows beside a
-slow incident is built from every such record).
+Kept too, so that what later stages build is the same:
+
+* records that name a request ID a candidate named (the other records of the
+  requests it touches; the IDs are remembered, bounded, for later batches);
+* records with a duration and a path (the per-route latency the report shows
+  beside a slow incident is built from every such record);
+* the records of the requests the correlate stage may tie a kept record
+  without an ID to (`requests_to_link`: an access line's request by its end,
+  an error's nearest requests that never logged a status, a database record's
+  requests in flight), weighed only as far as the correlate stage weighs them.
+
+The pipeline holds the dropped records that name a request for as long as the
+trace table keeps an unmarked request (its `lookback`), and revives them,
+fully parsed and before the batch's own records, when a later kept record
+names their request or may be tied to it: so a request cut by a batch edge, a
+service printed after another, or a second input whose times start over gives
+the same traces either way.
 
 Formats whose event text is not the record as written (JSON and CSV ones
 decode or re-render it) or whose parser reads fields the screen does not
