@@ -17,6 +17,11 @@ from pathlib import Path
 import polars as pl
 
 
+def read(path: Path, encoding: str) -> pl.Series:
+    return pl.read_csv(path, has_header=False, separator="\x1f", quote_char=None, comment_prefix=None,
+                       new_columns=["line"], schema={"line": pl.String}, encoding=encoding).get_column("line")  # type: ignore[arg-type]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pattern-file", type=Path, required=True)
@@ -25,8 +30,10 @@ def main() -> None:
     pattern = args.pattern_file.read_text()
     lines = matched = 0
     for path in args.files:
-        text = pl.read_csv(path, has_header=False, separator="\x1f", quote_char=None, comment_prefix=None,
-                           new_columns=["line"], schema={"line": pl.String}, encoding="utf8-lossy").get_column("line")
+        try:  # strict UTF-8 first, as logscan's own fast path reads clean input
+            text = read(path, "utf8")
+        except pl.exceptions.ComputeError:
+            text = read(path, "utf8-lossy")
         lines += len(text)
         matched += int(text.str.contains(pattern).sum())
     print(f"lines={lines} matched={matched}")
