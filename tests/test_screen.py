@@ -177,3 +177,12 @@ def test_the_records_of_a_candidates_request_are_kept_in_later_batches_too():
     first = screen.keep(_records("x | ERROR | app:f:1 - boom | req_id=abc123", "x | INFO | app:f:1 - hi | req_id=zzz999"), formats)
     assert first.to_list() == [True, False]
     assert screen.keep(_records("x | INFO | app:f:1 - done | req_id=abc123"), formats).all()
+
+
+def test_a_keywordless_pattern_signature_adds_its_pattern(tmp_path):
+    from analyzer.ingest.formats import FORMATS
+
+    screen = _screen(tmp_path, 'pattern = "(?P<what>zork|grue) (?P<verb>happened)"')
+    assert screen.enabled and screen.patterns
+    kept = screen.keep(_records("a grue happened", "all quiet"), (FORMATS[-1],))
+    assert kept.to_list() == [True, False]

@@ -142,7 +142,7 @@ class Screen:
             if sig.pattern is None:
                 self.enabled = False  # it selects by a field the screen cannot see: every record may matter
                 continue
-            self.patterns.append(regex.sub(r"\(\?P<\w+>", "(?:", sig.pattern))
+            self.patterns.append(sig.pattern)  # a pass of its own: its named groups clash with no other pattern
         parts = [*(_escape(kw) for kw in keywords), LEVEL, STATUS, TRACEBACK]
         self.pattern = "|".join(f"(?:{p})" for p in parts)
         self.touched: OrderedDict[str, None] = OrderedDict()  # request IDs candidates named, newest last
