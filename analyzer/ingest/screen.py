@@ -62,7 +62,7 @@ import regex
 
 from analyzer.analysis.correlate import CANDIDATES_PER_RECORD, LinkWindow
 from analyzer.ingest.formats.base import Format
-from analyzer.ingest.formats.common import DURATION_PATTERN, durations_ms, request_ids
+from analyzer.ingest.formats.common import DURATION_PATTERN, durations_ms, on_rows, request_ids
 
 if TYPE_CHECKING:
     from analyzer.analysis.signatures import Signature, SignatureSet
@@ -90,6 +90,8 @@ TRACEBACK: Final = r"Traceback \(most recent call last\):"
 DURATION_WORDS: Final = (
     r"[Dd]uration|DURATION|[Ee]lapsed|ELAPSED|[Tt]ook|TOOK|[Ll]atency|LATENCY|_time|time_|_TIME|TIME_|_taken|_TAKEN"
 )
+#: What every request ID key (analyzer.ingest.formats.common.REQUEST_ID_PATTERN) holds, case aside.
+_ID_WORDS: Final = r"(?i)req|correlation"
 _LEVELS_ABOVE: Final = frozenset({"warning", "error", "critical"})
 MAX_REMEMBERED_IDS: Final = 100_000
 
@@ -163,7 +165,9 @@ class Screen:
             slow, with_path = self._timed(text, timed)
             candidate = candidate | slow
         head = records.get_column("head")
-        ids = request_ids(head)  # one pass: the request each record names (its text's own; the JSON formats are kept)
+        # the request each record names (its text's own; the JSON formats are kept), read where a key may be
+        named = head.str.contains(_ID_WORDS).fill_null(False)
+        ids = request_ids(head) if named.all() else on_rows(named, request_ids(head.filter(named)), None)
         self.remember(ids.filter(candidate).drop_nulls().unique().to_list())
         keep = candidate | with_path
         unscreened = [code for code, fmt in enumerate(formats) if fmt.name in UNSCREENED]
