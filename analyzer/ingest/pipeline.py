@@ -10,8 +10,13 @@ set unless `--exhaustive`), each batch of records is screened before it is
 parsed: the records that can matter are normalized fully and yielded; the
 others are parsed only as far as the summary needs (format, service, time,
 unparsed records) and take part in time inference and the tally, in line
-order with the rest, so nothing is counted differently; they are never
-yielded. `events` and the Dask shards that want every record pass no screen.
+order with the rest, so nothing is counted differently. They are not
+yielded, unless a later kept record names their request or may be tied to it:
+the records that name a request are held for as long as the trace table keeps
+one (`lookback`) and then revived, fully parsed, ahead of that batch's own
+(analyzer.ingest.screen says which). `tail`, `scan --exhaustive`, `events` and
+anything else that wants every record pass no screen; Dask shards get the same
+two tiers by passing one.
 
 `run` overlaps two chunks: while one thread parses the records of a chunk
 (parsing needs no state, and Polars releases the GIL while it works), the
