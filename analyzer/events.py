@@ -15,22 +15,20 @@ import polars as pl
 #: Canonical level names, lowest first. Parsers map their own names onto these.
 LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 
-#: Format names as they appear in the ``format`` column and in ``--format``.
-FORMAT_NAMES: Final = (
-    "uvicorn",
-    "gunicorn",
-    "gunicorn_access",
-    "loguru",
-    "loguru_json",
-    "python",
-    "postgres",
-    "postgres_csv",
-    "postgres_json",
-    "json",
-    "logfmt",
-    "plain",
-    "compose",
-)
+#: Incident severities, lowest first: the one order every module, flag and config check uses
+#: (`analyzer.analysis.ranking`, signature validation, `--min-severity`/`--fail-on`, `min_severity`/`fail_on`).
+SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
+
+
+def __getattr__(name: str) -> object:
+    """`FORMAT_NAMES`: the values of the ``format`` column, derived from the formats package
+    (analyzer.ingest.formats.FORMAT_NAMES), which imports this module, hence the lazy lookup."""
+    if name == "FORMAT_NAMES":
+        from analyzer.ingest.formats import FORMAT_NAMES
+
+        return FORMAT_NAMES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 UTC_TS: Final = pl.Datetime("us", "UTC")
 

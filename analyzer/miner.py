@@ -8,9 +8,10 @@ known signature are grouped by it (issue 11).
 
 How (column-wise and batch-wise, after Brain, Yu et al. 2023; no per-line Python):
 
-1. Key. One regex pass per line turns every digit run into "0". The masks below treat all
-   digits alike, so lines with one key get one template: everything else runs once per
-   distinct key (a few thousand keys for millions of lines), weighted by its line count.
+1. Key. One regex pass per line (in a large batch, per distinct line: verbatim repeats, found
+   by their hash, pass once) turns every digit run into "0". The masks below treat all digits alike, so lines
+   with one key get one template: everything else runs once per distinct key (a few thousand
+   keys for millions of lines), weighted by its line count.
 2. Mask. Squeeze whitespace, then replace with ``<*>``: dates (month/day names next to
    numbers), quantities with a unit (``5 ms``, ``3.5 KB``), paths and URLs, and any word
    holding a digit (keeping a ``key=`` prefix and closing brackets). A digit marks a value.
@@ -20,9 +21,12 @@ How (column-wise and batch-wise, after Brain, Yu et al. 2023; no per-line Python
    positions. Messages with the same word count and root form a group (no similarity
    threshold, no dependence on arrival order).
 4. Split. In a group a position with one value is constant. A position with 2..``split_max``
-   values and no ``<*>`` tells events apart that share a root: the group splits on the position
-   with the fewest values and the rule applies again to each part. A position with more values
-   (or ``<*>`` among them) is variable and becomes ``<*>`` (``key=<*>`` when all share a key).
+   values and no ``<*>`` tells events apart that share a root: the group splits on it and the
+   rule applies again to each part. A part never has more values at a position than its group,
+   so such a position stays a split position (or turns constant) in every part: the final parts
+   do not depend on the order of the splits, and a round splits on all of them at once. A
+   position with more values (or ``<*>`` among them) is variable and becomes ``<*>``
+   (``key=<*>`` when all share a key).
 5. Online. The known templates of the same word counts re-enter each batch that brings new
    keys, as pseudo-messages weighted by their counts; a ``<*>`` in them keeps a position
    variable, so templates only generalize. A template covered word for word by a more general
@@ -48,8 +52,14 @@ and only the first ``MAX_CHARS`` characters of a message count; a batch itself i
 Limits: an event whose variable part changes the number of words (free text with spaces) gets
 one template per word count; a variable with at most ``split_max`` distinct values seen so far
 stays split (e.g. three user names); constant words holding digits (``ssh2``) become ``<*>``;
-keys are Polars hashes of the normalized line (64-bit: collisions are possible in principle,
-and merge needs miners built with the same Polars version).
+keys are Polars hashes of the normalized line, and verbatim repeats are found by a Polars hash
+of the line (64-bit: collisions are possible in principle, and merge needs miners built with
+the same Polars version).
+
+Cost: a batch costs one digit-regex pass per distinct line plus a fixed number of Polars
+calls (about 80 on the 16k Loghub lines, a few more per round of splits) over its new keys,
+whatever their number. On small, diverse batches those fixed calls and the per-line regex
+dominate (see benchmarks/RESULTS.md, issue 11).
 """
 
 from __future__ import annotations
@@ -101,13 +111,29 @@ def normalize(messages: pl.Expr) -> pl.Expr:
     return messages.fill_null("").str.slice(0, MAX_CHARS).str.replace_all(r"[0-9]+", "0")
 
 
-def _keyed(lines: pl.DataFrame, part: int = 100_000) -> pl.DataFrame:
-    """Column k (normalized) and h (its hash), in parallel parts: the only per-line regex."""
+def _keyed(lines: pl.Series, part: int = 100_000, small: int = 50_000) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(h per line, (h, k, weight) per distinct key): k is the normalized line, h its hash.
+
+    In a large batch a line repeated verbatim (same hash as it is) is normalized once: the digit
+    regex is the only per-line regex and the dearest step of a batch. Finding the repeats costs
+    a few Polars calls, more than they save below ``small`` lines (about even at 16k Loghub
+    lines, 4x faster on 1M repeated ones). Distinct lines are normalized in parallel parts.
+    """
+    frame = lines.to_frame("k")
+    if frame.height <= small:
+        frame = frame.select(k=normalize(pl.col("k"))).with_columns(h=pl.col("k").hash())
+        return frame.select("h"), frame.group_by("h").agg(pl.col("k").first(), weight=pl.len().cast(pl.UInt64))
+    frame = frame.with_columns(r=pl.col("k").hash())
+    raw = frame.filter(pl.col("r").is_first_distinct())
     plans = [
-        lines.slice(i, part).lazy().select(k=normalize(pl.col("k"))).with_columns(h=pl.col("k").hash())
-        for i in range(0, max(lines.height, 1), part)
+        raw.slice(i, part).lazy().select("r", k=normalize(pl.col("k"))).with_columns(h=pl.col("k").hash())
+        for i in range(0, max(raw.height, 1), part)
     ]
-    return pl.concat(pl.collect_all(plans)) if len(plans) > 1 else plans[0].collect()
+    raw = pl.concat(pl.collect_all(plans)) if len(plans) > 1 else plans[0].collect()
+    per_line = frame.select("r").join(raw.select("r", "h"), on="r", how="left", maintain_order="left").select("h")
+    weight = per_line.group_by("h").agg(weight=pl.len().cast(pl.UInt64))
+    uniq = raw.group_by("h").agg(pl.col("k").first()).join(weight, on="h")
+    return per_line, uniq
 
 
 def mask(keys: pl.Expr) -> pl.Expr:
@@ -161,26 +187,33 @@ class TemplateMiner:
     def add(self, messages: pl.Series | list[str]) -> pl.DataFrame:
         """Mine one batch; one row per message (same order): template_id (u64), template."""
         self.clock += 1
-        keyed = _keyed(pl.Series("k", messages, dtype=pl.String).to_frame())
-        uniq = keyed.group_by("h").agg(pl.col("k").first(), weight=pl.len().cast(pl.UInt64))
-        hits = uniq.join(self._keys, on="h", how="inner")
-        if hits.height:
-            per = hits.group_by("template").agg(w=pl.col("weight").sum())
-            self._table = (
-                self._table.join(per, on="template", how="left")
-                .with_columns(
-                    count=pl.col("count") + pl.col("w").fill_null(0),
-                    last_seen=pl.when(pl.col("w").is_null()).then("last_seen").otherwise(self.clock),
+        per_line, uniq = _keyed(pl.Series("k", messages, dtype=pl.String))
+        fresh = uniq
+        if self._keys.height:
+            hits = uniq.join(self._keys, on="h", how="inner")
+            if hits.height:
+                per = hits.group_by("template").agg(w=pl.col("weight").sum())
+                self._table = (
+                    self._table.join(per, on="template", how="left")
+                    .with_columns(
+                        count=pl.col("count") + pl.col("w").fill_null(0),
+                        last_seen=pl.when(pl.col("w").is_null()).then("last_seen").otherwise(self.clock),
+                    )
+                    .drop("w")
                 )
-                .drop("w")
-            )
-        fresh = uniq.join(self._keys, on="h", how="anti")
+                fresh = uniq.join(self._keys, on="h", how="anti")
         if fresh.height:
             self._learn(fresh)
-        keys = self._keys.join(self._table.select("template", "template_id"), on="template", how="left")
-        out = keyed.select("h").join(keys, on="h", how="left", maintain_order="left")
+        lookup = (
+            uniq.lazy()
+            .select("h")
+            .join(self._keys.lazy(), on="h", how="left")
+            .join(self._table.lazy().select("template", "template_id"), on="template", how="left")
+            .select("h", "template_id", "template")
+        )
+        out = per_line.lazy().join(lookup, on="h", how="left", maintain_order="left").drop("h").collect()
         self._evict()
-        return out.select("template_id", "template")
+        return out
 
     def merge(self, other: TemplateMiner) -> TemplateMiner:
         """A new miner holding the templates of both (union, then fold subsumed ones)."""
@@ -213,27 +246,35 @@ class TemplateMiner:
         """Mine keys never seen (h, k, weight) together with the known templates of their lengths."""
         shapes = fresh.with_columns(m=mask(pl.col("k")))
         words = pl.col("m").str.count_matches(" ", literal=True)
-        lengths = shapes.select(n=words).unique()["n"].implode()
-        known = self._table.select("template", m=pl.col("template"), weight="count", last_seen="last_seen")
-        known = known.filter(words.is_in(lengths))
-        rows = pl.concat(
-            [shapes.select("m", "weight", last_seen=pl.lit(self.clock, pl.Int64)), known.drop("template")]
-        ).group_by("m").agg(pl.col("weight").sum(), pl.col("last_seen").max())
+        rows = shapes.select("m", "weight", last_seen=pl.lit(self.clock, pl.Int64))
+        known = self._table.clear().select("template")
+        if self._table.height:
+            lengths = shapes.select(n=words).unique()["n"].implode()
+            known = self._table.select("template", m=pl.col("template"), weight="count", last_seen="last_seen")
+            known = known.filter(words.is_in(lengths))
+            rows = pl.concat([rows, known.drop("template")])
+        rows = rows.group_by("m").agg(pl.col("weight").sum(), pl.col("last_seen").max())
         mined = self._mine(rows.select("m", "weight")).join(rows, on="m")  # m, template, weight, last_seen
         seen = mined.group_by("template").agg(count=pl.col("weight").sum(), last_seen=pl.col("last_seen").max())
-        rest = self._table.join(known.select("template"), on="template", how="anti")
-        new = seen.with_columns(template_id=pl.lit(None, pl.UInt64))
-        table, fold = _fold(pl.concat([rest, new], how="diagonal"))
-        # Known templates that generalized in this batch (from -> to), then folded ones.
-        moved = mined.filter(pl.col("m") != pl.col("template")).select(
-            pl.col("m").alias("from"), pl.col("template").alias("to")
+        # The table is folded already and the templates outside these lengths cannot cover or be
+        # covered by the new ones (a cover has the same length): fold the new ones only.
+        new, fold = _fold(seen.with_columns(template_id=pl.lit(None, pl.UInt64)).select(list(_TABLE)))
+        # Known templates that generalized in this batch (from -> to), then folded ones, in one map.
+        moved = _then(
+            mined.filter(pl.col("m") != pl.col("template")).select(
+                pl.col("m").alias("from"), pl.col("template").alias("to")
+            ),
+            fold,
         )
-        old_keys = _remap(_remap(self._keys, moved), fold)
         new_keys = _remap(shapes.join(mined.select("m", "template"), on="m").select("h", "template"), fold)
-        self._keys = pl.concat([old_keys, new_keys])
-        old = self._table.select(alias="template_id", template="template", was="template")
-        changed = _remap(_remap(old, moved), fold).filter(pl.col("template") != pl.col("was")).drop("was")
-        self._aliases = pl.concat([_remap(_remap(self._aliases, moved), fold), changed]).unique("alias", keep="last")
+        self._keys = pl.concat([_remap(self._keys, moved), new_keys])
+        table = new
+        if self._table.height:
+            rest = self._table.join(known.select("template"), on="template", how="anti")
+            table = pl.concat([rest, new])
+            old = self._table.select(alias="template_id", template="template", was="template")
+            changed = _remap(old, moved).filter(pl.col("template") != pl.col("was")).drop("was")
+            self._aliases = pl.concat([_remap(self._aliases, moved), changed]).unique("alias", keep="last")
         missing = table.filter(pl.col("template_id").is_null())
         ids = missing.select("template", new_id=_text_id(missing["template"]))
         self._table = (
@@ -243,76 +284,84 @@ class TemplateMiner:
         )
 
     def _evict(self) -> None:
-        table = self._table
-        if table.height > self.max_templates:
-            table = table.sort(["last_seen", "count", "template"], descending=[True, True, False])
-            table = table.head(self.max_templates)
-        self._table = table
-        keys = self._keys.join(table.select("template"), on="template", how="semi", maintain_order="left")
-        self._keys = keys.tail(self.max_keys)
-        aliases = self._aliases.join(table.select("template"), on="template", how="semi", maintain_order="left")
-        self._aliases = aliases.tail(self.max_keys)
+        """Cap the table, then the key cache and aliases. Keys and aliases always name templates of
+        the table (learning and merging remap them), so only an eviction leaves some to drop."""
+        if self._table.height > self.max_templates:
+            table = self._table.sort(["last_seen", "count", "template"], descending=[True, True, False])
+            self._table = table.head(self.max_templates)
+            kept = self._table.select("template")
+            self._keys = self._keys.join(kept, on="template", how="semi", maintain_order="left")
+            self._aliases = self._aliases.join(kept, on="template", how="semi", maintain_order="left")
+        if self._keys.height > self.max_keys:
+            self._keys = self._keys.tail(self.max_keys)
+        if self._aliases.height > self.max_keys:
+            self._aliases = self._aliases.tail(self.max_keys)
 
     def _mine(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """rows (m: masked text, weight) -> m, template."""
+        """rows (m: masked text, weight) -> m, template.
+
+        Every aggregation below is a plain one (len, sum, first, n_unique, any, min, max) over
+        columns computed up front: Polars runs those over all groups at once, where a composite
+        expression inside an aggregation would be evaluated group by group.
+        """
+        n = pl.col("tok").list.len()
         words = (
-            rows.lazy()
-            .with_row_index("r")
+            rows.with_row_index("r")
             .select("r", "weight", tok=pl.col("m").str.split(" "))
-            .with_columns(n=pl.col("tok").list.len())
-            .explode("tok")
-            .with_columns(pos=pl.int_range(pl.len()).over("r"))
-            .with_columns(freq=pl.col("weight").sum().over("n", "pos", "tok"))
+            .with_columns(n=n, pos=pl.int_ranges(n))
+            .explode("tok", "pos")
+            .with_columns(th=pl.col("tok").hash(), wild=pl.col("tok").str.contains(WILD, literal=True))
+            .with_columns(freq=pl.col("weight").sum().over("n", "pos", "th"), pt=pl.struct("pos", "th").hash())
         )
         # Root: the words of the frequency shared by most (non-<*>) words of the row (ties: the
         # higher frequency); a row's group is its length and its root words at their positions.
-        cand = words.filter(pl.col("tok") != WILD)
-        best = (
-            cand.group_by("r", "freq")
-            .agg(k=pl.len())
-            .group_by("r")
-            .agg(pl.col("freq").sort_by("k", "freq").last())
-        )
         root = (
-            cand.join(best, on=["r", "freq"])
-            .group_by("r")
-            .agg(key=pl.struct("pos", "tok").hash().bitwise_xor())
+            words.filter(pl.col("tok") != WILD)
+            .group_by("r", "freq")
+            .agg(k=pl.len(), key=pl.col("pt").bitwise_xor())
+            .filter(pl.col("k") == pl.col("k").max().over("r"))
+            .filter(pl.col("freq") == pl.col("freq").max().over("r"))
+            .select("r", "key")
         )
-        words = (
-            words.join(root, on="r", how="left")
-            .select("r", "pos", "tok", g=pl.struct("n", pl.col("key").fill_null(0)).hash())
-            .collect()
+        words = words.join(root, on="r", how="left").select(
+            "r", "pos", "tok", "th", "pt", "wild",
+            key=pl.col("tok").str.extract(rf"^({_KEY})"),
+            g=pl.struct("n", pl.col("key").fill_null(0)).hash(),
         )
-        # Split: on the position with the fewest values (2..split_max, none <*>), until none is left.
+        # Split: on the positions with 2..split_max values (none <*>), until none is left. Such a
+        # position keeps at most split_max values in any part, so the parts are the same whatever
+        # the order of the splits: all of a group's split positions are taken at once.
         while True:
-            split = (
-                words.lazy()
-                .group_by("g", "pos")
-                .agg(nd=pl.col("tok").n_unique(), wild=pl.col("tok").str.contains(WILD, literal=True).any())
-                .filter((pl.col("nd") >= 2) & (pl.col("nd") <= self.split_max) & ~pl.col("wild"))
-                .group_by("g")
-                .agg(pl.col("pos").sort_by("nd", "pos").first())
-                .collect()
+            stats = words.group_by("g", "pos").agg(
+                nd=pl.col("th").n_unique(),
+                wild=pl.col("wild").any(),
+                tok=pl.col("tok").first(),
+                nk=pl.col("key").n_unique(),
+                key=pl.col("key").first(),
             )
+            split = stats.filter((pl.col("nd") >= 2) & (pl.col("nd") <= self.split_max) & ~pl.col("wild"))
             if split.height == 0:
                 break
-            sub = words.join(split, on=["g", "pos"]).select("r", g2=pl.struct("g", "tok").hash())
-            words = words.join(sub, on="r", how="left").select("r", "pos", "tok", g=pl.coalesce("g2", "g"))
+            sub = words.join(split.select("g", "pos"), on=["g", "pos"]).group_by("r").agg(s=pl.col("pt").bitwise_xor())
+            words = words.join(sub, on="r", how="left").with_columns(
+                g=pl.when(pl.col("s").is_null()).then("g").otherwise(pl.struct("g", "s").hash())
+            ).drop("s")
         # Template: constant words kept, others <*> (keeping a key= / key: prefix all values share).
-        key = pl.col("tok").str.extract(rf"^({_KEY})")
-        word = (
-            pl.when(pl.col("tok").n_unique() == 1)
-            .then(pl.col("tok").first())
-            .otherwise(pl.concat_str(pl.when(key.n_unique() == 1).then(key.first()).fill_null(""), pl.lit(WILD)))
-        )
         tmpl = (
-            words.lazy()
-            .group_by("g", "pos")
-            .agg(word=word)
-            .group_by("g")
-            .agg(template=pl.col("word").sort_by("pos").str.join(" "))
+            stats.lazy()
+            .select(
+                "g",
+                "pos",
+                word=pl.when(pl.col("nd") == 1)
+                .then("tok")
+                .otherwise(pl.concat_str(pl.when(pl.col("nk") == 1).then("key").fill_null(""), pl.lit(WILD))),
+            )
+            .sort("g", "pos")
+            .group_by("g", maintain_order=True)
+            .agg("word")
+            .select("g", template=pl.col("word").list.join(" "))
         )
-        r2g = words.lazy().group_by("r").agg(pl.col("g").first())
+        r2g = words.lazy().filter(pl.col("pos") == 0).select("r", "g")  # every row has a first word
         out = rows.lazy().with_row_index("r").join(r2g, on="r", how="left").join(tmpl, on="g", how="left")
         return out.select("m", template=pl.col("template").fill_null(pl.col("m"))).collect()
 
@@ -324,41 +373,59 @@ def _remap(frame: pl.DataFrame, mapping: pl.DataFrame) -> pl.DataFrame:
     ).drop("to")
 
 
+def _then(first: pl.DataFrame, second: pl.DataFrame) -> pl.DataFrame:
+    """One mapping (from -> to) doing first, then second: _remap(_remap(x, first), second)."""
+    if second.height == 0:
+        return first
+    both = _remap(first.rename({"to": "template"}), second).rename({"template": "to"})
+    return pl.concat([both, second.join(first, on="from", how="anti")])
+
+
 def _fold(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Fold each template covered word for word by a more general one into it.
 
-    table: template_id, template, count, last_seen. Returns (folded table, mapping from -> to).
-    A template covers another of the same length when each of its words is <*> or equal.
+    table: template_id, template, count, last_seen, one row per template. Returns (folded table,
+    mapping from -> to). A template covers another of the same length when each of its words is
+    <*> or equal. Templates are numbered (t) and words hashed (th) for the joins.
     """
-    merge = (pl.col("count").sum(), pl.col("last_seen").max())
-    ids = table.select("template", "template_id").drop_nulls().unique("template")
-    table = table.group_by("template").agg(*merge).join(ids, on="template", how="left")
-    toks = table.select("template", tok=pl.col("template").str.split(" ")).with_columns(n=pl.col("tok").list.len())
-    toks = toks.explode("tok").with_columns(pos=pl.int_range(pl.len()).over("template"))
+    none = pl.DataFrame(schema={"from": pl.String, "to": pl.String})
+    names = table.select("template").with_row_index("t")
+    n = pl.col("tok").list.len()
+    toks = (
+        names.select("t", tok=pl.col("template").str.split(" "))
+        .with_columns(n=n, pos=pl.int_ranges(n))
+        .explode("tok", "pos")
+        .select("t", "n", "pos", th=pl.col("tok").hash(), w=pl.col("tok") == WILD)
+    )
     general = (
-        toks.group_by("template")
-        .agg(const=(pl.col("tok") != WILD).sum(), wild=(pl.col("tok") == WILD).sum())
-        .filter((pl.col("wild") > 0) & (pl.col("const") > 0))
+        toks.group_by("t")
+        .agg(wild=pl.col("w").sum(), n=pl.len())
+        .filter((pl.col("wild") > 0) & (pl.col("wild") < pl.col("n")))
+        .select(g="t", const=pl.col("n") - pl.col("wild"), wild="wild")
     )
     if general.height == 0:
-        return table.select(list(_TABLE)), pl.DataFrame(schema={"from": pl.String, "to": pl.String})
-    gconst = toks.join(general.select("template"), on="template").filter(pl.col("tok") != WILD)
+        return table.select(list(_TABLE)), none
+    gconst = toks.filter(~pl.col("w")).join(general.select(t="g"), on="t").select("n", "pos", "th", g="t")
     pairs = (
-        toks.join(gconst, on=["n", "pos", "tok"], suffix="_g")
-        .filter(pl.col("template") != pl.col("template_g"))
-        .group_by("template", "template_g")
+        toks.select("t", "n", "pos", "th")
+        .join(gconst, on=["n", "pos", "th"])
+        .filter(pl.col("t") != pl.col("g"))
+        .group_by("t", "g")
         .agg(hits=pl.len())
-        .join(general.select(pl.col("template").alias("template_g"), "const", "wild"), on="template_g")
+        .join(general, on="g")
         .filter(pl.col("hits") == pl.col("const"))
     )
     # Subsumption is transitive: fold into maximal templates only (the most general, then by text).
-    pairs = pairs.filter(~pl.col("template_g").is_in(pairs["template"].implode()))
+    pairs = pairs.join(pairs.select(g="t").unique(), on="g", how="anti")
+    if pairs.height == 0:
+        return table.select(list(_TABLE)), none
     mapping = (
-        pairs.sort(["template", "wild", "template_g"], descending=[False, True, False])
-        .unique("template", keep="first")
-        .select(pl.col("template").alias("from"), pl.col("template_g").alias("to"))
+        pairs.join(names.rename({"t": "g", "template": "to"}), on="g")
+        .join(names.rename({"template": "from"}), on="t")
+        .sort(["from", "wild", "to"], descending=[False, True, False])
+        .unique("from", keep="first")
+        .select("from", "to")
     )
-    if mapping.height == 0:
-        return table.select(list(_TABLE)), mapping
-    folded = _remap(table, mapping).group_by("template").agg(*merge).join(ids, on="template", how="left")
-    return folded.select(list(_TABLE)), mapping
+    ids = table.select("template", "template_id").drop_nulls()
+    folded = _remap(table, mapping).group_by("template").agg(pl.col("count").sum(), pl.col("last_seen").max())
+    return folded.join(ids, on="template", how="left").select(list(_TABLE)), mapping

@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable)
     args = ap.parse_args()
     python = os.path.abspath(args.python) if os.sep in args.python else args.python  # the commands run elsewhere
-    commands = {f: ["events", str(args.data / f), "--output", "count"] for f in args.files}
+    commands = {f: ["events", str(args.data / f), "--format", "count"] for f in args.files}
     if "compose.log" in args.files:
         commands["scan compose.log"] = ["scan", str(args.data / "compose.log"), "--format", "json", "-o", "/dev/null"]
     wall: dict[tuple[str, str], float] = {}

@@ -6,7 +6,7 @@ invocation and on the same warm page cache:
 - ``grep``:   ``grep -c PATTERN FILE`` (default pattern ``''``: counts lines, the
               floor cost of reading and splitting lines),
 - ``naive``:  ``python benchmarks/naive.py FILE`` (one compiled regex per format),
-- ``events``: ``logscan events FILE --output count`` (full normalization),
+- ``events``: ``logscan events FILE --format count`` (full normalization),
 - ``scan``:   ``logscan scan FILE --format json -o /dev/null`` (end to end),
 - ``exhaustive``: the same with ``--exhaustive`` (every record normalized: the path before issue 12),
 - ``floor``:  ``python benchmarks/floor.py`` (a bare Polars read plus one regex pass of
@@ -144,7 +144,7 @@ def commands(tool: str, paths: list[str], logscan: list[str], grep_pattern: str,
         "grep": ["grep", "-c", grep_pattern, *paths],
         "floor": [sys.executable, "benchmarks/floor.py", "--pattern-file", pattern_file, *paths],
         "naive": [sys.executable, "benchmarks/naive.py", *paths],
-        "events": [*logscan, "events", *paths, "--output", "count"],
+        "events": [*logscan, "events", *paths, "--format", "count"],
         "scan": [*logscan, "scan", *paths, "--format", "json", "-o", "/dev/null"],
         "exhaustive": [*logscan, "scan", *paths, "--format", "json", "-o", "/dev/null", "--exhaustive"],
         "lnav": ["lnav", "-n", "-c", f";SELECT count(*) FROM all_logs WHERE log_body REGEXP '{LNAV_REGEX}'", *paths],

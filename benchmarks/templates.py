@@ -2,24 +2,31 @@
 
 Grouping accuracy (GA) on Loghub-2k: a message is correct when the set of messages given its
 template is exactly the set of messages with its true EventId; GA = correct / 2,000 per dataset.
-Speed: lines/s of both miners on the same lines, in the same run, best of ``--repeat``:
+Speed: lines/s of both miners on the same lines, in the same run, best of ``--repeat`` (wall
+time, and the process's CPU time, which counts every thread: Polars may use several cores, Drain3
+uses one; on a shared machine the CPU figure is the steadier one):
 
-- the 16,000 Loghub lines (the 8 datasets in a row, one miner);
+- each dataset's 2,000 lines on their own (a fresh miner each), and the 16,000 Loghub lines (the
+  8 datasets in a row, one miner);
 - two large sets of ``--big`` lines: the Loghub lines repeated as they are ("copies"), and
   repeated with the digits of each copy replaced by seeded random ones ("varied numbers"; Drain3
   keeps creating clusters on these and slows down as it goes).
 
 Drain3 runs with its defaults (``TemplateMiner()``, ``add_log_message`` per line); logscan's
 miner gets the same lines as one Polars Series, in one batch or in ``--batch`` sized batches.
+Each timed run builds a new miner and returns an id for every line (logscan: ``template_id`` as
+``add`` returns it, final for its batch; Drain3: ``cluster_id``), so it covers tokenizing,
+masking, mining and the per-line lookup. Both get one untimed warm-up on 1,000 of the lines.
 
     python benchmarks/templates.py --loghub /work/shared/data/loghub-2k [--big 1000000] [--repeat 3]
-                                   [--batch 100000] [--no-drain-big] [--sweep] [--online]
+                                   [--batch 100000] [--no-drain-big] [--big-repeat N] [--sweep] [--online]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import sys
 import time
@@ -77,13 +84,19 @@ def drain(lines: list[str]) -> pl.Series:
     return pl.Series([miner.add_log_message(line)["cluster_id"] for line in lines])
 
 
-def best_time(run: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
+def best_time(run: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Best wall seconds and best CPU seconds (all threads of this process) of ``repeat`` runs."""
+    wall = cpu = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run()
-        best = min(best, time.perf_counter() - start)
-    return best
+        wall = min(wall, time.perf_counter() - start)
+        cpu = min(cpu, time.process_time() - start_cpu)
+    return wall, cpu
+
+
+def load() -> str:
+    return "load average %.1f / %.1f / %.1f (1/5/15 min)" % os.getloadavg()
 
 
 def big_set(lines: pl.Series, n: int, seed: int = 1) -> pl.Series:
@@ -108,6 +121,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100_000, help="batch size of the batched large-set run")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-drain-big", action="store_true", help="skip Drain3 on the large set (slow)")
+    ap.add_argument("--big-repeat", type=int, default=None, help="runs per miner on the large sets (default: --repeat)")
     ap.add_argument("--sweep", action="store_true", help="GA for split_max 2..5 on the tune/check halves")
     ap.add_argument("--online", action="store_true", help="GA of small batches (as returned, resolved) and merged shards")
     args = ap.parse_args()
@@ -150,8 +164,18 @@ def main() -> None:
             ga = {n: grouping_accuracy(ours(d["Content"], split_max=split_max), d["EventId"]) for n, d in data.items()}
             print(f"| {split_max} | {sum(ga[n] for n in TUNE) / 4:.4f} | {sum(ga[n] for n in CHECK) / 4:.4f} |")
 
-    print("\n| lines | miner | seconds (best of %d) | lines/s | ratio |" % args.repeat)
-    print("|---|---|--:|--:|--:|")
+    print(f"\nSpeed per dataset (2,000 lines each, best of {args.repeat}; {load()}):\n")
+    print("| dataset | logscan s | Drain3 s | ratio | logscan CPU s | Drain3 CPU s | CPU ratio |")
+    print("|---|--:|--:|--:|--:|--:|--:|")
+    for name, df in data.items():
+        lines, as_list = df["Content"], df["Content"].to_list()
+        ours(lines.head(1000)), drain(as_list[:1000])  # warm-up
+        (w1, c1), (w2, c2) = best_time(lambda: ours(lines), args.repeat), best_time(lambda: drain(as_list), args.repeat)
+        print(f"| {name} | {w1:.4f} | {w2:.4f} | {w2 / w1:.1f}x | {c1:.4f} | {c2:.4f} | {c2 / c1:.1f}x |")
+
+    print(f"\n{load()}\n")
+    print("| lines | miner | runs | wall s (best) | lines/s | ratio | CPU s (best) | CPU ratio |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|")
     loghub = pl.concat([df["Content"] for df in data.values()])
     sets = [("16k loghub", loghub)]
     if args.big:
@@ -160,19 +184,21 @@ def main() -> None:
         sets.append((f"{args.big:,} varied numbers", big_set(loghub, args.big)))
     for label, lines in sets:
         as_list = lines.to_list()
-        ours(lines.head(1000))  # warm-up: regex compilation
+        repeat = args.repeat if len(lines) <= 100_000 else (args.big_repeat or args.repeat)
+        ours(lines.head(1000)), drain(as_list[:1000])  # warm-up: regex compilation, imports
         runs = {"logscan (1 batch)": lambda: ours(lines)}
         if len(lines) > args.batch:
             batches = -(-len(lines) // args.batch)
             runs[f"logscan ({args.batch:,}-line batches)"] = lambda: ours(lines, batches=batches)
         if not (args.no_drain_big and len(lines) > 100_000):
             runs["Drain3"] = lambda: drain(as_list)
-        secs = {name: best_time(run, args.repeat) for name, run in runs.items()}
+        secs = {name: best_time(run, repeat) for name, run in runs.items()}
         base = secs.get("Drain3")
-        for name, s in secs.items():
-            ratio = f"{base / s:.1f}x" if base else "n/a"
-            print(f"| {label} | {name} | {s:.3f} | {len(lines) / s:,.0f} | {ratio} |")
-
+        for name, (wall, cpu) in secs.items():
+            ratio = f"{base[0] / wall:.1f}x" if base else "n/a"
+            cpu_ratio = f"{base[1] / cpu:.1f}x" if base else "n/a"
+            print(f"| {label} | {name} | {repeat} | {wall:.3f} | {len(lines) / wall:,.0f} | {ratio} | {cpu:.3f} | {cpu_ratio} |")
+    print(f"\n{load()}")
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,7 @@ def test_invalid_utf8_replaced_and_counted(write, cli):
     events, diag = read_events(path)
     assert events.height == 3 and "\ufffd" in events.get_column("message")[1]
     assert diag.sources[str(path)].replaced_lines == 1
-    result = cli("events", str(path), "--output", "count")
+    result = cli("events", str(path), "--format", "count")
     assert result.exit_code == 0
     assert "1 line(s) with invalid UTF-8" in result.output and str(path) in result.output
 
@@ -37,7 +37,7 @@ def test_fifty_megabyte_line_is_cut_counted_and_neighbours_kept(write, cli):
     assert events.get_column("message").to_list()[0] == "before"
     assert events.get_column("message").to_list()[-1] == "after"
     assert diag.sources[str(path)].truncated_lines == 1
-    result = cli("events", str(path), "--output", "count")
+    result = cli("events", str(path), "--format", "count")
     assert result.exit_code == 0 and "over the line limit" in result.output
 
 
@@ -48,7 +48,7 @@ def test_truncated_gzip_keeps_what_was_read(write, cli):
     events, diag = read_events(path)
     assert 0 < diag.lines_read < 5000 and events.height == diag.lines_read
     assert any("truncated" in w for w in diag.warnings)
-    result = cli("events", str(path), "--output", "count")
+    result = cli("events", str(path), "--format", "count")
     assert result.exit_code == 0 and "damaged or truncated" in result.output
 
 
@@ -56,11 +56,11 @@ def test_empty_file(write, cli):
     path = write("empty.log", b"")
     events, diag = read_events(path)
     assert events.height == 0 and diag.lines_read == 0
-    assert cli("events", str(path), "--output", "count").exit_code == 0
+    assert cli("events", str(path), "--format", "count").exit_code == 0
 
 
 def test_missing_path_is_one_line_error(cli, tmp_path):
-    result = cli("events", str(tmp_path / "nope.log"), "--output", "count")
+    result = cli("events", str(tmp_path / "nope.log"), "--format", "count")
     assert result.exit_code == 2
     assert "no such file or folder" in result.output and "Traceback" not in result.output
 
@@ -71,7 +71,7 @@ def test_folder_with_unreadable_entries_still_reads_the_rest(write, cli, tmp_pat
     os.symlink(tmp_path / "gone.log", tmp_path / "logs" / "dangling.log")
     locked = write("logs/locked.log", "INFO:     c\n")
     locked.chmod(0)
-    result = cli("events", str(tmp_path / "logs"), "--output", "count")
+    result = cli("events", str(tmp_path / "logs"), "--format", "count")
     assert result.exit_code == 0
     assert "dangling.log: broken link; skipped" in result.output
     if os.geteuid() != 0:  # root reads mode-000 files; the link covers that case there

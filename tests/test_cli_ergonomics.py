@@ -195,7 +195,7 @@ def test_dash_reads_stdin_in_scan_events_and_tail(cli):
     scan = cli("scan", "-", "--format", "json", input=data)
     assert scan.exit_code == 0
     assert "too_many_connections" in {i["signature"] for i in json.loads(scan.stdout)["incidents"]}
-    events = cli("events", "-", "--output", "count", input=data)
+    events = cli("events", "-", "--format", "count", input=data)
     assert events.exit_code == 0 and "lines read" in events.stdout
     assert json.loads(scan.stdout)["summary"]["lines_read"] == data.count(b"\n")
     tail = cli("tail", "-", "--format", "jsonl", input=data)

@@ -143,7 +143,7 @@ def test_any_mutated_sample_lines_through_scan_and_events(cli, plain_env, tmp_pa
     assert text.exit_code == 0
     assert f"lines read {written:,} " in text.stdout
 
-    events = run(cli, "events", *paths, "--output", "jsonl")
+    events = run(cli, "events", *paths, "--format", "jsonl")
     assert events.exit_code == 0
     records = [orjson.loads(line) for line in events.stdout.splitlines()]
     assert len(records) == summary["records"]

@@ -42,19 +42,21 @@ def test_config_json_with_a_missing_signature_folder_exits_2(cli, plain_env, tmp
     assert result.exit_code == 2 and result.stdout == ""
 
 
-def test_quiet_hides_warnings_from_the_text_summary_but_not_errors(cli, plain_env, tmp_path):
+def test_quiet_hides_warnings_but_not_errors_and_both_stay_off_stdout(cli, plain_env, tmp_path):
     damaged = tmp_path / "damaged.log"
     damaged.write_bytes(b"2026-11-23 10:00:00.000 | ERROR    | app:f:1 - bad \xff\xfe byte\n")
     loud = cli("scan", str(damaged))
-    assert loud.exit_code == 0 and "warning:" in loud.stdout and "invalid UTF-8" in loud.stdout
+    assert loud.exit_code == 0 and "warning:" in loud.stderr and "invalid UTF-8" in loud.stderr
+    assert "warning:" not in loud.stdout  # the report's summary keeps the counts, stderr the warnings
     quiet = cli("scan", str(damaged), "-q")
     assert quiet.exit_code == 0 and "warning:" not in quiet.stdout + quiet.stderr
     assert "lines read" in quiet.stdout  # the summary itself is still printed
     missing = cli("scan", str(damaged), str(tmp_path / "nope.log"), "-q")
-    assert missing.exit_code == 2 and "error:" in missing.stdout + missing.stderr and "nope.log" in missing.stdout
+    assert missing.exit_code == 2 and "error:" in missing.stderr and "nope.log" in missing.stderr
+    assert "\nerror:" not in "\n" + missing.stdout and "nope.log" not in missing.stdout
     assert "warning:" not in missing.stdout + missing.stderr
 
 
 def test_quiet_help_says_what_it_hides(cli, plain_env):
     text = " ".join(cli("scan", "--help").stdout.replace("│", " ").split())
-    assert "no warnings, on stderr or in the text summary" in text and "errors still show" in text
+    assert "No progress bar and no warnings" in text and "errors still show" in text

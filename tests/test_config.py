@@ -265,7 +265,7 @@ def test_request_id_keys_make_a_custom_key_correlate(cli, project, lines, key, r
     log.write_text(lines)
 
     def ids(*args):
-        rows = [json.loads(line) for line in cli("events", str(log), "--output", "jsonl", *args).stdout.splitlines()]
+        rows = [json.loads(line) for line in cli("events", str(log), "--format", "jsonl", *args).stdout.splitlines()]
         return {row["request_id"] for row in rows}
 
     def unknown(report):

@@ -154,7 +154,7 @@ def test_compose_split_per_service_and_traceback_joined_across_interleaving(writ
     assert len(db) == 1 and db[0]["line_count"] == 3 and db[0]["format"] == "postgres"
     assert diag.lines_read == len(COMPOSE)
     # the same bytes on stdin give the same events
-    result = cli("events", "-", "--output", "count", input=text)
+    result = cli("events", "-", "--format", "count", input=text)
     assert result.exit_code == 0 and f"lines read {len(COMPOSE)}" in result.output
 
 

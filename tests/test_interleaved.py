@@ -101,3 +101,37 @@ def test_json_lines_anywhere_inside_the_traceback(tmp_path_factory, landed):
     assert tb.height == 1
     assert tb.row(0, named=True)["text"].splitlines() == TRACEBACK
     assert ev.filter(pl.col("format") == "json").height == len(landed) + 2
+
+
+def test_a_json_line_carrying_a_traceback_in_a_field_opens_nothing(tmp_path: Path):
+    """A JSON formatter writes the traceback escaped inside its `exception` field; the lines after that line
+    are records of their own, never the end of a traceback (found in the compose sample: the status line after
+    the worker's failed-job line, and the line after it, had vanished)."""
+    log = tmp_path / "worker.log"
+    log.write_text(
+        '{"event": "job failed", "level": "error", "exception": "Traceback (most recent call last):\\n'
+        '  File \\"/app/worker.py\\", line 9, in run\\nValueError: boom"}\n'
+        "worker-1 exited with code 0\n"
+        "one more plain line\n"
+    )
+    ev = events(log)
+    assert ev.select("line_no", "line_count").rows() == [(1, 1), (2, 1), (3, 1)]
+    assert ev.get_column("exc_type").to_list()[0] == "ValueError"
+    assert ev.get_column("text").to_list()[2] == "one more plain line"
+
+
+def test_lines_joined_after_a_json_record_stay_in_its_text(tmp_path: Path):
+    """stderr's traceback after stdout's JSON line (2>&1) joins that record; the JSON parser rebuilds the
+    text from the fields, and the traceback's lines are kept after it, not dropped."""
+    log = tmp_path / "merged.log"
+    log.write_text(
+        '{"message": "job failed", "level": "error"}\n'
+        "Traceback (most recent call last):\n"
+        '  File "/app/worker.py", line 9, in run\n'
+        "ValueError: boom\n"
+    )
+    ev = events(log)
+    assert ev.select("line_no", "line_count").rows() == [(1, 4)]
+    text = ev.get_column("text").item()
+    assert text.endswith('  File "/app/worker.py", line 9, in run\nValueError: boom')
+    assert ev.get_column("exc_type").item() == "ValueError"

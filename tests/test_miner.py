@@ -191,3 +191,66 @@ def test_any_strings_get_exactly_one_template_each(messages: list[str], batches:
         assert out.null_count().sum_horizontal().item() == 0 if part else True
         assert out.unique(["template_id", "template"]).height == out["template"].n_unique()
     assert miner.templates().height <= 20
+
+
+def test_a_split_can_make_another_position_splittable():
+    """A position with too many values in a group can have few enough in each part of a split:
+    the parts split again (here: 2 services, 4 and 3 colours; split_max 3)."""
+    alpha = [f"svc alpha op {c}" for c in ("red", "green", "blue", "black")]
+    beta = [f"svc beta op {c}" for c in ("cat", "dog", "cow")]
+    out = TemplateMiner(split_max=3).add(pl.Series(alpha + beta))["template"].to_list()
+    assert out == ["svc alpha op <*>"] * 4 + beta
+
+
+def test_verbatim_repeats_count_every_line():
+    lines = ["disk 3 full", "disk 3 full", "disk 7 full"] * 500 + ["cache cleared"] * 10
+    miner = TemplateMiner()
+    out = miner.add(pl.Series(lines))
+    assert out["template"].to_list() == ["disk <*> full"] * 1500 + ["cache cleared"] * 10
+    assert dict(miner.templates().select("template", "count").iter_rows()) == {
+        "disk <*> full": 1500,
+        "cache cleared": 10,
+    }
+    again = miner.add(pl.Series(["disk 3 full", "disk 9 full"]))
+    assert again["template"].to_list() == ["disk <*> full"] * 2
+    assert miner.templates().filter(pl.col("template") == "disk <*> full")["count"].item() == 1502
+
+
+WORDS = st.sampled_from(["svc", "alpha", "beta", "op", "red", "green", "blue", "cat", "id=7", "x1", "<*>", "done"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.lists(WORDS, min_size=1, max_size=6).map(" ".join), st.text(max_size=30)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_one_batch_does_not_depend_on_the_order_of_its_lines(messages: list[str], rnd):
+    """Grouping, splits (taken all at once in a round) and folds use no arrival order."""
+    shuffled = messages.copy()
+    rnd.shuffle(shuffled)
+    first = TemplateMiner().add(pl.Series(messages, dtype=pl.String))
+    second = TemplateMiner().add(pl.Series(shuffled, dtype=pl.String))
+    assert dict(zip(messages, first.iter_rows())) == dict(zip(shuffled, second.iter_rows()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(WORDS, st.text(max_size=20), st.just("disk 3 full")), max_size=60), st.integers(1, 3))
+def test_large_batch_key_path_matches_small_one(messages: list[str], copies: int):
+    """Large batches normalize each verbatim-repeated line once; small ones every line. Same result."""
+    import functools
+
+    import analyzer.miner as miner_module
+
+    lines = pl.Series(messages * copies, dtype=pl.String)
+    small = TemplateMiner().add(lines)
+    keyed = miner_module._keyed
+    try:
+        miner_module._keyed = functools.partial(keyed, small=0, part=7)  # dedupe path, several parts
+        large = TemplateMiner().add(lines)
+    finally:
+        miner_module._keyed = keyed
+    assert large.equals(small)

@@ -54,7 +54,7 @@ def test_docker_containers_folder_names_services():
 
 def test_compose_sample_on_stdin_joins_tracebacks_per_service(cli):
     data = (ROOT / "samples" / "compose" / "compose.log").read_bytes()
-    result = cli("events", "-", "--output", "jsonl", input=data)
+    result = cli("events", "-", "--format", "jsonl", input=data)
     assert result.exit_code == 0
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert {r["service"] for r in rows} >= {"api", "db", "migrate", "worker"}

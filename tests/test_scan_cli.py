@@ -16,16 +16,34 @@ def report(cli, *args):
     return json.loads(result.stdout)
 
 
-def test_text_report_shows_the_ranked_table_then_cause_fix_and_trace(cli, monkeypatch):
+def test_text_report_first_screen_then_the_rest(cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "220")
+    incidents = report(cli)["incidents"]
     result = cli("scan", COMPOSE)
     assert result.exit_code == 0
     out = result.stdout
-    assert "incidents, most important first" in out
-    assert "too_many_connections" in out and "caused by" in out
-    assert "fix 1" in out and "cause" in out
-    assert "request 2a71e6ad-90ff-4ce9-ba1c-d7fb94e895cd" in out  # the representative trace
+    assert f"{len(incidents)} incidents, most important first" in out
+    for inc in incidents[:5]:  # the top 5 in brief: what, why, where, the first fix
+        block = out[out.index(inc["title"]):]
+        assert block.index(inc["why"]) < block.index("where") < block.index(inc["fix"][0][:40])
+    assert f"the other {len(incidents) - 5}" in out  # the rest as a table
+    for inc in incidents[5:]:
+        assert inc["signature"] in out and not (inc["fix"] and inc["fix"][0][:40] in out)
+    assert "caused by" in out
     assert "lines read" in out  # the closing summary
+
+
+def test_top_and_all_choose_how_many_incidents_are_shown_in_full(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "220")
+    incidents = report(cli)["incidents"]
+    two = cli("scan", COMPOSE, "--top", "2").stdout
+    assert incidents[1]["fix"][0][:40] in two and incidents[2]["fix"][0][:40] not in two
+    assert f"the other {len(incidents) - 2}" in two
+    everything = cli("scan", COMPOSE, "--all").stdout
+    assert "incidents, most important first" in everything and f"the other {len(incidents) - 5}" not in everything
+    assert all(f"#{inc['rank']} {inc['severity']}  {inc['title']}" in everything for inc in incidents)  # in detail
+    assert everything.count("fix 1") == sum(1 for inc in incidents if inc["fix"])
+    assert "request 2a71e6ad-90ff-4ce9-ba1c-d7fb94e895cd" in everything  # with its representative trace
 
 
 def test_markdown_report(cli, tmp_path):

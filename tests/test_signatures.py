@@ -165,10 +165,10 @@ def test_user_folder_adds_signatures_and_overrides_builtins_by_id(tmp_path):
 
 
 def test_cli_list_shows_builtins_and_user_signatures(tmp_path):
-    result = run_cli("list", "--signatures", str(folder_with(tmp_path, GOOD)))
+    result = run_cli("list", "--signatures", str(folder_with(tmp_path, GOOD)), "--wide")
     assert result.exit_code == 0
     assert "missing_greenlet" in result.stdout and "acme_payment_failed" in result.stdout
-    assert "sqlalchemy.toml" in result.stdout
+    assert "sqlalchemy.toml" in result.stdout  # --wide: the file of each
     assert f"{len(BUILTIN) + 1} signature(s)" in result.stdout
 
 

@@ -31,7 +31,7 @@ def test_issue_reproduction_scan_tail_and_state_keep_the_record_and_say_why(cli,
     assert summary["unparsed_reasons"] == {"json: time out of range (1970 to 2199), left empty": 1}
     assert summary["time_range"] == [None, None]
 
-    events = cli("events", str(log), "--output", "jsonl")
+    events = cli("events", str(log), "--format", "jsonl")
     assert events.exit_code == 0
     (record,) = [orjson.loads(x) for x in events.stdout.splitlines()]
     assert record["message"] == "m" and record["ts"] is None and record["level"] == "error"

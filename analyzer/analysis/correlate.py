@@ -21,7 +21,10 @@ record carried, "none" when nothing fits, else how):
 * database records (PostgreSQL logs no request IDs): the request, of any
   service, that was in flight when the record was written (and, for a
   statement with a duration, for all of it), preferring a failed request for
-  an error and a request not yet linked;
+  an error, then one of the service its application name names (`%a`:
+  `app=ledger-web` serves `web`), then a request not yet linked; a record
+  timed in whole seconds (`%t`) may have been written at any moment of its
+  second;
 * records of other services without IDs (workers, jobs) stay unlinked: no
   evidence ties them to a request.
 """
@@ -233,7 +236,9 @@ def _requests(traces: pl.DataFrame) -> pl.DataFrame:
     return traces.filter(pl.col("end").is_not_null()).select(
         "request_id",
         pl.col("services").list.first().alias("req_service"),
-        pl.coalesce("start", "end").alias("start"),
+        # a request logged once, at its end, with its duration began that long before
+        pl.min_horizontal(pl.coalesce("start", "end"), pl.col("end") - pl.duration(microseconds=(pl.col("duration_ms") * 1000).cast(pl.Int64)))
+        .alias("start"),
         "end",
         _failed().alias("failed"),
         _unfinished().alias("unfinished"),
@@ -255,17 +260,30 @@ def _error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) 
     pairs = pairs.filter(
         pl.col("end").is_between(pl.col("ts") - window.error_before, pl.col("ts") + window.error_after)
     ).drop("_second")
-    return pairs.with_columns(pl.lit("error").alias("how"), (~pl.col("failed")).alias("mismatch"))
+    return pairs.with_columns(pl.lit("error").alias("how"), (~pl.col("failed")).cast(pl.Int8).alias("mismatch"))
 
 
-def _in_flight_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
-    """Database records x requests running for the whole time the record covers (an inequality join)."""
+def _in_flight_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow, told: pl.DataFrame) -> pl.DataFrame:
+    """Database records x requests running for the whole time the record covers (an inequality join).
+
+    `mismatch` ranks how well a request fits, worst first: the wrong kind (a failed request for a record
+    that is no error, or the other way round), no record of its own service telling the same failure
+    (`told`: request_id, signature), not the service the record's application name names."""
     pairs = orphans.join_where(
         reqs,
-        pl.col("start") <= pl.col("began") + window.in_flight,
+        pl.col("start") <= pl.col("began") + pl.col("precision") + window.in_flight,
         pl.col("end") >= pl.col("ts") - window.in_flight,
-    ).filter(pl.col("end") <= pl.col("ts") + window.max_request)
-    return pairs.with_columns(pl.lit("in_flight").alias("how"), (pl.col("failed") != pl.col("is_error")).alias("mismatch"))
+    ).filter(
+        pl.col("end") <= pl.col("ts") + window.max_request,
+        # a request that ran for all of a timed statement lasted at least as long (whatever second it was logged in)
+        pl.col("end") - pl.col("start") >= pl.col("ts") - pl.col("began") - window.in_flight,
+    )
+    pairs = pairs.join(told.with_columns(pl.lit(True).alias("same")), on=["request_id", "signature"], how="left")
+    # the application name a database record carries (`%a`, `app=ledger-web`) names the service it serves, when set
+    unnamed = ~pl.col("app").str.contains(pl.col("req_service"), literal=True).fill_null(False)
+    mismatch = ((pl.col("failed") != pl.col("is_error")).cast(pl.Int8) * 4 + (~pl.col("same").fill_null(False)).cast(pl.Int8) * 2
+                + unnamed.cast(pl.Int8))
+    return pairs.with_columns(pl.lit("in_flight").alias("how"), mismatch.alias("mismatch")).drop("same")
 
 
 def _best(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -304,8 +322,12 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
     )
     orphans = rows.filter(orphan).select(
         "_row", "ts", pl.col("service").cast(pl.String), pl.col("format").cast(pl.String),
+        pl.col("logger").cast(pl.String).alias("app"),
         (pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()).alias("is_error"),
         (pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0))).alias("began"),
+        # a time in whole seconds (PostgreSQL's %t) was written at some moment of that second
+        pl.when(pl.col("ts").dt.truncate("1s") == pl.col("ts")).then(pl.duration(seconds=1))
+        .otherwise(pl.duration(seconds=0)).alias("precision"),
     )
     if orphans.height == 0 or reqs.height == 0:
         return rows
@@ -313,16 +335,26 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
     from_app = orphans.filter(pl.col("service").is_in(id_services) & pl.col("is_error"))
     from_db = orphans.filter(~pl.col("service").is_in(id_services) & pl.col("format").is_in(list(DATABASE_FORMATS)))
     # anything else is a worker or job of its own: no evidence ties it to a request
-    best = [
-        _best(pairs(part, reqs, window))
-        for frame, pairs in ((from_app, _error_pairs), (from_db, _in_flight_pairs))
-        for part in frame.iter_slices(LINK_SLICE_ROWS)  # bounded pair frames, however much evidence
-    ]
+    used: dict[tuple[str, str], int] = {}  # (how, request) -> records already tied to it that way
+    rows = _choose_links(rows, [_best(_error_pairs(part, reqs, window)) for part in from_app.iter_slices(LINK_SLICE_ROWS)], used)
+    if from_db.height == 0:
+        return rows
+    # the failures the app's own records tell, once those are tied: a database error goes first to a request
+    # whose service logged the same failure (the driver's exception of that deadlock), whatever else ran then
+    told = rows.filter(pl.col("request_id").is_not_null() & ~pl.col("format").cast(pl.String).is_in(list(DATABASE_FORMATS)))
+    told = told.select("request_id", pl.col("signature").cast(pl.String)).drop_nulls().unique()
+    from_db = from_db.join(rows.select("_row", pl.col("signature").cast(pl.String)), on="_row", how="left")
+    best = [_best(_in_flight_pairs(part, reqs, window, told)) for part in from_db.iter_slices(LINK_SLICE_ROWS)]
+    return _choose_links(rows, best, used)
+
+
+def _choose_links(rows: pl.DataFrame, best: list[pl.DataFrame], used: dict[tuple[str, str], int]) -> pl.DataFrame:
+    """The greedy choice, in time order, over each record's best candidates (bounded pair frames, one per
+    slice of LINK_SLICE_ROWS records, however much evidence)."""
     options = pl.concat([b for b in best if b.height], how="diagonal_relaxed") if any(b.height for b in best) else None
     if options is None:
         return rows
     options = options.sort("ts", "_row").drop("ts")
-    used: dict[tuple[str, str], int] = {}  # (how, request) -> records already tied to it that way
     links: list[tuple[int, str, str]] = []
     for row_id, how, candidates in options.iter_rows():
         chosen = _choose(how, candidates, used)
@@ -333,15 +365,17 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
 
 
 _LINK_COLUMNS = (
-    "ts", "service", "format", "level", "exc_type", "duration_ms", "request_id", "http_method", "http_path", "http_status",
+    "ts", "service", "format", "level", "logger", "exc_type", "duration_ms", "request_id", "http_method", "http_path",
+    "http_status", "signature",
 )
 
 
 def _slim(frame: pl.DataFrame) -> pl.DataFrame:
     """The columns linking reads, with the repetitive ones Categorical (as compacted evidence keeps them)."""
     linked_by = pl.col("linked_by") if "linked_by" in frame.columns else pl.lit(None)
-    return frame.select(*_LINK_COLUMNS, linked_by.cast(pl.String).alias("linked_by")).with_columns(
-        pl.col(name).cast(pl.Categorical) for name in ("service", "format", "level", "exc_type", "http_method")
+    missing = {c: pl.lit(None, dtype=pl.String).alias(c) for c in ("logger", "signature") if c not in frame.columns}
+    return frame.select(*(missing.get(c, c) for c in _LINK_COLUMNS), linked_by.cast(pl.String).alias("linked_by")).with_columns(
+        pl.col(name).cast(pl.Categorical) for name in ("service", "format", "level", "logger", "exc_type", "http_method", "signature")
     )
 
 

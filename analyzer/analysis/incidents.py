@@ -14,9 +14,11 @@ per incident:
 * unknown errors cluster by template + culprit (exception line or message
   with numbers, IDs, quoted values and addresses masked; made when the
   evidence is collected, see analyzer.analysis.engine); a request already
-  explained by a signature does not also make an unknown incident, and a
-  request that logged several unexplained errors counts once, under the most
-  telling one (the one with a traceback).
+  explained by a signature (by a record of its own, or one tied to it by route
+  or error; a database record tied by time alone explains nothing) does not
+  also make an unknown incident, and a request that logged several
+  unexplained errors counts once, under the most telling one (the one with a
+  traceback).
 
 One failure is one incident, whichever services logged it: the app's
 traceback, the access line and the database's ERROR of one deadlock group
@@ -52,7 +54,7 @@ GROUP: Final = ["signature", "key"]
 
 #: Event columns evidence keeps (plus kind, signature, key, captures, and exc_line for unknown errors).
 EVIDENCE_EVENT_COLUMNS = (
-    "ts", "source", "line_no", "service", "format", "level", "message", "text", "request_id",
+    "ts", "source", "line_no", "service", "format", "level", "logger", "message", "text", "request_id",
     "http_method", "http_path", "http_status", "duration_ms", "exc_type",
 )
 UNKNOWN = "unknown"
@@ -331,7 +333,8 @@ def _window_incidents(
 
 
 def _unknown_incidents(evidence: pl.DataFrame, bulk: pl.DataFrame | None = None) -> pl.DataFrame:
-    explained = evidence.filter((pl.col("kind") == "point") & pl.col("request_id").is_not_null()).get_column("request_id")
+    # a request a signature explains; not one a database record was tied to by time alone (in flight then)
+    explained = evidence.filter((pl.col("kind") == "point") & _owned()).get_column("request_id")
     if bulk is not None and bulk.height:
         explained = pl.concat([explained, bulk.get_column("request_id").drop_nulls()])
     explained_ids = explained.unique()

@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import polars as pl
 
-SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
+from analyzer.events import SEVERITIES  # noqa: F401 - lowest first; re-exported for the modules that use it here
 SEVERITY_WEIGHT: Final[dict[str, float]] = {"critical": 100.0, "high": 40.0, "medium": 15.0, "low": 5.0, "info": 1.0}
 CAUSAL_SLACK: Final = timedelta(seconds=60)
 #: A cause may be logged this much after its symptom ended (the database's ERROR after the app's traceback).

@@ -28,10 +28,9 @@ from typing import Any, Final
 import polars as pl
 
 from analyzer import safe_toml
-from analyzer.events import FORMAT_NAMES, LEVELS, SCHEMA, UTC_TS
+from analyzer.events import FORMAT_NAMES, LEVELS, SCHEMA, SEVERITIES, UTC_TS
 from analyzer.analysis.exceptions import RESERVED_KEYS
 
-SEVERITIES: Final = ("critical", "high", "medium", "low", "info")
 ROLES: Final = ("cause", "symptom")
 
 _ID = re.compile(r"^[a-z][a-z0-9_.-]*$")
@@ -347,7 +346,7 @@ def _signature(data: Any, index: int, source: Path, note: Callable[[str, str], N
         note(t.key("id"), f"{sig_id!r} is not a valid id (lowercase letters, digits, '_', '.', '-'; starting with a letter)")
     t.where = _locator(index, sig_id)
     title = t.text("title", required=True)
-    severity = t.text("severity", required=True, choices=SEVERITIES)
+    severity = t.text("severity", required=True, choices=tuple(reversed(SEVERITIES)))
     role = t.text("role", required=True, choices=ROLES)
     keywords = t.texts("keywords")
     pattern = t.text("pattern")

@@ -1,10 +1,11 @@
-"""logscan's command line (typer): `scan`, `tail`, `events`, `signatures`, `config`.
+"""logscan's command line (typer): `scan` here, `tail`, `events`, `signatures` and `config` in their modules.
 
-Exit codes: 0 = done (warnings about damaged input are printed, not fatal);
-1 = `scan --fail-on` found an incident at or above that severity, or a
-signature check failed; 2 = an argument or the config file could not be used
-(no such file, unreadable file named explicitly, unknown format, bad signature
-file, bad config). Each command's `--help` ends with its own exit codes.
+stdout is the report (or the events); every warning, error, note and progress line goes to stderr. One
+vocabulary of flags for every command (analyzer.commands.options). Exit codes: 0 = done (warnings about
+damaged input are printed, not fatal; a reader closing stdout early, `| head`, is also 0); 1 = `scan
+--fail-on` found an incident at or above that severity, or a signature check failed; 2 = an argument or the
+config file could not be used (no such file, unreadable file named explicitly, unknown format, bad signature
+file, bad config) or a usage error. Each command's `--help` ends with its own exit codes.
 
 Configuration (`logscan.toml` or `[tool.logscan]`, `--config`): analyzer.config.
 `NO_COLOR` turns off every colour and style (analyzer.commands.options.console);
@@ -16,6 +17,8 @@ passes through analyzer.report.redact's Redactor once (secrets masked unless
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +31,6 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -37,32 +39,44 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
-from rich.text import Text
 
 from analyzer.analysis.engine import Analysis, Settings
 from analyzer.commands.options import (
+    Command,
     ConfigOption,
-    LogFormat,
+    Group,
+    LogFormatOption,
     NoRedactOption,
+    OutputFileOption,
+    ServiceOption,
     Severity,
+    SignaturesOption,
+    SinceOption,
     SlowCountOption,
     StormCountOption,
     StormWindowOption,
+    UntilOption,
     console,
+    examples,
+    fail,
+    warn,
 )
-from analyzer.config import (
-    ConfigError,
-    Effective,
-    apply_ignores,
-    for_run,
-    settings_from,
+from analyzer.config import Effective, apply_ignores, settings_from
+from analyzer.commands.config import CONFIG_EPILOG, config_command
+from analyzer.commands.events import EVENTS_EPILOG, events_command
+from analyzer.commands.filters import Filters, service_filter
+from analyzer.commands.run import (
+    effective,
+    not_a_format,
+    nothing_read,
+    pipeline_for,
+    report_problems,
+    resolve_inputs,
 )
-from analyzer.commands.config import CONFIG_EXIT_CODES, config_command
 from analyzer.diagnostics import Diagnostics
-from analyzer.ingest.pipeline import Pipeline
 from analyzer.ingest.screen import Screen
-from analyzer.analysis.ranking import SEVERITIES, severity_at_least
+from analyzer.events import SEVERITIES
+from analyzer.analysis.ranking import severity_at_least
 from analyzer.report.model import build_report, history_rows
 from analyzer.report import html as html_report
 from analyzer.report import json as json_report
@@ -71,11 +85,11 @@ from analyzer.report import terminal as terminal_report
 from analyzer.report.redact import Redactor
 from analyzer.report.sentry import DSN_ENV, SentryDsnError, SentrySink
 from analyzer.analysis.signatures import SignatureError, load_signatures
-from analyzer.commands.signatures import signatures_app
-from analyzer.ingest.sources import Input, known_size, resolve
+from analyzer.commands.signatures import SIGNATURES_EPILOG, signatures_app
+from analyzer.ingest.sources import Input, known_size
 from analyzer.state.store import State, StateError, open_state
 from analyzer.report.summary import print_summary, summary_dict
-from analyzer.commands.tail import TAIL_EXIT_CODES, tail_command
+from analyzer.commands.tail import TAIL_EPILOG, tail_command
 
 app = typer.Typer(
     name="logscan",
@@ -83,34 +97,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    cls=Group,
+    epilog=examples(
+        "logscan scan app.log                 # what broke, and the first fix",
+        "logscan tail app.log                 # the same, live",
+        "logscan events app.log | head        # the records as logscan reads them",
+        "logscan signatures list              # what logscan knows",
+        "logscan config                       # the settings a run here would use",
+    ) + "\n\nstdout is the report (or the events); every warning, error and progress line goes to stderr. "
+    "Exit codes: 0 = done (also when a reader such as head closes stdout early); 1 = scan --fail-on found an "
+    "incident, or a signature check failed; 2 = an unusable argument, path or config file, or a usage error.",
 )
 
 SCAN_EXIT_CODES = (
-    "Exit codes: 0 = done (warnings about damaged input do not change it); 1 = an incident at or above --fail-on "
-    "(or the config's fail_on); 2 = an unusable argument or config file (no such path, unreadable file named "
-    "explicitly, bad signature file, bad --since/--until/--storm-window, malformed Sentry DSN, unwritable -o, "
-    "bad config)."
+    "Exit codes: 0 = done (warnings about damaged input do not change it), also when the reader of stdout "
+    "closes it early (| head); 1 = an incident at or above --fail-on (or the config's fail_on); 2 = an unusable "
+    "argument or config file (no such path, unreadable file named explicitly, bad signature file, bad "
+    "--since/--until/--storm-window, malformed Sentry DSN, unwritable -o, bad config)."
 )
-EVENTS_EXIT_CODES = (
-    "Exit codes: 0 = done (warnings about damaged input do not change it); 2 = an unusable argument or config "
-    "file (no such path, unreadable file named explicitly, unknown format, bad config)."
-)
-SIGNATURES_EXIT_CODES = (
-    "Exit codes: 0 = fine; 1 = the signatures have problems (lint, list, show: an unknown id or a bad file) or an "
-    "example fails (test); 2 = an unusable argument (e.g. a folder that does not exist)."
-)
+SCAN_EPILOG = examples(
+    "logscan scan samples/compose/compose.log   # the top 5, then the rest",
+    "logscan scan logs/ --all --no-pager        # every incident in detail",
+    "logscan scan logs/ -f html -o report.html --fail-on high",
+    "logscan scan logs/ --service api --since 24h",
+    "docker compose logs --no-color | logscan scan -",
+) + "\n\n" + SCAN_EXIT_CODES
 
-app.add_typer(signatures_app, name="signatures", epilog=SIGNATURES_EXIT_CODES)
-app.command("tail", epilog=TAIL_EXIT_CODES)(tail_command)
-app.command("config", epilog=CONFIG_EXIT_CODES)(config_command)
-
-
-
-class EventsOutput(str, Enum):
-    table = "table"
-    jsonl = "jsonl"
-    csv = "csv"
-    count = "count"
 
 
 def _version(value: bool) -> None:
@@ -125,62 +137,12 @@ def _version(value: bool) -> None:
 def main_options(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
-    """Log-driven incident analyzer for FastAPI/uvicorn + SQLAlchemy + PostgreSQL + Docker Compose backends."""
+    """Log-driven incident analyzer for FastAPI/uvicorn + SQLAlchemy + PostgreSQL + Docker Compose backends.
 
-
-_TABLE_COLUMNS = ("line_no", "ts", "service", "format", "level", "request_id", "http_status", "exc_type", "message")
-
-
-def _print_table(console: Console, events: pl.DataFrame) -> None:
-    table = Table(*_TABLE_COLUMNS, show_lines=False, header_style="bold")
-    for row in events.select(_TABLE_COLUMNS).iter_rows():
-        table.add_row(*(Text("" if v is None else str(v)[:160]) for v in row))  # Text: log text is not markup
-    console.print(table)
-
-
-@app.command(epilog=EVENTS_EXIT_CODES)
-def events(
-    paths: Annotated[list[str], typer.Argument(help="Files, globs, folders, .gz files, or - for stdin.")],
-    output: Annotated[EventsOutput, typer.Option("--output", "-O", help="How to print the events.")] = EventsOutput.table,
-    log_format: Annotated[
-        LogFormat | None, typer.Option("--format", "--log-format", "-f", help="Force one log format instead of detecting.")
-    ] = None,
-    limit: Annotated[int | None, typer.Option(help="Print at most this many events (the summary still counts all).")] = None,
-    config: ConfigOption = None,
-    no_redact: NoRedactOption = False,
-) -> None:
-    """Print every record as a normalized event, then a summary of what was read.
-
-    The config's services table, request_id_keys and redact_patterns apply, as in scan.
+    stdout is the report (or the events); every warning, error and progress line goes to stderr. Exit codes:
+    0 done (also when a reader such as head closes stdout early), 1 scan --fail-on found an incident or a
+    signature check failed, 2 an unusable argument or config file (usage errors included).
     """
-    eff = _effective(config, {})
-    redactor = Redactor(eff.redact_patterns, enabled=not no_redact)
-    diag = Diagnostics()
-    inputs = resolve(paths, diag)
-    pipeline = _pipeline(diag, log_format, eff)
-    out = console(soft_wrap=False)
-    err = console(stderr=True)
-    printed = 0
-    for batch in pipeline.run(inputs):
-        if output is EventsOutput.count:
-            continue
-        if limit is not None:
-            batch = batch.head(max(0, limit - printed))
-        if batch.height == 0:
-            continue
-        batch = redactor.frame(batch)
-        if output is EventsOutput.table:
-            _print_table(out, batch)
-        elif output is EventsOutput.jsonl:
-            sys.stdout.buffer.write(batch.write_ndjson().encode())
-        else:
-            sys.stdout.buffer.write(batch.write_csv(include_header=printed == 0).encode())
-        printed += batch.height
-    sys.stdout.flush()
-    print_summary(out if output in (EventsOutput.count, EventsOutput.table) else err, diag, pipeline.tally,
-                  redactor=redactor)
-    if diag.errors:
-        raise typer.Exit(2)
 
 
 class ReportFormat(str, Enum):
@@ -193,31 +155,12 @@ class ReportFormat(str, Enum):
 SENTRY_TIMEOUT_SECONDS = 10.0  # a batch run can wait for delivery longer than tail's default
 
 
-def _bad_argument(message: str) -> typer.Exit:
-    console(stderr=True).print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
-    return typer.Exit(2)
-
-
-def _effective(config: str | None, flags: dict[str, object]) -> Effective:
-    """The config file (named or found) with the flags over it; exit 2 naming file and key when it is bad."""
-    try:
-        return for_run(config, flags)
-    except (ConfigError, ValueError) as exc:
-        raise _bad_argument(str(exc)) from None
-
-
-def _pipeline(diag: Diagnostics, log_format: LogFormat | None, eff: Effective) -> Pipeline:
-    """The pipeline with the config's request ID keys and service names (the default path when there are none)."""
-    return Pipeline(diag, fmt=log_format.value if log_format else None,
-                    request_id_keys=eff.request_id_keys, services=eff.services)
-
-
 def _settings(eff: Effective, since: str | None, until: str | None) -> Settings:
     """Time filter and window thresholds (flag > config > the signatures' own); exit 2 on a bad time."""
     try:
         return settings_from(eff, since, until)
     except ValueError as exc:
-        raise _bad_argument(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _open_state(state_dir: str | None, incremental: bool, paths: Sequence[str], diag: Diagnostics) -> State | None:
@@ -230,7 +173,7 @@ def _open_state(state_dir: str | None, incremental: bool, paths: Sequence[str], 
     try:
         return open_state(state_dir, paths, diag)
     except StateError as exc:
-        raise _bad_argument(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def show_progress(err: Console, quiet: bool) -> bool:
@@ -277,8 +220,8 @@ def _progress(err: Console, inputs: Sequence[Input], diag: Diagnostics, enabled:
         progress.update(task, completed=diag.bytes_read)
 
 
-def _render(report: dict[str, object], report_format: ReportFormat) -> str:
-    """The report as text: JSON, Markdown, or the terminal report without colours (for a file)."""
+def _render(report: dict[str, object], report_format: ReportFormat, top: int, everything: bool) -> str:
+    """The report as text: JSON, Markdown, HTML, or the terminal report without colours (for a file)."""
     if report_format is ReportFormat.json:
         return json_report.render(report)
     if report_format is ReportFormat.markdown:
@@ -286,26 +229,69 @@ def _render(report: dict[str, object], report_format: ReportFormat) -> str:
     if report_format is ReportFormat.html:
         return html_report.render(report)
     buffer = io.StringIO()
-    terminal_report.render(Console(file=buffer, width=120, no_color=True, highlight=False), report)
+    terminal_report.render(Console(file=buffer, width=120, no_color=True, highlight=False), report, top, everything)
     return buffer.getvalue()
 
 
-@app.command(epilog=SCAN_EXIT_CODES)
+def _pager_command() -> str | None:
+    """$PAGER (`less` when unset, run as git runs it: LESS=FRX unless set); None for an empty one or `cat`."""
+    pager = os.environ.get("PAGER")
+    if pager is None:
+        pager = "less"
+    pager = pager.strip()
+    return None if pager in ("", "cat") else pager
+
+
+def show(render: Callable[[Console], None], use_pager: bool) -> None:
+    """Print what `render` draws on stdout, through the pager when stdout is a terminal the output is taller
+    than (as git does); `less` quits at once if it fits after all (-F) and keeps the colours (-R)."""
+    out = console()
+    pager = _pager_command() if use_pager else None
+    if pager is None or not out.is_terminal or not sys.stdout.isatty():
+        render(out)
+        return
+    buffer = io.StringIO()
+    shadow = console(file=buffer, force_terminal=True, width=out.width, color_system=out.color_system)
+    render(shadow)
+    text = buffer.getvalue()
+    if text.count("\n") < out.size.height:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    env = {**os.environ, "LESS": os.environ.get("LESS", "FRX"), "LV": os.environ.get("LV", "-c")}
+    try:
+        proc = subprocess.Popen(pager, shell=True, stdin=subprocess.PIPE, env=env)  # noqa: S602 - the user's $PAGER
+    except OSError:
+        sys.stdout.write(text)
+        return
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(text.encode("utf-8", "replace"))
+        proc.stdin.close()
+    except BrokenPipeError:  # the pager quit before reading everything (q in less)
+        pass
+    proc.wait()
+
+
+@app.command(epilog=SCAN_EPILOG, cls=Command)
 def scan(
-    paths: Annotated[list[str], typer.Argument(help="Files, globs, folders, .gz files, or - for stdin.")],
-    report_format: Annotated[ReportFormat, typer.Option("--format", "-F", help="Report format.")] = ReportFormat.text,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
-    signatures: Annotated[
-        list[str] | None, typer.Option("--signatures", "-s", help="Extra signature folder (repeatable); same id overrides.")
-    ] = None,
-    log_format: Annotated[
-        LogFormat | None, typer.Option("--log-format", "-f", help="Force one log format instead of detecting.")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="Only records at or after: 24h (ago) or 2026-11-22T00:00 (UTC).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only records before: 1h (ago) or an ISO 8601 time.")] = None,
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Files, globs, folders, .gz files, or - for stdin.")],
+    report_format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")] = ReportFormat.text,
+    output: OutputFileOption = None,
+    top: Annotated[int, typer.Option(min=0, metavar="N", help="Text report: the first N incidents in brief, the "
+                                     "rest as a table.")] = terminal_report.TOP_DETAILS,
+    show_all: Annotated[bool, typer.Option("--all", help="Text report: every incident in detail (cause, fix "
+                                           "steps, example, request trace).")] = False,
+    no_pager: Annotated[bool, typer.Option("--no-pager", help="Never page the text report (default: $PAGER, "
+                                           "less, when stdout is a terminal and the report is taller).")] = False,
+    signatures: SignaturesOption = None,
+    log_format: LogFormatOption = None,
+    service: ServiceOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     min_severity: Annotated[
         Severity | None,
-        typer.Option(help="Hide incidents below this severity (info: context such as a clean shutdown). (default: low)"),
+        typer.Option(help="Hide incidents below this severity (info: context such as a clean shutdown). Default: low."),
     ] = None,
     fail_on: Annotated[
         Severity | None, typer.Option(help="Exit 1 when an incident at or above this severity is found (CI).")
@@ -313,20 +299,21 @@ def scan(
     storm_count: StormCountOption = None,
     storm_window: StormWindowOption = None,
     slow_count: SlowCountOption = None,
-    sentry_dsn: Annotated[str | None, typer.Option(envvar=DSN_ENV, help="Also send each incident shown to this Sentry DSN.")] = None,
+    sentry_dsn: Annotated[str | None, typer.Option(envvar=DSN_ENV, metavar="DSN",
+                                                   help="Also send each incident shown to this Sentry DSN.")] = None,
     config: ConfigOption = None,
     no_redact: NoRedactOption = False,
     quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No progress bar and no warnings, on stderr or in the text summary (errors still show; "
-        "a JSON report keeps the warnings in summary.warnings).")]
+        "--quiet", "-q", help="No progress bar and no warnings (errors still show; a JSON report keeps the "
+        "warnings in summary.warnings).")]
     = False,
     state_dir: Annotated[
         str | None,
-        typer.Option("--state", help="Remember this job's runs here: read only new bytes, mark incidents "
-                     "new/ongoing/regressed and list the resolved ones (implies --incremental)."),
+        typer.Option("--state", metavar="DIR", help="Remember this job's runs here: read only new bytes, mark "
+                     "incidents new/ongoing/regressed and list the resolved ones."),
     ] = None,
     incremental: Annotated[
-        bool, typer.Option(help="Like --state, in the default folder ($XDG_STATE_HOME/logscan or ~/.local/state/logscan).")
+        bool, typer.Option("--incremental", help="Like --state, in the default folder ($XDG_STATE_HOME/logscan or ~/.local/state/logscan).")
     ] = False,
     exhaustive: Annotated[bool, typer.Option(
         "--exhaustive", help="Normalize every record instead of screening first for those that can matter (same report, slower).")]
@@ -334,37 +321,47 @@ def scan(
 ) -> None:
     """Find incidents in logs: match signatures, rebuild request traces, rank root causes above symptoms.
 
-    Thresholds, severities, signature folders, request ID keys, service names and ignore rules can also come
-    from a config file (logscan.toml, or pyproject.toml's tool.logscan table; see `logscan config`); a flag wins over it.
+    The text report starts with what broke: the top incidents in a few lines each (what, why, where, the first
+    fix), then the rest as a table. Thresholds, severities, signature folders, request ID keys, service names
+    and ignore rules can also come from a config file (logscan.toml, or pyproject.toml's tool.logscan table;
+    see `logscan config`); a flag wins over it.
     """
-    eff = _effective(config, {
+    not_a_format(output, [f.value for f in ReportFormat])
+    eff = effective(config, {
         "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
         "min_severity": min_severity.value if min_severity else None, "fail_on": fail_on.value if fail_on else None,
         "signatures": signatures,
     })
     settings = _settings(eff, since, until)
+    filters = Filters(since=settings.since, until=settings.until,
+                      flags=[f"--{name} {text}" for name, text in (("since", since), ("until", until)) if text])
     try:
         sigs = load_signatures(eff.signatures)
     except SignatureError as exc:
-        raise _bad_argument(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         sentry = SentrySink(sentry_dsn, timeout=SENTRY_TIMEOUT_SECONDS) if sentry_dsn else None
     except SentryDsnError as exc:
-        raise _bad_argument(str(exc)) from None
+        raise fail(str(exc)) from None
     diag = Diagnostics()
     state = _open_state(state_dir, incremental, paths, diag)
-    inputs = resolve(paths, diag, resume=state.checkpoints if state else None)
-    pipeline = _pipeline(diag, log_format, eff)
+    inputs = resolve_inputs(paths, diag, resume=state.checkpoints if state else None)
+    pipeline = pipeline_for(diag, log_format, eff)
     if not exhaustive:
         pipeline.screen = Screen(sigs)
     analysis = Analysis(sigs, settings)
     err = console(stderr=True)
     with _progress(err, inputs, diag, show_progress(err, quiet)) as tick:
         for batch in pipeline.run(inputs):
+            if filters.active:
+                filters.apply(batch, records=False)  # counts what the time filter keeps (Analysis applies it)
             analysis.add(batch)
             tick()
+    if nothing_read(diag):  # every input failed: no report, only the reasons (stderr) and exit 2
+        report_problems(diag, quiet)
+        raise typer.Exit(2)
     incidents, ignored = apply_ignores(analysis.incidents(), eff.active_ignores())
-    shown = incidents.filter(severity_at_least(pl.col("severity"), eff.min_severity))
+    shown = service_filter(incidents.filter(severity_at_least(pl.col("severity"), eff.min_severity)), service or ())
     report = build_report(summary_dict(diag, pipeline.tally, ignored=ignored), shown, analysis.traces)
     # History compares and records every incident found (the ignored ones excepted), not only the shown ones,
     # so --min-severity changes what is shown, never what is new, regressed or resolved (analyzer.state.history).
@@ -376,43 +373,65 @@ def scan(
     redactor = Redactor(eff.redact_patterns, enabled=not no_redact)
     report = redactor.data(report)
     if report_format is ReportFormat.text and not output:
-        out = console()
-        terminal_report.render(out, report)
-        print_summary(out, diag, pipeline.tally, ignored=ignored, warnings=not quiet, redactor=redactor)
+        def draw(out: Console) -> None:
+            terminal_report.render(out, report, top, show_all)
+            print_summary(out, diag, pipeline.tally, ignored=ignored, problems=False, redactor=redactor)
+
+        show(draw, use_pager=not no_pager)
     else:
-        text = _render(report, report_format)
+        text = _render(report, report_format, top, show_all)
         if output:
             try:
                 Path(output).write_text(text, encoding="utf-8")
             except OSError as exc:
-                raise _bad_argument(f"cannot write the report to {output}: {exc.strerror or exc}") from None
+                raise fail(f"cannot write the report to {output}: {exc.strerror or exc}") from None
         else:
             sys.stdout.write(text)
-        if not quiet:
-            for line in report["summary"]["warnings"]:
-                err.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
-        for line in report["summary"]["errors"]:
-            err.print(f"[red]error:[/] {escape(line)}", soft_wrap=True)
+            sys.stdout.flush()
+    report_problems(diag, quiet, redactor)
+    if not quiet:
+        hidden = filters.hid_all()
+        if hidden:
+            warn(hidden)
+        if service and incidents.height and not report["incidents"]:
+            felt = sorted({name for names in incidents.get_column("services").to_list() for name in names or []}
+                          | set(incidents.get_column("service").drop_nulls().to_list()))
+            warn(f"{' '.join(f'--service {name}' for name in service)} hid all {incidents.height:,} incidents "
+                 f"(their services: {', '.join(felt)})")
     if sentry is not None:
         for incident in report["incidents"]:
             sentry.send(incident)
         for warning in sentry.close():
             if not quiet:
-                err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+                warn(warning)
     if state:
         state.history.record(found, datetime.now(UTC))
         try:
             state.commit()  # only after a run that got this far: a crashed run reads the same bytes again
         except StateError as exc:
-            raise _bad_argument(str(exc)) from None
+            raise fail(str(exc)) from None
     if diag.errors:
         raise typer.Exit(2)
-    if eff.fail_on and incidents.filter(severity_at_least(pl.col("severity"), eff.fail_on)).height:
+    gate = service_filter(incidents, service or ())  # --service narrows --fail-on too; --min-severity does not
+    if eff.fail_on and gate.filter(severity_at_least(pl.col("severity"), eff.fail_on)).height:
         raise typer.Exit(1)
 
 
+app.command("tail", epilog=TAIL_EPILOG, cls=Command)(tail_command)
+app.command("events", epilog=EVENTS_EPILOG, cls=Command)(events_command)
+app.add_typer(signatures_app, name="signatures", epilog=SIGNATURES_EPILOG, cls=Group)
+app.command("config", epilog=CONFIG_EPILOG, cls=Command)(config_command)
+
+
 def main() -> None:
-    app()
+    """The `logscan` script: the typer app, with a closed stdout (`| head`) ending it quietly."""
+    try:
+        app()
+    except BrokenPipeError:  # closed while click itself was writing (help, usage)
+        from analyzer.commands.options import quiet_closed_stdout
+
+        quiet_closed_stdout()
+        sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ whether they have expired. `--format json` prints the same as one JSON object.
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from enum import Enum
 from pathlib import Path
@@ -20,12 +21,17 @@ from rich.markup import escape
 
 from analyzer.commands.options import (
     ConfigOption,
+    OutputFileOption,
     Severity,
+    SignaturesOption,
     SlowCountOption,
     StormCountOption,
     StormWindowOption,
     console,
+    examples,
+    fail,
 )
+from analyzer.commands.run import open_output
 from analyzer.config import ConfigError, Effective, effective, load_config
 from analyzer.report.sentry import DSN_ENV
 from analyzer.timespec import parse_duration
@@ -34,6 +40,11 @@ CONFIG_EXIT_CODES = (
     "Exit codes: 0 = printed; 2 = the config file or an argument cannot be used (TOML syntax, unknown key, "
     "wrong type, bad duration or severity, missing signature folder); the message names the file and the key."
 )
+CONFIG_EPILOG = examples(
+    "logscan config                      # the values and where each comes from",
+    "logscan config --fail-on critical   # what a run with this flag would use",
+    "logscan config --config ci/logscan.toml -f json",
+) + "\n\n" + CONFIG_EXIT_CODES
 _KEYS = ("storm_count", "storm_window", "slow_count", "min_severity", "fail_on", "signatures", "request_id_keys",
          "redact_patterns", "services", "sentry_dsn")
 
@@ -83,8 +94,8 @@ def _shown(key: str, value: Any) -> str:
     return str(value)
 
 
-def print_text(data: dict[str, Any]) -> None:
-    out = console(soft_wrap=True)
+def print_text(data: dict[str, Any], file: Any = None) -> None:
+    out = console(soft_wrap=True, file=file)
     out.print(f"[bold]config file[/] {escape(data['config_file'] or '(none found: defaults)')}")
     for key, entry in data["values"].items():
         out.print(f"{key:<16} {escape(_shown(key, entry['value'])):<40} [dim]{escape(entry['source'])}[/]")
@@ -103,21 +114,20 @@ def print_text(data: dict[str, Any]) -> None:
 
 def config_command(
     config: ConfigOption = None,
-    output: Annotated[ConfigFormat, typer.Option("--format", "-F", help="text or json.")] = ConfigFormat.text,
+    output_format: Annotated[ConfigFormat, typer.Option("--format", "-f", help="text or json.")] = ConfigFormat.text,
+    output: OutputFileOption = None,
     storm_count: StormCountOption = None,
     storm_window: StormWindowOption = None,
     slow_count: SlowCountOption = None,
     min_severity: Annotated[Severity | None, typer.Option(help="As for scan: see its effect.")] = None,
     fail_on: Annotated[Severity | None, typer.Option(help="As for scan: see its effect.")] = None,
-    signatures: Annotated[list[str] | None, typer.Option("--signatures", "-s", help="As for scan (repeatable).")]
-    = None,
+    signatures: SignaturesOption = None,
 ) -> None:
     """Print the effective configuration and where each value comes from (default, config file key, flag, env).
 
     The config file is logscan.toml, or the tool.logscan table of pyproject.toml, in the current folder or the nearest
     parent that has one, or --config FILE. Ignore rules are listed with their reason and whether they expired.
     """
-    err = console(stderr=True)
     try:
         if storm_window is not None:
             parse_duration(storm_window)
@@ -130,10 +140,10 @@ def config_command(
         }
         eff = effective(loaded, flags, sentry_env=DSN_ENV)  # a missing --signatures folder: ConfigError, as in scan
     except (ConfigError, ValueError) as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     data = as_data(eff)
-    if output is ConfigFormat.json:
-        typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-    else:
-        print_text(data)
+    with open_output(output) as out:
+        if output_format is ConfigFormat.json:
+            out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            print_text(data, file=None if out is sys.stdout else out)

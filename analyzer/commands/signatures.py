@@ -8,6 +8,7 @@ used (typer's own usage errors, e.g. a folder that does not exist).
 
 from __future__ import annotations
 
+import textwrap
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +20,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from analyzer.commands.options import console
+from analyzer.commands.options import Command, console, examples
 from analyzer.analysis.match import check_examples
 from analyzer.analysis.signatures import (
     Signature,
@@ -28,6 +29,17 @@ from analyzer.analysis.signatures import (
     display_path,
     load_signatures,
 )
+
+SIGNATURES_EXIT_CODES = (
+    "Exit codes: 0 = fine; 1 = the signatures have problems (lint, list, show: an unknown id or a bad file) or an "
+    "example fails (test); 2 = an unusable argument (e.g. a folder that does not exist)."
+)
+SIGNATURES_EPILOG = examples(
+    "logscan signatures list                    # id, severity, role, title",
+    "logscan signatures show pool_exhausted     # cause, fix, examples",
+    "logscan signatures lint ./our-signatures   # every problem, file and key",
+    "logscan signatures test ./our-signatures   # run every example",
+) + "\n\n" + SIGNATURES_EXIT_CODES
 
 signatures_app = typer.Typer(
     name="signatures",
@@ -40,6 +52,7 @@ SignatureDirs = Annotated[
     typer.Option(
         "--signatures",
         "-s",
+        metavar="DIR",
         help="A folder of your own signature files (*.toml). Repeatable; adds to the built-in catalogue and overrides it by id.",
         exists=True,
         file_okay=False,
@@ -47,7 +60,8 @@ SignatureDirs = Annotated[
 ]
 Folder = Annotated[
     Path | None,
-    typer.Argument(help="Folder of signature files (*.toml). Default: the built-in catalogue.", exists=True, file_okay=False),
+    typer.Argument(metavar="FOLDER", help="Folder of signature files (*.toml). Default: the built-in catalogue.",
+                   exists=True, file_okay=False),
 ]
 
 
@@ -81,20 +95,32 @@ def _in_folder(sigs: SignatureSet, folder: Path | None) -> list[Signature]:
     return [sig for sig in sigs if sig.source.parent.resolve() == where]
 
 
-@signatures_app.command("list")
-def list_signatures(signatures: SignatureDirs = None) -> None:
-    """List every loaded signature: id, severity, role, title and the file it comes from."""
+ID_WIDTH = 24  # wider ids take a line of their own in `list`
+_LIST_EXAMPLES = examples("logscan signatures list", "logscan signatures list --wide -s ./our-signatures")
+
+
+@signatures_app.command("list", cls=Command, epilog=_LIST_EXAMPLES)
+def list_signatures(
+    signatures: SignatureDirs = None,
+    wide: Annotated[bool, typer.Option("--wide", help="Also the file each signature comes from.")] = False,
+) -> None:
+    """List every loaded signature: id, severity, role and title (with --wide, the file it comes from)."""
     sigs = _load(signatures)
-    table = Table(header_style="bold")
-    for name in ("id", "severity", "role"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("title", ratio=1)
-    table.add_column("source", no_wrap=True)
-    for sig in sigs:
-        table.add_row(sig.id, sig.severity, sig.role, Text(sig.title), Text(display_path(sig.source)))
     out = _out()
-    out.print(table)
-    out.print(f"{len(sigs)} signature(s)")
+    id_width = min(ID_WIDTH, max((len(sig.id) for sig in sigs), default=2))
+    head = f"{'id':<{id_width}}  {'severity':<8}  {'role':<7}  "
+    title_width = max(20, out.width - len(head) - 1)
+    out.print(Text(head + "title" + ("  source" if wide else ""), style="bold"))
+    for sig in sigs:
+        if len(sig.id) > id_width:  # a long id takes a line of its own rather than squeezing every title
+            out.print(Text(sig.id))
+        lines = [sig.title] if wide else textwrap.wrap(sig.title, title_width) or [""]
+        first = f"{'' if len(sig.id) > id_width else sig.id:<{id_width}}  {sig.severity:<8}  {sig.role:<7}  "
+        out.print(Text(first + lines[0] + (f"  {display_path(sig.source)}" if wide else "")), soft_wrap=True)
+        for line in lines[1:]:
+            out.print(Text(" " * len(head) + line), soft_wrap=True)
+    files = len({sig.source for sig in sigs})
+    out.print(f"{len(sigs)} signature(s) from {files} file(s)")
 
 
 def _window_text(sig: Signature) -> str:
@@ -109,7 +135,7 @@ def _examples_block(title: str, examples: tuple[str, ...]) -> Group:
     return Group(*parts)
 
 
-@signatures_app.command()
+@signatures_app.command(cls=Command, epilog=examples("logscan signatures show pool_exhausted"))
 def show(
     sig_id: Annotated[str, typer.Argument(metavar="ID", help="Signature id, as `logscan signatures list` prints it.")],
     signatures: SignatureDirs = None,
@@ -152,7 +178,7 @@ def show(
     out.print(_examples_block("no_match examples", sig.examples.no_match))
 
 
-@signatures_app.command()
+@signatures_app.command(cls=Command, epilog=examples("logscan signatures lint", "logscan signatures lint ./our-signatures"))
 def lint(folder: Folder = None) -> None:
     """Validate a folder of signature files and print every problem with its file and key; exit 1 if there is any.
 
@@ -164,7 +190,7 @@ def lint(folder: Folder = None) -> None:
     _out().print(f"{where}: {len(_in_folder(sigs, folder))} signature(s), no problems")
 
 
-@signatures_app.command()
+@signatures_app.command(cls=Command, epilog=examples("logscan signatures test ./our-signatures"))
 def test(folder: Folder = None) -> None:
     """Run the examples of a folder's signatures; exit 1 if any fails.
 

@@ -37,21 +37,32 @@ import polars as pl
 import typer
 from rich.console import Console, Group
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
+from rich.markup import escape
 from rich.text import Text
 
 from analyzer.analysis.engine import Settings
+from analyzer.commands.filters import Filters, service_filter
 from analyzer.commands.options import (
     ConfigOption,
-    LogFormat,
+    LogFormatOption,
     NoRedactOption,
+    OutputFileOption,
+    ServiceOption,
     Severity,
+    SignaturesOption,
+    SinceOption,
     SlowCountOption,
     StormCountOption,
     StormWindowOption,
+    UntilOption,
     console,
+    error,
+    examples,
+    fail,
+    warn,
 )
+from analyzer.commands.run import open_output
 from analyzer.config import (
     ConfigError,
     NO_IGNORES,
@@ -75,9 +86,15 @@ from analyzer.timespec import parse_duration
 
 TAIL_EXIT_CODES = (
     "Exit codes: 0 = stopped (Ctrl-C, SIGTERM such as docker stop or systemd's, SIGHUP, or the end of stdin) after "
-    "printing the report; 2 = an unusable argument or config file (bad signature folder, bad duration, malformed "
-    "Sentry DSN, bad config). A second signal interrupts at once."
+    "printing the report, also when the reader of stdout closes it; 2 = an unusable argument or config file (bad "
+    "signature folder, bad duration, malformed Sentry DSN, bad config). A second signal interrupts at once."
 )
+TAIL_EPILOG = examples(
+    "logscan tail app.log                        # from the end, like tail -f",
+    "logscan tail logs/ --from-start --service api",
+    "docker compose logs -f --no-color | logscan tail -",
+    "logscan tail app.log -f jsonl -o changes.jsonl",
+) + "\n\n" + TAIL_EXIT_CODES
 LEVEL_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "", "debug": "dim"}
 
 
@@ -189,17 +206,45 @@ class IgnoringAnalysis(BoundedAnalysis):
     """BoundedAnalysis whose incidents leave out those the config's [[ignore]] rules name (`ignored`: how many,
     as of the last computation), so that tail never announces them and its report matches scan's."""
 
-    def __init__(self, *args: Any, ignore: Ignores = NO_IGNORES, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, ignore: Ignores = NO_IGNORES, services: Sequence[str] = (),
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ignore = ignore
         self.ignored = 0
+        self.only_services = tuple(services)  # --service: only incidents these services felt or logged
+        self.unfiltered = 0  # incidents before --service, as of the last computation
+        self.unfiltered_services: set[str] = set()
 
     def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
         kept, self.ignored = apply_ignores(incidents, self.ignore)
-        return kept
+        if self.only_services:
+            self.unfiltered = kept.height
+            self.unfiltered_services = set(kept.get_column("service").drop_nulls().to_list())
+            if "services" in kept.columns:
+                self.unfiltered_services |= {name for names in kept.get_column("services").to_list() for name in names or []}
+        return service_filter(kept, self.only_services)
 
     def point_incidents(self, evidence: pl.DataFrame) -> pl.DataFrame:
-        return apply_ignores(super().point_incidents(evidence), self.ignore)[0]  # not announced; counted when computed
+        kept = apply_ignores(super().point_incidents(evidence), self.ignore)[0]  # not announced; counted when computed
+        return service_filter(kept, self.only_services)
+
+
+class CountingPipeline(Pipeline):
+    """The pipeline, counting what the time filter keeps of every batch (for `Filters.hid_all`)."""
+
+    def __init__(self, *args: Any, filters: Filters, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters = filters
+
+    def feed(self, chunk: Any) -> pl.DataFrame:
+        events = super().feed(chunk)
+        self.filters.apply(events, records=False)
+        return events
+
+    def flush(self, inp: Any) -> pl.DataFrame:
+        events = super().flush(inp)
+        self.filters.apply(events, records=False)
+        return events
 
 
 class SentryForwarding:
@@ -269,6 +314,8 @@ def run_tail(
     services: Mapping[str, str] | None = None,
     ignore: Ignores = NO_IGNORES,
     redactor: Redactor | None = None,
+    only_services: Sequence[str] = (),
+    filters: Filters | None = None,
 ) -> int:
     """Follow `paths` until `stop` is set, Ctrl-C (SIGTERM, SIGHUP), or the end of stdin; print the final report.
     Returns the exit code.
@@ -283,12 +330,12 @@ def run_tail(
     try:
         sigs = load_signatures([Path(folder) for folder in signatures or []])
     except SignatureError as exc:
-        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        error(str(exc))
         return 2
     try:
         sentry = SentrySink(sentry_dsn) if sentry_dsn else None
     except SentryDsnError as exc:
-        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        error(str(exc))
         return 2
     diag = Diagnostics()
     screen = console(file=out)
@@ -297,10 +344,12 @@ def run_tail(
     if sentry is not None:
         inner = SentryForwarding(inner, sentry, errors)
     sink = RedactingSink(inner, redactor)
-    analysis = IgnoringAnalysis(sigs, settings, max_rows=limits.max_evidence_rows, ignore=ignore)
+    analysis = IgnoringAnalysis(sigs, settings, max_rows=limits.max_evidence_rows, ignore=ignore,
+                                services=only_services)
     live = LiveTail(
         Follower(paths, diag, from_start=from_start, stdin=stdin),
-        Pipeline(diag, fmt=log_format, request_id_keys=request_id_keys, services=services),
+        CountingPipeline(diag, fmt=log_format, request_id_keys=request_id_keys, services=services,
+                         filters=filters or Filters()),
         analysis, sink, limits, min_severity=min_severity, echo=lines,
     )
     stop = stop or threading.Event()
@@ -315,9 +364,17 @@ def run_tail(
         out.write(orjson.dumps({"event": "report", "report": report}).decode() + "\n")
     else:
         terminal_report.render(screen, report)
-        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored, redactor=redactor)
+        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored, redactor=redactor, problems=False)
     out.flush()
-    return 0
+    for line in diag.errors:  # warnings were passed on as they came (LiveTail)
+        error(line)
+    notes = [filters.hid_all()] if filters else []
+    if only_services and analysis.unfiltered and not report["incidents"]:
+        notes.append(f"{' '.join(f'--service {name}' for name in only_services)} hid all {analysis.unfiltered:,} "
+                     f"incidents (their services: {', '.join(sorted(analysis.unfiltered_services))})")
+    for note in filter(None, notes):
+        warn(note)
+    return 2 if diag.errors and diag.bytes_read == 0 else 0
 
 
 #: Signals that end following as the first Ctrl-C does: `docker stop` and systemd send SIGTERM, a closed
@@ -372,26 +429,28 @@ def _seconds(text: str) -> float:
 
 
 def tail_command(
-    paths: Annotated[list[str], typer.Argument(help="Files, globs, folders (new files are picked up), or - for stdin.")],
-    output: Annotated[TailFormat, typer.Option("--format", "-F", help="text (announcements, live board) or jsonl.")]
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Files, globs, folders (new files are picked up), or - for stdin.")],
+    output_format: Annotated[TailFormat, typer.Option("--format", "-f", help="text (announcements, live board) or jsonl.")]
     = TailFormat.text,
+    output: OutputFileOption = None,
     lines: Annotated[bool, typer.Option("--lines", help="Also echo every record, coloured by level, tagged with its incident.")]
     = False,
     from_start: Annotated[bool, typer.Option("--from-start", help="Read what the files hold first (default: from their end).")]
     = False,
-    min_severity: Annotated[Severity | None, typer.Option(help="Say nothing about incidents below this. (default: low)")]
+    service: ServiceOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    min_severity: Annotated[Severity | None, typer.Option(help="Say nothing about incidents below this. Default: low.")]
     = None,
-    signatures: Annotated[list[str] | None, typer.Option("--signatures", "-s", help="Extra signature folder (repeatable).")]
-    = None,
-    log_format: Annotated[LogFormat | None, typer.Option(
-        "--log-format", "-f", help="Force one log format instead of detecting.")] = None,
-    resolve_after: Annotated[str, typer.Option(help="An incident quiet this long is reported resolved.")] = "5m",
-    tick: Annotated[str, typer.Option(help="Least time between two full incident computations (new problems are announced at once regardless).")] = "250ms",
-    hold: Annotated[str, typer.Option(help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
-    max_evidence: Annotated[int, typer.Option(min=0, help="Evidence rows kept (oldest dropped beyond; counts stay).")]
+    signatures: SignaturesOption = None,
+    log_format: LogFormatOption = None,
+    resolve_after: Annotated[str, typer.Option(metavar="DURATION", help="An incident quiet this long is reported resolved.")] = "5m",
+    tick: Annotated[str, typer.Option(metavar="DURATION", help="Least time between two full incident computations (new problems are announced at once regardless).")] = "250ms",
+    hold: Annotated[str, typer.Option(metavar="DURATION", help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
+    max_evidence: Annotated[int, typer.Option(min=0, metavar="N", help="Evidence rows kept (oldest dropped beyond; counts stay).")]
     = Limits.max_evidence_rows,
     sentry_dsn: Annotated[str | None, typer.Option(
-        envvar=DSN_ENV, help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
+        envvar=DSN_ENV, metavar="DSN", help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
     storm_count: StormCountOption = None,
     storm_window: StormWindowOption = None,
     slow_count: SlowCountOption = None,
@@ -410,13 +469,16 @@ def tail_command(
             "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
             "min_severity": min_severity.value if min_severity else None, "signatures": signatures,
         })
-        settings = settings_from(eff)
+        settings = settings_from(eff, since, until)
     except (ConfigError, ValueError) as exc:
-        console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    code = run_tail(paths, output=output, lines=lines, from_start=from_start, min_severity=eff.min_severity,
-                    signatures=[str(folder) for folder in eff.signatures],
-                    log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
-                    settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
-                    ignore=eff.active_ignores(), redactor=Redactor(eff.redact_patterns, enabled=not no_redact))
+        raise fail(str(exc)) from None
+    with open_output(output) as out:
+        code = run_tail(paths, output=output_format, lines=lines, from_start=from_start, min_severity=eff.min_severity,
+                        signatures=[str(folder) for folder in eff.signatures],
+                        log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
+                        settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
+                        ignore=eff.active_ignores(), only_services=service or (), out=out,
+                        redactor=Redactor(eff.redact_patterns, enabled=not no_redact),
+                        filters=Filters(since=settings.since, until=settings.until, flags=[
+                            f"--{name} {text}" for name, text in (("since", since), ("until", until)) if text]))
     raise typer.Exit(code)

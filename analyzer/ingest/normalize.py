@@ -4,7 +4,7 @@ Each record is parsed by the format whose header its first line matched; a
 record the format cannot parse after all (malformed JSON, a damaged CSV row)
 is parsed as `plain` and counted as unparsed with the reason, never dropped.
 Fields every format shares are filled here once: the exception type of a
-traceback, request IDs written in the text, compose status lines, and the HTTP
+traceback (or of an exception line left on its own), request IDs written in the text, compose status lines, and the HTTP
 request fields of every record that tells a request's outcome (one request
 model whatever logger wrote the line: analyzer.ingest.formats.common.request_fields);
 and every ranged field is checked here once (analyzer.ingest.bounds), whatever wrote it.
@@ -20,7 +20,7 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.events import SCHEMA, UTC_TS
 from analyzer.ingest import bounds
 from analyzer.ingest.formats import PLAIN, Format
-from analyzer.ingest.formats.common import exception_types, request_fields, request_ids
+from analyzer.ingest.formats.common import bare_exception_types, exception_types, request_fields, request_ids
 
 #: Formats of the database's own log: its records never tell an HTTP request's outcome.
 DATABASE_FORMATS = ("postgres", "postgres_csv", "postgres_json")
@@ -34,7 +34,10 @@ def _parse_as(fmt: Format, records: pl.DataFrame, light: bool = False) -> pl.Dat
     parse = fmt.light if light and fmt.light is not None else fmt.parse
     parsed = parse(records.select("head", "text"))
     if "text" in parsed.columns:
-        parsed = parsed.with_columns(pl.coalesce(pl.col("text"), records.get_column("text")).alias("text"))
+        rebuilt = pl.col("text")
+        if fmt.one_line:  # the joined lines after the record's own line ("" when there are none)
+            rebuilt = rebuilt + records.get_column("text").str.strip_prefix(records.get_column("head"))
+        parsed = parsed.with_columns(pl.coalesce(rebuilt, records.get_column("text")).alias("text"))
     kept = records.select(c for c in _KEEP if c not in parsed.columns)
     return kept.hstack(parsed.get_columns()).with_columns(pl.lit(fmt.name).alias("format"))
 
@@ -99,6 +102,10 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     events = request_fields(events, said, ~events.get_column("format").is_in(DATABASE_FORMATS))
     events = _fill_nulls(events, "request_id", "head", request_ids)
     events = _fill_nulls(events, "exc_type", "text", exception_types)
+    bare = (events.get_column("format") == PLAIN.name) & events.get_column("exc_type").is_null()
+    if bare.any():  # an exception line left alone: the tail of a traceback another writer's lines cut off
+        events = events.with_columns(
+            events.get_column("exc_type").clone().scatter(bare.arg_true(), bare_exception_types(events.get_column("head").filter(bare))))
     return _finish_columns(events, diag)
 
 

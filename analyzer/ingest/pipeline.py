@@ -137,13 +137,19 @@ class Pipeline:
         framer = self.framer(inp)
         return self._finish(framer, self._parse(framer.flush()))
 
-    def run(self, inputs: Iterable[Input]) -> Iterator[pl.DataFrame]:
-        """Event batches for every input, read in bounded chunks, one chunk framed while the previous one is parsed."""
+    def run(self, inputs: Iterable[Input], first_chunk_bytes: int | None = None) -> Iterator[pl.DataFrame]:
+        """Event batches for every input, read in bounded chunks, one chunk framed while the previous one is parsed.
+
+        `first_chunk_bytes` (`events`, which prints as it reads): the run's first batches come from pieces of
+        that size, growing fourfold up to the chunk size, so the first events appear at once.
+        """
+        ramp = [first_chunk_bytes] if first_chunk_bytes else []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logscan-parse") as parser:
             for inp in inputs:
                 framer = self.framer(inp)
                 parsing: Future[pl.DataFrame] | None = None
-                for chunk in read_chunks(inp, self.diag, self.chunk_bytes):
+                chunks = read_chunks(inp, self.diag, self.chunk_bytes)
+                for chunk in _ramped(chunks, ramp, self.chunk_bytes) if ramp else chunks:
                     records = framer.feed(chunk)
                     if parsing is not None:
                         yield from self._nonempty(self._finish(framer, parsing.result()))
@@ -269,3 +275,19 @@ class Pipeline:
         last = events.filter(own.is_not_null()).group_by("sid").agg(own.last())
         self.last_ts.update({streams.keys[sid]: ts for sid, ts in last.iter_rows()})
         return events.drop("_own")
+
+
+def _ramped(chunks: Iterable[Chunk], ramp: list[int], limit: int) -> Iterator[Chunk]:
+    """`chunks` cut at line ends into pieces of `ramp[0]` bytes, growing fourfold (kept in `ramp` across inputs)
+    until they reach `limit`; from then on the chunks pass as they are."""
+    for chunk in chunks:
+        data, start = chunk.data, 0
+        while ramp and ramp[0] < limit and len(data) - start > ramp[0]:
+            cut = data.rfind(b"\n", start, start + ramp[0]) + 1 or data.find(b"\n", start + ramp[0]) + 1
+            if cut <= start or cut >= len(data):
+                break
+            yield Chunk(chunk.input, data[start:cut], chunk.offset + start, False,
+                        first_line=chunk.first_line if start == 0 else 0)
+            start = cut
+            ramp[0] *= 4
+        yield chunk if start == 0 else Chunk(chunk.input, data[start:], chunk.offset + start, chunk.final)

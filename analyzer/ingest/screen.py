@@ -20,7 +20,8 @@ user's signature widens the screen by itself):
   what every format's level parser maps to warning, error or critical);
 * it tells an HTTP status of 400 or above where the request model reads a
   status (an access message, a `status=` key, a request line);
-* it holds a traceback's start (what gives `exc_type`);
+* it holds a traceback's start, or its first line is an exception line alone
+  (what gives `exc_type`);
 * a duration field appears and its value reaches the smallest duration any
   keyword-less signature asks for (the number is read only where the key is);
 * a keyword-less signature that none of the above covers adds its own
@@ -62,6 +63,8 @@ import regex
 
 from analyzer.analysis.correlate import CANDIDATES_PER_RECORD, LinkWindow
 from analyzer.ingest.formats.base import Format
+from analyzer.ingest.formats.common import _BARE_EXCEPTION as BARE_EXCEPTION
+from analyzer.ingest.formats.common import _REQUEST_ID_KEY
 from analyzer.ingest.formats.common import DURATION_PATTERN, durations_ms, on_rows, request_ids
 
 if TYPE_CHECKING:
@@ -90,8 +93,8 @@ TRACEBACK: Final = r"Traceback \(most recent call last\):"
 DURATION_WORDS: Final = (
     r"[Dd]uration|DURATION|[Ee]lapsed|ELAPSED|[Tt]ook|TOOK|[Ll]atency|LATENCY|_time|time_|_TIME|TIME_|_taken|_TAKEN"
 )
-#: What every request ID key (analyzer.ingest.formats.common.REQUEST_ID_PATTERN) holds, case aside.
-_ID_WORDS: Final = r"(?i)req|correlation"
+#: A request ID key (analyzer.ingest.formats.common.REQUEST_ID_PATTERN's own, so that a key added there counts here).
+_ID_WORDS: Final = _REQUEST_ID_KEY
 _LEVELS_ABOVE: Final = frozenset({"warning", "error", "critical"})
 MAX_REMEMBERED_IDS: Final = 100_000
 
@@ -159,6 +162,9 @@ class Screen:
         candidate = text.str.contains(self.pattern).fill_null(True)
         for pattern in self.patterns:
             candidate = candidate | text.str.contains(pattern).fill_null(True)
+        # a line that is an exception line alone (a traceback's tail cut off by other writers' lines): a plain
+        # record of it has an exception type (analyzer.ingest.normalize), whichever format its line was first given
+        candidate = candidate | records.get_column("head").str.contains(BARE_EXCEPTION).fill_null(True)
         timed = text.str.contains(DURATION_WORDS).fill_null(False) & ~candidate
         with_path = timed
         if timed.any():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -51,12 +52,14 @@ def summary_dict(diag: Diagnostics, tally: Tally, ignored: int | None = None) ->
 
 def print_summary(
     console: Console, diag: Diagnostics, tally: Tally, ignored: int | None = None, warnings: bool = True,
-    redactor: Redactor | None = None,
+    redactor: Redactor | None = None, problems: bool = True,
 ) -> None:
     """Human summary: counts, formats per stream, incidents ignored by config rules, every warning and error.
 
-    `warnings=False` (`scan --quiet`) leaves the warnings out; errors are always printed. Names and warnings
-    pass through `redactor` (default: control sequences removed, nothing masked) and are never read as markup.
+    `warnings=False` (`scan --quiet`) leaves the warnings out; errors are always printed. `problems=False`
+    leaves out both (the commands print them on stderr, analyzer.commands.run.report_problems, when the
+    summary goes to stdout). Names and warnings pass through `redactor` (default: control sequences removed,
+    nothing masked) and are never read as markup.
     """
     s = (redactor or Redactor(enabled=False)).data(summary_dict(diag, tally, ignored))
     console.print(
@@ -69,11 +72,21 @@ def print_summary(
                       f"{s['held_bytes']:,} bytes of unfinished last lines left for the next run")
     if s["time_range"][0]:
         console.print(f"[bold]time range[/] {s['time_range'][0]} → {s['time_range'][1]}")
-    table = Table("source", "service", "format", "events", title="streams", title_justify="left")
+    sources = {entry["source"] for entry in s["streams"]}
+    one_source = len(sources) == 1
+    table = Table(title=f"streams of {escape(next(iter(sources)))}" if one_source else "streams",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, header_style="bold")
+    if not one_source:
+        table.add_column("source", overflow="fold", ratio=2)
+    table.add_column("service", no_wrap=True)
+    table.add_column("format", no_wrap=True)
+    table.add_column("events", overflow="fold", ratio=1)
     for entry in s["streams"]:
         detail = ", ".join(f"{k} {v:,}" for k, v in entry["formats"].items())
-        table.add_row(Text(entry["source"]), Text(entry["service"]), entry["format"], detail)
-    console.print(table)
+        cells = [Text(entry["service"]), entry["format"], detail]
+        table.add_row(*([] if one_source else [Text(entry["source"])]), *cells)
+    if s["streams"]:
+        console.print(table)
     console.print("[bold]events per format[/] " + ", ".join(f"{k} {v:,}" for k, v in s["events_by_format"].items()))
     console.print("[bold]events per service[/] " + escape(", ".join(f"{k} {v:,}" for k, v in s["events_by_service"].items())))
     if ignored:
@@ -81,6 +94,8 @@ def print_summary(
                       highlight=False)
     for reason, n in {**s["altered_lines"], **s["unparsed_reasons"]}.items():
         console.print(f"[yellow]{reason}:[/] {n:,}")
+    if not problems:
+        return
     for line in s["warnings"] if warnings else ():
         console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     for line in s["errors"]:

@@ -39,5 +39,10 @@ FORMATS: tuple[Format, ...] = (
 
 BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
 PLAIN = plain.FORMAT
+#: Formats that can be forced (`--log-format`): every parser above, by name.
+FORCEABLE: tuple[str, ...] = tuple(BY_NAME)
+#: Every value of the events' ``format`` column: the parsers, plus `compose` (docker compose's own status
+#: lines, recognised inside a Compose stream by analyzer.ingest.normalize, never forced).
+FORMAT_NAMES: tuple[str, ...] = (*FORCEABLE, "compose")
 
-__all__ = ["BY_NAME", "FORMATS", "PLAIN", "Format"]
+__all__ = ["BY_NAME", "FORCEABLE", "FORMATS", "FORMAT_NAMES", "PLAIN", "Format"]

@@ -26,6 +26,9 @@ class Format:
     parse: Parser
     aux: str | None = None  # header-shaped lines that continue the previous record
     quoted: bool = False  # records may span lines inside double quotes (CSV)
+    #: a record is its first line (a JSON object): the parser rebuilds the text from its fields, and any lines
+    #: framing joined after it (a traceback printed to a merged stderr) are kept after that text
+    one_line: bool = False
     #: What the screen's light parse (analyzer.ingest.screen) needs of the records it drops, exactly as `parse`
     #: reads it: `ts`, `message` only as far as null (the record does not parse) or not, and every ranged
     #: field whose value could be out of range (analyzer.ingest.bounds). None: the light parse runs `parse`.

@@ -206,8 +206,17 @@ def access_fields(message: pl.Series) -> pl.DataFrame:
     return by_value(request, _request_fields)
 
 
+#: A value shaped like a generated request/correlation ID: a UUID, or 16 to 64 hex digits (`uuid4().hex`,
+#: a trace ID). Where a layout prints an ID without its key (`[%(correlation_id)s]`, a header in an access
+#: line), only such a value is taken for one.
+ID_SHAPE: Final = r"(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,64})"
+
+
+#: Keys of a request's ID; a background job's or task's ID (`job_id=`, `task_id`: RQ, Celery, arq, a worker's
+#: own loop) plays the same part for the work a worker does, and ties its records together the same way.
 _REQUEST_ID_KEY: Final = (
-    r"""(?i)(?-u:\b)(?:req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id)['"]?\s*[=:]\s*['"]?"""
+    r"""(?i)(?-u:\b)(?:req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id|job[_-]?id|task[_-]?id)"""
+    r"""['"]?\s*[=:]\s*['"]?"""
 )
 REQUEST_ID_PATTERN: Final = _REQUEST_ID_KEY + "([A-Za-z0-9][A-Za-z0-9._:/-]{2,127})"
 
@@ -221,7 +230,7 @@ def _after_key(text: pl.Series, pattern: str, key: str) -> pl.Series:
 
 def request_ids(text: pl.Series) -> pl.Series:
     """A request/correlation ID written as `req_id=...`, `request_id: ...`, `{'request_id': '...'}`,
-    `X-Request-ID: ...`: the group of `REQUEST_ID_PATTERN` in its first match."""
+    `X-Request-ID: ...`, `job_id=...`: the group of `REQUEST_ID_PATTERN` in its first match."""
     return _after_key(text, REQUEST_ID_PATTERN, _REQUEST_ID_KEY)
 
 
@@ -327,6 +336,20 @@ def per_traceback(text: pl.Series, name: str, read: Callable[[str], str | None])
 def exception_types(text: pl.Series) -> pl.Series:
     """Exception type per record (null where the record has no traceback)."""
     return per_traceback(text, "exc_type", _last_exception)
+
+
+#: A record that is a Python exception line on its own (`sqlalchemy.exc.TimeoutError: QueuePool limit ...`,
+#: `KeyError: 'theme'`): what is left of a traceback whose head another process's or stream's lines cut off
+#: (two workers printing at once into one pipe). A qualified class name (`pkg.mod.Class`), or a bare one
+#: named like an exception, then `: ` or the end of the line.
+_BARE_EXCEPTION: Final = (
+    r"^((?:[a-z_][a-z0-9_]*\.)+[A-Z][A-Za-z0-9_]*|[A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Timeout))(?:: |$)"
+)
+
+
+def bare_exception_types(head: pl.Series) -> pl.Series:
+    """The exception type of records whose first line is a Python exception line (null for the others)."""
+    return head.to_frame("h").select(pl.col("h").str.extract(_BARE_EXCEPTION, 1)).to_series().alias("exc_type")
 
 
 def exception_lines(text: pl.Series) -> pl.Series:

@@ -31,12 +31,14 @@ HEADER = (
 # Each layout: a regex with named groups ts/level/logger/msg (any may be absent).
 _LAYOUTS = (
     rf"^(?P<ts>{_TS}) - (?P<logger>[\w.]+) - (?P<level>{_LEVEL}) - (?P<msg>.*)$",
-    rf"^(?P<ts>{_TS})(?: -| \|)? \[?(?P<level>{_LEVEL})\]?(?: in)? *(?:\| *)?(?:(?P<logger>[\w.<>]+)(?::| -| \|) )?(?P<msg>.*)$",
+    rf"^(?P<ts>{_TS})(?: -| \|)? \[?(?P<level>{_LEVEL})\]?(?: in)? *(?:\| *)?(?:\[(?P<rid>{common.ID_SHAPE}|-)\] )?"
+    rf"(?:(?P<logger>[\w.<>]+)(?::| -| \|) )?(?P<msg>.*)$",
     rf"^(?P<level>{_LEVEL}):(?P<logger>[\w.]+):(?P<msg>.*)$",
     r"^(?P<level>DEBUG|INFO|WARNI|ERROR|CRITI) +\[(?P<logger>[\w.]+)\] (?P<msg>.*)$",
     r"^(?P<level>FAILED): (?P<msg>.*)$",
 )
-_FIELDS = ("ts", "level", "logger", "msg")
+_FIELDS = ("ts", "level", "logger", "msg", "rid")
+_BRACKETED_ID = rf"^\[({common.ID_SHAPE}|-)\] "  # a keyless request ID opening the message
 # The most common layout, `2026-11-23 09:08:01,530 [INFO] app.db: message`, in a shape that fixes where each
 # field ends. Such a line is the second layout's (the first needs ` - ` right after the time) with exactly
 # these fields, which plain searches find faster than the layout's capture groups.
@@ -54,7 +56,8 @@ def _common_fields(lines: pl.DataFrame) -> pl.DataFrame:
         after.str.slice(pl.col("bracket") + 2).str.splitn(": ", 2).alias("named"),
     )
     return parts.select(
-        "ts", "level", pl.col("named").struct.field("field_0").alias("logger"), pl.col("named").struct.field("field_1").alias("msg")
+        "ts", "level", pl.col("named").struct.field("field_0").alias("logger"), pl.col("named").struct.field("field_1").alias("msg"),
+        pl.lit(None, dtype=pl.String).alias("rid"),
     )
 
 
@@ -81,11 +84,18 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     fields = _common_fields(lines)
     if not common_shape.all():
         fields = common.patch(fields, ~common_shape, _layout_fields(lines.filter(~common_shape)))
+    msg = fields.get_column("msg")
+    opened = msg.str.contains(_BRACKETED_ID).fill_null(False) & fields.get_column("rid").is_null()
+    if opened.any():  # `... INFO app.api [<id>] message`: the ID opens the message
+        said = msg.filter(opened).to_frame("m")
+        fields = common.patch(fields, opened, said.select(
+            pl.col("m").str.extract(_BRACKETED_ID, 1).alias("rid"), pl.col("m").str.replace(_BRACKETED_ID, "").alias("msg")))
     failed = fields.get_column("level") == "FAILED"
     time = fields.select(pl.col("ts").str.strip_chars("[]").str.replace(",", ".", literal=True)).to_series()
     events = fields.select(
         pl.when(failed).then(pl.lit("alembic")).otherwise(pl.col("logger")).alias("logger"),
         pl.col("msg").alias("message"),
+        pl.when(pl.col("rid") != "-").then(pl.col("rid")).alias("request_id"),
     )
     return events.with_columns(
         common.iso_times(time).alias("ts"),

@@ -110,7 +110,11 @@ def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> tuple[pl.S
     sql = on_rows(~header, other.str.starts_with(SQL_OPENER), False)
     if sql.any() and (sql & ~text.str.ends_with("]")).any():
         x_line = x_line & ~_in_sql(lines.with_columns(header.alias("_header"), sql.alias("_sql")), streams)
+    # a line that ends with the opener opens a traceback on the lines after it; one that carries it inside
+    # (a JSON line's escaped "exception" field) is complete in itself
     opener = text.str.contains(OPENER, literal=True)
+    if opener.any():
+        opener = opener & text.str.strip_chars_end().str.ends_with(OPENER)
     if not opener.any():
         return header | x_line, pl.repeat(False, len(text), eager=True)
     frame = lines.select(
