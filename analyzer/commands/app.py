@@ -74,6 +74,7 @@ from analyzer.commands.run import (
     resolve_inputs,
 )
 from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.screen import Screen
 from analyzer.events import SEVERITIES
 from analyzer.analysis.ranking import severity_at_least
 from analyzer.report.model import build_report, history_rows
@@ -314,6 +315,9 @@ def scan(
     incremental: Annotated[
         bool, typer.Option("--incremental", help="Like --state, in the default folder ($XDG_STATE_HOME/logscan or ~/.local/state/logscan).")
     ] = False,
+    exhaustive: Annotated[bool, typer.Option(
+        "--exhaustive", help="Normalize every record instead of screening first for those that can matter (same report, slower).")]
+    = False,
 ) -> None:
     """Find incidents in logs: match signatures, rebuild request traces, rank root causes above symptoms.
 
@@ -343,6 +347,8 @@ def scan(
     state = _open_state(state_dir, incremental, paths, diag)
     inputs = resolve_inputs(paths, diag, resume=state.checkpoints if state else None)
     pipeline = pipeline_for(diag, log_format, eff)
+    if not exhaustive and not filters.active:  # the time filters' "hid all N records" counts every record it saw
+        pipeline.screen = Screen(sigs)
     analysis = Analysis(sigs, settings)
     err = console(stderr=True)
     with _progress(err, inputs, diag, show_progress(err, quiet)) as tick:
