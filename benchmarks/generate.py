@@ -9,7 +9,14 @@ templates at random and fills only the per-record slots (timestamps that
 advance with every record, request IDs, client ports), so gigabytes are written
 in minutes. Stdlib only; output is deterministic for a given ``--seed``.
 
-    python benchmarks/generate.py --size 200MB [--out benchmarks/data] [--seed 1] [--only compose ...]
+    python benchmarks/generate.py --size 200MB [--out benchmarks/data] [--seed 1] [--only compose ...] [--mix stress]
+
+Two mixes (``--mix``): ``production`` (the default) is traffic as a healthy
+service logs it: at most 2 % of records at warning or above, at most 3 % of
+responses 4xx/5xx, slow statements and requests rare, incident storms about 1 %
+of the time. ``stress`` is the heavy mix every earlier result was measured on
+(errors, storms and slow requests 5-10x as often), kept to stress the analysis.
+The rates each mix really produces are in benchmarks/RESULTS.md (issue 12).
 """
 
 from __future__ import annotations
@@ -25,6 +32,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
+
+# --------------------------------------------------------------------------- mix
+
+#: How often the rare things happen, relative to the stress mix: warnings, errors, 4xx/5xx responses, slow
+#: statements and requests, incident storms. 1.0 is the stress mix; `--mix production` sets PRODUCTION.
+CALM = 1.0
+PRODUCTION = 0.2
+
+
+def rare(weight: float) -> float:
+    """The weight of a warning/error/slow/4xx kind under the chosen mix."""
+    return weight * CALM
+
 
 # --------------------------------------------------------------------------- slots
 
@@ -126,7 +146,7 @@ def request(r: random.Random, status: int | None = None, route: int | None = Non
                        ("{day}", f"{r.randint(2, 28):02d}")):
         path = path.replace(key, str(value))
     if status is None:
-        status = r.choices(list(statuses), list(statuses.values()))[0]
+        status = r.choices(list(statuses), [w if s < 400 else rare(w) for s, w in statuses.items()])[0]
     ms = round(r.lognormvariate(2.8, 0.8), 2)
     return Request(method, path, status, f"{r.choice(CLIENT_IPS)}:{PORT}", ms)
 
@@ -516,12 +536,12 @@ def lines_text(pairs: list[tuple[str, str]]) -> str:
 def uvicorn_kinds() -> list[tuple[float, Kind]]:
     return [
         (90.0, lambda r: uvicorn("INFO", request(r).access())),
-        (0.3, lambda r: lines_text(api_error_lines(r, r.choice(API_ERRORS), loguru_style=False))),
+        (rare(0.3), lambda r: lines_text(api_error_lines(r, r.choice(API_ERRORS), loguru_style=False))),
         (0.3, lambda r: uvicorn("INFO", f'{r.choice(CLIENT_IPS)}:{PORT} - "WebSocket /ws/notifications" [accepted]')
                         + "\n" + uvicorn("INFO", "connection open")),
         (0.3, lambda r: uvicorn("INFO", "connection closed")),
-        (0.2, lambda r: uvicorn("WARNING", "Invalid HTTP request received.")),
-        (0.05, lambda r: uvicorn("ERROR", "ASGI callable returned without completing response.")),
+        (rare(0.2), lambda r: uvicorn("WARNING", "Invalid HTTP request received.")),
+        (rare(0.05), lambda r: uvicorn("ERROR", "ASGI callable returned without completing response.")),
         (0.02, lambda r: "\n".join(UVICORN_STOP + UVICORN_START)),
     ]
 
@@ -555,9 +575,9 @@ def gunicorn_kinds() -> list[tuple[float, Kind]]:
 
     return [
         (92.0, access),
-        (0.3, error),
-        (0.1, timeout),
-        (0.2, lambda r: gunicorn(r.choice(workers), "WARNING", "Invalid HTTP request received.")),
+        (rare(0.3), error),
+        (rare(0.1), timeout),
+        (rare(0.2), lambda r: gunicorn(r.choice(workers), "WARNING", "Invalid HTTP request received.")),
     ]
 
 
@@ -570,13 +590,13 @@ def loguru_kinds() -> list[tuple[float, Kind]]:
     """An app logging with Loguru's default sink, uvicorn's loggers intercepted into Loguru."""
     return [
         (88.0, lambda r: lines_text(api_request_lines(r, request(r), intercept=True))),
-        (2.0, lambda r: lines_text(api_slow_lines(r, intercept=True))),
+        (rare(2.0), lambda r: lines_text(api_slow_lines(r, intercept=True))),
         (1.0, lambda r: loguru("DEBUG", "app.cache:get:27", f"Cache miss for product:{r.randint(1, 99999)}{REQ}")),
-        (0.6, lambda r: loguru("WARNING", "app.services.payments:charge:131", f"Payment provider slow: {r.uniform(1.5, 9):.2f}s{REQ}")),
+        (rare(0.6), lambda r: loguru("WARNING", "app.services.payments:charge:131", f"Payment provider slow: {r.uniform(1.5, 9):.2f}s{REQ}")),
         (0.5, lambda r: loguru("SUCCESS", "app.tasks:rebuild_search_index:52",
                                f"Search index rebuilt: {r.randint(1000, 90000)} documents")),
-        (0.15, lambda r: lines_text(api_error_lines(r, r.choice(API_ERRORS), loguru_style=True))),
-        (0.02, lambda r: loguru("CRITICAL", "app.main:lifespan:58", "Database unreachable at startup, giving up after 5 attempts")),
+        (rare(0.15), lambda r: lines_text(api_error_lines(r, r.choice(API_ERRORS), loguru_style=True))),
+        (rare(0.02), lambda r: loguru("CRITICAL", "app.main:lifespan:58", "Database unreachable at startup, giving up after 5 attempts")),
         (0.01, lambda r: lines_text(api_big_payload(r))),
     ]
 
@@ -634,12 +654,12 @@ def worker_kinds() -> list[tuple[float, Kind]]:
     return [
         (80.0, job),
         (8.0, scheduler),
-        (1.5, lambda r: pylog("WARNING", "apscheduler.executors.default",
+        (rare(1.5), lambda r: pylog("WARNING", "apscheduler.executors.default",
                               f'Run time of job "recompute_stats (trigger: interval[0:01:00], next run at: {D} {T} UTC)" '
                               f"was missed by 0:00:{r.randint(1, 59):02d}.{r.randrange(10**6):06d}")),
-        (1.0, failure),
-        (0.2, asyncio_task),
-        (0.3, lambda r: pylog("INFO", "sqlalchemy.pool.impl.QueuePool", f"Invalidate connection <connection object at {hexaddr(r)}; "
+        (rare(1.0), failure),
+        (rare(0.2), asyncio_task),
+        (rare(0.3), lambda r: pylog("INFO", "sqlalchemy.pool.impl.QueuePool", f"Invalidate connection <connection object at {hexaddr(r)}; "
                               "dsn: 'user=app password=xxx dbname=app host=db', closed: 2> (reason: OperationalError:server closed "
                               "the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or "
                               "while processing the request.\n)")),
@@ -751,6 +771,14 @@ SQL_EXTENDED = [
 ]
 
 
+def slow_ms(r: random.Random, least: float, most: float) -> float:
+    """A logged statement's duration (log_min_duration_statement = `least`): the stress mix spreads them up to
+    `most`; production logs mostly statements just over the threshold, a few much slower."""
+    if CALM >= 1 or r.random() < CALM:  # the stress mix draws exactly as it always did
+        return r.uniform(least, most)
+    return least + r.expovariate(1 / 60)
+
+
 def pg_kinds() -> list[tuple[float, Callable[[random.Random], list[PgEvent]]]]:
     def pid(r: random.Random) -> int:
         return r.randint(60, 32000)
@@ -774,11 +802,11 @@ def pg_kinds() -> list[tuple[float, Callable[[random.Random], list[PgEvent]]]]:
     def slow_extended(r: random.Random) -> list[PgEvent]:
         sql, nparams = r.choice(SQL_EXTENDED)
         params = ", ".join(f"${i + 1} = '{r.randint(1, 9999)}'" for i in range(nparams))
-        return [PgEvent(pid(r), "LOG", f"duration: {r.uniform(250, 6000):.3f} ms  execute __asyncpg_stmt_{r.randrange(4096):x}__: {sql}",
+        return [PgEvent(pid(r), "LOG", f"duration: {slow_ms(r, 250, 6000):.3f} ms  execute __asyncpg_stmt_{r.randrange(4096):x}__: {sql}",
                         detail=f"parameters: {params}", client=client(r), ps="SELECT", line_num=r.randint(5, 900))]
 
     def slow_simple(r: random.Random) -> list[PgEvent]:
-        return [PgEvent(pid(r), "LOG", f"duration: {r.uniform(250, 30000):.3f} ms  statement: {r.choice(SQL_MULTILINE)}",
+        return [PgEvent(pid(r), "LOG", f"duration: {slow_ms(r, 250, 30000):.3f} ms  statement: {r.choice(SQL_MULTILINE)}",
                         client=client(r), ps="SELECT", line_num=r.randint(5, 900))]
 
     def healthcheck(r: random.Random) -> list[PgEvent]:
@@ -818,8 +846,8 @@ def pg_kinds() -> list[tuple[float, Callable[[random.Random], list[PgEvent]]]]:
         ])]
 
     return [
-        (30.0, connect), (30.0, disconnect), (25.0, slow_extended), (4.0, slow_simple), (6.0, healthcheck),
-        (1.0, checkpoint), (1.5, query_error),
+        (30.0, connect), (30.0, disconnect), (25.0, slow_extended), (rare(4.0), slow_simple), (rare(6.0), healthcheck),
+        (1.0, checkpoint), (rare(1.5), query_error),
     ]
 
 
@@ -867,8 +895,8 @@ PG_START = [PgEvent(1, "LOG", m, client=None, backend="postmaster") for m in (
 def pg_regimes(render: Callable[[PgEvent], str]) -> list[Regime]:
     def kinds(extra: tuple[float, Callable[[random.Random], list[PgEvent]]]) -> list[tuple[float, Kind]]:
         return mapped([*pg_kinds(), extra], lambda r, events: "\n".join(map(render, events)))
-    return [Regime(0.95, kinds((0.01, pg_crash))), Regime(0.03, kinds((40.0, pg_too_many)), (200, 1500)),
-            Regime(0.02, kinds((8.0, pg_deadlock)), (200, 1500))]
+    return [Regime(1 - rare(0.05), kinds((rare(0.01), pg_crash))), Regime(rare(0.03), kinds((40.0, pg_too_many)), (200, 1500)),
+            Regime(rare(0.02), kinds((8.0, pg_deadlock)), (200, 1500))]
 
 
 # --------------------------------------------------------------------------- JSON formats
@@ -954,8 +982,8 @@ def api_kinds() -> list[tuple[float, Callable[[random.Random], list[tuple[str, s
     """The api container's output (uvicorn + Loguru) as (stream, line) pairs."""
     return [
         (88.0, lambda r: api_request_lines(r, request(r))),
-        (2.0, api_slow_lines),
-        (0.25, lambda r: api_error_lines(r, r.choice(API_ERRORS))),
+        (rare(2.0), api_slow_lines),
+        (rare(0.25), lambda r: api_error_lines(r, r.choice(API_ERRORS))),
         (1.0, lambda r: [("stderr", loguru("DEBUG", "app.cache:get:27", f"Cache miss for product:{r.randint(1, 99999)}{REQ}"))]),
         (0.1, api_big_payload),
         (0.02, lambda r: [("stderr", line) for line in UVICORN_STOP + UVICORN_START]),
@@ -997,7 +1025,7 @@ def compose_kinds(incident: str | None) -> list[tuple[float, Kind]]:
     kinds = mapped(api, lambda r, pairs: compose("api-1", lines_text(pairs)), 0.62)
     kinds += mapped(pg, lambda r, events: compose("db-1", "\n".join(map(pg_stderr, events))), 0.25)
     kinds += mapped(worker, lambda r, text: compose("worker-1", text), 0.12)
-    kinds += [(0.05, interrupted), (0.005, deploy)]
+    kinds += [(rare(0.05), interrupted), (0.005, deploy)]
     storms: dict[str, list[tuple[float, Kind]]] = {
         "pool": [(2.0, from_api(lambda r: api_error_lines(r, "queuepool"))), (6.0, from_api(api_slow_lines)),
                  (4.0, from_db(pg_too_many)), (0.5, from_api(lambda r: api_error_lines(r, "too_many_clients")))],
@@ -1041,7 +1069,8 @@ def build_formats() -> dict[str, Format]:
         return "\n".join(loguru_json(r, rec) for rec in records)
 
     return {
-        "uvicorn": Format("uvicorn.log", [Regime(0.97, uvicorn_kinds()), Regime(0.03, uvicorn_kinds() + [(15.0, burst_422)], (100, 600))],
+        "uvicorn": Format("uvicorn.log", [Regime(1 - rare(0.03), uvicorn_kinds()),
+                                          Regime(rare(0.03), uvicorn_kinds() + [(15.0, burst_422)], (100, 600))],
                           lambda r: "\n".join(UVICORN_START)),
         "gunicorn": Format("gunicorn.log", single(gunicorn_kinds()), lambda r: GUNICORN_HEAD),
         "loguru": Format("loguru.log", single(loguru_kinds())),
@@ -1053,8 +1082,8 @@ def build_formats() -> dict[str, Format]:
         "app-json": Format("app.json", single(app_json_kinds())),
         "docker-json": Format("docker-json.log", single(mapped(api_kinds(), lambda r, pairs: docker_entries(pairs))),
                               lambda r: docker_entries([("stderr", line) for line in UVICORN_START]), docker=True),
-        "compose": Format("compose.log", [Regime(0.90, compose_kinds(None))] + [
-            Regime(w, compose_kinds(name), (300, 2000))
+        "compose": Format("compose.log", [Regime(1 - rare(0.10), compose_kinds(None))] + [
+            Regime(rare(w), compose_kinds(name), (300, 2000))
             for name, w in (("pool", 0.03), ("deadlock", 0.02), ("422", 0.02), ("greenlet", 0.02), ("crash", 0.01))],
             lambda r: compose("db-1", "\n".join(map(pg_stderr, PG_START))) + "\n" + compose("api-1", "\n".join(UVICORN_START)),
             step_ms=15.0),
@@ -1134,13 +1163,19 @@ def parse_size(text: str) -> int:
 
 
 def main() -> None:
-    formats = build_formats()
+    global CALM
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=parse_size, required=True, help="approximate size of each file (50MB, 2GB; KiB/MiB/GiB too)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "data", help="output folder (default: benchmarks/data)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--only", nargs="+", choices=sorted(formats), metavar="FORMAT", help=f"formats: {', '.join(formats)}")
+    ap.add_argument("--mix", choices=("production", "stress"), default="production",
+                    help="production: <=2%% of records warning or above, <=3%% of responses 4xx/5xx (default); "
+                         "stress: the heavy mix (errors, storms, slow requests 5-10x as often)")
+    names = list(build_formats())
+    ap.add_argument("--only", nargs="+", choices=sorted(names), metavar="FORMAT", help=f"formats: {', '.join(names)}")
     args = ap.parse_args()
+    CALM = PRODUCTION if args.mix == "production" else 1.0
+    formats = build_formats()
     args.out.mkdir(parents=True, exist_ok=True)
     total_bytes, t_all = 0, time.perf_counter()
     for name in args.only or formats:

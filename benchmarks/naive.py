@@ -9,7 +9,9 @@ on the rest of the line. It counts matched lines and prints
 ``lines=N matched=M``. Header-only by design: continuation lines (tracebacks,
 TAB-led PostgreSQL lines, CSV fields with newlines) do not match.
 
-    python benchmarks/naive.py FILE [--format NAME]
+    python benchmarks/naive.py FILE [FILE ...] [--format NAME]
+
+Several files (the mix) are read one after the other, each with its own formats.
 """
 
 from __future__ import annotations
@@ -92,14 +94,17 @@ def count(path: Path, formats: list[str], compose: bool) -> tuple[int, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("file", type=Path)
+    ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--format", choices=[*PATTERNS, "compose"], help="default: from the file name (compose.log: compose)")
     args = ap.parse_args()
-    fmt = args.format or ("compose" if args.file.name == "compose.log" else None)
-    if fmt is None and args.file.name not in FILES:
-        sys.exit(f"naive.py: cannot tell the format of {args.file.name}; pass --format")
-    formats = COMPOSE_FORMATS if fmt == "compose" else [fmt] if fmt else FILES[args.file.name]
-    lines, matched = count(args.file, formats, fmt == "compose")
+    lines = matched = 0
+    for file in args.files:
+        fmt = args.format or ("compose" if file.name == "compose.log" else None)
+        if fmt is None and file.name not in FILES:
+            sys.exit(f"naive.py: cannot tell the format of {file.name}; pass --format")
+        formats = COMPOSE_FORMATS if fmt == "compose" else [fmt] if fmt else FILES[file.name]
+        n, m = count(file, formats, fmt == "compose")
+        lines, matched = lines + n, matched + m
     print(f"lines={lines} matched={matched}")
 
 

@@ -7,8 +7,15 @@ invocation and on the same warm page cache:
               floor cost of reading and splitting lines),
 - ``naive``:  ``python benchmarks/naive.py FILE`` (one compiled regex per format),
 - ``events``: ``logscan events FILE --format count`` (full normalization),
-- ``scan``:   ``logscan scan FILE --format json -o /dev/null`` (end to end; mixed
-              compose.log only).
+- ``scan``:   ``logscan scan FILE --format json -o /dev/null`` (end to end),
+- ``exhaustive``: the same with ``--exhaustive`` (every record normalized: the path before issue 12),
+- ``floor``:  ``python benchmarks/floor.py`` (a bare Polars read plus one regex pass of
+              the signature keyword alternation: the least a Polars tool pays),
+- ``lnav``:   ``lnav -n -c ';SELECT count(*) FROM all_logs WHERE log_body REGEXP ...'``
+              with five signatures' keywords, lnav given a HOME of its own (when installed).
+
+``--mix`` adds one more input, several files read by one command each (default: Loguru
+text, PostgreSQL stderr and compose output, issue 12's mix).
 
 Each command runs ``--repeat`` times; the best wall time is kept, and the peak
 RSS is the largest ``ru_maxrss`` of the process itself, read with ``os.wait4``
@@ -19,8 +26,9 @@ used at most that much. Results go
 to stdout as a Markdown table (optionally appended to ``--markdown``) and to
 ``--json``; the exact commands are printed so any row can be reproduced.
 
-    python benchmarks/run.py [--tools grep naive events scan] [--repeat 3] [--logscan-cmd CMD]
-                             [--files compose.log ...] [--markdown benchmarks/RESULTS.md] [--json out.json]
+    python benchmarks/run.py [--tools grep floor naive events scan lnav] [--repeat 3] [--logscan-cmd CMD]
+                             [--files compose.log ...] [--mix loguru.log postgres.log compose.log]
+                             [--markdown benchmarks/RESULTS.md] [--json out.json]
 """
 
 from __future__ import annotations
@@ -44,8 +52,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
 FILES = ["uvicorn.log", "gunicorn.log", "loguru.log", "loguru.jsonl", "python.log", "postgres.log", "postgres.csv",
          "postgres.json", "app.json", "docker-json.log", "compose.log"]
-MIXED = "compose.log"
-TOOLS = ["grep", "naive", "events", "scan"]
+MIX = ["loguru.log", "postgres.log", "compose.log"]
+TOOLS = ["grep", "floor", "naive", "events", "scan", "exhaustive", "lnav"]
+#: Issue 12's targets for scan: its throughput against the floor's, the naive loop's and lnav's on the same input.
+TARGET_FLOOR = 0.5
+TARGET_NAIVE = {"loguru.log": 1.5, "postgres.log": 2.0, "compose.log": 2.0, "mix": 2.0}
+TARGET_LNAV = 3.0
+#: lnav's query: five built-in signatures' keywords (deadlock, missing_greenlet, statement_timeout,
+#: pool_exhausted, too_many_connections), as one alternation.
+LNAV_REGEX = ("deadlock detected|greenlet_spawn has not been called|canceling statement due to statement timeout"
+              "|QueuePool limit of size|sorry, too many clients already")
 TARGET_RATIO = 2.0  # logscan events / scan throughput vs the naive loop
 TARGET_RSS_MIB = 1024  # peak RSS on a >= 2 GB input
 BIG_INPUT = 2 * 10**9
@@ -85,11 +101,12 @@ def own_hwm_mib() -> float:
     return int(m[1]) / 1024 if m else 0.0
 
 
-def run_once(cmd: list[str]) -> tuple[float, float, int, str, str]:
+def run_once(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str, str]:
     """Wall seconds, peak RSS in MiB of that process, exit code, stdout, stderr."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT,
+                                env={**os.environ, **env} if env else None)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -99,11 +116,12 @@ def run_once(cmd: list[str]) -> tuple[float, float, int, str, str]:
         return wall, usage.ru_maxrss / 1024, proc.returncode, text[0], text[1]
 
 
-def measure(file: Path, size: int, lines: int, tool: str, cmd: list[str], repeat: int, ok_codes: set[int]) -> Row:
+def measure(label: str, size: int, lines: int, tool: str, cmd: list[str], repeat: int, ok_codes: set[int],
+            env: dict[str, str] | None = None) -> Row:
     times: list[float] = []
     rss, code, output, floor = 0.0, 0, "", own_hwm_mib()
     for _ in range(repeat):
-        wall, peak, code, out, err = run_once(cmd)
+        wall, peak, code, out, err = run_once(cmd, env)
         rss = max(rss, peak)
         output = " ".join(out.split())
         if code not in ok_codes:
@@ -112,7 +130,7 @@ def measure(file: Path, size: int, lines: int, tool: str, cmd: list[str], repeat
             break
         times.append(wall)
     best = min(times) if code in ok_codes else None
-    return Row(file.name, size, lines, tool, shlex.join(cmd), [round(t, 4) for t in times], best,
+    return Row(label, size, lines, tool, shlex.join(cmd), [round(t, 4) for t in times], best,
                size / 1e6 / best if best else None, lines / best if best else None, round(rss, 1), round(floor, 1), None,
                code, output)
 
@@ -121,13 +139,28 @@ def default_logscan() -> list[str]:
     return ["logscan"] if shutil.which("logscan") else [sys.executable, "-m", "analyzer"]
 
 
-def commands(tool: str, path: str, logscan: list[str], grep_pattern: str) -> list[str]:
+def commands(tool: str, paths: list[str], logscan: list[str], grep_pattern: str, pattern_file: str = "KEYWORDS") -> list[str]:
     return {
-        "grep": ["grep", "-c", grep_pattern, path],
-        "naive": [sys.executable, "benchmarks/naive.py", path],
-        "events": [*logscan, "events", path, "--format", "count"],
-        "scan": [*logscan, "scan", path, "--format", "json", "-o", "/dev/null"],
+        "grep": ["grep", "-c", grep_pattern, *paths],
+        "floor": [sys.executable, "benchmarks/floor.py", "--pattern-file", pattern_file, *paths],
+        "naive": [sys.executable, "benchmarks/naive.py", *paths],
+        "events": [*logscan, "events", *paths, "--format", "count"],
+        "scan": [*logscan, "scan", *paths, "--format", "json", "-o", "/dev/null"],
+        "exhaustive": [*logscan, "scan", *paths, "--format", "json", "-o", "/dev/null", "--exhaustive"],
+        "lnav": ["lnav", "-n", "-c", f";SELECT count(*) FROM all_logs WHERE log_body REGEXP '{LNAV_REGEX}'", *paths],
     }[tool]
+
+
+def keyword_pattern(path: Path) -> bool:
+    """Write the built-in signatures' keyword alternation (what the floor matches) to `path`; False if logscan's
+    package cannot be imported by this Python."""
+    code = ("from analyzer.analysis.signatures import load_signatures, rust_escape\n"
+            "print('|'.join(rust_escape(k) for k in load_signatures().keywords), end='')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    if done.returncode:
+        return False
+    path.write_text(done.stdout)
+    return True
 
 
 def machine() -> dict[str, str]:
@@ -173,12 +206,29 @@ def markdown(rows: list[Row], meta: dict[str, object]) -> str:
 
 
 def targets(rows: list[Row]) -> list[str]:
-    """The README's targets that this run can judge."""
+    """The README's targets (and issue 12's, for scan) that this run can judge."""
     out = []
+    by = {(r.file, r.tool): r for r in rows}
+    for r in rows:
+        if r.tool != "scan" or not r.mb_per_s:
+            continue
+        floor, naive, lnav = by.get((r.file, "floor")), by.get((r.file, "naive")), by.get((r.file, "lnav"))
+        if floor and floor.mb_per_s:
+            ratio = r.mb_per_s / floor.mb_per_s
+            out.append(f"{'PASS' if ratio >= TARGET_FLOOR else 'FAIL'} scan on {r.file}: {ratio:.0%} of the floor's "
+                       f"throughput (target ≥ {TARGET_FLOOR:.0%})")
+        if naive and naive.mb_per_s and r.file in TARGET_NAIVE:
+            ratio = r.mb_per_s / naive.mb_per_s
+            out.append(f"{'PASS' if ratio >= TARGET_NAIVE[r.file] else 'FAIL'} scan on {r.file}: {ratio:.2f}× naive "
+                       f"(issue 12 target ≥ {TARGET_NAIVE[r.file]:g}×)")
+        if lnav and lnav.mb_per_s:
+            ratio = r.mb_per_s / lnav.mb_per_s
+            out.append(f"{'PASS' if ratio >= TARGET_LNAV else 'FAIL'} scan on {r.file}: {ratio:.2f}× lnav "
+                       f"(target ≥ {TARGET_LNAV:g}×; lnav output: {lnav.output[:40]})")
     for r in rows:
         if r.tool not in ("events", "scan"):
             continue
-        if r.vs_naive is not None:
+        if r.vs_naive is not None and r.tool == "events":
             verdict = "PASS" if r.vs_naive >= TARGET_RATIO else "FAIL"
             out.append(f"{verdict} {r.tool} on {r.file}: {r.vs_naive:.2f}× naive (target ≥ {TARGET_RATIO:g}×)")
         if r.bytes >= BIG_INPUT and r.best_s is not None:
@@ -192,7 +242,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DATA, help="folder of generated files (default: benchmarks/data)")
     ap.add_argument("--files", nargs="+", metavar="FILE", help="file names in --data, or paths (default: every known file present)")
-    ap.add_argument("--tools", nargs="+", choices=TOOLS, default=TOOLS, help="default: all; scan runs on compose.log only")
+    ap.add_argument("--tools", nargs="+", choices=TOOLS, default=TOOLS, help="default: all (lnav when installed)")
+    ap.add_argument("--mix", nargs="*", metavar="FILE", default=MIX,
+                    help=f"files read together as one more input, `mix` (default: {' '.join(MIX)}, those present; none: no mix)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per command; the best time is kept (default: 3)")
     ap.add_argument("--logscan-cmd", help="how to invoke logscan (default: `logscan` on PATH, else `python -m analyzer.commands.app`)")
     ap.add_argument("--grep-pattern", default="", help="pattern for grep -c (default: '' = count every line)")
@@ -207,18 +259,31 @@ def main() -> None:
     if missing or not paths:
         sys.exit(f"run.py: no such data file: {', '.join(missing) or args.data}; run benchmarks/generate.py first")
 
+    inputs = [(path.name, [path]) for path in paths]
+    mixed = [args.data / f if not Path(f).is_file() else Path(f) for f in args.mix or []]
+    mixed = [p for p in mixed if p.is_file()]
+    if len(mixed) > 1:
+        inputs.append(("mix", mixed))
+    tools = [t for t in args.tools if t != "lnav" or shutil.which("lnav")]
+    workdir = Path(tempfile.mkdtemp(prefix="logscan-bench-"))
+    pattern_file = workdir / "keywords.txt"
+    if "floor" in tools and not keyword_pattern(pattern_file):
+        print("run.py: logscan's package is not importable here: no floor", file=sys.stderr)
+        tools.remove("floor")
+    lnav_env = {"HOME": str(workdir / "lnav-home")}  # lnav's own config and state, not the user's
+    (workdir / "lnav-home").mkdir()
+
     rows: list[Row] = []
-    for path in paths:
-        shown = os.path.relpath(path.resolve(), ROOT) if path.resolve().is_relative_to(ROOT) else str(path.resolve())
-        size, lines = path.stat().st_size, count_lines(path)
+    for label, group in inputs:
+        shown = [os.path.relpath(p.resolve(), ROOT) if p.resolve().is_relative_to(ROOT) else str(p.resolve()) for p in group]
+        size, lines = sum(p.stat().st_size for p in group), sum(count_lines(p) for p in group)
         file_rows: list[Row] = []
-        for tool in args.tools:
-            if tool == "scan" and path.name != MIXED:
-                continue
+        for tool in tools:
             ok = {0, 1} if tool == "grep" else {0}  # grep exits 1 when nothing matched
-            row = measure(path, size, lines, tool, commands(tool, shown, logscan, args.grep_pattern), args.repeat, ok)
+            row = measure(label, size, lines, tool, commands(tool, shown, logscan, args.grep_pattern, str(pattern_file)),
+                          args.repeat, ok, lnav_env if tool == "lnav" else None)
             file_rows.append(row)
-            print(f"{path.name:<16} {tool:<7} {fmt(row.best_s, '8.3f')} s {fmt(row.mb_per_s, '8.1f')} MB/s "
+            print(f"{label:<16} {tool:<7} {fmt(row.best_s, '8.3f')} s {fmt(row.mb_per_s, '8.1f')} MB/s "
                   f"{rss(row):>7} MiB  {row.output[:60]}", file=sys.stderr, flush=True)
         naive = next((r.mb_per_s for r in file_rows if r.tool == "naive"), None)
         for row in file_rows:
@@ -228,8 +293,8 @@ def main() -> None:
     meta: dict[str, object] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
         "argv": shlex.join(["python", "benchmarks/run.py", *sys.argv[1:]]), "repeat": args.repeat,
-        "commands": {t: shlex.join(commands(t, "FILE", logscan, args.grep_pattern)) + (f" ({MIXED} only)" if t == "scan" else "")
-                     for t in args.tools},
+        "commands": {t: shlex.join(commands(t, ["FILE"], logscan, args.grep_pattern)) for t in tools},
+        "mix": [p.name for p in mixed] if len(mixed) > 1 else [],
     }
     report = markdown(rows, meta)
     print(report)

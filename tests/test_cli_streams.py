@@ -136,3 +136,21 @@ def test_a_bad_flag_is_a_usage_error_on_stderr(cli, plain_env, command, flag):
     assert result.stdout == ""
     assert result.stderr.strip()
     assert "Traceback" not in result.stderr
+
+
+def test_events_template_column_names_records_of_one_kind_with_one_text(cli, tmp_path):
+    """`template` (issue 11): the mined template of every record; records that differ only in their
+    variable parts share one text, other kinds get another."""
+    log = tmp_path / "app.log"
+    log.write_text("".join(
+        f"connection from 10.0.{i % 7}.{i} closed after {i * 3} ms\n" if i % 2 else f"job {i} done in {i}.5 s\n"
+        for i in range(1, 201)
+    ))
+    result = cli("events", str(log), "-f", "jsonl", "--log-format", "plain")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 200
+    by_kind = {kind: {r["template"] for r in rows if r["message"].startswith(kind)} for kind in ("connection", "job")}
+    assert all(len(texts) == 1 for texts in by_kind.values()), by_kind
+    assert by_kind["connection"] != by_kind["job"]
+    assert "<*>" in next(iter(by_kind["job"]))

@@ -74,6 +74,7 @@ from analyzer.commands.run import (
     resolve_inputs,
 )
 from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.screen import Screen
 from analyzer.events import SEVERITIES
 from analyzer.analysis.ranking import severity_at_least
 from analyzer.report.model import build_report, history_rows
@@ -316,6 +317,9 @@ def scan(
     incremental: Annotated[
         bool, typer.Option("--incremental", help="Like --state, in the default folder ($XDG_STATE_HOME/logscan or ~/.local/state/logscan).")
     ] = False,
+    exhaustive: Annotated[bool, typer.Option(
+        "--exhaustive", help="Normalize every record instead of screening first for those that can matter (same report, slower).")]
+    = False,
     engine: Annotated[Engine, typer.Option(
         "--engine", help="local: read in this process; dask: one task per file (per 256 MiB range of a large plain "
         "file) on a Dask cluster, the same report (needs logscan[dask]; files must be readable by the workers at "
@@ -359,6 +363,8 @@ def scan(
     state = _open_state(state_dir, incremental, paths, diag)
     inputs = resolve_inputs(paths, diag, resume=state.checkpoints if state else None)
     pipeline = pipeline_for(diag, log_format, eff)
+    if not exhaustive and not filters.active:  # the time filters' "hid all N records" counts every record it saw
+        pipeline.screen = Screen(sigs)
     analysis = Analysis(sigs, settings)
     err = console(stderr=True)
     if engine is Engine.dask:  # the same Analysis, tally and filter counts, computed shard by shard (analyzer.scale)

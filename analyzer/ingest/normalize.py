@@ -29,9 +29,10 @@ _MIN_PIECE = 4096  # rows: below this, splitting costs more than it saves
 _KEEP = ("line_no", "nphys", "sid", "env_ts", "compose_status", "head", "text")
 
 
-def _parse_as(fmt: Format, records: pl.DataFrame) -> pl.DataFrame:
-    """The records with the event columns `fmt` fills."""
-    parsed = fmt.parse(records.select("head", "text"))
+def _parse_as(fmt: Format, records: pl.DataFrame, light: bool = False) -> pl.DataFrame:
+    """The records with the event columns `fmt` fills (`light`: what its light parse fills, if it has one)."""
+    parse = fmt.light if light and fmt.light is not None else fmt.parse
+    parsed = parse(records.select("head", "text"))
     if "text" in parsed.columns:
         rebuilt = pl.col("text")
         if fmt.one_line:  # the joined lines after the record's own line ("" when there are none)
@@ -63,8 +64,14 @@ def in_pieces(frame: pl.DataFrame) -> pl.DataFrame:
                      rechunk=False)
 
 
-def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diagnostics) -> pl.DataFrame:
-    """Event columns for a frame of records (see analyzer.ingest.framing), in line order, plus `sid` and `env_ts`."""
+def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diagnostics, *, light: bool = False) -> pl.DataFrame:
+    """Event columns for a frame of records (see analyzer.ingest.framing), in line order, plus `sid` and `env_ts`.
+
+    `light`: only what each format's own parser reads (time, level, message...), with the same fallback to
+    `plain` and the same counts of unparsed records and out-of-range values; none of the shared steps
+    (request fields, request IDs, exception types). For the records the screen (analyzer.ingest.screen)
+    did not keep: the summary counts them, nothing else reads them.
+    """
     records = in_pieces(records)
     codes = records.get_column("fmt")
     present = codes.unique().sort().to_list()
@@ -72,14 +79,18 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     for code in present:
         fmt = formats[code]
         subset = records if len(present) == 1 else records.filter(codes == code)
-        events = _parse_as(fmt, subset)
+        events = _parse_as(fmt, subset, light)
         failed = events.get_column("message").is_null()
         if fmt is not PLAIN and failed.any():
             diag.unparsed[f"{fmt.name}: record does not parse as {fmt.name}, kept as plain"] += int(failed.sum())
-            parts.append(_parse_as(PLAIN, subset.filter(failed)))
+            parts.append(_parse_as(PLAIN, subset.filter(failed), light))
             events = events.filter(~failed)
         parts.append(events)
     events = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed").sort("line_no")
+    if light:
+        if "ts" not in events.columns:
+            events = events.with_columns(pl.lit(None, dtype=UTC_TS).alias("ts"))
+        return _finish_columns(events, diag)
     events = events.with_columns(
         pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCHEMA.items() if name not in events.columns
     )
@@ -95,6 +106,11 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
     if bare.any():  # an exception line left alone: the tail of a traceback another writer's lines cut off
         events = events.with_columns(
             events.get_column("exc_type").clone().scatter(bare.arg_true(), bare_exception_types(events.get_column("head").filter(bare))))
+    return _finish_columns(events, diag)
+
+
+def _finish_columns(events: pl.DataFrame, diag: Diagnostics) -> pl.DataFrame:
+    """Compose status lines as format `compose`, line counts, UTC times, ranges checked."""
     status = pl.col("compose_status")
     events = events.with_columns(
         pl.when(status).then(pl.lit("compose")).otherwise(pl.col("format")).alias("format"),

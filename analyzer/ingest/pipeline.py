@@ -5,6 +5,19 @@
 go through the same Framer, parser and time inference, keeping the state that
 spans batches (per-input framers, each stream's last timestamp) here.
 
+With a `Screen` (analyzer.ingest.screen: `scan` builds one from its signature
+set unless `--exhaustive`), each batch of records is screened before it is
+parsed: the records that can matter are normalized fully and yielded; the
+others are parsed only as far as the summary needs (format, service, time,
+unparsed records) and take part in time inference and the tally, in line
+order with the rest, so nothing is counted differently. They are not
+yielded, unless a later kept record names their request or may be tied to it:
+the records that name a request are held for as long as the trace table keeps
+one (`lookback`) and then revived, fully parsed, ahead of that batch's own
+(analyzer.ingest.screen says which). `tail`, `scan --exhaustive`, `events` and
+anything else that wants every record pass no screen; Dask shards get the same
+two tiers by passing one.
+
 `run` overlaps two chunks: while one thread parses the records of a chunk
 (parsing needs no state, and Polars releases the GIL while it works), the
 caller's thread reads and frames the next one; time inference and the tally,
@@ -20,6 +33,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from analyzer.analysis.correlate import LinkWindow, TraceLimits
 from analyzer.diagnostics import Diagnostics
 from analyzer.events import conform, empty_events
 from analyzer.ingest.formats import BY_NAME, FORMATS, PLAIN, Format, loguru_json
@@ -28,7 +42,19 @@ from analyzer.ingest.framing import Framer
 from analyzer.ingest.framing.runs import per_stream
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.normalize import parse_records
+from analyzer.ingest.formats.common import REQUEST_WORDS
+from analyzer.ingest.screen import Screen, requests_to_link
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
+
+#: Columns of a dropped record the pipeline resolved (time inference, streams) and keeps beside its raw columns.
+_RESOLVED = ("ts", "ts_inferred", "source", "service", "stream")
+#: How far back (log time) a dropped record may still be revived: as long as the trace table keeps a request
+#: that nothing marked (analyzer.analysis.correlate.TraceLimits.horizon), so that a record read later (another
+#: input whose times start over, a service printed after another) finds the same requests either way.
+LOOKBACK = TraceLimits().horizon
+_WINDOW = LinkWindow()
+_ORPHAN_COLUMNS = ("ts", "service", "format", "level", "exc_type", "http_status", "duration_ms", "request_id")
+MAX_LOOKBACK_ROWS = 300_000
 
 
 def formats_for(name: str | None, request_id_keys: Sequence[str] = ()) -> tuple[Format, ...]:
@@ -92,8 +118,13 @@ class Pipeline:
     """Reads inputs into normalized event batches, keeping cross-batch state."""
 
     def __init__(self, diag: Diagnostics, fmt: str | None = None, chunk_bytes: int = CHUNK_BYTES, *,
-                 request_id_keys: Sequence[str] = (), services: Mapping[str, str] | None = None) -> None:
+                 request_id_keys: Sequence[str] = (), services: Mapping[str, str] | None = None,
+                 screen: Screen | None = None) -> None:
         self.diag = diag
+        self.screen = screen  # None: every record is normalized and yielded
+        self.lookback = pl.DataFrame()  # records the screen dropped that name a request, recent enough to revive
+        self.newest: object = None
+        self.orphans = pl.DataFrame()  # kept records without a request ID a later request may be tied to
         self.formats = formats_for(fmt, request_id_keys)
         self.services = dict(services or {})  # observed service name -> reported name (config `[services]`)
         self.chunk_bytes = chunk_bytes
@@ -148,28 +179,99 @@ class Pipeline:
         if events.height:
             yield events
 
-    def _parse(self, records: pl.DataFrame) -> pl.DataFrame | None:
-        """Event columns of a batch of records (None for none); needs no state, so it may run on another thread."""
-        return parse_records(records, self.formats, self.diag) if records.height else None
+    def _parse(self, records: pl.DataFrame) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame] | None:
+        """Event columns of a batch of records (None for none). With a screen: (events, the records it did not
+        keep), those parsed lightly in `events` (`_kept` false, `request_id` as their text names it). Runs on the
+        parser thread, one batch at a time in batch order (the screen remembers the request IDs of earlier batches)."""
+        if not records.height:
+            return None
+        if self.screen is None:
+            return parse_records(records, self.formats, self.diag)
+        keep = self.screen.keep(records, self.formats)
+        kept = parse_records(records.filter(keep), self.formats, self.diag) if keep.any() else None
+        if kept is not None and keep.all():
+            return kept.with_columns(pl.lit(True).alias("_kept")), records.clear()
+        dropped = records.filter(~keep)
+        rest = parse_records(dropped, self.formats, self.diag, light=True)
+        head = dropped.get_column("head")
+        # may this record tell a status? (its format's own parser read one, or the request step would read it)
+        maybe_status = head.str.contains(REQUEST_WORDS).fill_null(False)
+        if "http_status" in rest.columns:
+            maybe_status = maybe_status | rest.get_column("http_status").is_not_null()
+        rest = rest.select(
+            "line_no", "sid", "env_ts", "ts", "format", self.screen.ids.filter(~keep).alias("request_id"),
+            maybe_status.alias("maybe_status"), pl.lit(False).alias("_kept"),
+        )
+        if kept is None:
+            return rest, dropped
+        return pl.concat([kept.with_columns(pl.lit(True).alias("_kept")), rest], how="diagonal_relaxed").sort("line_no"), dropped
 
-    def _finish(self, framer: Framer, events: pl.DataFrame | None) -> pl.DataFrame:
+    def _finish(self, framer: Framer, parsed: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame] | None) -> pl.DataFrame:
         """Times inferred, stream columns named, schema applied, tally updated: in batch order."""
-        if events is None:
+        if parsed is None:
             return empty_events()
+        events, dropped = parsed if isinstance(parsed, tuple) else (parsed, None)
         events = self._infer_times(events, framer.streams)
         sid = pl.col("sid")
         service = framer.streams.column(0, sid)
         if self.services:
             service = service.replace(self.services)
-        events = conform(
-            events.with_columns(
-                pl.lit(framer.input.path).alias("source"),
-                service.alias("service"),
-                framer.streams.column(1, sid).alias("stream"),
-            )
-        )
+        events = events.with_columns(pl.lit(framer.input.path).alias("source"), service.alias("service"))
+        stream = framer.streams.column(1, sid).alias("stream")
+        if dropped is None:
+            events = conform(events.with_columns(stream))
+            self.tally.add(events)
+            return events
+        # screened: the tally counts every record; the later stages see the kept ones, and the records of the
+        # requests they name or that a kept record without an ID may be tied to (analyzer.ingest.screen), from
+        # this batch or, held in the lookback, from earlier ones (those first, in the order they were read)
         self.tally.add(events)
-        return events
+        events = events.with_columns(stream)
+        kept_rows = pl.col("_kept")
+        kept, rest = events.filter(kept_rows), events.filter(~kept_rows)
+        pool = self.lookback
+        if rest.height:
+            named = rest.get_column("request_id").is_not_null()
+            fresh = dropped.filter(named).with_columns(rest.filter(named).select(
+                *_RESOLVED, "request_id", "maybe_status", pl.lit(1, dtype=pl.Int8).alias("_new")).get_columns())
+            pool = pl.concat([pool, fresh], how="vertical_relaxed") if pool.height else fresh
+        revived = None
+        # kept records without an ID, recent enough that a request read later may still be tied to them
+        orphans = self.orphans
+        if kept.height:
+            mine = kept.filter(pl.col("request_id").is_null() & pl.col("ts").is_not_null()).select(_ORPHAN_COLUMNS)
+            orphans = pl.concat([orphans, mine], how="vertical_relaxed") if orphans.height else mine
+        if pool.height and (kept.height or orphans.height):
+            ids = pl.concat([requests_to_link(orphans, pool), kept.get_column("request_id").drop_nulls()]).unique()
+            take = pool.get_column("request_id").is_in(ids.implode()).fill_null(False)
+            if take.any():
+                assert self.screen is not None
+                self.screen.remember(ids.to_list())
+                back = pool.filter(take)
+                # counted already (the light parse counts what a record's own format finds wrong with it)
+                revived = parse_records(back.drop(*_RESOLVED, "request_id", "maybe_status", "_new"), self.formats, Diagnostics())
+                revived = revived.drop(*_RESOLVED, strict=False).hstack(back.select(*_RESOLVED, "_new").get_columns())
+                pool = pool.filter(~take)
+        self.lookback = self._pruned(pool.with_columns(pl.lit(0, dtype=pl.Int8).alias("_new")), events)
+        if orphans.height and self.newest is not None:  # a request ends at most max_request after such a record
+            orphans = orphans.filter(pl.col("ts") >= self.newest - _WINDOW.max_request - _WINDOW.error_before)  # type: ignore[operator]
+        self.orphans = orphans
+        if revived is None:
+            return conform(kept)
+        old, new = revived.filter(pl.col("_new") == 0), revived.filter(pl.col("_new") == 1)
+        if new.height:
+            kept = pl.concat([kept, new], how="diagonal_relaxed").sort("line_no")
+        return conform(pl.concat([old, kept], how="diagonal_relaxed") if old.height else kept)
+
+    def _pruned(self, pool: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+        """The lookback without the requests too old for any later record to be tied to (bounded in rows too)."""
+        newest = events.get_column("ts").max()
+        if newest is not None and (self.newest is None or newest > self.newest):  # type: ignore[operator]
+            self.newest = newest
+        if pool.height and self.newest is not None:
+            last = pl.col("ts").max().over("request_id")
+            pool = pool.filter(last >= self.newest - LOOKBACK)  # type: ignore[operator]
+        return pool.tail(MAX_LOOKBACK_ROWS) if pool.height > MAX_LOOKBACK_ROWS else pool
 
     def _infer_times(self, events: pl.DataFrame, streams: Streams) -> pl.DataFrame:
         """Records without a time of their own take the envelope's, else the stream's last one (flagged)."""

@@ -29,3 +29,7 @@ class Format:
     #: a record is its first line (a JSON object): the parser rebuilds the text from its fields, and any lines
     #: framing joined after it (a traceback printed to a merged stderr) are kept after that text
     one_line: bool = False
+    #: What the screen's light parse (analyzer.ingest.screen) needs of the records it drops, exactly as `parse`
+    #: reads it: `ts`, `message` only as far as null (the record does not parse) or not, and every ranged
+    #: field whose value could be out of range (analyzer.ingest.bounds). None: the light parse runs `parse`.
+    light: Callable[[pl.DataFrame], pl.DataFrame] | None = None

@@ -13,4 +13,8 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     return records.select(pl.col("head").alias("message"))
 
 
-FORMAT = Format("plain", r"^", parse)
+def light(records: pl.DataFrame) -> pl.DataFrame:
+    return records.select(pl.col("head").alias("message"))
+
+
+FORMAT = Format("plain", r"^", parse, light=light)

@@ -82,7 +82,13 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     return common.patch(events, led, inner.select(events.columns))
 
 
-def _parse(records: pl.DataFrame) -> pl.DataFrame:
+def light(records: pl.DataFrame) -> pl.DataFrame:
+    """What the screen's light parse needs (analyzer.ingest.formats.base.Format.light), as `parse` reads it."""
+    led = ~records.get_column("head").str.contains(r"^(?:\d|PostgreSQL )").fill_null(True)
+    return parse(records) if led.any() else _parse(records, light=True)  # a prefix before the time: rare, read whole
+
+
+def _parse(records: pl.DataFrame, light: bool = False) -> pl.DataFrame:
     head, at, tail = pl.col("head"), pl.col("at"), pl.col("tail")
     # `date time [zone] <rest of the prefix>SEVERITY:  message`
     parts = records.select(
@@ -97,16 +103,13 @@ def _parse(records: pl.DataFrame) -> pl.DataFrame:
         .alias("zone"),
     )
     parts = parts.with_columns(tail.str.find(":", literal=True).alias("colon"))
+    if light:
+        return _light(records, parts)
     events = parts.select(tail.str.slice(pl.col("colon") + 3).alias("message")).with_columns(
         statement_duration(pl.col("message")).alias("duration_ms"),
         common.levels(parts.select(tail.str.slice(0, pl.col("colon"))).to_series()).alias("level"),
     )
-    v = pl.col("v")
-    zone = common.per_value(parts.get_column("zone"), pl.when(v.str.contains(_ZONE) & ~v.str.contains(":", literal=True))
-                            .then(v).otherwise(v.str.extract(_ZONE_BEFORE_COLON, 1)))
-    events = events.with_columns(
-        common.zoned_times(parts.get_column("time"), "%Y-%m-%d %H:%M:%S%.f", zone.fill_null("UTC")).alias("ts")
-    ).hstack(common.by_value(parts.get_column("prefix"), _prefix_fields).get_columns())
+    events = events.with_columns(_times(parts).alias("ts")).hstack(common.by_value(parts.get_column("prefix"), _prefix_fields).get_columns())
     other = events.get_column("message").is_null()  # no severity: maybe a docker-entrypoint.sh line
     entry = common.on_rows(other, records.filter(other).select(head.str.contains(ENTRYPOINT)).to_series(), False)
     return events.with_columns(
@@ -116,6 +119,31 @@ def _parse(records: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.coalesce(pl.col("logger"), pl.lit("postgres")))
         .alias("logger"),
     )
+
+
+def _times(parts: pl.DataFrame) -> pl.Series:
+    """UTC times from the `time` and `zone` parts of `_parse`."""
+    v = pl.col("v")
+    zone = common.per_value(parts.get_column("zone"), pl.when(v.str.contains(_ZONE) & ~v.str.contains(":", literal=True))
+                            .then(v).otherwise(v.str.extract(_ZONE_BEFORE_COLON, 1)))
+    return common.zoned_times(parts.get_column("time"), "%Y-%m-%d %H:%M:%S%.f", zone.fill_null("UTC"))
+
+
+def _light(records: pl.DataFrame, parts: pl.DataFrame) -> pl.DataFrame:
+    """`ts`, whether the record parses (`message` null or not), its statement's duration, and a pid only where
+    one may be out of range (ten digits or more)."""
+    tail = pl.col("tail")
+    message = parts.select(tail.str.slice(pl.col("colon") + 3)).to_series()
+    other = message.is_null()
+    entry = common.on_rows(other, records.filter(other).select(pl.col("head").str.contains(ENTRYPOINT)).to_series(), False)
+    events = pl.DataFrame({"message": pl.select(pl.when(entry).then(pl.lit("")).otherwise(message)).to_series(),
+                           "ts": _times(parts)})
+    events = events.with_columns(statement_duration(pl.lit(message)).alias("duration_ms"))
+    huge = parts.get_column("prefix").str.contains(r"\[\d{10,}\]").fill_null(False)
+    pid = pl.repeat(None, records.height, dtype=pl.Float64, eager=True)
+    if huge.any():
+        pid = common.on_rows(huge, common.by_value(parts.get_column("prefix").filter(huge), _prefix_fields).get_column("pid"), None)
+    return events.with_columns(pid.alias("pid"))
 
 
 def record_text(ts: pl.Expr, pid: pl.Expr, severity: pl.Expr, message: pl.Expr, fields: dict[str, pl.Expr]) -> pl.Expr:
@@ -159,4 +187,4 @@ def structured_events(rows: pl.DataFrame, names: dict[str, str], fields: dict[st
     )
 
 
-FORMAT = Format("postgres", HEADER, parse, aux=AUX)
+FORMAT = Format("postgres", HEADER, parse, aux=AUX, light=light)

@@ -103,4 +103,14 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-FORMAT = Format("python", HEADER, parse)
+def light(records: pl.DataFrame) -> pl.DataFrame:
+    """What the screen's light parse needs (analyzer.ingest.formats.base.Format.light): for lines of the common
+    shape (which always parse) their time alone, read as `parse` reads it; the other lines as `parse` reads them."""
+    common_shape = records.select(pl.col("head").str.contains(_COMMON)).to_series()
+    if not common_shape.all():
+        return parse(records)
+    time = records.select(pl.col("head").str.slice(0, 23).str.replace(",", ".", literal=True)).to_series()
+    return pl.DataFrame({"ts": common.iso_times(time), "message": pl.repeat("", records.height, eager=True)})
+
+
+FORMAT = Format("python", HEADER, parse, light=light)

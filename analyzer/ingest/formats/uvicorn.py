@@ -41,4 +41,17 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-FORMAT = Format("uvicorn", HEADER, parse)
+def light(records: pl.DataFrame) -> pl.DataFrame:
+    """What the screen's light parse needs (analyzer.ingest.formats.base.Format.light): no time of its own, a
+    record of this header always parses, and a pid only where one may be out of range (ten digits or more; a
+    status out of range makes the record a candidate: analyzer.ingest.screen.STATUS)."""
+    head = pl.col("head")
+    huge = head.str.contains(r"(?:Started|Finished) server process \[\d{10,}\]")
+    return records.select(
+        pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("ts"), pl.lit("").alias("message"),
+        pl.when(huge).then(head.str.extract(r"(?:Started|Finished) server process \[(\d+)\]", 1)
+                           .cast(pl.Float64, strict=False)).alias("pid"),
+    )
+
+
+FORMAT = Format("uvicorn", HEADER, parse, light=light)

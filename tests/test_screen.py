@@ -1,0 +1,188 @@
+"""Screen, then parse (analyzer.ingest.screen): the screened scan reports exactly what `--exhaustive` reports.
+
+The differential test runs `scan --format json` both ways on every sample file, on each sample folder and on
+generated benchmark data (production and stress mixes), and compares the whole report: incidents, counts,
+request IDs, times, traces and the summary. The rest checks the screen itself: derived from the signature
+set (a user's signature widens it by itself), and what it keeps.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import ROOT
+
+from analyzer.analysis.engine import Analysis
+from analyzer.analysis.signatures import load_signatures
+from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.ingest.screen import Screen
+from analyzer.ingest.sources import resolve
+from analyzer.report.model import build_report
+from analyzer.report.summary import summary_dict
+
+SAMPLE_FILES = sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "samples").rglob("*")
+    if p.is_file() and p.suffix not in {".md", ".py", ".toml"} and p.name not in {"manifest.json", "config.v2.json"}
+    and "generate" not in p.parts
+)
+
+
+def _report(cli, *args: str) -> dict:
+    result = cli("scan", *args, "--format", "json")
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    report.pop("generated_at")
+    return report
+
+
+def _same(cli, *paths: str) -> dict:
+    screened = _report(cli, *paths)
+    assert screened == _report(cli, *paths, "--exhaustive")
+    return screened
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES)
+def test_each_sample_file_reports_the_same_screened(cli, path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    _same(cli, path)
+
+
+@pytest.mark.parametrize("folder", ["samples/", "samples/deploy-b/"])
+def test_each_sample_folder_reports_the_same_screened(cli, folder, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    report = _same(cli, folder)
+    assert report["incidents"] and report["summary"]["records"]
+
+
+@pytest.fixture(scope="module")
+def bench_data(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bench")
+    for mix in ("production", "stress"):
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--size", "1500KB", "--mix", mix,
+                        "--out", str(out / mix), "--only", "compose", "loguru", "postgres", "uvicorn"],
+                       check=True, capture_output=True)
+    return out
+
+
+@pytest.mark.parametrize("mix", ["production", "stress"])
+def test_generated_benchmark_data_reports_the_same_screened(cli, bench_data, mix):
+    folder = bench_data / mix
+    for path in sorted(folder.iterdir()):
+        _same(cli, str(path))
+    _same(cli, str(folder))
+
+
+def _in_process(paths: list[str], screened: bool, chunk_bytes: int) -> dict:
+    """What `scan --format json` builds, read in small chunks (many batches: requests cut by batch edges)."""
+    sigs = load_signatures()
+    diag = Diagnostics()
+    pipeline = Pipeline(diag, chunk_bytes=chunk_bytes, screen=Screen(sigs) if screened else None)
+    analysis = Analysis(sigs)
+    for batch in pipeline.run(resolve(paths, diag)):
+        analysis.add(batch)
+    report = build_report(summary_dict(diag, pipeline.tally), analysis.incidents(), analysis.traces)
+    return json.loads(json.dumps(report, default=str))
+
+
+@pytest.mark.parametrize("mix", ["production", "stress"])
+def test_many_small_batches_report_the_same_screened(bench_data, mix):
+    paths = [str(bench_data / mix / "compose.log")]
+    screened = _in_process(paths, True, 1 << 18)
+    exhaustive = _in_process(paths, False, 1 << 18)
+    screened.pop("generated_at", None)
+    exhaustive.pop("generated_at", None)
+    assert screened == exhaustive
+
+
+def test_the_screen_keeps_few_production_records(bench_data):
+    diag = Diagnostics()
+    paths = [str(bench_data / "production" / "compose.log")]
+    kept = sum(b.height for b in Pipeline(diag, screen=Screen(load_signatures())).run(resolve(paths, diag)))
+    total = sum(b.height for b in Pipeline(Diagnostics()).run(resolve(paths, Diagnostics())))
+    assert kept < total * 0.15
+
+
+SIG = """
+[[signature]]
+id = "{id}"
+title = "t"
+severity = "high"
+role = "cause"
+{body}
+"""
+
+
+def _screen(tmp_path: Path, body: str) -> Screen:
+    folder = tmp_path / "sigs"
+    folder.mkdir(exist_ok=True)
+    (folder / "mine.toml").write_text(SIG.format(id="mine", body=body))
+    return Screen(load_signatures([folder], builtin=False))
+
+
+def _records(*heads: str) -> pl.DataFrame:
+    return pl.DataFrame({"fmt": pl.Series([0] * len(heads), dtype=pl.Int8), "head": list(heads), "text": list(heads)})
+
+
+
+
+def test_a_users_keyword_widens_the_screen_by_itself(tmp_path):
+    from analyzer.ingest.formats import FORMATS
+
+    formats = (FORMATS[-1],)
+    line = "2026-11-23 10:00:00.000 | INFO     | app:f:1 - flux capacitor overheated"
+    assert not Screen(load_signatures()).keep(_records(line), formats).any()
+    assert _screen(tmp_path, 'keywords = ["flux capacitor"]').keep(_records(line), formats).all()
+
+
+def test_levels_statuses_tracebacks_and_slow_durations_are_candidates(tmp_path):
+    from analyzer.ingest.formats import FORMATS
+
+    formats = (FORMATS[-1],)
+    screen = _screen(tmp_path, 'keywords = ["never-written"]\n[signature.when]\nlevel = "error"')
+    slow = _screen(tmp_path, '[signature.when]\nduration_ms = { gte = 1000 }')
+    kept = [
+        "x | WARNING  | app:f:1 - careful",
+        '127.0.0.1:1 - "GET /x HTTP/1.1" 503',
+        "GET /orders 422 3ms",
+        "request finished status=500",
+        "Traceback (most recent call last):",
+    ]
+    dropped = ["x | INFO     | app:f:1 - fine", '127.0.0.1:1 - "GET /x HTTP/1.1" 200', "GET /orders 201 3ms", "took 999ms"]
+    assert screen.keep(_records(*kept), formats).all()
+    assert not screen.keep(_records(*dropped), formats).any()
+    assert slow.min_duration == 1000
+    assert slow.keep(_records("took=1.5s", "duration_ms=1000"), formats).all()
+    assert not slow.keep(_records("took=999ms", "elapsed_ms=12"), formats).any()
+
+
+def test_a_signature_the_screen_cannot_see_turns_it_off(tmp_path):
+    from analyzer.ingest.formats import FORMATS
+
+    screen = _screen(tmp_path, '[signature.when]\nlogger = "app.audit"')
+    assert not screen.enabled
+    assert screen.keep(_records("anything at all"), (FORMATS[-1],)).all()
+
+
+def test_the_records_of_a_candidates_request_are_kept_in_later_batches_too():
+    from analyzer.ingest.formats import FORMATS
+
+    screen = Screen(load_signatures())
+    formats = (FORMATS[-1],)
+    first = screen.keep(_records("x | ERROR | app:f:1 - boom | req_id=abc123", "x | INFO | app:f:1 - hi | req_id=zzz999"), formats)
+    assert first.to_list() == [True, False]
+    assert screen.keep(_records("x | INFO | app:f:1 - done | req_id=abc123"), formats).all()
+
+
+def test_a_keywordless_pattern_signature_adds_its_pattern(tmp_path):
+    from analyzer.ingest.formats import FORMATS
+
+    screen = _screen(tmp_path, 'pattern = "(?P<what>zork|grue) (?P<verb>happened)"')
+    assert screen.enabled and screen.patterns
+    kept = screen.keep(_records("a grue happened", "all quiet"), (FORMATS[-1],))
+    assert kept.to_list() == [True, False]
