@@ -98,3 +98,25 @@ def test_uvicorn_access_line_takes_time_of_previous_record(write):
 def test_no_time_anywhere_stays_null(write):
     events, _ = read_events(write("a.log", 'INFO:     127.0.0.1:1 - "GET / HTTP/1.1" 200 OK\n'))
     assert events.get_column("ts").to_list() == [None]
+
+
+def test_the_format_registry_is_every_module_that_declares_one_in_rank_order():
+    """Adding a format is adding its module: the registry, --log-format's choices and the events' format
+    values all come from the modules of analyzer.ingest.formats that define FORMAT."""
+    import importlib
+    import pkgutil
+
+    import analyzer.ingest.formats as package
+    from analyzer.commands.options import LogFormat
+    from analyzer.events import FORMAT_NAMES
+    from analyzer.ingest.formats import DATABASE_FORMATS, FORMATS
+    from analyzer.ingest.formats.base import Format
+
+    declared = {m.name for m in pkgutil.iter_modules(package.__path__)
+                if isinstance(getattr(importlib.import_module(f"{package.__name__}.{m.name}"), "FORMAT", None), Format)}
+    assert {f.name for f in FORMATS} == declared
+    assert [f.rank for f in FORMATS] == sorted(f.rank for f in FORMATS) and FORMATS[-1].name == "plain"
+    assert [f.name for f in FORMATS].index("loguru_json") < [f.name for f in FORMATS].index("json")
+    assert {member.value for member in LogFormat} == declared
+    assert set(FORMAT_NAMES) == declared | {"compose"}
+    assert set(DATABASE_FORMATS) == {"postgres", "postgres_csv", "postgres_json"}

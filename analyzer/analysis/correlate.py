@@ -37,12 +37,12 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from analyzer.events import UTC_TS
+from analyzer.ingest.formats import DATABASE_FORMATS
 from analyzer.analysis.owned_strings import own_strings
 
 TRACE_EVENTS = 12  # events kept per trace, for the report's trace view
 TRAIL_MESSAGE_CHARS = 200
 DETACH_EVERY = 16  # batches between copies of the trace table into buffers of its own
-DATABASE_FORMATS = frozenset({"postgres", "postgres_csv", "postgres_json"})  # they run the requests' queries
 
 TRACE_SCHEMA: dict[str, pl.DataType] = {
     "request_id": pl.String(),

@@ -19,11 +19,9 @@ import polars as pl
 from analyzer.diagnostics import Diagnostics
 from analyzer.events import SCHEMA, UTC_TS
 from analyzer.ingest import bounds
-from analyzer.ingest.formats import PLAIN, Format
+from analyzer.ingest.formats import DATABASE_FORMATS, PLAIN, Format
 from analyzer.ingest.formats.common import bare_exception_types, exception_types, request_fields, request_ids
 
-#: Formats of the database's own log: its records never tell an HTTP request's outcome.
-DATABASE_FORMATS = ("postgres", "postgres_csv", "postgres_json")
 #: Record columns (analyzer.ingest.framing) that events keep: the pipeline needs sid and env_ts, the rest are event fields.
 _MIN_PIECE = 4096  # rows: below this, splitting costs more than it saves
 _KEEP = ("line_no", "nphys", "sid", "env_ts", "compose_status", "head", "text")

@@ -62,6 +62,7 @@ import polars as pl
 import regex
 
 from analyzer.analysis.correlate import CANDIDATES_PER_RECORD, LinkWindow
+from analyzer.ingest.formats import DATABASE_FORMATS
 from analyzer.ingest.formats.base import Format
 from analyzer.ingest.formats.common import _BARE_EXCEPTION as BARE_EXCEPTION
 from analyzer.ingest.formats.common import _REQUEST_ID_KEY
@@ -213,7 +214,6 @@ class Screen:
 
 #: How far apart a record without a request ID and a request may be for the correlate stage to tie them.
 _WINDOW: Final = LinkWindow()
-DATABASE_FORMATS: Final = ("postgres", "postgres_csv", "postgres_json")
 
 
 def _marks(ends: pl.Series, lo: pl.Series, hi: pl.Series) -> pl.Series:

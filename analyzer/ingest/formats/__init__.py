@@ -1,48 +1,37 @@
-"""Log formats, one module each, and the order in which they are tried.
+"""Log formats, one module each, found by themselves, and the order in which they are tried.
 
-Order matters where headers could overlap: the most specific shapes come first
-and `plain` (which matches anything) last.
+Every module of this package that defines `FORMAT` (a `Format`) is a format: adding one is adding its
+module (and its test), nothing else. Order matters where headers could overlap: each format's `rank`
+puts the most specific shapes first and `plain` (which matches anything) last.
 """
 
 from __future__ import annotations
 
-from analyzer.ingest.formats import (
-    gunicorn,
-    gunicorn_access,
-    json,
-    logfmt,
-    loguru,
-    loguru_json,
-    plain,
-    postgres,
-    postgres_csv,
-    postgres_json,
-    python,
-    uvicorn,
-)
+import importlib
+import pkgutil
+
 from analyzer.ingest.formats.base import Format
 
-FORMATS: tuple[Format, ...] = (
-    loguru_json.FORMAT,
-    postgres_json.FORMAT,
-    json.FORMAT,
-    postgres_csv.FORMAT,
-    loguru.FORMAT,
-    gunicorn.FORMAT,
-    gunicorn_access.FORMAT,
-    postgres.FORMAT,
-    python.FORMAT,
-    uvicorn.FORMAT,
-    logfmt.FORMAT,
-    plain.FORMAT,
-)
 
+def _discover() -> tuple[Format, ...]:
+    """The `FORMAT` of every module here, in detection order (rank, then name)."""
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        declared = getattr(importlib.import_module(f"{__name__}.{module.name}"), "FORMAT", None)
+        if isinstance(declared, Format):
+            found.append(declared)
+    return tuple(sorted(found, key=lambda f: (f.rank, f.name)))
+
+
+FORMATS: tuple[Format, ...] = _discover()
 BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
-PLAIN = plain.FORMAT
+PLAIN = BY_NAME["plain"]
 #: Formats that can be forced (`--log-format`): every parser above, by name.
 FORCEABLE: tuple[str, ...] = tuple(BY_NAME)
 #: Every value of the events' ``format`` column: the parsers, plus `compose` (docker compose's own status
 #: lines, recognised inside a Compose stream by analyzer.ingest.normalize, never forced).
 FORMAT_NAMES: tuple[str, ...] = (*FORCEABLE, "compose")
+#: The database's own logs (their records run the requests' queries; none tells a request's outcome).
+DATABASE_FORMATS: tuple[str, ...] = tuple(f.name for f in FORMATS if f.database)
 
-__all__ = ["BY_NAME", "FORCEABLE", "FORMATS", "FORMAT_NAMES", "PLAIN", "Format"]
+__all__ = ["BY_NAME", "DATABASE_FORMATS", "FORCEABLE", "FORMATS", "FORMAT_NAMES", "PLAIN", "Format"]

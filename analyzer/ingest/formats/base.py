@@ -1,6 +1,7 @@
 """What a log format is to the pipeline: a header pattern and a vectorized parser.
 
-A format module declares one `Format`. Framing uses `header` (and `aux`) to
+A format module declares one `Format` named `FORMAT`; the package finds it by itself
+(analyzer.ingest.formats), so adding a format is adding its module. Framing uses `header` (and `aux`) to
 tell where records start; the parser turns a frame of records into event
 columns. Parsers receive a frame with `head` (the record's first line, envelope
 removed) and `text` (the whole record) and return a frame of the same height
@@ -24,6 +25,10 @@ class Format:
     name: str
     header: str  # anchored Rust regex matched by the first line of a record
     parse: Parser
+    #: place in the detection order, lowest first: a more specific header before a looser one it overlaps
+    #: (`plain`, which matches anything, is last)
+    rank: int = 500
+    database: bool = False  # the database's own log: its records never tell an HTTP request's outcome
     aux: str | None = None  # header-shaped lines that continue the previous record
     quoted: bool = False  # records may span lines inside double quotes (CSV)
     #: a record is its first line (a JSON object): the parser rebuilds the text from its fields, and any lines

@@ -29,4 +29,4 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-FORMAT = Format("gunicorn", HEADER, parse)
+FORMAT = Format("gunicorn", HEADER, parse, rank=60)

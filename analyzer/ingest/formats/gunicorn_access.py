@@ -63,4 +63,4 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-FORMAT = Format("gunicorn_access", HEADER, parse)
+FORMAT = Format("gunicorn_access", HEADER, parse, rank=70)

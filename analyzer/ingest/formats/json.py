@@ -92,7 +92,7 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
     )
 
 
-FORMAT = Format("json", HEADER, parse, one_line=True)
+FORMAT = Format("json", HEADER, parse, one_line=True, rank=30)
 
 
 def with_request_id_keys(keys: Sequence[str]) -> Format:

@@ -111,4 +111,4 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-FORMAT = Format("logfmt", HEADER, parse)
+FORMAT = Format("logfmt", HEADER, parse, rank=110)

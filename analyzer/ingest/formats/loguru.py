@@ -70,4 +70,4 @@ def light(records: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame({"ts": ts, "message": pl.repeat("", records.height, eager=True)})
 
 
-FORMAT = Format("loguru", HEADER, parse, light=light)
+FORMAT = Format("loguru", HEADER, parse, light=light, rank=50)

@@ -66,7 +66,7 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
     return events.with_columns(common.levels(level).alias("level"))
 
 
-FORMAT = Format("loguru_json", HEADER, parse, one_line=True)
+FORMAT = Format("loguru_json", HEADER, parse, one_line=True, rank=10)
 
 
 def with_request_id_keys(keys: Sequence[str]) -> Format:

@@ -17,4 +17,4 @@ def light(records: pl.DataFrame) -> pl.DataFrame:
     return records.select(pl.col("head").alias("message"))
 
 
-FORMAT = Format("plain", r"^", parse, light=light)
+FORMAT = Format("plain", r"^", parse, light=light, rank=1000)

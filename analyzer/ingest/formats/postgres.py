@@ -187,4 +187,4 @@ def structured_events(rows: pl.DataFrame, names: dict[str, str], fields: dict[st
     )
 
 
-FORMAT = Format("postgres", HEADER, parse, aux=AUX, light=light)
+FORMAT = Format("postgres", HEADER, parse, aux=AUX, light=light, rank=80, database=True)

@@ -58,4 +58,4 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-FORMAT = Format("postgres_csv", HEADER, parse, quoted=True)
+FORMAT = Format("postgres_csv", HEADER, parse, quoted=True, rank=40, database=True)

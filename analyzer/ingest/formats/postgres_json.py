@@ -28,4 +28,4 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     return events.with_columns(pl.when(rows.get_column("_valid")).then(pl.col("message").fill_null("")).alias("message"))
 
 
-FORMAT = Format("postgres_json", HEADER, parse, one_line=True)
+FORMAT = Format("postgres_json", HEADER, parse, one_line=True, rank=20, database=True)

@@ -113,4 +113,4 @@ def light(records: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame({"ts": common.iso_times(time), "message": pl.repeat("", records.height, eager=True)})
 
 
-FORMAT = Format("python", HEADER, parse, light=light)
+FORMAT = Format("python", HEADER, parse, light=light, rank=90)

@@ -54,4 +54,4 @@ def light(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-FORMAT = Format("uvicorn", HEADER, parse, light=light)
+FORMAT = Format("uvicorn", HEADER, parse, light=light, rank=100)
