@@ -219,3 +219,23 @@ def test_tail_forwards_opened_incidents_once(sentry):
     sent = [e["fingerprint"][0] for e in sentry.events]
     assert sorted(set(sent)) == sorted(set(opened))
     assert len(sent) == len(set(sent))  # updates below 10x the count are not re-sent
+
+
+def test_a_run_without_a_dsn_never_loads_sentry_sdk(tmp_path):
+    """Fast start (issue 12): sentry-sdk costs ~0.13 s of imports; only a run with a DSN loads it."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "app.log"
+    log.write_text("2026-11-23 10:43:06.833 | ERROR    | app.main:handler:42 - boom\n")
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from analyzer.commands.app import app\n"
+        f"result = CliRunner().invoke(app, ['scan', {str(log)!r}, '--format', 'json'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print('sentry_sdk' in sys.modules)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "LOGSCAN_SENTRY_DSN"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "False"

@@ -83,7 +83,7 @@ from analyzer.report import json as json_report
 from analyzer.report import markdown as markdown_report
 from analyzer.report import terminal as terminal_report
 from analyzer.report.redact import Redactor
-from analyzer.report.sentry import DSN_ENV, SentryDsnError, SentrySink
+from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
 from analyzer.analysis.signatures import SignatureError, load_signatures
 from analyzer.commands.signatures import SIGNATURES_EPILOG, signatures_app
 from analyzer.ingest.sources import Input, known_size
@@ -353,7 +353,7 @@ def scan(
     except SignatureError as exc:
         raise fail(str(exc)) from None
     try:
-        sentry = SentrySink(sentry_dsn, timeout=SENTRY_TIMEOUT_SECONDS) if sentry_dsn else None
+        sentry = open_sink(sentry_dsn, timeout=SENTRY_TIMEOUT_SECONDS)
     except SentryDsnError as exc:
         raise fail(str(exc)) from None
     problem = engine_problem(engine, scheduler, workers, paths)

@@ -33,7 +33,7 @@ from analyzer.commands.options import (
 )
 from analyzer.commands.run import open_output
 from analyzer.config import ConfigError, Effective, effective, load_config
-from analyzer.report.sentry import DSN_ENV
+from analyzer.report.sentry_dsn import DSN_ENV
 from analyzer.timespec import parse_duration
 
 CONFIG_EXIT_CODES = (

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import IO, Annotated, Any, BinaryIO, Final
+from typing import IO, TYPE_CHECKING, Annotated, Any, BinaryIO, Final
 
 import orjson
 import polars as pl
@@ -77,12 +77,15 @@ from analyzer.ingest.pipeline import Pipeline
 from analyzer.report.model import iso
 from analyzer.report.redact import Redactor
 from analyzer.report import terminal as terminal_report
-from analyzer.report.sentry import DSN_ENV, SentryDsnError, SentrySink
+from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
 from analyzer.report.terminal import SEVERITY_STYLE
 from analyzer.analysis.signatures import SignatureError, load_signatures
 from analyzer.report.summary import print_summary
 from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
 from analyzer.timespec import parse_duration
+
+if TYPE_CHECKING:
+    from analyzer.report.sentry import SentrySink
 
 TAIL_EXIT_CODES = (
     "Exit codes: 0 = stopped (Ctrl-C, SIGTERM such as docker stop or systemd's, SIGHUP, or the end of stdin) after "
@@ -333,7 +336,7 @@ def run_tail(
         error(str(exc))
         return 2
     try:
-        sentry = SentrySink(sentry_dsn) if sentry_dsn else None
+        sentry = open_sink(sentry_dsn)
     except SentryDsnError as exc:
         error(str(exc))
         return 2

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 import polars as pl

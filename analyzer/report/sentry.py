@@ -66,7 +66,10 @@ from sentry_sdk.transport import HttpTransport
 from sentry_sdk.utils import Dsn
 from sentry_sdk.utils import logger as sdk_logger
 
-DSN_ENV = "LOGSCAN_SENTRY_DSN"
+from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError
+
+__all__ = ["DSN_ENV", "SentryDsnError", "SentrySink"]
+
 LEVELS = {"critical": "fatal", "high": "error", "medium": "warning", "low": "info", "info": "info"}
 DEFAULT_LEVEL = "error"
 UPDATE_FACTOR = 10  # send an incident again when its count has grown this many times since the last send
@@ -80,10 +83,6 @@ TRAIL_CHARS = 300
 TAG_CHARS = 200  # Sentry's limit for a tag value
 REQUEST_IDS = 10
 _DSN_FORM = "https://PUBLIC_KEY@HOST/PROJECT_ID"
-
-
-class SentryDsnError(ValueError):
-    """The DSN string cannot be used (not a URL, no key, no project ID ...); the CLI exits 2."""
 
 
 _quiet_state = threading.local()
