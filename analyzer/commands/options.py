@@ -168,23 +168,29 @@ def _help_into_a_closed_pipe(format_help: Any, self: Any, ctx: Any, formatter: A
         raise
 
 
-class Command(typer.core.TyperCommand):
-    """A typer command with clean help and quiet pipes.
+class _CleanHelp:
+    """Mixed into typer's command and group: help paragraphs reflowed, no type placeholders on flags."""
 
-    Help: no type placeholders, paragraphs never cut mid-line, the epilog (examples, exit codes) kept line by
-    line. A closed stdout (`| head`): no traceback and no noise on stderr, exit 0 (as `git log | head` users
-    expect; `set -o pipefail` scripts see success, because the reader got what it asked for).
-    """
+    help: str | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help = _reflow(self.help)
 
     def get_params(self, ctx: click.core.Context) -> list[click.core.Parameter]:
-        params = super().get_params(ctx)
+        params = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
             _clean_param(param)
         return params
+
+
+class Command(_CleanHelp, typer.core.TyperCommand):
+    """A typer command with clean help and quiet pipes.
+
+    Help: no type placeholders, paragraphs never cut mid-line, the epilog (examples, exit codes) kept line by
+    line. A closed stdout (`| head`): no traceback and no noise on stderr, exit 0 (as `git log | head` users
+    expect; `set -o pipefail` scripts see success, because the reader got what it asked for).
+    """
 
     def format_help(self, ctx: click.core.Context, formatter: Any) -> Any:
         return _help_into_a_closed_pipe(typer.core.TyperCommand.format_help, self, ctx, formatter)
@@ -197,7 +203,7 @@ class Command(typer.core.TyperCommand):
             raise typer.Exit(0) from None
 
 
-class Group(typer.core.TyperGroup):
+class Group(_CleanHelp, typer.core.TyperGroup):
     """A typer group whose own options (--version, --help, completion) get the same clean help, and whose
     closed stdout while the parser itself writes (`logscan scan --help | head -1`) is exit 0 too."""
 
@@ -212,16 +218,6 @@ class Group(typer.core.TyperGroup):
             if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
                 raise SystemExit(0) from None
             raise
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.help = _reflow(self.help)
-
-    def get_params(self, ctx: click.core.Context) -> list[click.core.Parameter]:
-        params = super().get_params(ctx)
-        for param in params:
-            _clean_param(param)
-        return params
 
 
 def quiet_closed_stdout() -> None:

@@ -63,9 +63,14 @@ import regex
 from analyzer.analysis.correlate import CANDIDATES_PER_RECORD, LinkWindow
 from analyzer.ingest.formats import DATABASE_FORMATS
 from analyzer.ingest.formats.base import Format
-from analyzer.ingest.formats.common import _BARE_EXCEPTION as BARE_EXCEPTION
-from analyzer.ingest.formats.common import _REQUEST_ID_KEY
-from analyzer.ingest.formats.common import DURATION_PATTERN, durations_ms, on_rows, request_ids
+from analyzer.ingest.formats.common import (
+    BARE_EXCEPTION,
+    DURATION_PATTERN,
+    REQUEST_ID_KEY,
+    durations_ms,
+    on_rows,
+    request_ids,
+)
 
 if TYPE_CHECKING:
     from analyzer.analysis.signatures import Signature, SignatureSet
@@ -94,7 +99,7 @@ DURATION_WORDS: Final = (
     r"[Dd]uration|DURATION|[Ee]lapsed|ELAPSED|[Tt]ook|TOOK|[Ll]atency|LATENCY|_time|time_|_TIME|TIME_|_taken|_TAKEN"
 )
 #: A request ID key (analyzer.ingest.formats.common.REQUEST_ID_PATTERN's own, so that a key added there counts here).
-_ID_WORDS: Final = _REQUEST_ID_KEY
+_ID_WORDS: Final = REQUEST_ID_KEY
 _LEVELS_ABOVE: Final = frozenset({"warning", "error", "critical"})
 MAX_REMEMBERED_IDS: Final = 100_000
 

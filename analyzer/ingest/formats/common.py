@@ -214,11 +214,11 @@ ID_SHAPE: Final = r"(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{
 
 #: Keys of a request's ID; a background job's or task's ID (`job_id=`, `task_id`: RQ, Celery, arq, a worker's
 #: own loop) plays the same part for the work a worker does, and ties its records together the same way.
-_REQUEST_ID_KEY: Final = (
+REQUEST_ID_KEY: Final = (
     r"""(?i)(?-u:\b)(?:req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id|job[_-]?id|task[_-]?id)"""
     r"""['"]?\s*[=:]\s*['"]?"""
 )
-REQUEST_ID_PATTERN: Final = _REQUEST_ID_KEY + "([A-Za-z0-9][A-Za-z0-9._:/-]{2,127})"
+REQUEST_ID_PATTERN: Final = REQUEST_ID_KEY + "([A-Za-z0-9][A-Za-z0-9._:/-]{2,127})"
 
 
 def _after_key(text: pl.Series, pattern: str, key: str) -> pl.Series:
@@ -231,7 +231,7 @@ def _after_key(text: pl.Series, pattern: str, key: str) -> pl.Series:
 def request_ids(text: pl.Series) -> pl.Series:
     """A request/correlation ID written as `req_id=...`, `request_id: ...`, `{'request_id': '...'}`,
     `X-Request-ID: ...`, `job_id=...`: the group of `REQUEST_ID_PATTERN` in its first match."""
-    return _after_key(text, REQUEST_ID_PATTERN, _REQUEST_ID_KEY)
+    return _after_key(text, REQUEST_ID_PATTERN, REQUEST_ID_KEY)
 
 
 #: Keys of a request's duration, with the unit a bare number has under each (a unit after the value,
@@ -342,14 +342,14 @@ def exception_types(text: pl.Series) -> pl.Series:
 #: `KeyError: 'theme'`): what is left of a traceback whose head another process's or stream's lines cut off
 #: (two workers printing at once into one pipe). A qualified class name (`pkg.mod.Class`), or a bare one
 #: named like an exception, then `: ` or the end of the line.
-_BARE_EXCEPTION: Final = (
+BARE_EXCEPTION: Final = (
     r"^((?:[a-z_][a-z0-9_]*\.)+[A-Z][A-Za-z0-9_]*|[A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt|Timeout))(?:: |$)"
 )
 
 
 def bare_exception_types(head: pl.Series) -> pl.Series:
     """The exception type of records whose first line is a Python exception line (null for the others)."""
-    return head.to_frame("h").select(pl.col("h").str.extract(_BARE_EXCEPTION, 1)).to_series().alias("exc_type")
+    return head.to_frame("h").select(pl.col("h").str.extract(BARE_EXCEPTION, 1)).to_series().alias("exc_type")
 
 
 def exception_lines(text: pl.Series) -> pl.Series:
