@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import polars as pl
 
@@ -88,6 +89,7 @@ class Pipeline:
         self.chunk_bytes = chunk_bytes
         self.framers: dict[str, Framer] = {}
         self.last_ts: dict[StreamKey, object] = {}  # per (service, stream), across inputs (rotated sets)
+        self.seeded: dict[str, set[StreamKey]] = {}  # input path -> streams whose times a resumed read began with
         self.tally = Tally()
 
     def framer(self, inp: Input) -> Framer:
@@ -99,7 +101,7 @@ class Pipeline:
     def feed(self, chunk: Chunk) -> pl.DataFrame:
         """Events completed by one chunk."""
         framer = self.framer(chunk.input)
-        return self._finish(framer, self._parse(framer.feed(chunk)))
+        return self._finish(framer, self._parse(framer.feed(chunk)), chunk.times)
 
     def flush(self, inp: Input) -> pl.DataFrame:
         """Events held for `inp` (its streams' last records)."""
@@ -117,15 +119,18 @@ class Pipeline:
             for inp in inputs:
                 framer = self.framer(inp)
                 parsing: Future[pl.DataFrame] | None = None
+                times: tuple[tuple[str, str | None, str], ...] = ()
                 chunks = read_chunks(inp, self.diag, self.chunk_bytes)
                 for chunk in _ramped(chunks, ramp, self.chunk_bytes) if ramp else chunks:
                     records = framer.feed(chunk)
                     if parsing is not None:
-                        yield from self._nonempty(self._finish(framer, parsing.result()))
-                    parsing = parser.submit(self._parse, records)
+                        yield from self._nonempty(self._finish(framer, parsing.result(), times))
+                    parsing, times = parser.submit(self._parse, records), chunk.times
                 if parsing is not None:
-                    yield from self._nonempty(self._finish(framer, parsing.result()))
+                    yield from self._nonempty(self._finish(framer, parsing.result(), times))
                 yield from self._nonempty(self.flush(inp))
+                if inp.resume is not None:  # where the next run resumes, it infers times from these
+                    inp.resume.keep_times(inp.path, self.stream_times(framer))
                 self.framers.pop(inp.path, None)
 
     @staticmethod
@@ -137,8 +142,25 @@ class Pipeline:
         """Event columns of a batch of records (None for none); needs no state, so it may run on another thread."""
         return parse_records(records, self.formats, self.diag) if records.height else None
 
-    def _finish(self, framer: Framer, events: pl.DataFrame | None) -> pl.DataFrame:
-        """Times inferred, stream columns named, schema applied, tally updated: in batch order."""
+    def stream_times(self, framer: Framer) -> list[list[object]]:
+        """The last time of each stream of `framer`'s input (and of those its resumed read began with), as
+        [service, stream or None, ISO time] for a checkpoint."""
+        keys = [*dict.fromkeys([*framer.streams.keys, *self.seeded.pop(framer.input.path, ())])]
+        return [[service, stream, self.last_ts[service, stream].isoformat()]  # type: ignore[attr-defined]
+                for service, stream in keys if self.last_ts.get((service, stream)) is not None]
+
+    def _seed(self, framer: Framer, times: tuple[tuple[str, str | None, str], ...]) -> None:
+        """A resumed read goes on from where an earlier run stopped: each stream's last time then."""
+        for service, stream, ts in times:
+            self.last_ts[service, stream] = datetime.fromisoformat(ts)
+            self.seeded.setdefault(framer.input.path, set()).add((service, stream))
+
+    def _finish(self, framer: Framer, events: pl.DataFrame | None,
+                times: tuple[tuple[str, str | None, str], ...] = ()) -> pl.DataFrame:
+        """Times inferred (after `times`, a resumed read's stream times, are taken), stream columns named, schema
+        applied, tally updated: in batch order."""
+        if times:
+            self._seed(framer, times)
         if events is None:
             return empty_events()
         events = self._infer_times(events, framer.streams)
@@ -185,7 +207,7 @@ def _ramped(chunks: Iterable[Chunk], ramp: list[int], limit: int) -> Iterator[Ch
             if cut <= start or cut >= len(data):
                 break
             yield Chunk(chunk.input, data[start:cut], chunk.offset + start, False,
-                        first_line=chunk.first_line if start == 0 else 0)
+                        first_line=chunk.first_line if start == 0 else 0, times=chunk.times if start == 0 else ())
             start = cut
             ramp[0] *= 4
         yield chunk if start == 0 else Chunk(chunk.input, data[start:], chunk.offset + start, chunk.final)
