@@ -59,6 +59,121 @@ def test_the_end_of_stdin_is_not_a_warning() -> None:
 
 # --- the rate -----------------------------------------------------------------------------------------------
 
+def test_the_board_rate_counts_the_occurrences_an_incident_opened_with(tmp_path: Path) -> None:
+    db = tmp_path / "db.log"
+    db.touch()
+    diag = Diagnostics()
+    boards: list[list[BoardRow]] = []
+
+    class Sink:
+        def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
+        def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+            boards.append(board)
+        def warn(self, message: str) -> None: ...
+
+    def rates() -> list[tuple[int, float]]:
+        return [(r.incident["count"], r.rate) for b in boards for r in b
+                if r.incident["signature"] == "too_many_connections"]
+
+    live = LiveTail(Follower([str(db)], diag), Pipeline(diag), BoundedAnalysis(load_signatures([])), Sink(),
+                    Limits(tick_seconds=0.05, hold_seconds=0.1))
+    stop = threading.Event()
+    thread = threading.Thread(target=live.run, args=(stop,))
+    thread.start()
+    try:
+        with db.open("a") as f:
+            f.write("".join(TOO_MANY[:4]))
+        _until(lambda: rates(), boards)
+        _until(lambda: rates()[-1][0] == 4, rates)
+    finally:
+        stop.set()
+        thread.join(20)
+    assert rates()[0][1] > 0  # opened with its occurrences: they count in the rate at once
+    count, rate = rates()[-1]
+    assert (count, rate) == (4, 4.0)  # 4 in the last minute: 4.0 per min, not 0.0
+
+
+def test_the_rate_is_the_occurrences_of_the_last_minute() -> None:
+    seen = _Seen(4, 1000.0, 1000.0, history=deque([(1000.0, 4)]))  # opened with 4
+    assert seen.rate(1000.0) == 4.0 and seen.rate(1030.0) == 4.0
+    seen.count = 6
+    seen.history.append((1040.0, 6))
+    assert seen.rate(1050.0) == 6.0
+    assert seen.rate(1070.0) == 2.0  # the first 4 are more than a minute old
+    assert seen.rate(1200.0) == 0.0
+
+
+# --- counts never go down; an announced incident leaves only through `resolved` ------------------------------
+
+class Shrinking(BoundedAnalysis):
+    """A BoundedAnalysis whose later computations count less and lose an incident, as trimming old evidence and
+    re-clustering unknown errors made them do: what tail says must not follow them down."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shrink = False
+
+    def compute(self, snapshot: Any) -> Computed:
+        computed = super().compute(snapshot)
+        if not self.shrink:
+            return computed
+        incidents = computed.incidents.filter(pl.col("signature") != "deadlock").with_columns(
+            pl.when(pl.col("signature") == "too_many_connections").then(1).otherwise(pl.col("count")).alias("count"))
+        return Computed(incidents, computed.snapshot, computed.kept, computed.carried, computed.gone)
+
+    def incidents(self) -> pl.DataFrame:
+        return self.refresh()
+
+
+def test_counts_never_go_down_and_an_incident_leaves_only_through_resolved(tmp_path: Path) -> None:
+    db = tmp_path / "db.log"
+    db.touch()
+    diag = Diagnostics()
+    said: list[Change] = []
+    boards: list[list[BoardRow]] = []
+
+    class Sink:
+        def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
+        def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+            said.extend(changes)
+            boards.append(board)
+        def warn(self, message: str) -> None: ...
+
+    def events(kind: str, sig: str) -> list[int]:
+        return [c.incident["count"] for c in said if c.event == kind and c.incident["signature"] == sig]
+
+    analysis = Shrinking(load_signatures([]))
+    limits = Limits(tick_seconds=0.05, hold_seconds=0.1, resolve_after=1.5)
+    live = LiveTail(Follower([str(db)], diag), Pipeline(diag), analysis, Sink(), limits)
+    stop = threading.Event()
+    thread = threading.Thread(target=live.run, args=(stop,))
+    thread.start()
+    try:
+        with db.open("a") as f:
+            f.write(DEADLOCK + "".join(TOO_MANY[:3]))
+        _until(lambda: events("opened", "deadlock") and max(events("opened", "too_many_connections")
+                                                            + events("updated", "too_many_connections"), default=0) >= 3,
+               said)
+        analysis.shrink = True  # from now on the computations count 1 and lose the deadlock
+        with db.open("a") as f:
+            f.write(TOO_MANY[3])
+        # the deadlock is quiet: it is resolved (said from what was last known of it), not dropped
+        _until(lambda: events("resolved", "deadlock"), said)
+        board = boards[-1]
+        assert any(r.incident["signature"] == "deadlock" for r in board)  # still on the board, as resolved
+        assert all(r.incident["count"] >= 3 for r in board if r.incident["signature"] == "too_many_connections")
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    for sig in ("too_many_connections", "deadlock"):
+        counts = [c.incident["count"] for c in said if c.incident["signature"] == sig]
+        assert counts == sorted(counts), (sig, counts)  # never down
+    report = live.report()
+    counts = {i["signature"]: i["count"] for i in report["incidents"]}
+    assert counts.get("deadlock") == 1  # announced, so listed
+    assert counts.get("too_many_connections", 0) >= 3
+
 
 # --- a traceback in pieces ----------------------------------------------------------------------------------
 
