@@ -20,8 +20,11 @@ same stage functions:
   last duration, whichever is longer.
 
 Records the framer holds (the last record of a stream, which the next line
-might continue) are flushed after `hold_seconds` without new input; an unknown
-error is opened only from a computation that began with nothing held.
+might continue) are flushed after `hold_seconds` without new input, except a
+traceback without its exception line yet, which waits for its next lines or a
+record header up to `hold_unfinished_seconds` (so tail reads it whole, as scan
+does); an unknown error is opened only from a computation that began with
+nothing held.
 
 Bounded state (`Limits`): evidence rows are brought back under
 `max_evidence_rows` at each full computation (`BoundedAnalysis`); traces and
@@ -61,6 +64,9 @@ class Limits:
 
     tick_seconds: float = 0.25  # least time between two full incident computations
     hold_seconds: float = 0.5  # quiet spell after which held records are flushed
+    # ... but a traceback without its exception line yet (clearly unfinished) waits this long (at least
+    # hold_seconds), unless its next lines or a record header come first: scan would read it whole
+    hold_unfinished_seconds: float = 30.0
     update_seconds: float = 1.0  # at most one "updated" per incident per this
     resolve_after: float = 300.0  # an incident quiet this long is resolved
     max_evidence_rows: int = 50_000  # evidence kept after each full computation; the oldest rows go (counts stay)
@@ -388,6 +394,8 @@ class LiveTail:
         """Follow until `stop` is set or stdin (the only input) ends; everything held is flushed at the end."""
         self.follower.start()
         held_since: float | None = None  # when the last chunk came, while its last records are held
+        unfinished = False  # after a quiet spell, an unfinished traceback is all that is held
+        longest = max(self.limits.hold_seconds, self.limits.hold_unfinished_seconds)
         try:
             while not stop.is_set() and not self.follower.finished:
                 busy = held_since is not None or self.dirty or self.pending is not None
@@ -397,10 +405,12 @@ class LiveTail:
                 for chunk in chunks:
                     self._add(self.pipeline.feed(chunk))
                 if chunks:
-                    held_since = now
-                elif held_since is not None and now - held_since >= self.limits.hold_seconds:
-                    self._flush()
-                    held_since = None
+                    held_since, unfinished = now, False
+                elif held_since is not None and (
+                    now - held_since >= longest or (now - held_since >= self.limits.hold_seconds and not unfinished)
+                ):
+                    unfinished = self._flush(keep_unfinished=now - held_since < longest)
+                    held_since = held_since if unfinished else None
                 self._say(now, settled=held_since is None)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends following; what was read is still flushed and reported
@@ -429,9 +439,12 @@ class LiveTail:
                             found.get_column("signature"), strict=True)) if found.height else {}
             self.sink.records(events, tags)
 
-    def _flush(self) -> None:
+    def _flush(self, keep_unfinished: bool = False) -> bool:
+        """Pass on the records held; with `keep_unfinished`, a traceback without its exception line yet stays
+        held (the lines 2 s later still belong to it, as scan reads them). Whether anything is still held."""
         for inp in self.follower.inputs:
-            self._add(self.pipeline.flush(inp))
+            self._add(self.pipeline.flush(inp, keep_unfinished))
+        return keep_unfinished and any(self.pipeline.holds(inp) for inp in self.follower.inputs)
 
     def _shown(self, incidents: pl.DataFrame) -> pl.DataFrame:
         return incidents.filter(severity_at_least(pl.col("severity"), self.min_severity))

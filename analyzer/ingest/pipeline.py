@@ -103,10 +103,16 @@ class Pipeline:
         framer = self.framer(chunk.input)
         return self._finish(framer, self._parse(framer.feed(chunk)), chunk.times)
 
-    def flush(self, inp: Input) -> pl.DataFrame:
-        """Events held for `inp` (its streams' last records)."""
+    def flush(self, inp: Input, keep_unfinished: bool = False) -> pl.DataFrame:
+        """Events held for `inp` (its streams' last records); with `keep_unfinished` (tail, after a quiet
+        spell), a traceback without its exception line yet stays held (`Framer.flush`)."""
         framer = self.framer(inp)
-        return self._finish(framer, self._parse(framer.flush()))
+        return self._finish(framer, self._parse(framer.flush(keep_unfinished)))
+
+    def holds(self, inp: Input) -> bool:
+        """Whether records of `inp` are still held (a traceback kept by `flush(keep_unfinished=True)`)."""
+        framer = self.framers.get(inp.path)
+        return framer is not None and framer.held is not None and framer.held.height > 0
 
     def run(self, inputs: Iterable[Input], first_chunk_bytes: int | None = None) -> Iterator[pl.DataFrame]:
         """Event batches for every input, read in bounded chunks, one chunk framed while the previous one is parsed.
