@@ -211,3 +211,55 @@ def test_a_traceback_in_pieces_two_seconds_apart_gives_the_scan_report(cli, tmp_
 
     assert summary(report["incidents"]) == summary(scan["incidents"])
     assert report["summary"]["records"] == scan["summary"]["records"]
+
+
+def test_a_quiet_spell_passes_on_every_held_record_but_an_unfinished_traceback() -> None:
+    """The stage function: Framer.flush(keep_unfinished=True) keeps only a traceback whose last line is a frame."""
+    from analyzer.ingest.framing import Framer
+    from analyzer.ingest.pipeline import formats_for
+    from analyzer.ingest.sources import Chunk, Input
+
+    lines = API_TEXT[84:199]
+    frame_at = next(i for i, line in enumerate(lines) if line.startswith("  File "))
+    inp = Input("app.log")
+    framer = Framer(inp, formats_for(None), Diagnostics())
+    framer.feed(Chunk(inp, "".join(lines[: frame_at + 2]).encode(), 0, final=False))
+    assert framer.flush(keep_unfinished=True).height == 0  # a traceback cut after a frame: kept
+    assert framer.held is not None and framer.held.height
+    framer.feed(Chunk(inp, "".join(lines[frame_at + 2 :]).encode(), 0, final=False))  # its exception line came
+    released = framer.flush(keep_unfinished=True)
+    assert framer.held is None and released.height == 1  # the whole traceback, as one record
+    assert "Traceback (most recent call last):" in released.get_column("text")[0]
+
+
+def test_an_unfinished_traceback_is_passed_on_after_the_longer_timeout(tmp_path: Path) -> None:
+    """It waits for its exception line, but not for ever: after `hold_unfinished_seconds` it is analysed."""
+    log = tmp_path / "api.log"
+    log.touch()
+    diag = Diagnostics()
+    seen: list[str] = []
+
+    class Sink:
+        def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
+            seen.extend(events.get_column("text").to_list())
+        def changes(self, changes: list[Change], board: list[BoardRow]) -> None: ...
+        def warn(self, message: str) -> None: ...
+
+    lines = API_TEXT[84:199]
+    frame_at = next(i for i, line in enumerate(lines) if line.startswith("  File "))
+    limits = Limits(tick_seconds=0.05, hold_seconds=0.1, hold_unfinished_seconds=1.5)
+    live = LiveTail(Follower([str(log)], diag), Pipeline(diag), BoundedAnalysis(load_signatures([])), Sink(), limits,
+                    echo=True)
+    stop = threading.Event()
+    thread = threading.Thread(target=live.run, args=(stop,))
+    thread.start()
+    try:
+        with log.open("a") as f:
+            f.write("".join(lines[: frame_at + 2]))
+        _until(lambda: any("request started" in text for text in seen), seen)  # the records before it, at once
+        written = time.monotonic()
+        _until(lambda: any("Traceback (most recent call last):" in text for text in seen), seen)
+        assert time.monotonic() - written > 1.0  # held past --hold, for the longer timeout
+    finally:
+        stop.set()
+        thread.join(20)
