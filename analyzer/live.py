@@ -20,8 +20,11 @@ same stage functions:
   last duration, whichever is longer.
 
 Records the framer holds (the last record of a stream, which the next line
-might continue) are flushed after `hold_seconds` without new input; an unknown
-error is opened only from a computation that began with nothing held.
+might continue) are flushed after `hold_seconds` without new input, except a
+traceback without its exception line yet, which waits for its next lines or a
+record header up to `hold_unfinished_seconds` (so tail reads it whole, as scan
+does); an unknown error is opened only from a computation that began with
+nothing held.
 
 Bounded state (`Limits`): evidence rows are brought back under
 `max_evidence_rows` at each full computation (`BoundedAnalysis`); traces and
@@ -61,6 +64,9 @@ class Limits:
 
     tick_seconds: float = 0.25  # least time between two full incident computations
     hold_seconds: float = 0.5  # quiet spell after which held records are flushed
+    # ... but a traceback without its exception line yet (clearly unfinished) waits this long (at least
+    # hold_seconds), unless its next lines or a record header come first: scan would read it whole
+    hold_unfinished_seconds: float = 30.0
     update_seconds: float = 1.0  # at most one "updated" per incident per this
     resolve_after: float = 300.0  # an incident quiet this long is resolved
     max_evidence_rows: int = 50_000  # evidence kept after each full computation; the oldest rows go (counts stay)
@@ -197,19 +203,22 @@ class Change:
 
 @dataclass
 class _Seen:
+    """What was said of one incident. `count` is its running total: it never goes down, whatever a later
+    computation over trimmed evidence (or a re-clustering of unknown errors) counts."""
+
     count: int
     changed_at: float  # when its count last grew (monotonic)
     said_at: float  # when it was last announced or updated
     resolved: bool = False
     unsaid: bool = False  # grew since it was last said
     history: deque[tuple[float, int]] = field(default_factory=deque)  # (time, count) over the last minute
+    base: int = 0  # the count before the oldest point of `history` (0 when first opened)
 
     def rate(self, now: float) -> float:
-        """Occurrences per minute over the last minute."""
-        while len(self.history) > 1 and now - self.history[1][0] >= RATE_SECONDS:
-            self.history.popleft()
-        then, count = self.history[0] if self.history else (now, self.count)
-        return (self.count - count) * RATE_SECONDS / max(now - then, RATE_SECONDS)
+        """Occurrences per minute: those counted in the last minute, the ones it was opened with included."""
+        while self.history and now - self.history[0][0] >= RATE_SECONDS:
+            self.base = self.history.popleft()[1]
+        return float(self.count - self.base)
 
 
 @dataclass(frozen=True)
@@ -222,24 +231,36 @@ class BoardRow:
 
 
 class Tracker:
-    """What has been said about each incident, by fingerprint; turns new incident frames into changes."""
+    """What has been said about each incident, by fingerprint; turns new incident frames into changes.
+
+    Every incident said stays known (`known`: its last row, its count the running total) until the end, so it
+    leaves the board only through `resolved`, and the final report lists it (`merged`), even when a later
+    computation no longer holds it (its rows trimmed, an unknown error clustered anew) or counts less.
+    """
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.seen: dict[str, _Seen] = {}
         self.latest = pl.DataFrame()
+        self.known = pl.DataFrame()  # the last row of every incident said, with its running total as `count`
 
     def open(self, now: float, incidents: pl.DataFrame, traces: Any) -> list[Change]:
         """Open the incidents of fresh evidence not said yet (or resolved), before a full computation has them.
 
-        Their counts are those of the fresh rows; the next full computation's count follows as an update.
+        Their counts are those of the fresh rows (added to what was counted before it was resolved); the next
+        full computation's count follows as an update.
         """
         new = [fp for fp in incidents.get_column("fingerprint").to_list() if not self.open_now(fp)]
         if not new:
             return []
         rows = incidents.filter(pl.col("fingerprint").is_in(new))
+        totals: dict[str, int] = {}
         for fp, count in rows.select("fingerprint", "count").iter_rows():
-            self.seen[fp] = _Seen(count, now, now, history=deque([(now, count)]))
+            before = self.seen[fp].count if fp in self.seen else 0
+            totals[fp] = before + count
+            self.seen[fp] = _Seen(before + count, now, now, history=deque([(now, before + count)]), base=before)
+        rows = self._remember(rows.with_columns(pl.col("fingerprint").replace_strict(
+            totals, return_dtype=rows.schema["count"]).alias("count")))
         return [Change("opened", item) for item in incident_dicts(rows, traces)]
 
     def open_now(self, fingerprint: str) -> bool:
@@ -253,7 +274,8 @@ class Tracker:
 
         A new *unknown* incident is opened only when `settled` (no record held by the framer): an
         error line whose traceback is still held looks unexplained until the traceback joins it.
-        `final` says every update still held back by the rate limit.
+        `final` says every update still held back by the rate limit. A count lower than the one said is
+        not said (counts never go down); an incident missing from `incidents` stays as last known.
         """
         opened: list[str] = []
         if incidents is not None:
@@ -263,15 +285,16 @@ class Tracker:
                 seen = self.seen.get(fp)
                 if seen is None and signature == UNKNOWN and not settled:
                     continue
-                if seen is None or (seen.resolved and count != seen.count):
+                if seen is None or (seen.resolved and count > seen.count):
                     opened.append(fp)
-                    self.seen[fp] = _Seen(count, now, now, history=deque([(now, count)]))
-                elif count != seen.count:
+                    base = seen.count if seen is not None else 0
+                    self.seen[fp] = _Seen(count, now, now, history=deque([(now, count)]), base=base)
+                elif count > seen.count:
                     seen.count, seen.changed_at, seen.unsaid = count, now, True
                     seen.history.append((now, count))
-        # what is said about an incident comes from a computation that holds it (one opened from fresh
-        # evidence may not be in one yet, e.g. with a --resolve-after shorter than a computation)
-        known = set(self.latest.get_column("fingerprint").to_list()) if self.latest.height else set()
+            self._remember(self.latest)
+        # what is said about an incident comes from a computation (or the fresh evidence) that held it
+        known = set(self.known.get_column("fingerprint").to_list()) if self.known.height else set()
         updated = [fp for fp, s in self.seen.items() if fp in known and s.unsaid and fp not in opened
                    and (final or now - s.said_at >= self.limits.update_seconds)]
         resolved = [fp for fp, s in self.seen.items() if fp in known and not s.resolved and fp not in opened
@@ -284,13 +307,47 @@ class Tracker:
         events |= {fp: "updated" for fp in updated} | {fp: "resolved" for fp in resolved}
         if not events:
             return []
-        rows = self.latest.filter(pl.col("fingerprint").is_in(list(events)))
+        rows = self.merged().filter(pl.col("fingerprint").is_in(list(events)))
         return [Change(events[item["fingerprint"]], item) for item in incident_dicts(rows, traces)]
+
+    def _remember(self, incidents: pl.DataFrame) -> pl.DataFrame:
+        """Keep the rows of `incidents` said so far as their last known rows, counts raised to the running
+        totals; returns those rows."""
+        if not self.seen or incidents.height == 0:
+            return incidents.clear()
+        totals = {fp: s.count for fp, s in self.seen.items()}
+        rows = incidents.filter(pl.col("fingerprint").is_in(list(totals))).with_columns(
+            pl.max_horizontal("count", pl.col("fingerprint").replace_strict(
+                totals, default=0, return_dtype=incidents.schema["count"])).alias("count"))
+        if self.known.height:
+            rest = self.known.join(rows.select("fingerprint"), on="fingerprint", how="anti")
+            self.known = pl.concat([rows, rest], how="diagonal_relaxed") if rest.height else rows
+        else:
+            self.known = rows
+        return rows
+
+    def merged(self, incidents: pl.DataFrame | None = None) -> pl.DataFrame:
+        """`incidents` (default: the latest computation's) with every incident said: counts no lower than said,
+        those it lacks as last known, ranked again when either changed anything."""
+        frame = self.latest if incidents is None else incidents
+        if self.known.height == 0:
+            return frame
+        if frame.height == 0:
+            return rank(self.known.drop(_RANK_COLUMNS, strict=False))
+        totals = {fp: s.count for fp, s in self.seen.items()}
+        raised = frame.with_columns(pl.max_horizontal("count", pl.col("fingerprint").replace_strict(
+            totals, default=0, return_dtype=frame.schema["count"])).alias("count"))
+        missing = self.known.join(frame.select("fingerprint"), on="fingerprint", how="anti")
+        if missing.height == 0 and raised.get_column("count").equals(frame.get_column("count")):
+            return frame
+        return rank(pl.concat([raised.drop(_RANK_COLUMNS, strict=False), missing.drop(_RANK_COLUMNS, strict=False)],
+                              how="diagonal_relaxed"))
 
     def board(self, now: float) -> list[BoardRow]:
         """Every incident said so far, in rank order, with its rate."""
         columns = ("fingerprint", "rank", "severity", "title", "signature", "service", "count", "last_seen")
-        rows = self.latest.select(columns).to_dicts() if self.latest.height else []
+        merged = self.merged()
+        rows = merged.select(columns).to_dicts() if merged.height else []
         return [BoardRow(row, self.seen[row["fingerprint"]].rate(now), self.seen[row["fingerprint"]].resolved)
                 for row in rows if row["fingerprint"] in self.seen]
 
@@ -337,6 +394,8 @@ class LiveTail:
         """Follow until `stop` is set or stdin (the only input) ends; everything held is flushed at the end."""
         self.follower.start()
         held_since: float | None = None  # when the last chunk came, while its last records are held
+        unfinished = False  # after a quiet spell, an unfinished traceback is all that is held
+        longest = max(self.limits.hold_seconds, self.limits.hold_unfinished_seconds)
         try:
             while not stop.is_set() and not self.follower.finished:
                 busy = held_since is not None or self.dirty or self.pending is not None
@@ -346,10 +405,12 @@ class LiveTail:
                 for chunk in chunks:
                     self._add(self.pipeline.feed(chunk))
                 if chunks:
-                    held_since = now
-                elif held_since is not None and now - held_since >= self.limits.hold_seconds:
-                    self._flush()
-                    held_since = None
+                    held_since, unfinished = now, False
+                elif held_since is not None and (
+                    now - held_since >= longest or (now - held_since >= self.limits.hold_seconds and not unfinished)
+                ):
+                    unfinished = self._flush(keep_unfinished=now - held_since < longest)
+                    held_since = held_since if unfinished else None
                 self._say(now, settled=held_since is None)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends following; what was read is still flushed and reported
@@ -361,8 +422,9 @@ class LiveTail:
     def report(self) -> dict[str, Any]:
         """The scan report of everything read (what `scan` would print for the same lines)."""
         incidents = self.final if self.final is not None else self.analysis.incidents()
-        return build_report(summary_dict(self.pipeline.diag, self.pipeline.tally), self._shown(incidents),
-                            self.analysis.traces)
+        # every incident announced is listed, its count no lower than the one said (Tracker.merged)
+        return build_report(summary_dict(self.pipeline.diag, self.pipeline.tally),
+                            self.tracker.merged(self._shown(incidents)), self.analysis.traces)
 
     def _add(self, events: pl.DataFrame) -> None:
         if events.height == 0:
@@ -377,9 +439,12 @@ class LiveTail:
                             found.get_column("signature"), strict=True)) if found.height else {}
             self.sink.records(events, tags)
 
-    def _flush(self) -> None:
+    def _flush(self, keep_unfinished: bool = False) -> bool:
+        """Pass on the records held; with `keep_unfinished`, a traceback without its exception line yet stays
+        held (the lines 2 s later still belong to it, as scan reads them). Whether anything is still held."""
         for inp in self.follower.inputs:
-            self._add(self.pipeline.flush(inp))
+            self._add(self.pipeline.flush(inp, keep_unfinished))
+        return keep_unfinished and any(self.pipeline.holds(inp) for inp in self.follower.inputs)
 
     def _shown(self, incidents: pl.DataFrame) -> pl.DataFrame:
         return incidents.filter(severity_at_least(pl.col("severity"), self.min_severity))

@@ -244,8 +244,8 @@ class CountingPipeline(Pipeline):
         self.filters.apply(events, records=False)
         return events
 
-    def flush(self, inp: Any) -> pl.DataFrame:
-        events = super().flush(inp)
+    def flush(self, inp: Any, keep_unfinished: bool = False) -> pl.DataFrame:
+        events = super().flush(inp, keep_unfinished)
         self.filters.apply(events, records=False)
         return events
 
@@ -449,7 +449,7 @@ def tail_command(
     log_format: LogFormatOption = None,
     resolve_after: Annotated[str, typer.Option(metavar="DURATION", help="An incident quiet this long is reported resolved.")] = "5m",
     tick: Annotated[str, typer.Option(metavar="DURATION", help="Least time between two full incident computations (new problems are announced at once regardless).")] = "250ms",
-    hold: Annotated[str, typer.Option(metavar="DURATION", help="Quiet spell after which a stream's last record is passed on.")] = "500ms",
+    hold: Annotated[str, typer.Option(metavar="DURATION", help="Quiet spell after which a stream's last record is passed on (a traceback without its exception line waits for more, up to 30s).")] = "500ms",
     max_evidence: Annotated[int, typer.Option(min=0, metavar="N", help="Evidence rows kept (oldest dropped beyond; counts stay).")]
     = Limits.max_evidence_rows,
     sentry_dsn: Annotated[str | None, typer.Option(

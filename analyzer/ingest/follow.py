@@ -477,8 +477,9 @@ class Follower:
             data = reader.blocks.get()
             if data is None:
                 f.done = True
-                name = "stdin" if f.input.is_stdin else f.input.path
-                self.diag.warn(f"{name}: " + (f"read failed ({reader.error})" if reader.error else "end of input"))
+                if reader.error:  # a normal end (the writer closed it) is no warning: it is how a pipe ends
+                    name = "stdin" if f.input.is_stdin else f.input.path
+                    self.diag.warn(f"{name}: read failed ({reader.error})")
                 yield Chunk(f.input, f.pending, offset - len(f.pending), final=True)
                 f.pending = b""
                 return

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import polars as pl
 
@@ -130,6 +131,7 @@ class Pipeline:
         self.chunk_bytes = chunk_bytes
         self.framers: dict[str, Framer] = {}
         self.last_ts: dict[StreamKey, object] = {}  # per (service, stream), across inputs (rotated sets)
+        self.seeded: dict[str, set[StreamKey]] = {}  # input path -> streams whose times a resumed read began with
         self.tally = Tally()
 
     def framer(self, inp: Input) -> Framer:
@@ -141,12 +143,18 @@ class Pipeline:
     def feed(self, chunk: Chunk) -> pl.DataFrame:
         """Events completed by one chunk."""
         framer = self.framer(chunk.input)
-        return self._finish(framer, self._parse(framer.feed(chunk)))
+        return self._finish(framer, self._parse(framer.feed(chunk)), chunk.times)
 
-    def flush(self, inp: Input) -> pl.DataFrame:
-        """Events held for `inp` (its streams' last records)."""
+    def flush(self, inp: Input, keep_unfinished: bool = False) -> pl.DataFrame:
+        """Events held for `inp` (its streams' last records); with `keep_unfinished` (tail, after a quiet
+        spell), a traceback without its exception line yet stays held (`Framer.flush`)."""
         framer = self.framer(inp)
-        return self._finish(framer, self._parse(framer.flush()))
+        return self._finish(framer, self._parse(framer.flush(keep_unfinished)))
+
+    def holds(self, inp: Input) -> bool:
+        """Whether records of `inp` are still held (a traceback kept by `flush(keep_unfinished=True)`)."""
+        framer = self.framers.get(inp.path)
+        return framer is not None and framer.held is not None and framer.held.height > 0
 
     def run(self, inputs: Iterable[Input], first_chunk_bytes: int | None = None) -> Iterator[pl.DataFrame]:
         """Event batches for every input, read in bounded chunks, one chunk framed while the previous one is parsed.
@@ -159,15 +167,18 @@ class Pipeline:
             for inp in inputs:
                 framer = self.framer(inp)
                 parsing: Future[pl.DataFrame] | None = None
+                times: tuple[tuple[str, str | None, str], ...] = ()
                 chunks = self.read(inp)
                 for chunk in _ramped(chunks, ramp, self.chunk_bytes) if ramp else chunks:
                     records = framer.feed(chunk)
                     if parsing is not None:
-                        yield from self._nonempty(self._finish(framer, parsing.result()))
-                    parsing = parser.submit(self._parse, records)
+                        yield from self._nonempty(self._finish(framer, parsing.result(), times))
+                    parsing, times = parser.submit(self._parse, records), chunk.times
                 if parsing is not None:
-                    yield from self._nonempty(self._finish(framer, parsing.result()))
+                    yield from self._nonempty(self._finish(framer, parsing.result(), times))
                 yield from self._nonempty(self.flush(inp))
+                if inp.resume is not None:  # where the next run resumes, it infers times from these
+                    inp.resume.keep_times(inp.path, self.stream_times(framer))
                 self.framers.pop(inp.path, None)
 
     def read(self, inp: Input) -> Iterator[Chunk]:
@@ -206,8 +217,25 @@ class Pipeline:
             return rest, dropped
         return pl.concat([kept.with_columns(pl.lit(True).alias("_kept")), rest], how="diagonal_relaxed").sort("line_no"), dropped
 
-    def _finish(self, framer: Framer, parsed: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame] | None) -> pl.DataFrame:
-        """Times inferred, stream columns named, schema applied, tally updated: in batch order."""
+    def stream_times(self, framer: Framer) -> list[list[object]]:
+        """The last time of each stream of `framer`'s input (and of those its resumed read began with), as
+        [service, stream or None, ISO time] for a checkpoint."""
+        keys = [*dict.fromkeys([*framer.streams.keys, *self.seeded.pop(framer.input.path, ())])]
+        return [[service, stream, self.last_ts[service, stream].isoformat()]  # type: ignore[attr-defined]
+                for service, stream in keys if self.last_ts.get((service, stream)) is not None]
+
+    def _seed(self, framer: Framer, times: tuple[tuple[str, str | None, str], ...]) -> None:
+        """A resumed read goes on from where an earlier run stopped: each stream's last time then."""
+        for service, stream, ts in times:
+            self.last_ts[service, stream] = datetime.fromisoformat(ts)
+            self.seeded.setdefault(framer.input.path, set()).add((service, stream))
+
+    def _finish(self, framer: Framer, parsed: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame] | None,
+                times: tuple[tuple[str, str | None, str], ...] = ()) -> pl.DataFrame:
+        """Times inferred (after `times`, a resumed read's stream times, are taken), stream columns named, schema
+        applied, tally updated: in batch order."""
+        if times:
+            self._seed(framer, times)
         if parsed is None:
             return empty_events()
         events, dropped = parsed if isinstance(parsed, tuple) else (parsed, None)
@@ -302,7 +330,7 @@ def _ramped(chunks: Iterable[Chunk], ramp: list[int], limit: int) -> Iterator[Ch
             if cut <= start or cut >= len(data):
                 break
             yield Chunk(chunk.input, data[start:cut], chunk.offset + start, False,
-                        first_line=chunk.first_line if start == 0 else 0)
+                        first_line=chunk.first_line if start == 0 else 0, times=chunk.times if start == 0 else ())
             start = cut
             ramp[0] *= 4
         yield chunk if start == 0 else Chunk(chunk.input, data[start:], chunk.offset + start, chunk.final)

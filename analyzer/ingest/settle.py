@@ -26,14 +26,11 @@ at; a record starting before them is passed on.
 
 from __future__ import annotations
 
-import re
-
 from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.framing.multiline import unfinished_traceback
 from analyzer.ingest.sources import Chunk, Input
 
 WINDOW_BYTES = 256 << 10
-_FRAME = re.compile(r"^(?:[ \t]|> File )")
-OPENER = "Traceback (most recent call last):"
 
 
 def settled(inp: Input, data: bytes) -> int:
@@ -47,8 +44,7 @@ def settled(inp: Input, data: bytes) -> int:
         return len(data)
     cut: int | None = None
     for first_line, _sid, lines in _last_records(inp, window):
-        body = [line for line in lines if line.strip()]
-        if any(line == OPENER for line in lines) and body and _FRAME.match(body[-1]):
+        if unfinished_traceback(lines):  # the rule `tail` holds a traceback by, too
             at = _line_offset(window, first_line)
             cut = at if cut is None else min(cut, at)
     return len(data) if cut is None else start + cut

@@ -91,6 +91,9 @@ class Chunk:
     # number of the first line of `data` when the reader knows it (a resumed read: lines before `offset` + 1);
     # 0 = not known, the framer counts from 1
     first_line: int = 0
+    # a resumed read's first chunk: each stream's last time before `offset`, [service, stream or None, ISO time]
+    # (analyzer.state.checkpoints.Checkpoint.times), for the pipeline to infer times from as a whole read would
+    times: tuple[tuple[str, str | None, str], ...] = ()
 
 
 def _rotation_key(path: str) -> tuple[str, int, str]:
@@ -469,7 +472,7 @@ def _read_resumed(
                 checkpoints.update(
                     inp.path, st, True, plan.offset, plan.lines, plan.long_line, head, plan.mark_len, plan.mark, st.st_size
                 )
-                yield Chunk(inp, b"", plan.offset, True, plan.lines + 1)
+                yield Chunk(inp, b"", plan.offset, True, plan.lines + 1, _times(plan.times))
                 return
             if plan.offset:
                 mark, first = _skip(stream, plan.offset, plan.mark_len, chunk_bytes)
@@ -478,7 +481,7 @@ def _read_resumed(
                     stats.resumed_bytes += plan.offset
                     checkpoints.update(inp.path, st, True, plan.offset, plan.lines, plan.long_line, head,
                                        plan.mark_len, plan.mark, st.st_size)
-                    yield Chunk(inp, b"", plan.offset, True, plan.lines + 1)
+                    yield Chunk(inp, b"", plan.offset, True, plan.lines + 1, _times(plan.times))
                     return
                 if digest(mark) != plan.mark:
                     diag.warn(
@@ -500,7 +503,7 @@ def _read_resumed(
             # a rotated-away file gets no more lines: nothing to wait for
             hold=None if compressed or plan.final else (lambda lines: settled(inp, lines)),
         )
-        end, lines, last = yield from _numbered(gen, plan.lines, MARK_BYTES)
+        end, lines, last = yield from _numbered(gen, plan.lines, MARK_BYTES, _times(plan.times))
         if end.held:
             stats.held_bytes += end.held
             diag.warn(
@@ -524,11 +527,16 @@ def _read_resumed(
         raw.close()
 
 
+def _times(times: list[list[object]]) -> tuple[tuple[str, str | None, str], ...]:
+    """A checkpoint's stream times as `Chunk.times`."""
+    return tuple((str(service), None if stream is None else str(stream), str(ts)) for service, stream, ts in times)
+
+
 def _numbered(
-    gen: Generator[Chunk, None, _End], lines: int, keep: int
+    gen: Generator[Chunk, None, _End], lines: int, keep: int, times: tuple[tuple[str, str | None, str], ...] = ()
 ) -> Generator[Chunk, None, tuple[_End, int, bytes]]:
-    """The chunks of `gen` numbered (`lines` lines before the first); returns where it ended, the lines then, and
-    the last `keep` bytes passed on."""
+    """The chunks of `gen` numbered (`lines` lines before the first), the first carrying `times`; returns where it
+    ended, the lines then, and the last `keep` bytes passed on."""
     last = b""
     while True:
         try:
@@ -540,7 +548,8 @@ def _numbered(
         n = chunk.data.count(b"\n")
         if chunk.final and chunk.data and not chunk.data.endswith(b"\n"):
             n += 1
-        chunk = replace(chunk, first_line=lines + 1)
+        chunk = replace(chunk, first_line=lines + 1, times=times)
+        times = ()
         lines += n
         yield chunk
         del chunk  # not kept alive while the next one is read
@@ -575,7 +584,7 @@ def _read_copy(
             head = rotation.head_of(raw, HEAD_BYTES)
             tail = _Tail(MARK_BYTES, rotation.blocks_of(raw, cp.offset))
             gen = _chunks(inp, tail, stats, chunk_bytes, max_line_bytes, cp.offset, cp.long_line)
-            end, lines, _ = yield from _numbered(gen, cp.lines, 0)
+            end, lines, _ = yield from _numbered(gen, cp.lines, 0, _times(cp.times))
     except OSError as exc:
         diag.warn(f"{copy}: cannot read ({exc.strerror or exc}); lines written to {inp.path} after byte "
                   f"{cp.offset:,} and before its rotation are lost")

@@ -73,6 +73,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from analyzer.ingest import rotation
@@ -112,13 +113,18 @@ class Checkpoint:
     gz: bool
     long_line: bool  # offset is inside a line cut at the line limit whose rest is skipped
     seen: float  # unix time of the last committed run that read it
+    # the last time of each stream read up to offset, [service, stream or None, ISO time]: what a resumed read
+    # infers the time of a record without one of its own from (uvicorn's, alembic's lines), as a whole read does
+    times: list[list[Any]] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: Any) -> Checkpoint:
         if not isinstance(data, dict):
             raise TypeError("a checkpoint is not an object")
-        values = {}
+        values: dict[str, Any] = {"times": _times_from_json(data.get("times", []))}  # absent before it was kept
         for f in fields(cls):
+            if f.name == "times":
+                continue
             value = data.get(f.name)
             want = {"str": str, "int": int, "bool": bool, "float": (int, float)}[str(f.type)]
             if not isinstance(value, want) or (want is int and isinstance(value, bool)):
@@ -142,6 +148,7 @@ class Plan:
     whole: bool = False  # an unchanged .gz read to its end before: skip it without decompressing
     note: str | None = None  # a warning for Diagnostics
     final: bool = False  # rotated away, gets no more lines: read an unfinished last line instead of holding it
+    times: list[list[Any]] = field(default_factory=list)  # each stream's last time at `offset` (Checkpoint.times)
     # rotated copies to read first (oldest first): name, file id (st_dev, st_ino), the checkpoint it continues;
     # a truncated or replaced file's copy, and copies made since that hold content never read
     copies: list[tuple[str, tuple[int, int], Checkpoint]] = field(default_factory=list)
@@ -204,7 +211,7 @@ class Checkpoints:
         done = self.pending.get(key)
         if done is not None and not self._differs(done, st, compressed, head, pread):
             return Plan(offset=done.offset, lines=done.lines, long_line=done.long_line, mark_len=done.mark_len,
-                        mark=done.mark, final=True, note=f"{path}: already read up to byte {done.offset:,} in this run")
+                        mark=done.mark, final=True, times=done.times, note=f"{path}: already read up to byte {done.offset:,} in this run")
         cp = self.files.get(key)
         problem = None
         if cp is not None:
@@ -274,6 +281,14 @@ class Checkpoints:
             head=digest(head), mark_len=mark_len, mark=mark, size=max(size, st.st_size), mtime_ns=st.st_mtime_ns,
             gz=compressed, long_line=long_line, seen=0.0,
         )
+
+    def keep_times(self, path: str, times: list[list[Any]]) -> None:
+        """The last time of each stream of `path` once it was read to where its pending checkpoint stands
+        ([service, stream or None, ISO time]; the pipeline knows them, the reader does not)."""
+        where = os.path.abspath(path)
+        for cp in self.pending.values():
+            if cp.path == where:
+                cp.times = [list(item) for item in times]
 
     @staticmethod
     def _head_matches(cp: Checkpoint, head: bytes) -> bool:
@@ -396,10 +411,25 @@ class Checkpoints:
             )
         return Plan(
             offset=cp.offset, lines=cp.lines, long_line=cp.long_line, mark_len=cp.mark_len, mark=cp.mark,
-            whole=whole, note=note,
+            whole=whole, note=note, times=cp.times,
             # moved away from the name its writer writes to (offset 0: maybe only a reused inode, not a rotation)
             final=not compressed and cp.offset > 0 and cp.path != where and _holds_another_file(cp.path, st),
         )
+
+
+def _times_from_json(value: Any) -> list[list[Any]]:
+    """A checkpoint's `times`, checked: [service, stream or None, ISO time] items."""
+    if not isinstance(value, list):
+        raise ValueError("checkpoint field 'times' is not a list")
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
+                and (item[1] is None or isinstance(item[1], str)) and isinstance(item[2], str)):
+            raise ValueError("checkpoint field 'times' holds an item that is not [service, stream, time]")
+        try:
+            datetime.fromisoformat(item[2])
+        except ValueError as exc:
+            raise ValueError(f"checkpoint field 'times' holds a bad time {item[2]!r}") from exc
+    return [list(item) for item in value]
 
 
 def _rotated_name(candidate: str, path: str) -> bool:

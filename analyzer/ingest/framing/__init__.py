@@ -25,7 +25,7 @@ from analyzer.ingest.formats.base import Format
 from analyzer.ingest.framing import envelope as env
 from analyzer.ingest.framing.decode import decode_lines
 from analyzer.ingest.framing.detect import Detector
-from analyzer.ingest.framing.multiline import BLANK, assemble, mark_starts, split_open
+from analyzer.ingest.framing.multiline import BLANK, assemble, mark_starts, split_open, unfinished_traceback
 from analyzer.ingest.framing.streams import Streams
 from analyzer.ingest.sources import MAX_LINE_BYTES, Chunk, Input
 
@@ -132,11 +132,22 @@ class Framer:
             self.held = held.drop("fmt", "start")
         return self._records(marked)
 
-    def flush(self) -> pl.DataFrame:
-        """Release everything held (end of input, or a quiet spell while tailing)."""
+    def flush(self, keep_unfinished: bool = False) -> pl.DataFrame:
+        """Release everything held (end of input, or a quiet spell while tailing).
+
+        `keep_unfinished` (a quiet spell): a stream's last record that is a traceback without its exception
+        line yet (multiline.unfinished_traceback) stays held; its next lines, or a record header, end it.
+        """
+        held, kept = self.held, None
+        if keep_unfinished and held is not None and held.height:
+            open_sids = [sid for sid, lines in held.group_by("sid", maintain_order=True).agg("line").iter_rows()
+                         if unfinished_traceback(lines)]
+            if open_sids:
+                kept = held.filter(pl.col("sid").is_in(open_sids))
+                held = held.filter(~pl.col("sid").is_in(open_sids))
         partials = None if self.partials is None else self.partials.drop("partial")
-        parts = [part for part in (self.held, partials) if part is not None and part.height]
-        self.held = self.partials = None
+        parts = [part for part in (held, partials) if part is not None and part.height]
+        self.held, self.partials = kept, None
         if not parts:
             return self._records(pl.DataFrame())
         return self._records(mark_starts(pl.concat(parts), self.detector, self.quoted))

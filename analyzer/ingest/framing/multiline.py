@@ -34,6 +34,8 @@ or an open `[SQL: ` at all.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Final
 
 import polars as pl
@@ -176,6 +178,17 @@ def _in_sql(lines: pl.DataFrame, streams: int) -> pl.Series:
     closes = pl.col("line").str.ends_with("]")
     state = pl.when(pl.col("_header") | closes).then(False).when(pl.col("_sql")).then(True)
     return lines.select(per_stream(state.forward_fill().shift(1), streams).fill_null(False)).to_series()
+
+
+_FRAME: Final = re.compile(r"^(?:[ \t]|> File )")
+
+
+def unfinished_traceback(lines: Sequence[str]) -> bool:
+    """Whether a record's lines are a Python traceback its exception line has not ended yet: it holds
+    `Traceback (most recent call last):` and its last non-blank line is a frame (indented, or Loguru's
+    `> File`). Such a record is held for more (`tail`: a longer while; `scan --state`: for the next run)."""
+    body = [line for line in lines if line.strip()]
+    return bool(body) and _FRAME.match(body[-1]) is not None and any(line == OPENER for line in lines)
 
 
 def split_open(lines: pl.DataFrame, max_lines: int) -> tuple[pl.DataFrame, pl.DataFrame]:
