@@ -57,21 +57,18 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import polars as pl
 
 from analyzer import safe_toml
-from analyzer.analysis.engine import Settings
-from analyzer.analysis.incidents import WindowOverride
 from analyzer.analysis.ranking import SEVERITIES
 from analyzer.report.redact import check_pattern
-from analyzer.timespec import parse_duration, parse_instant
+from analyzer.timespec import parse_duration
 
 LOGSCAN_TOML = "logscan.toml"
 PYPROJECT = "pyproject.toml"
@@ -347,9 +344,9 @@ class Effective:
     def storm_window_seconds(self) -> float | None:
         return parse_duration(self.storm_window).total_seconds() if self.storm_window else None
 
-    def active_ignores(self, today: date | None = None) -> Ignores:
-        """The rules that have not expired, compiled for `apply_ignores`."""
-        return Ignores.of(rule for rule in self.ignore if not rule.expired(today))
+    def active_rules(self, today: date | None = None) -> list[IgnoreRule]:
+        """The `[[ignore]]` rules that have not expired (analyzer.analysis.ignores compiles them)."""
+        return [rule for rule in self.ignore if not rule.expired(today)]
 
 
 _FLAG_NAMES = {
@@ -407,90 +404,8 @@ def effective(config: Config, flags: Mapping[str, Any] | None = None, env: Mappi
 
 
 # ---------------------------------------------------------------------------
-# Ignore rules applied to ranked incidents
+# The effective values of a run: the config file with the flags over it
 # ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ignores:
-    """Active `[[ignore]]` rules compiled into one lookup per kind of rule, so 20,000 rules cost what a few do.
-
-    Rules are grouped by the fields they constrain: a fingerprint or a signature for any service is a
-    set membership (`is_in`); one limited to a service is a (value, service) pair found by a semi join.
-    An incident without a service matches no service-limited rule.
-    """
-
-    fingerprints: pl.Series
-    signatures: pl.Series
-    fingerprint_services: pl.DataFrame  # fingerprint, service
-    signature_services: pl.DataFrame  # signature, service
-
-    @classmethod
-    def of(cls, rules: Iterable[IgnoreRule]) -> Ignores:
-        """The lookups of `rules` (duplicates are looked up once)."""
-        anywhere: dict[str, set[str]] = {"fingerprint": set(), "signature": set()}
-        limited: dict[str, set[tuple[str, str]]] = {"fingerprint": set(), "signature": set()}
-        for rule in rules:
-            kind, value = ("fingerprint", rule.fingerprint) if rule.fingerprint else ("signature", rule.signature)
-            if rule.service:
-                limited[kind].add((str(value), rule.service))
-            else:
-                anywhere[kind].add(str(value))
-
-        def pairs(kind: str) -> pl.DataFrame:
-            return pl.DataFrame(sorted(limited[kind]), schema={kind: pl.String, "service": pl.String}, orient="row")
-
-        return cls(pl.Series(sorted(anywhere["fingerprint"]), dtype=pl.String),
-                   pl.Series(sorted(anywhere["signature"]), dtype=pl.String), pairs("fingerprint"), pairs("signature"))
-
-    def __bool__(self) -> bool:
-        return bool(len(self.fingerprints) or len(self.signatures)
-                    or self.fingerprint_services.height or self.signature_services.height)
-
-    def mask(self, incidents: pl.DataFrame) -> pl.Series:
-        """True for each incident a rule ignores."""
-        rows = incidents.select("fingerprint", "signature", "service").with_row_index("_row")
-        anywhere = pl.col("fingerprint").is_in(self.fingerprints.implode()) | pl.col("signature").is_in(
-            self.signatures.implode())
-        hit = rows.select(anywhere.fill_null(False).alias("ignored")).to_series()
-        for kind, pairs in (("fingerprint", self.fingerprint_services), ("signature", self.signature_services)):
-            if pairs.height:
-                hit = hit.scatter(rows.join(pairs, on=[kind, "service"], how="semi").get_column("_row"), True)
-        return hit
-
-
-NO_IGNORES: Final = Ignores.of(())
-
-
-def apply_ignores(incidents: pl.DataFrame, ignores: Ignores) -> tuple[pl.DataFrame, int]:
-    """Ranked incidents without the ignored ones (ranks renumbered, `caused_by` cleaned), and how many went.
-
-    The remaining incidents keep their scores and order.
-    """
-    if not ignores or incidents.height == 0:
-        return incidents, 0
-    mask = ignores.mask(incidents)
-    gone = int(mask.sum())
-    if not gone:
-        return incidents, 0
-    gone_prints = incidents.filter(mask).get_column("fingerprint").to_list()
-    kept = incidents.filter(~mask)
-    if "rank" in kept.columns:
-        kept = kept.with_columns(pl.col("rank").rank("ordinal").cast(pl.Int64))  # hidden ones (null) stay unranked
-    if "caused_by" in kept.columns:
-        kept = kept.with_columns(
-            pl.col("caused_by").list.eval(pl.element().filter(~pl.element().struct.field("fingerprint").is_in(gone_prints)))
-        )
-    return kept, gone
-
-
-# ---------------------------------------------------------------------------
-# What `scan` and `tail` share: the effective values of a run, and its Settings
-# ---------------------------------------------------------------------------
-
-#: The window rules `storm_count` / `storm_window` set; `slow_count` sets `slow_request`.
-STORM_SIGNATURES = ("http_422_storm", "http_5xx_storm", "http_429_storm")
-
 
 def for_run(config_path: str | Path | None, flags: Mapping[str, Any]) -> Effective:
     """Load the config (named, or found from the current folder) and merge `flags` over it.
@@ -502,16 +417,3 @@ def for_run(config_path: str | Path | None, flags: Mapping[str, Any]) -> Effecti
     if window is not None:
         parse_duration(window)  # ValueError names the accepted forms
     return effective(load_config(config_path), flags)
-
-
-def settings_from(eff: Effective, since: str | None = None, until: str | None = None) -> Settings:
-    """The analysis Settings of a run: the time filter and the window thresholds (ValueError for bad times)."""
-    settings = Settings(since=parse_instant(since) if since else None, until=parse_instant(until) if until else None,
-                        min_severity=eff.min_severity)
-    window = eff.storm_window_seconds
-    if eff.storm_count or window:
-        for sig_id in STORM_SIGNATURES:
-            settings.overrides[sig_id] = WindowOverride(window_seconds=window, min_count=eff.storm_count)
-    if eff.slow_count:
-        settings.overrides["slow_request"] = WindowOverride(min_count=eff.slow_count)
-    return settings

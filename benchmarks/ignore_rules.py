@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analyzer.config import _ignore, apply_ignores, effective, load_config  # noqa: E402
+from analyzer.analysis.ignores import Ignores, apply_ignores  # noqa: E402
+from analyzer.config import _ignore, effective, load_config  # noqa: E402
 from analyzer.analysis.engine import Analysis  # noqa: E402
 from analyzer.analysis.signatures import load_signatures  # noqa: E402
 from analyzer.diagnostics import Diagnostics  # noqa: E402
@@ -67,7 +68,7 @@ def main() -> None:
             t1 = time.perf_counter()
             _ignore(config, "", data.get("ignore", []))
             t2 = time.perf_counter()
-            ignores = effective(load_config(config)).active_ignores()
+            ignores = Ignores.of(effective(load_config(config)).active_rules())
             t3 = time.perf_counter()
             apply_ignores(incidents, ignores)
             parts[n] = (t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)

@@ -14,7 +14,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.config import Ignores, IgnoreRule, apply_ignores
+from analyzer.analysis.ignores import Ignores, apply_ignores
+from analyzer.config import IgnoreRule
 from tests.conftest import ROOT
 
 COMPOSE = ROOT / "samples/compose/compose.log"

@@ -23,12 +23,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -40,7 +38,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from analyzer.analysis.engine import Analysis, Settings
+from analyzer.analysis.engine import Analysis
 from analyzer.commands.options import (
     Command,
     ConfigOption,
@@ -61,30 +59,24 @@ from analyzer.commands.options import (
     fail,
     warn,
 )
-from analyzer.config import Effective, apply_ignores, settings_from
 from analyzer.commands.config import CONFIG_EPILOG, config_command
 from analyzer.commands.events import EVENTS_EPILOG, events_command
-from analyzer.commands.filters import Filters, service_filter
-from analyzer.commands.run import (
+from analyzer.commands.filters import Filters
+from analyzer.commands.steps import (
     effective,
     not_a_format,
     nothing_read,
-    pipeline_for,
     report_problems,
     resolve_inputs,
 )
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.screen import Screen
-from analyzer.events import SEVERITIES
-from analyzer.analysis.ranking import severity_at_least
-from analyzer.report.model import build_report, history_rows
 from analyzer.report import html as html_report
 from analyzer.report import json as json_report
 from analyzer.report import markdown as markdown_report
 from analyzer.report import terminal as terminal_report
-from analyzer.report.redact import Redactor
 from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
-from analyzer.analysis.signatures import SignatureError, load_signatures
+from analyzer.run import Run, RunError
 from analyzer.commands.signatures import SIGNATURES_EPILOG, signatures_app
 from analyzer.ingest.sources import Input, known_size
 from analyzer.scale.cli import DEFAULT_WORKERS, Engine, engine_problem, job_of, scan_on_dask
@@ -155,14 +147,6 @@ class ReportFormat(str, Enum):
 
 
 SENTRY_TIMEOUT_SECONDS = 10.0  # a batch run can wait for delivery longer than tail's default
-
-
-def _settings(eff: Effective, since: str | None, until: str | None) -> Settings:
-    """Time filter and window thresholds (flag > config > the signatures' own); exit 2 on a bad time."""
-    try:
-        return settings_from(eff, since, until)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
 
 
 def _open_state(state_dir: str | None, incremental: bool, paths: Sequence[str], diag: Diagnostics) -> State | None:
@@ -345,34 +329,30 @@ def scan(
         "min_severity": min_severity.value if min_severity else None, "fail_on": fail_on.value if fail_on else None,
         "signatures": signatures,
     })
-    settings = _settings(eff, since, until)
-    filters = Filters(since=settings.since, until=settings.until,
-                      flags=[f"--{name} {text}" for name, text in (("since", since), ("until", until)) if text])
     try:
-        sigs = load_signatures(eff.signatures)
-    except SignatureError as exc:
-        raise fail(str(exc)) from None
-    try:
+        run = Run.build(eff, since=since, until=until, services=service or (), redact=not no_redact)
         sentry = open_sink(sentry_dsn, timeout=SENTRY_TIMEOUT_SECONDS)
-    except SentryDsnError as exc:
+    except (RunError, SentryDsnError) as exc:
         raise fail(str(exc)) from None
     problem = engine_problem(engine, scheduler, workers, paths)
     if problem:
         raise fail(problem)
-    diag = Diagnostics()
+    diag, settings = run.diag, run.settings
+    filters = Filters(since=settings.since, until=settings.until,
+                      flags=[f"--{name} {text}" for name, text in (("since", since), ("until", until)) if text])
     state = _open_state(state_dir, incremental, paths, diag)
     inputs = resolve_inputs(paths, diag, resume=state.checkpoints if state else None)
-    pipeline = pipeline_for(diag, log_format, eff)
+    pipeline = run.pipeline(log_format.value if log_format else None)
     if not exhaustive and not filters.active:  # the time filters' "hid all N records" counts every record it saw
-        pipeline.screen = Screen(sigs)
-    analysis = Analysis(sigs, settings)
+        pipeline.screen = Screen(run.signatures)
+    analysis = Analysis(run.signatures, settings)
     err = console(stderr=True)
     if engine is Engine.dask:  # the same Analysis, tally and filter counts, computed shard by shard (analyzer.scale)
         job = job_of(settings, eff, log_format.value if log_format else None)
         try:
-            analysis, pipeline.tally = scan_on_dask(inputs, diag, sigs, settings, job, scheduler, workers, err,
-                                                    show_progress(err, quiet), state.checkpoints if state else None,
-                                                    filters)
+            analysis, pipeline.tally = scan_on_dask(inputs, diag, run.signatures, settings, job, scheduler, workers,
+                                                    err, show_progress(err, quiet),
+                                                    state.checkpoints if state else None, filters)
         except DaskUnavailable as exc:
             raise fail(str(exc)) from None
     else:
@@ -385,22 +365,12 @@ def scan(
     if nothing_read(diag):  # every input failed: no report, only the reasons (stderr) and exit 2
         report_problems(diag, quiet)
         raise typer.Exit(2)
-    incidents, ignored = apply_ignores(analysis.incidents(), eff.active_ignores())
-    shown = service_filter(incidents.filter(severity_at_least(pl.col("severity"), eff.min_severity)), service or ())
-    report = build_report(summary_dict(diag, pipeline.tally, ignored=ignored), shown, analysis.traces)
-    # History compares and records every incident found (the ignored ones excepted), not only the shown ones,
-    # so --min-severity changes what is shown, never what is new, regressed or resolved (analyzer.state.history).
-    found = history_rows(incidents) if state else []
-    if state:
-        shown_severities = SEVERITIES[SEVERITIES.index(eff.min_severity):]
-        state.history.annotate(report, found, shown=lambda entry: entry.get("severity") in (*shown_severities, None))
-    # Every sink below (terminal, file, Sentry) shows this one copy: secrets masked, control sequences removed.
-    redactor = Redactor(eff.redact_patterns, enabled=not no_redact)
-    report = redactor.data(report)
+    incidents, ignored = run.incidents(analysis)
+    report = run.report(summary_dict(diag, pipeline.tally, ignored=ignored), incidents, analysis.traces, state)
     if report_format is ReportFormat.text and not output:
         def draw(out: Console) -> None:
             terminal_report.render(out, report, top, show_all)
-            print_summary(out, diag, pipeline.tally, ignored=ignored, problems=False, redactor=redactor)
+            print_summary(out, diag, pipeline.tally, ignored=ignored, problems=False, redactor=run.redactor)
 
         show(draw, use_pager=not no_pager)
     else:
@@ -413,7 +383,7 @@ def scan(
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-    report_problems(diag, quiet, redactor)
+    report_problems(diag, quiet, run.redactor)
     if not quiet:
         hidden = filters.hid_all()
         if hidden:
@@ -430,16 +400,13 @@ def scan(
             if not quiet:
                 warn(warning)
     if state:
-        state.history.record(found, datetime.now(UTC))
         try:
-            state.commit()  # only after a run that got this far: a crashed run reads the same bytes again
+            run.remember(state, incidents)
         except StateError as exc:
             raise fail(str(exc)) from None
-    if diag.errors:
-        raise typer.Exit(2)
-    gate = service_filter(incidents, service or ())  # --service narrows --fail-on too; --min-severity does not
-    if eff.fail_on and gate.filter(severity_at_least(pl.col("severity"), eff.fail_on)).height:
-        raise typer.Exit(1)
+    code = run.verdict(incidents)
+    if code:
+        raise typer.Exit(code)
 
 
 app.command("tail", epilog=TAIL_EPILOG, cls=Command)(tail_command)

@@ -31,7 +31,7 @@ from analyzer.commands.options import (
     examples,
     fail,
 )
-from analyzer.commands.run import open_output
+from analyzer.commands.steps import open_output
 from analyzer.config import ConfigError, Effective, effective, load_config
 from analyzer.report.sentry_dsn import DSN_ENV
 from analyzer.timespec import parse_duration

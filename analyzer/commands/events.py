@@ -38,7 +38,7 @@ from analyzer.commands.options import (
     no_color,
     warn,
 )
-from analyzer.commands.run import (
+from analyzer.commands.steps import (
     effective,
     not_a_format,
     open_output,

@@ -111,14 +111,3 @@ class Filters:
             hints.append(f"the highest level is {LEVELS[self.top_level]}")
         hint = f" ({'; '.join(hints)})" if hints else ""
         return f"{' '.join(self.flags)} hid all {self.seen:,} {what}{hint}"
-
-
-def service_filter(incidents: pl.DataFrame, services: Sequence[str]) -> pl.DataFrame:
-    """The incidents felt by, or with evidence from, any of `services`."""
-    if not services or incidents.height == 0:
-        return incidents
-    names = list(services)
-    keep = pl.col("service").is_in(names)
-    if "services" in incidents.columns:
-        keep |= pl.col("services").list.eval(pl.element().is_in(names)).list.any().fill_null(False)
-    return incidents.filter(keep)

@@ -26,10 +26,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, BinaryIO, Final
 
 import orjson
@@ -41,8 +40,7 @@ from rich.table import Table
 from rich.markup import escape
 from rich.text import Text
 
-from analyzer.analysis.engine import Settings
-from analyzer.commands.filters import Filters, service_filter
+from analyzer.commands.filters import Filters
 from analyzer.commands.options import (
     ConfigOption,
     LogFormatOption,
@@ -62,16 +60,9 @@ from analyzer.commands.options import (
     fail,
     warn,
 )
-from analyzer.commands.run import open_output
-from analyzer.config import (
-    ConfigError,
-    NO_IGNORES,
-    Ignores,
-    apply_ignores,
-    for_run,
-    settings_from,
-)
-from analyzer.diagnostics import Diagnostics
+from analyzer.analysis.ignores import apply_ignores
+from analyzer.commands.steps import effective, open_output
+from analyzer.config import Effective
 from analyzer.ingest.follow import Follower
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.report.model import iso
@@ -79,9 +70,9 @@ from analyzer.report.redact import Redactor
 from analyzer.report import terminal as terminal_report
 from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
 from analyzer.report.terminal import SEVERITY_STYLE
-from analyzer.analysis.signatures import SignatureError, load_signatures
 from analyzer.report.summary import print_summary
 from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
+from analyzer.run import Run, RunError, service_filter
 from analyzer.timespec import parse_duration
 
 if TYPE_CHECKING:
@@ -206,30 +197,29 @@ class JsonlSink:
 
 
 class IgnoringAnalysis(BoundedAnalysis):
-    """BoundedAnalysis whose incidents leave out those the config's [[ignore]] rules name (`ignored`: how many,
-    as of the last computation), so that tail never announces them and its report matches scan's."""
+    """BoundedAnalysis whose incidents are what `run` shows (analyzer.run: its [[ignore]] rules applied, its
+    --service view; `ignored`: how many the rules took, as of the last computation), so that tail never
+    announces an ignored incident and its report matches scan's."""
 
-    def __init__(self, *args: Any, ignore: Ignores = NO_IGNORES, services: Sequence[str] = (),
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.ignore = ignore
+    def __init__(self, run: Run, **kwargs: Any) -> None:
+        super().__init__(run.signatures, run.settings, **kwargs)
+        self.run = run
         self.ignored = 0
-        self.only_services = tuple(services)  # --service: only incidents these services felt or logged
         self.unfiltered = 0  # incidents before --service, as of the last computation
         self.unfiltered_services: set[str] = set()
 
     def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
-        kept, self.ignored = apply_ignores(incidents, self.ignore)
-        if self.only_services:
+        kept, self.ignored = apply_ignores(incidents, self.run.ignores)
+        if self.run.services:
             self.unfiltered = kept.height
             self.unfiltered_services = set(kept.get_column("service").drop_nulls().to_list())
             if "services" in kept.columns:
                 self.unfiltered_services |= {name for names in kept.get_column("services").to_list() for name in names or []}
-        return service_filter(kept, self.only_services)
+        return service_filter(kept, self.run.services)
 
     def point_incidents(self, evidence: pl.DataFrame) -> pl.DataFrame:
-        kept = apply_ignores(super().point_incidents(evidence), self.ignore)[0]  # not announced; counted when computed
-        return service_filter(kept, self.only_services)
+        kept = apply_ignores(super().point_incidents(evidence), self.run.ignores)[0]  # not announced; counted when computed
+        return service_filter(kept, self.run.services)
 
 
 class CountingPipeline(Pipeline):
@@ -304,56 +294,42 @@ def run_tail(
     output: TailFormat = TailFormat.text,
     lines: bool = False,
     from_start: bool = False,
-    min_severity: str = "low",
-    signatures: list[str] | None = None,
     log_format: str | None = None,
     limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
     stop: threading.Event | None = None,
     stdin: BinaryIO | None = None,
     out: IO[str] | None = None,
     sentry_dsn: str | None = None,
-    settings: Settings | None = None,
-    request_id_keys: Sequence[str] = (),
-    services: Mapping[str, str] | None = None,
-    ignore: Ignores = NO_IGNORES,
-    redactor: Redactor | None = None,
-    only_services: Sequence[str] = (),
+    run: Run | None = None,
     filters: Filters | None = None,
 ) -> int:
     """Follow `paths` until `stop` is set, Ctrl-C (SIGTERM, SIGHUP), or the end of stdin; print the final report.
     Returns the exit code.
 
-    `settings` (thresholds, see analyzer.config.settings_from), `request_id_keys`, `services` and `ignore`
-    (active rules) are what the config and flags say, as for `scan`. `redactor` (default: the built-in
-    rules) is applied to everything said, as `scan` applies it to its report.
+    `run` (analyzer.run: signatures, settings, ignore rules, --service, redaction, built once from the config
+    and flags as for `scan`; default: the built-in signatures and defaults) is what this tail drives.
     """
-    redactor = redactor or Redactor()
+    run = run or Run.build(Effective())
+    redactor = run.redactor
     out = out or sys.stdout
     errors = console(stderr=True)
-    try:
-        sigs = load_signatures([Path(folder) for folder in signatures or []])
-    except SignatureError as exc:
-        error(str(exc))
-        return 2
     try:
         sentry = open_sink(sentry_dsn)
     except SentryDsnError as exc:
         error(str(exc))
         return 2
-    diag = Diagnostics()
+    diag = run.diag
     screen = console(file=out)
     inner: TextSink | JsonlSink | SentryForwarding
     inner = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
     if sentry is not None:
         inner = SentryForwarding(inner, sentry, errors)
     sink = RedactingSink(inner, redactor)
-    analysis = IgnoringAnalysis(sigs, settings, max_rows=limits.max_evidence_rows, ignore=ignore,
-                                services=only_services)
+    analysis = IgnoringAnalysis(run, max_rows=limits.max_evidence_rows)
     live = LiveTail(
         Follower(paths, diag, from_start=from_start, stdin=stdin),
-        CountingPipeline(diag, fmt=log_format, request_id_keys=request_id_keys, services=services,
-                         filters=filters or Filters()),
-        analysis, sink, limits, min_severity=min_severity, echo=lines,
+        run.pipeline(log_format, CountingPipeline, filters=filters or Filters()),
+        analysis, sink, limits, min_severity=run.eff.min_severity, echo=lines,
     )
     stop = stop or threading.Event()
     try:
@@ -372,8 +348,8 @@ def run_tail(
     for line in diag.errors:  # warnings were passed on as they came (LiveTail)
         error(line)
     notes = [filters.hid_all()] if filters else []
-    if only_services and analysis.unfiltered and not report["incidents"]:
-        notes.append(f"{' '.join(f'--service {name}' for name in only_services)} hid all {analysis.unfiltered:,} "
+    if run.services and analysis.unfiltered and not report["incidents"]:
+        notes.append(f"{' '.join(f'--service {name}' for name in run.services)} hid all {analysis.unfiltered:,} "
                      f"incidents (their services: {', '.join(sorted(analysis.unfiltered_services))})")
     for note in filter(None, notes):
         warn(note)
@@ -467,21 +443,19 @@ def tail_command(
     """
     limits = Limits(tick_seconds=_seconds(tick), hold_seconds=_seconds(hold), resolve_after=_seconds(resolve_after),
                     max_evidence_rows=max_evidence)
+    eff = effective(config, {
+        "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
+        "min_severity": min_severity.value if min_severity else None, "signatures": signatures,
+    })
     try:
-        eff = for_run(config, {
-            "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
-            "min_severity": min_severity.value if min_severity else None, "signatures": signatures,
-        })
-        settings = settings_from(eff, since, until)
-    except (ConfigError, ValueError) as exc:
+        run = Run.build(eff, since=since, until=until, services=service or (), redact=not no_redact)
+    except RunError as exc:
         raise fail(str(exc)) from None
+    settings = run.settings
     with open_output(output) as out:
-        code = run_tail(paths, output=output_format, lines=lines, from_start=from_start, min_severity=eff.min_severity,
-                        signatures=[str(folder) for folder in eff.signatures],
+        code = run_tail(paths, output=output_format, lines=lines, from_start=from_start,
                         log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
-                        settings=settings, request_id_keys=eff.request_id_keys, services=eff.services,
-                        ignore=eff.active_ignores(), only_services=service or (), out=out,
-                        redactor=Redactor(eff.redact_patterns, enabled=not no_redact),
+                        run=run, out=out,
                         filters=Filters(since=settings.since, until=settings.until, flags=[
                             f"--{name} {text}" for name, text in (("since", since), ("until", until)) if text]))
     raise typer.Exit(code)

@@ -57,7 +57,7 @@ def print_summary(
     """Human summary: counts, formats per stream, incidents ignored by config rules, every warning and error.
 
     `warnings=False` (`scan --quiet`) leaves the warnings out; errors are always printed. `problems=False`
-    leaves out both (the commands print them on stderr, analyzer.commands.run.report_problems, when the
+    leaves out both (the commands print them on stderr, analyzer.commands.steps.report_problems, when the
     summary goes to stdout). Names and warnings pass through `redactor` (default: control sequences removed,
     nothing masked) and are never read as markup.
     """

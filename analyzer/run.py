@@ -1,0 +1,133 @@
+"""One run of logscan, built once from the effective configuration: what `scan` and `tail` drive.
+
+`Run.build` turns the effective configuration (analyzer.config: the config file with the flags over it)
+and the run's own flags into what every run needs, once: the compiled signatures, the analysis
+`Settings` (time window, window-rule overrides), the active ignore rules, the `--service` view, the
+redactor and the run's `Diagnostics`. It hands out the pipeline the commands feed, and does the report
+steps they share: incidents with the ignore rules applied once, the view a person asked for (severity
+floor, services), the report model with its history and redaction, and the exit verdict.
+
+Commands keep only their options, their loop (batch, live, Dask), rendering and errors; analyzer.config
+only finds, validates and merges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import polars as pl
+
+from analyzer.analysis.engine import Analysis, Settings
+from analyzer.analysis.ignores import Ignores, apply_ignores
+from analyzer.analysis.incidents import WindowOverride
+from analyzer.analysis.ranking import SEVERITIES, severity_at_least
+from analyzer.analysis.signatures import SignatureError, SignatureSet, load_signatures
+from analyzer.config import Effective
+from analyzer.diagnostics import Diagnostics
+from analyzer.ingest.pipeline import Pipeline
+from analyzer.report.model import build_report, history_rows
+from analyzer.report.redact import Redactor
+from analyzer.state.store import State
+from analyzer.timespec import parse_instant
+
+#: The window rules `storm_count` / `storm_window` set; `slow_count` sets `slow_request`.
+STORM_SIGNATURES: Final = ("http_422_storm", "http_5xx_storm", "http_429_storm")
+
+
+class RunError(ValueError):
+    """The run cannot be built (a bad time, a bad signature file): one line to print, exit 2."""
+
+
+def settings_from(eff: Effective, since: str | None = None, until: str | None = None) -> Settings:
+    """The analysis Settings of a run: the time filter and the window thresholds (ValueError for bad times)."""
+    settings = Settings(since=parse_instant(since) if since else None, until=parse_instant(until) if until else None,
+                        min_severity=eff.min_severity)
+    window = eff.storm_window_seconds
+    if eff.storm_count or window:
+        for sig_id in STORM_SIGNATURES:
+            settings.overrides[sig_id] = WindowOverride(window_seconds=window, min_count=eff.storm_count)
+    if eff.slow_count:
+        settings.overrides["slow_request"] = WindowOverride(min_count=eff.slow_count)
+    return settings
+
+
+def service_filter(incidents: pl.DataFrame, services: Sequence[str]) -> pl.DataFrame:
+    """The incidents felt by, or with evidence from, any of `services` (all of them when none is named)."""
+    if not services or incidents.height == 0:
+        return incidents
+    names = list(services)
+    keep = pl.col("service").is_in(names)
+    if "services" in incidents.columns:
+        keep |= pl.col("services").list.eval(pl.element().is_in(names)).list.any().fill_null(False)
+    return incidents.filter(keep)
+
+
+@dataclass
+class Run:
+    """Everything one run uses, built once (`build`); see the module docstring."""
+
+    eff: Effective
+    signatures: SignatureSet
+    settings: Settings
+    ignores: Ignores
+    redactor: Redactor
+    services: tuple[str, ...] = ()  # --service: the incidents these services felt or logged
+    diag: Diagnostics = field(default_factory=Diagnostics)
+
+    @classmethod
+    def build(cls, eff: Effective, *, since: str | None = None, until: str | None = None,
+              services: Sequence[str] = (), redact: bool = True) -> Run:
+        """The run `eff` and these flags describe; RunError (one line, exit 2) for a bad time or signature file."""
+        try:
+            settings = settings_from(eff, since, until)
+            signatures = load_signatures(eff.signatures)
+        except (ValueError, SignatureError) as exc:
+            raise RunError(str(exc)) from None
+        return cls(eff, signatures, settings, Ignores.of(eff.active_rules()),
+                   Redactor(eff.redact_patterns, enabled=redact), tuple(services))
+
+    def pipeline(self, log_format: str | None = None, kind: type[Pipeline] = Pipeline, **options: Any) -> Pipeline:
+        """A pipeline reading into this run's Diagnostics, with the config's request ID keys and service names."""
+        return kind(self.diag, fmt=log_format, request_id_keys=self.eff.request_id_keys, services=self.eff.services,
+                    **options)
+
+    def incidents(self, analysis: Analysis) -> tuple[pl.DataFrame, int]:
+        """The analysis' ranked incidents with the ignore rules applied (the one place they are), and how many went."""
+        return apply_ignores(analysis.incidents(), self.ignores)
+
+    def view(self, incidents: pl.DataFrame, severity: bool = True) -> pl.DataFrame:
+        """What a person asked to see: the `--service` incidents, at or above the severity floor (`severity`)."""
+        shown = service_filter(incidents, self.services)
+        return shown.filter(severity_at_least(pl.col("severity"), self.eff.min_severity)) if severity else shown
+
+    def report(self, summary: dict[str, Any], incidents: pl.DataFrame, traces: Any,
+               state: State | None = None) -> dict[str, Any]:
+        """The report model of `incidents` (ignored ones already gone): the shown ones, marked new, ongoing or
+        regressed against `state`'s history, then redacted (the one copy every sink renders)."""
+        report = build_report(summary, self.view(incidents), traces)
+        if state is not None:
+            shown = SEVERITIES[SEVERITIES.index(self.eff.min_severity):]
+            # history compares every incident found, not only the shown ones: --min-severity changes what is
+            # shown, never what is new, regressed or resolved (analyzer.state.history)
+            state.history.annotate(report, history_rows(incidents),
+                                   shown=lambda entry: entry.get("severity") in (*shown, None))
+        return self.redactor.data(report)
+
+    def remember(self, state: State, incidents: pl.DataFrame) -> None:
+        """Record this run's incidents in the history and commit the state (StateError when it cannot be written);
+        only after a run that got this far, so a crashed run reads the same bytes again."""
+        state.history.record(history_rows(incidents), datetime.now(UTC))
+        state.commit()
+
+    def verdict(self, incidents: pl.DataFrame) -> int:
+        """The exit code: 2 when an input could not be read, 1 when a `--service` incident is at or above
+        `fail_on` (the severity floor does not narrow it), else 0."""
+        if self.diag.errors:
+            return 2
+        gate = self.view(incidents, severity=False)
+        if self.eff.fail_on and gate.filter(severity_at_least(pl.col("severity"), self.eff.fail_on)).height:
+            return 1
+        return 0
