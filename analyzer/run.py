@@ -30,7 +30,7 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.report.model import build_report, history_rows
 from analyzer.report.redact import Redactor
-from analyzer.state.store import State
+from analyzer.state.store import State, StateError, open_state
 from analyzer.timespec import parse_instant
 
 #: The window rules `storm_count` / `storm_window` set; `slow_count` sets `slow_request`.
@@ -76,6 +76,7 @@ class Run:
     redactor: Redactor
     services: tuple[str, ...] = ()  # --service: the incidents these services felt or logged
     diag: Diagnostics = field(default_factory=Diagnostics)
+    state: State | None = None  # scan --state / --incremental (open_state)
 
     @classmethod
     def build(cls, eff: Effective, *, since: str | None = None, until: str | None = None,
@@ -94,6 +95,20 @@ class Run:
         return kind(self.diag, fmt=log_format, request_id_keys=self.eff.request_id_keys, services=self.eff.services,
                     **options)
 
+    def open_state(self, state_dir: str | None, incremental: bool, paths: Sequence[str]) -> State | None:
+        """The job's checkpoints and history (`--state DIR`, or `--incremental`: the default folder), opened before
+        anything is read so that an unusable folder stops the run at once (RunError)."""
+        if state_dir is not None or incremental:
+            try:
+                self.state = open_state(state_dir, paths, self.diag)
+            except StateError as exc:
+                raise RunError(str(exc)) from None
+        return self.state
+
+    def analysis(self) -> Analysis:
+        """The batch analysis of this run's signatures and settings (tail uses a bounded one built from the run)."""
+        return Analysis(self.signatures, self.settings)
+
     def incidents(self, analysis: Analysis) -> tuple[pl.DataFrame, int]:
         """The analysis' ranked incidents with the ignore rules applied (the one place they are), and how many went."""
         return apply_ignores(analysis.incidents(), self.ignores)
@@ -103,11 +118,11 @@ class Run:
         shown = service_filter(incidents, self.services)
         return shown.filter(severity_at_least(pl.col("severity"), self.eff.min_severity)) if severity else shown
 
-    def report(self, summary: dict[str, Any], incidents: pl.DataFrame, traces: Any,
-               state: State | None = None) -> dict[str, Any]:
+    def report(self, summary: dict[str, Any], incidents: pl.DataFrame, traces: Any) -> dict[str, Any]:
         """The report model of `incidents` (ignored ones already gone): the shown ones, marked new, ongoing or
-        regressed against `state`'s history, then redacted (the one copy every sink renders)."""
+        regressed against the state's history, then redacted (the one copy every sink renders)."""
         report = build_report(summary, self.view(incidents), traces)
+        state = self.state
         if state is not None:
             shown = SEVERITIES[SEVERITIES.index(self.eff.min_severity):]
             # history compares every incident found, not only the shown ones: --min-severity changes what is
@@ -116,11 +131,16 @@ class Run:
                                    shown=lambda entry: entry.get("severity") in (*shown, None))
         return self.redactor.data(report)
 
-    def remember(self, state: State, incidents: pl.DataFrame) -> None:
-        """Record this run's incidents in the history and commit the state (StateError when it cannot be written);
-        only after a run that got this far, so a crashed run reads the same bytes again."""
-        state.history.record(history_rows(incidents), datetime.now(UTC))
-        state.commit()
+    def remember(self, incidents: pl.DataFrame) -> None:
+        """With a state: record this run's incidents in the history and commit it (RunError when it cannot be
+        written); only after a run that got this far, so a crashed run reads the same bytes again."""
+        if self.state is None:
+            return
+        self.state.history.record(history_rows(incidents), datetime.now(UTC))
+        try:
+            self.state.commit()
+        except StateError as exc:
+            raise RunError(str(exc)) from None
 
     def verdict(self, incidents: pl.DataFrame) -> int:
         """The exit code: 2 when an input could not be read, 1 when a `--service` incident is at or above

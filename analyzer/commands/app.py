@@ -38,7 +38,6 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from analyzer.analysis.engine import Analysis
 from analyzer.commands.options import (
     Command,
     ConfigOption,
@@ -81,7 +80,6 @@ from analyzer.commands.signatures import SIGNATURES_EPILOG, signatures_app
 from analyzer.ingest.sources import Input, known_size
 from analyzer.scale.cli import DEFAULT_WORKERS, Engine, engine_problem, job_of, scan_on_dask
 from analyzer.scale.dask import DaskUnavailable
-from analyzer.state.store import State, StateError, open_state
 from analyzer.report.summary import print_summary, summary_dict
 from analyzer.commands.tail import TAIL_EPILOG, tail_command
 
@@ -147,19 +145,6 @@ class ReportFormat(str, Enum):
 
 
 SENTRY_TIMEOUT_SECONDS = 10.0  # a batch run can wait for delivery longer than tail's default
-
-
-def _open_state(state_dir: str | None, incremental: bool, paths: Sequence[str], diag: Diagnostics) -> State | None:
-    """The job's checkpoints and history (--state DIR, or --incremental: the default folder); exit 2 when unusable.
-
-    Opened before anything is read, so an unwritable folder stops the run at once.
-    """
-    if state_dir is None and not incremental:
-        return None
-    try:
-        return open_state(state_dir, paths, diag)
-    except StateError as exc:
-        raise fail(str(exc)) from None
 
 
 def show_progress(err: Console, quiet: bool) -> bool:
@@ -340,12 +325,15 @@ def scan(
     diag, settings = run.diag, run.settings
     filters = Filters(since=settings.since, until=settings.until,
                       flags=[f"--{name} {text}" for name, text in (("since", since), ("until", until)) if text])
-    state = _open_state(state_dir, incremental, paths, diag)
+    try:
+        state = run.open_state(state_dir, incremental, paths)
+    except RunError as exc:
+        raise fail(str(exc)) from None
     inputs = resolve_inputs(paths, diag, resume=state.checkpoints if state else None)
     pipeline = run.pipeline(log_format.value if log_format else None)
     if not exhaustive and not filters.active:  # the time filters' "hid all N records" counts every record it saw
         pipeline.screen = Screen(run.signatures)
-    analysis = Analysis(run.signatures, settings)
+    analysis = run.analysis()
     err = console(stderr=True)
     if engine is Engine.dask:  # the same Analysis, tally and filter counts, computed shard by shard (analyzer.scale)
         job = job_of(settings, eff, log_format.value if log_format else None)
@@ -366,7 +354,7 @@ def scan(
         report_problems(diag, quiet)
         raise typer.Exit(2)
     incidents, ignored = run.incidents(analysis)
-    report = run.report(summary_dict(diag, pipeline.tally, ignored=ignored), incidents, analysis.traces, state)
+    report = run.report(summary_dict(diag, pipeline.tally, ignored=ignored), incidents, analysis.traces)
     if report_format is ReportFormat.text and not output:
         def draw(out: Console) -> None:
             terminal_report.render(out, report, top, show_all)
@@ -399,11 +387,10 @@ def scan(
         for warning in sentry.close():
             if not quiet:
                 warn(warning)
-    if state:
-        try:
-            run.remember(state, incidents)
-        except StateError as exc:
-            raise fail(str(exc)) from None
+    try:
+        run.remember(incidents)
+    except RunError as exc:
+        raise fail(str(exc)) from None
     code = run.verdict(incidents)
     if code:
         raise typer.Exit(code)
