@@ -45,7 +45,7 @@ import outputs  # noqa: E402
 import phases  # noqa: E402
 import readme  # noqa: E402
 import selfcheck  # noqa: E402
-from manifest import Manifest  # noqa: E402
+from manifest import Checks, Manifest  # noqa: E402
 from pgctl import PgCluster  # noqa: E402
 
 REPO = HERE.parent.parent
@@ -62,18 +62,6 @@ def versions(pg: PgCluster) -> dict:
         except metadata.PackageNotFoundError:
             v[name] = None
     return v
-
-
-class Checks:
-    """Planned outcomes vs. what happened."""
-
-    def __init__(self):
-        self.problems: list[str] = []
-
-    def expect(self, cond: bool, what: str) -> None:
-        if not cond:
-            self.problems.append(what)
-            print(f"!! {what}", file=sys.stderr)
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from pathlib import Path
 
 WRAPPINGS = {"none", "docker-json-file", "compose-v1", "compose-v2", "compose-v2-project",
@@ -114,3 +115,16 @@ def dumps(obj, indent: int = 0, width: int = 220) -> str:
         return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
     items = [pad + dumps(v, indent + 1, width) for v in obj]
     return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+
+
+class Checks:
+    """Planned outcomes vs. what happened: each unmet expectation is kept and said on stderr at once (both
+    generators fail at the end when any is left)."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def expect(self, cond: bool, what: str) -> None:
+        if not cond:
+            self.problems.append(what)
+            print(f"!! {what}", file=sys.stderr)

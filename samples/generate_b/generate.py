@@ -44,6 +44,7 @@ sys.path.insert(0, str(HERE.parent / "generate"))
 
 import dockerwrap as dw  # noqa: E402
 import manifest as manifest_a  # noqa: E402
+from manifest import Checks  # noqa: E402
 import outputs  # noqa: E402
 import pg13  # noqa: E402
 import runs  # noqa: E402
@@ -110,16 +111,6 @@ class ManifestB(manifest_a.Manifest):
         doc["generator"] = "samples/generate_b/generate.py"
         doc["layouts_without_logscan_format"] = sorted(NEW_LAYOUTS)
         path.write_text(manifest_a.dumps(doc) + "\n", encoding="utf-8")
-
-
-class Checks:
-    def __init__(self):
-        self.problems: list[str] = []
-
-    def expect(self, cond: bool, what: str) -> None:
-        if not cond:
-            self.problems.append(what)
-            print(f"!! {what}", file=sys.stderr)
 
 
 # --- request bookkeeping -------------------------------------------------------------
