@@ -20,7 +20,13 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.events import SCHEMA, UTC_TS
 from analyzer.ingest import bounds
 from analyzer.ingest.formats import DATABASE_FORMATS, PLAIN, Format
-from analyzer.ingest.formats.common import bare_exception_types, exception_types, request_fields, request_ids
+from analyzer.ingest.formats.common import (
+    bare_exception_types,
+    exception_types,
+    on_rows,
+    request_fields,
+    request_ids,
+)
 
 #: Record columns (analyzer.ingest.framing) that events keep: the pipeline needs sid and env_ts, the rest are event fields.
 _MIN_PIECE = 4096  # rows: below this, splitting costs more than it saves
@@ -33,8 +39,12 @@ def _parse_as(fmt: Format, records: pl.DataFrame, light: bool = False) -> pl.Dat
     parsed = parse(records.select("head", "text"))
     if "text" in parsed.columns:
         rebuilt = pl.col("text")
-        if fmt.one_line:  # the joined lines after the record's own line ("" when there are none)
-            rebuilt = rebuilt + records.get_column("text").str.strip_prefix(records.get_column("head"))
+        # one-line formats: the lines framing joined after the record's own line, read only on the records
+        # of more than one physical line (the others have none)
+        joined = records.get_column("nphys") > 1 if fmt.one_line else None
+        if joined is not None and joined.any():
+            rest = records.filter(joined).select(pl.col("text").str.strip_prefix(pl.col("head"))).to_series()
+            rebuilt = rebuilt + on_rows(joined, rest, "")
         parsed = parsed.with_columns(pl.coalesce(rebuilt, records.get_column("text")).alias("text"))
     kept = records.select(c for c in _KEEP if c not in parsed.columns)
     return kept.hstack(parsed.get_columns()).with_columns(pl.lit(fmt.name).alias("format"))
