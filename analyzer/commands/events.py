@@ -196,7 +196,9 @@ def events_command(
                 batch = batch.head(max(0, limit - printed))
             if batch.height == 0:
                 continue
-            batch = redactor.frame(with_templates(batch, miner))
+            if output_format is not EventsFormat.table:  # the table has no template column: no mining for it
+                batch = with_templates(batch, miner)
+            batch = redactor.frame(batch)
             if output_format is EventsFormat.table:
                 table.write(batch)
             elif output_format is EventsFormat.jsonl:
