@@ -72,7 +72,7 @@ from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
 from analyzer.report.terminal import SEVERITY_STYLE
 from analyzer.report.summary import print_summary
 from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
-from analyzer.run import Run, RunError, service_filter
+from analyzer.run import Run, RunError
 from analyzer.timespec import parse_duration
 
 if TYPE_CHECKING:
@@ -215,11 +215,11 @@ class IgnoringAnalysis(BoundedAnalysis):
             self.unfiltered_services = set(kept.get_column("service").drop_nulls().to_list())
             if "services" in kept.columns:
                 self.unfiltered_services |= {name for names in kept.get_column("services").to_list() for name in names or []}
-        return service_filter(kept, self.run.services)
+        return self.run.view(kept, severity=False)
 
     def point_incidents(self, evidence: pl.DataFrame) -> pl.DataFrame:
         kept = apply_ignores(super().point_incidents(evidence), self.run.ignores)[0]  # not announced; counted when computed
-        return service_filter(kept, self.run.services)
+        return self.run.view(kept, severity=False)
 
 
 class CountingPipeline(Pipeline):
