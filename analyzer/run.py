@@ -136,7 +136,9 @@ class Run:
         written); only after a run that got this far, so a crashed run reads the same bytes again."""
         if self.state is None:
             return
-        self.state.history.record(history_rows(incidents), datetime.now(UTC))
+        # the history keeps titles for the next run's `resolved` list: no secret from a log at rest either
+        titles = self.redactor.series(incidents["title"])
+        self.state.history.record(history_rows(incidents.with_columns(titles)), datetime.now(UTC))
         try:
             self.state.commit()
         except StateError as exc:
