@@ -292,6 +292,10 @@ def durations_ms(text: pl.Series) -> pl.Series:
 
 
 _TRACEBACK = "Traceback (most recent call last):"
+#: An exception group as `traceback` prints it: its lines and its members' behind a `| ` gutter (one per
+#: line, however deep), members between `+-+---- 1 ----` rules.
+_GROUP_GUTTER = regex.compile(r"^ *\| ")
+_GROUP_RULE = regex.compile(r"^ *\+[-+]")
 _EXC_LINE = regex.compile(r"^(?:\| )?([A-Za-z_][\w.]*)(?::\s|:$|$)")
 
 
@@ -299,12 +303,16 @@ def _after_last_traceback(text: str) -> Iterator[str]:
     """The unindented lines after a record's last `Traceback` header: the exception line comes first.
 
     Frames (indented), Loguru's `> File` and caret lines, and chained-exception
-    separators are skipped. Nothing when the record holds no traceback.
+    separators are skipped; an exception group's gutter is read through. Nothing when the record holds no
+    traceback.
     """
     start = text.rfind(_TRACEBACK)
     if start < 0:
         return
     for line in text[start + len(_TRACEBACK) :].splitlines():
+        if _GROUP_RULE.match(line):
+            continue
+        line = _GROUP_GUTTER.sub("", line, count=1)
         if line and line[0] not in " \t>^~" and not line.startswith(("During handling", "The above exception")):
             yield line
 
