@@ -376,16 +376,17 @@ _KV_STATUS: Final = (
 )
 _METHODS: Final = "GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS"
 #: A request line anywhere in a record: `"GET /x?y=1 HTTP/1.1" 200` (uvicorn's access message after any
-#: prefix, gunicorn's `%(r)s %(s)s`), or a middleware's own `GET /reports/daily status=200 duration=1530ms`,
-#: `POST /orders 422 3ms`, `GET /x -> 200`.
+#: prefix, gunicorn's `%(r)s %(s)s`), hypercorn's `%(r)s %(s)s` whose protocol is the bare version
+#: (`"GET /x 1.1" 500`, `"GET /x 2" 200`), or a middleware's own `GET /reports/daily status=200
+#: duration=1530ms`, `POST /orders 422 3ms`, `GET /x -> 200`.
 _REQUEST_ANYWHERE: Final = (
-    rf'(?:^|[\s"\'])"?({_METHODS}) (/[^\s"?]*)[^\s"]*(?: HTTP/[0-9.]+)?"?(?: -+>| =>| ->|:)? '
+    rf'(?:^|[\s"\'])"?({_METHODS}) (/[^\s"?]*)[^\s"]*(?: HTTP/[0-9.]+"?| (?:1\.[01]|2|3)"|"?)(?: -+>| =>| ->|:)? '
     r'(?:status(?:_code)?=)?([1-5]\d\d)(?: |$|,)'
 )
 #: What a record must hold for the request step to read it at all: one cheap pass over every record (a
 #: case-sensitive regex of literals runs about three times as fast here as a case-insensitive word search).
 _DURATION_WORDS: Final = r"[Dd]uration|DURATION|[Ee]lapsed|ELAPSED|[Tt]ook|[Ll]atency|LATENCY|_time|time_|_TIME|TIME_"
-REQUEST_WORDS: Final = r"HTTP/|[Ss]tatus|STATUS|" + _DURATION_WORDS
+REQUEST_WORDS: Final = r'HTTP/| 1\.1" | 2" |[Ss]tatus|STATUS|' + _DURATION_WORDS
 _PART_WORDS: Final = _DURATION_WORDS + r"|url|uri|route|path|target|method"
 
 
