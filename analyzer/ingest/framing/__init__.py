@@ -16,6 +16,7 @@ tuple), head (first line), text (the whole record).
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -100,6 +101,8 @@ class Framer:
             frame = env.unwrap_compose(frame, self.names, self.streams)
         elif self.envelope == "docker_ts":
             frame = env.take_timestamp(frame)
+        elif self.envelope == "syslog":
+            frame = env.unwrap_syslog(frame, self.streams, datetime.now(UTC))
         return frame
 
     def _decide_quoted(self, lines: pl.DataFrame) -> None:

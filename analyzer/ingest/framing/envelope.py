@@ -1,17 +1,25 @@
-"""Envelopes: what Docker and Compose wrap around an application's lines.
+"""Envelopes: what Docker, Compose and syslog/journald wrap around an application's lines.
 
-Three shapes are unwrapped into (service, stream, envelope timestamp, line):
+Four shapes are unwrapped into (service, stream, envelope timestamp, line):
 the Docker json-file driver (`{"log": ..., "stream": ..., "time": ...}`, with
 16 KiB partial entries rejoined), `docker compose logs` prefixes for Compose
 v1 (`web_1  | `), v2.0–2.23 (`project-web-1  | `) and v2.23.1+ (`web-1  | `)
 with or without `--timestamps`, and `docker logs -t` timestamps. Compose's own
 status lines (`web-1 exited with code 137`) are kept as records of their own.
-Detection looks at a sample of each input once; see reference section 8.
+Services run by systemd log through journald or syslog instead: `journalctl`'s
+`short`, `short-precise` and `short-iso` output and rsyslog's traditional and
+RFC 3339 files print `<time> <host> <identifier>[<pid>]: <line>`; the identifier
+is the service, each process its own stream (two workers' tracebacks never
+interleave into one record), and PostgreSQL's `syslog_sequence_numbers` prefix
+(`[12-1] `) is dropped. A time without a year (`Dec  4 00:52:08`) is taken as
+UTC in the latest year that puts it at most a day in the future. Detection looks at a
+sample of each input once; see reference section 8.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
 import polars as pl
@@ -23,7 +31,7 @@ from analyzer.ingest.framing.runs import collapse_runs, per_stream
 from analyzer.ingest.framing.streams import Streams
 from analyzer.ingest.jsonrows import decode
 
-Envelope = Literal["raw", "docker_json", "compose", "docker_ts"]
+Envelope = Literal["raw", "docker_json", "compose", "docker_ts", "syslog"]
 
 _DOCKER_PREFIX: Final = '{"log":"'
 _COMPOSE_PREFIX: Final = r"^([A-Za-z0-9][\w.-]*) +\|(?: |$)"
@@ -32,6 +40,14 @@ _COMPOSE_STATUS: Final = (
     r"|Gracefully [Ss]topping\.\.\..*|Aborting on container exit\.\.\..*|Stopping [\w.-]+ *\.\.\..*)$"
 )
 _RFC3339: Final = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
+_BSD_TIME: Final = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?"
+_ISO_TIME: Final = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+#: `Dec 04 00:52:08 web1 uvicorn[2211]: ` (journalctl short, rsyslog traditional), `short-precise` with
+#: microseconds, `2026-12-04T00:52:08+0000 web1 ...` (short-iso) or `...08.123456+00:00 ...` (rsyslog RFC 3339).
+_SYSLOG: Final = (
+    rf"^(?:(?P<bsd>{_BSD_TIME})|(?P<iso>{_ISO_TIME})) (?P<host>\S+) (?P<ident>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?: "
+)
+_PG_SEQUENCE: Final = r"^\[\d+-\d+\] "  # PostgreSQL's syslog_sequence_numbers
 _DOCKER_SCHEMA: Final = pl.Struct({"log": pl.String, "stream": pl.String, "time": pl.String})
 _INDEX = regex.compile(r"^(?P<name>.+?)[-_](?P<index>\d+)$")
 _PREFIX_RE = regex.compile(_COMPOSE_PREFIX)
@@ -48,6 +64,9 @@ def detect(sample: list[str]) -> Envelope:
     status = regex.compile(_COMPOSE_STATUS)
     if sum(bool(_PREFIX_RE.match(ln) or status.match(ln)) for ln in lines) >= need:
         return "compose"
+    syslog = regex.compile(_SYSLOG)
+    if sum(bool(syslog.match(ln)) for ln in lines) >= need:  # before docker_ts: short-iso starts with a time too
+        return "syslog"
     if sum(bool(regex.match(_RFC3339, ln)) for ln in lines) >= need:
         return "docker_ts"
     return "raw"
@@ -177,3 +196,34 @@ def rejoin_partials(frame: pl.DataFrame) -> pl.DataFrame:
     after_partial = frame.select(per_stream(pl.col("partial").shift(1), streams).fill_null(False)).to_series()
     pieces = {"line": pl.col("line").str.join(""), "nphys": pl.col("nphys").sum(), "partial": pl.col("partial").last()}
     return collapse_runs(frame, ~after_partial, pieces)
+
+
+def unwrap_syslog(frame: pl.DataFrame, streams: Streams, now: datetime) -> pl.DataFrame:
+    """Split `<time> <host> <identifier>[<pid>]: line` into the identifier's stream per process (`sid`), the time
+    (`env_ts`) and the line. Lines without the prefix (journalctl's `-- Boot ... --`) stay as they are."""
+    line = pl.col("line")
+    parts = frame.select(line.str.extract(_SYSLOG, 0).str.len_chars().alias("_cut"),
+                         line.str.extract_groups(_SYSLOG).struct.unnest())
+    wrapped = parts.get_column("ident").is_not_null()
+    keys = parts.filter(wrapped).select("ident", "pid").unique(maintain_order=True)
+    lut = keys.with_columns(pl.Series("_sid", [streams.id(ident, f"pid {pid}" if pid else None)
+                                               for ident, pid in keys.iter_rows()], dtype=pl.UInt32))
+    sid = parts.join(lut, on=["ident", "pid"], how="left", nulls_equal=True, maintain_order="left").get_column("_sid")
+    return frame.with_columns(
+        sid.fill_null(frame.get_column("sid")).alias("sid"),
+        pl.when(pl.lit(wrapped)).then(line.str.slice(pl.lit(parts.get_column("_cut"))).str.replace(_PG_SEQUENCE, ""))
+        .otherwise(line).alias("line"),
+        pl.coalesce(iso_times(parts.get_column("iso")), _year_less_times(parts.get_column("bsd"), now)).alias("env_ts"),
+    )
+
+
+def _year_less_times(stamps: pl.Series, now: datetime) -> pl.Series:
+    """`Dec  4 00:52:08[.123456]` as UTC in the latest year that puts it at most a day after `now`."""
+    def in_year(year: int) -> pl.Expr:
+        return (pl.lit(f"{year} ") + pl.col("t").str.replace("  ", " 0", literal=True)).str.to_datetime(
+            "%Y %b %d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False)
+
+    latest = pl.lit(now + timedelta(days=1))
+    chosen = pl.when(in_year(now.year + 1) <= latest).then(in_year(now.year + 1))
+    chosen = chosen.when(in_year(now.year) <= latest).then(in_year(now.year)).otherwise(in_year(now.year - 1))
+    return stamps.to_frame("t").select(chosen.cast(UTC_TS)).to_series()
