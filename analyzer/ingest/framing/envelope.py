@@ -1,8 +1,10 @@
-"""Envelopes: what Docker, Compose and syslog/journald wrap around an application's lines.
+"""Envelopes: what Docker, Kubernetes, Compose and syslog/journald wrap around an application's lines.
 
-Four shapes are unwrapped into (service, stream, envelope timestamp, line):
+Five shapes are unwrapped into (service, stream, envelope timestamp, line):
 the Docker json-file driver (`{"log": ..., "stream": ..., "time": ...}`, with
-16 KiB partial entries rejoined), `docker compose logs` prefixes for Compose
+16 KiB partial entries rejoined), the CRI log files of Kubernetes nodes
+(containerd, CRI-O: `<RFC 3339 time> stdout|stderr P|F <line>`, `P` pieces rejoined;
+the container is the service, named by the file's path), `docker compose logs` prefixes for Compose
 v1 (`web_1  | `), v2.0–2.23 (`project-web-1  | `) and v2.23.1+ (`web-1  | `)
 with or without `--timestamps`, and `docker logs -t` timestamps. Compose's own
 status lines (`web-1 exited with code 137`) are kept as records of their own.
@@ -31,7 +33,7 @@ from analyzer.ingest.framing.runs import collapse_runs, per_stream
 from analyzer.ingest.framing.streams import Streams
 from analyzer.ingest.jsonrows import decode
 
-Envelope = Literal["raw", "docker_json", "compose", "docker_ts", "syslog"]
+Envelope = Literal["raw", "docker_json", "cri", "compose", "docker_ts", "syslog"]
 
 _DOCKER_PREFIX: Final = '{"log":"'
 _COMPOSE_PREFIX: Final = r"^([A-Za-z0-9][\w.-]*) +\|(?: |$)"
@@ -47,6 +49,12 @@ _ISO_TIME: Final = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d
 _SYSLOG: Final = (
     rf"^(?:(?P<bsd>{_BSD_TIME})|(?P<iso>{_ISO_TIME})) (?P<host>\S+) (?P<ident>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?: "
 )
+#: containerd prints RFC3339Nano (`...18.1234Z`, trailing zeros cut), CRI-O nine digits and an offset; the tag is
+#: `P` (a piece of a longer line) or `F`, maybe followed by more `:`-separated tags (cri-api constants.go).
+_CRI: Final = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) ([PF])(?::\S*)? "
+#: `/var/log/pods/<namespace>_<pod>_<uid>/<container>/0.log` and `/var/log/containers/<pod>_<namespace>_<container>-<id>.log`
+_POD_LOG: Final = regex.compile(r"/pods/[^/]+/(?P<container>[^/]+)/\d+\.log(?:\.[^/]*)?$")
+_CONTAINER_LOG: Final = regex.compile(r"/containers/[^/_]+_[^/_]+_(?P<container>[^/]+)-[0-9a-f]{64}\.log$")
 _PG_SEQUENCE: Final = r"^\[\d+-\d+\] "  # PostgreSQL's syslog_sequence_numbers
 _DOCKER_SCHEMA: Final = pl.Struct({"log": pl.String, "stream": pl.String, "time": pl.String})
 _INDEX = regex.compile(r"^(?P<name>.+?)[-_](?P<index>\d+)$")
@@ -61,6 +69,9 @@ def detect(sample: list[str]) -> Envelope:
     need = max(1, (len(lines) * 3) // 5)
     if sum(ln.startswith(_DOCKER_PREFIX) for ln in lines) >= need:
         return "docker_json"
+    cri = regex.compile(_CRI)
+    if sum(bool(cri.match(ln)) for ln in lines) >= need:  # before docker_ts: a CRI line starts with a time too
+        return "cri"
     status = regex.compile(_COMPOSE_STATUS)
     if sum(bool(_PREFIX_RE.match(ln) or status.match(ln)) for ln in lines) >= need:
         return "compose"
@@ -182,6 +193,29 @@ def unwrap_docker_json(frame: pl.DataFrame, streams: Streams, service: str) -> t
         (valid & ~log.str.ends_with("\n").fill_null(True)).alias("partial"),
     )
     return frame, bad
+
+
+def kubernetes_container(path: str) -> str | None:
+    """The container a Kubernetes node's log file belongs to, by the kubelet's file layout (None: not one)."""
+    m = _POD_LOG.search(path) or _CONTAINER_LOG.search(path)
+    return m["container"] if m else None
+
+
+def unwrap_cri(frame: pl.DataFrame, streams: Streams, service: str) -> pl.DataFrame:
+    """Unwrap CRI log lines into the stream (`sid`), time and line; `partial` marks `P` pieces (to be rejoined).
+    A line that is not one keeps its text."""
+    line = pl.col("line")
+    parts = frame.select(line.str.extract(_CRI, 0).str.len_chars().alias("cut"),
+                         line.str.extract_groups(_CRI).struct.rename_fields(["time", "stream", "tag"]).struct.unnest())
+    wrapped = parts.get_column("stream").is_not_null()
+    ids = {name: streams.id(service, name) for name in parts.get_column("stream").drop_nulls().unique().to_list()}
+    return frame.with_columns(
+        pl.when(pl.lit(wrapped)).then(line.str.slice(pl.lit(parts.get_column("cut")))).otherwise(line).alias("line"),
+        parts.get_column("stream").replace_strict(ids, default=None, return_dtype=pl.UInt32)
+        .fill_null(frame.get_column("sid")).alias("sid"),
+        iso_times(parts.get_column("time")).alias("env_ts"),
+        (parts.get_column("tag") == "P").fill_null(False).alias("partial"),
+    )
 
 
 def rejoin_partials(frame: pl.DataFrame) -> pl.DataFrame:
