@@ -100,5 +100,5 @@ def test_real_structlog_output_makes_one_incident_per_exception_named_by_it(cli,
         ("RuntimeError: cart already closed", where + "close_cart"),  # raised while handling an IndexError
         ("RecursionError: maximum recursion depth exceeded", where + "depth"),  # frames skipped by max_frames
         ("ExceptionGroup: 2 tasks failed (2 sub-exceptions)", where + "fail_all"),
-        ("SQLAlchemy connection pool exhausted (QueuePool limit reached, checkout timed out)", None),
+        ("Database connection pool exhausted (checkout timed out)", None),
     }

@@ -81,3 +81,8 @@ def test_pg8000_errors_keep_their_signatures():
     found = incidents(REAL / "drivers_pg8000.log")
     assert found == {("db_connection_refused", "drivers_pg8000"): 1, ("relation_missing", "drivers_pg8000"): 1,
                      ("deadlock", "drivers_pg8000"): 1, ("too_many_connections", "drivers_pg8000"): 1}
+
+
+def test_psycopg_pools_timeout_is_the_pool_exhausted():
+    """psycopg 3's own pool (no SQLAlchemy) says so in its own words: the same problem, the same signature."""
+    assert incidents(REAL / "drivers_psycopg_pool.log") == {("pool_exhausted", "drivers_psycopg_pool"): 2}
