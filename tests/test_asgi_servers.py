@@ -69,3 +69,10 @@ def test_a_request_line_is_read_with_or_without_http_before_its_version(line, ex
 
 def test_a_number_that_is_no_protocol_version_is_no_status():
     assert request_line('"GET /v 7.5" 200')[2] is None
+
+
+def test_a_killed_uvicorn_worker_is_its_own_incident(cli, plain_env):
+    """uvicorn --workers 2, one worker killed with SIGKILL (as the OOM killer does), then a request that raises."""
+    result = cli("scan", str(REAL / "uvicorn_workers.log"), "--format", "json")
+    found = sorted((i["signature"], i["count"]) for i in json.loads(result.stdout)["incidents"])
+    assert found == [("unhandled_asgi_exception", 1), ("uvicorn_child_died", 1)]

@@ -18,10 +18,6 @@ from conftest import ROOT
 
 SAMPLE = ROOT / "samples/api/api-text.log"
 COMPOSE = "samples/compose/compose.log"
-TARGET_SECONDS = 2.0  # on an idle machine, where `logscan --version` takes IDLE_STARTUP; scaled by the load (below)
-IDLE_STARTUP = 0.75
-
-
 def _logscan() -> str:
     script = Path(sys.executable).with_name("logscan")
     if not script.exists():
@@ -40,16 +36,16 @@ def big_log(tmp_path_factory) -> Path:
     return path
 
 
-def _startup_seconds() -> float:
-    """How long `logscan --version` takes right now: the cost of starting Python and importing logscan."""
+@pytest.fixture(scope="module")
+def whole_read_seconds(big_log) -> float:
+    """How long `events` takes to write all of `big_log` to /dev/null, on this machine as loaded now."""
     start = time.monotonic()
-    subprocess.run([_logscan(), "--version"], capture_output=True, check=True)
+    subprocess.run([_logscan(), "events", str(big_log), "-f", "jsonl"], stdout=subprocess.DEVNULL, check=True)
     return time.monotonic() - start
 
 
 @pytest.mark.parametrize("fmt", ["table", "jsonl", "csv"])
-def test_events_into_head_returns_at_once_quietly(big_log, fmt):
-    budget = TARGET_SECONDS * max(1.0, _startup_seconds() / IDLE_STARTUP)  # a busy machine is slower at everything
+def test_events_into_head_returns_at_once_quietly(big_log, whole_read_seconds, fmt):
     env = {**os.environ, "NO_COLOR": "1"}
     start = time.monotonic()
     events = subprocess.Popen([_logscan(), "events", str(big_log), "-f", fmt], stdout=subprocess.PIPE,
@@ -64,7 +60,9 @@ def test_events_into_head_returns_at_once_quietly(big_log, fmt):
     assert first.strip()  # head got its line
     assert code == 0  # documented: a reader that closes stdout early is not a failure
     assert stderr == b""  # no traceback, no BrokenPipeError, no summary noise
-    assert elapsed < budget, f"{elapsed:.2f} s (budget {budget:.2f} s)"
+    # it stops at its first write after head left, not after reading 50 MB: a fraction of the whole read's time
+    # (measured in the same run, so a loaded machine slows both)
+    assert elapsed < whole_read_seconds / 3, f"{elapsed:.2f} s, the whole read {whole_read_seconds:.2f} s"
 
 
 @pytest.mark.parametrize("args", [f"scan {COMPOSE}", f"scan {COMPOSE} --all", "scan --help", "--help",
