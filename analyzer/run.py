@@ -110,8 +110,13 @@ class Run:
         return Analysis(self.signatures, self.settings)
 
     def incidents(self, analysis: Analysis) -> tuple[pl.DataFrame, int]:
-        """The analysis' ranked incidents with the ignore rules applied (the one place they are), and how many went."""
-        return apply_ignores(analysis.incidents(), self.ignores)
+        """The analysis' ranked incidents with the ignore rules applied, and how many went."""
+        return self.unignored(analysis.incidents())
+
+    def unignored(self, incidents: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+        """`incidents` without those the ignore rules name (the one place they are applied), ranked again, and
+        how many went."""
+        return apply_ignores(incidents, self.ignores, self.settings.min_severity)
 
     def view(self, incidents: pl.DataFrame, severity: bool = True) -> pl.DataFrame:
         """What a person asked to see: the `--service` incidents, at or above the severity floor (`severity`)."""
@@ -136,7 +141,9 @@ class Run:
         written); only after a run that got this far, so a crashed run reads the same bytes again."""
         if self.state is None:
             return
-        self.state.history.record(history_rows(incidents), datetime.now(UTC))
+        # the history keeps titles for the next run's `resolved` list: no secret from a log at rest either
+        titles = self.redactor.series(incidents["title"])
+        self.state.history.record(history_rows(incidents.with_columns(titles)), datetime.now(UTC))
         try:
             self.state.commit()
         except StateError as exc:

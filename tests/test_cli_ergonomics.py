@@ -179,7 +179,9 @@ def _logscan() -> str:
 
 
 def test_shell_completion_script_and_completions():
-    env = {**os.environ, "SHELL": "/bin/bash"}
+    # typer's own switch: take the shell named here, not the one found among this process's ancestors (under
+    # `timeout` or a job runner none is a shell, and typer then says "Shell  not supported")
+    env = {**os.environ, "SHELL": "/bin/bash", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
     shown = subprocess.run([_logscan(), "--show-completion", "bash"], capture_output=True, text=True, env=env,
                            check=False)
     assert shown.returncode == 0 and "_LOGSCAN_COMPLETE=complete_bash" in shown.stdout

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import termios
 import fcntl
-import time
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,6 @@ from conftest import ROOT
 
 SAMPLE = ROOT / "samples/api/api-text.log"
 COMPOSE = "samples/compose/compose.log"
-TARGET_SECONDS = 2.0  # on an idle machine, where `logscan --version` takes IDLE_STARTUP; scaled by the load (below)
-IDLE_STARTUP = 0.75
-
-
 def _logscan() -> str:
     script = Path(sys.executable).with_name("logscan")
     if not script.exists():
@@ -40,31 +35,36 @@ def big_log(tmp_path_factory) -> Path:
     return path
 
 
-def _startup_seconds() -> float:
-    """How long `logscan --version` takes right now: the cost of starting Python and importing logscan."""
-    start = time.monotonic()
-    subprocess.run([_logscan(), "--version"], capture_output=True, check=True)
-    return time.monotonic() - start
-
-
 @pytest.mark.parametrize("fmt", ["table", "jsonl", "csv"])
 def test_events_into_head_returns_at_once_quietly(big_log, fmt):
-    budget = TARGET_SECONDS * max(1.0, _startup_seconds() / IDLE_STARTUP)  # a busy machine is slower at everything
+    """`events - | head -1` stops at its first write after head left: it has taken a small part of its input by
+    then (counted at the pipe that feeds it, so a loaded machine changes nothing), exits 0 and says nothing."""
+    data = big_log.read_bytes()
     env = {**os.environ, "NO_COLOR": "1"}
-    start = time.monotonic()
-    events = subprocess.Popen([_logscan(), "events", str(big_log), "-f", fmt], stdout=subprocess.PIPE,
+    events = subprocess.Popen([_logscan(), "events", "-", "-f", fmt], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, env=env)
     head = subprocess.Popen(["head", "-1"], stdin=events.stdout, stdout=subprocess.PIPE)
-    assert events.stdout is not None
+    assert events.stdin is not None and events.stdout is not None
     events.stdout.close()  # head holds the only reading end: when it exits, logscan's writes fail (EPIPE)
+    fed = 0
+    try:
+        for start in range(0, len(data), 1 << 16):
+            events.stdin.write(data[start:start + (1 << 16)])
+            fed += 1 << 16
+    except BrokenPipeError:  # logscan is gone: it read no further
+        pass
+    finally:
+        try:
+            events.stdin.close()
+        except BrokenPipeError:
+            pass
     first, _ = head.communicate(timeout=60)
     code = events.wait(timeout=60)
-    elapsed = time.monotonic() - start
     stderr = events.stderr.read() if events.stderr else b""
     assert first.strip()  # head got its line
     assert code == 0  # documented: a reader that closes stdout early is not a failure
     assert stderr == b""  # no traceback, no BrokenPipeError, no summary noise
-    assert elapsed < budget, f"{elapsed:.2f} s (budget {budget:.2f} s)"
+    assert fed < len(data) // 2, f"fed {fed >> 20} MiB of {len(data) >> 20} MiB before logscan stopped"
 
 
 @pytest.mark.parametrize("args", [f"scan {COMPOSE}", f"scan {COMPOSE} --all", "scan --help", "--help",

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -66,15 +65,16 @@ def test_tail_waits_for_a_missing_path_saying_so_on_stderr(tmp_path):
     missing = tmp_path / "later.log"
     env = {**os.environ, "NO_COLOR": "1"}
     proc = subprocess.Popen([_logscan(), "tail", str(missing), "-f", "jsonl"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+                            stderr=subprocess.PIPE, env=env, bufsize=0)
     try:
-        time.sleep(2.0)
+        assert proc.stderr is not None
+        said = proc.stderr.readline()  # tail is up and waiting (a fixed sleep lost to a slow start on a busy machine)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 0
-    assert "warning:" in err.decode() and str(missing) in err.decode()
+    assert said.startswith(b"warning:") and str(missing).encode() in said
     lines = out.decode().splitlines()
     assert [json.loads(line)["event"] for line in lines] == ["report"]  # stdout: the report and only it
 

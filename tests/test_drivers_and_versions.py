@@ -74,3 +74,15 @@ def test_compose_v1_prefixes_around_the_new_layouts(tmp_path):
     found = incidents(log)
     assert found[("http_422_storm", "web")] == 25
     assert found[("too_many_connections", "db")] == 6
+
+
+def test_pg8000_errors_keep_their_signatures():
+    """pg8000 prints the server's error fields as a dict repr and its own refused-connection text (real lines)."""
+    found = incidents(REAL / "drivers_pg8000.log")
+    assert found == {("db_connection_refused", "drivers_pg8000"): 1, ("relation_missing", "drivers_pg8000"): 1,
+                     ("deadlock", "drivers_pg8000"): 1, ("too_many_connections", "drivers_pg8000"): 1}
+
+
+def test_psycopg_pools_timeout_is_the_pool_exhausted():
+    """psycopg 3's own pool (no SQLAlchemy) says so in its own words: the same problem, the same signature."""
+    assert incidents(REAL / "drivers_psycopg_pool.log") == {("pool_exhausted", "drivers_psycopg_pool"): 2}

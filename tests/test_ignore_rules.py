@@ -8,6 +8,7 @@ against the rules' plain meaning, rule by rule.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -89,5 +90,36 @@ def test_compiled_rules_mean_what_each_rule_says(rules, incidents):
     frame = pl.DataFrame(incidents, schema={"fingerprint": pl.String, "signature": pl.String, "service": pl.String})
     expected = [ignored_by_meaning(incident, rules) for incident in incidents]
     assert Ignores.of(rules).mask(frame).to_list() == expected
-    kept, gone = apply_ignores(frame, Ignores.of(rules))
+    kept, gone = apply_ignores(frame, Ignores.of(rules), "info")
     assert gone == sum(expected) and kept.height == len(incidents) - gone
+
+
+def rank_references(incident: dict) -> tuple[list[int], list[int]]:
+    """The ranks an incident's `why` names: its causes ("caused by #4, #8") and its effects ("it causes #5")."""
+    why = incident["why"]
+    causes = why.split("caused by ", 1)[1] if "caused by " in why else ""
+    effects = why.split("it causes ", 1)[1].split(")", 1)[0] if "it causes " in why else ""
+    return [int(n) for n in re.findall(r"#(\d+)", causes)], [int(n) for n in re.findall(r"#(\d+)", effects)]
+
+
+def test_after_ignoring_a_cause_every_why_names_the_ranks_the_report_shows(cli, tmp_path: Path):
+    def incidents(*args: str) -> list[dict]:
+        result = cli("scan", str(ROOT / "samples"), "--format", "json", "--min-severity", "info", *args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["incidents"]
+
+    everything = incidents()
+    named_as_cause = sorted({n for incident in everything for n in rank_references(incident)[0]})
+    cause = everything[named_as_cause[0] - 1]
+    config = tmp_path / "logscan.toml"
+    config.write_text("".join(toml_rule(IgnoreRule(reason="known", origin="", fingerprint=incident["fingerprint"]))
+                              for incident in (everything[0], cause)))
+    kept = incidents("--config", str(config))
+    rank_of = {incident["fingerprint"]: incident["rank"] for incident in kept}
+    assert cause["fingerprint"] not in rank_of and len(kept) == len(everything) - 2
+    assert [incident["rank"] for incident in kept] == list(range(1, len(kept) + 1))
+    for incident in kept:
+        causes, effects = rank_references(incident)
+        assert causes == [rank_of[c["fingerprint"]] for c in incident["caused_by"]], incident["why"]
+        for n in effects:
+            assert incident["fingerprint"] in [c["fingerprint"] for c in kept[n - 1]["caused_by"]], incident["why"]

@@ -313,3 +313,24 @@ def test_a_bad_config_pattern_is_exit_2_naming_file_and_key(cli, plain_env, tmp_
         result = cli(*command, input=b"")
         assert result.exit_code == 2, (command, result.output)
         assert "logscan.toml" in result.stderr and message in " ".join(result.stderr.split()), result.stderr
+
+
+def test_the_state_history_keeps_no_secret_of_a_title(cli, plain_env, write, tmp_path):
+    """The history file keeps titles for the next run's `resolved` list: redacted at rest as in a report."""
+    secret = "Hunter2-Very-Secret"
+    log = write("app.log", (
+        'INFO:     127.0.0.1:50412 - "GET /orders HTTP/1.1" 500 Internal Server Error\n'
+        "ERROR:    Exception in ASGI application\n"
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/routes/orders.py", line 12, in list_orders\n'
+        f'    raise ValueError("cannot reach postgresql://app:{secret}@db:5432/shop")\n'
+        f"ValueError: cannot reach postgresql://app:{secret}@db:5432/shop\n"))
+
+    def kept(*flags: str) -> str:
+        state = tmp_path / ("state" + "".join(flags))
+        assert cli("scan", str(log), "--state", str(state), "-f", "json", *flags).exit_code == 0
+        return "".join(path.read_text() for path in state.rglob("*.json"))
+
+    redacted = kept()
+    assert secret not in redacted and "postgresql://app:" in redacted
+    assert secret in kept("--no-redact")  # the title does carry it: the redaction is what keeps it out

@@ -30,6 +30,8 @@ SAMPLE_FILES = sorted(
     str(p.relative_to(ROOT)) for p in (ROOT / "samples").rglob("*")
     if p.is_file() and p.suffix not in {".md", ".py", ".toml"} and p.name not in {"manifest.json", "config.v2.json"}
     and "generate" not in p.parts
+) + sorted(  # real lines of other servers, drivers and logging setups (tests/real_lines/README.md)
+    str(p.relative_to(ROOT)) for p in (ROOT / "tests/real_lines").iterdir() if p.suffix in {".log", ".jsonl"}
 )
 
 

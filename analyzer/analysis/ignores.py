@@ -2,7 +2,8 @@
 
 A rule names a fingerprint or a signature, optionally limited to one service. `Ignores.of` compiles the
 active rules (analyzer.config validates them, `Effective.active_rules` drops the expired ones) into
-lookups; `apply_ignores` removes the incidents they name, renumbers the ranks and cleans `caused_by`.
+lookups; `apply_ignores` removes the incidents they name and ranks the rest again, so no rank, `caused_by`
+or `why` still points at an ignored incident (nor raises a cause's severity on its account).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Final
 
 import polars as pl
 
+from analyzer.analysis.ranking import RANK_COLUMNS, rank
 from analyzer.config import IgnoreRule
 
 @dataclass(frozen=True)
@@ -66,25 +68,18 @@ class Ignores:
 NO_IGNORES: Final = Ignores.of(())
 
 
-def apply_ignores(incidents: pl.DataFrame, ignores: Ignores) -> tuple[pl.DataFrame, int]:
-    """Ranked incidents without the ignored ones (ranks renumbered, `caused_by` cleaned), and how many went.
-
-    The remaining incidents keep their scores and order.
-    """
+def apply_ignores(incidents: pl.DataFrame, ignores: Ignores, min_severity: str) -> tuple[pl.DataFrame, int]:
+    """Incidents without the ignored ones, ranked again when they were ranked (`min_severity` as the ranking's),
+    and how many went."""
     if not ignores or incidents.height == 0:
         return incidents, 0
     mask = ignores.mask(incidents)
     gone = int(mask.sum())
     if not gone:
         return incidents, 0
-    gone_prints = incidents.filter(mask).get_column("fingerprint").to_list()
     kept = incidents.filter(~mask)
     if "rank" in kept.columns:
-        kept = kept.with_columns(pl.col("rank").rank("ordinal").cast(pl.Int64))  # hidden ones (null) stay unranked
-    if "caused_by" in kept.columns:
-        kept = kept.with_columns(
-            pl.col("caused_by").list.eval(pl.element().filter(~pl.element().struct.field("fingerprint").is_in(gone_prints)))
-        )
+        kept = rank(kept.drop(RANK_COLUMNS), min_severity=min_severity)
     return kept, gone
 
 

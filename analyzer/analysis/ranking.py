@@ -45,6 +45,8 @@ CAUSAL_SLACK: Final = timedelta(seconds=60)
 #: A cause may be logged this much after its symptom ended (the database's ERROR after the app's traceback).
 CAUSE_LAG: Final = timedelta(seconds=2)
 MAX_CAUSES: Final = 3
+#: What `rank` adds: dropped before ranking a changed set of incidents again.
+RANK_COLUMNS: Final = ("score", "caused_by", "why", "rank")
 
 CAUSE_SCHEMA: Final = pl.Struct({
     "fingerprint": pl.String, "declared": pl.Boolean, "shared_requests": pl.Int64, "overlap_seconds": pl.Float64,

@@ -60,7 +60,6 @@ from analyzer.commands.options import (
     fail,
     warn,
 )
-from analyzer.analysis.ignores import apply_ignores
 from analyzer.commands.steps import effective, open_output
 from analyzer.config import Effective
 from analyzer.ingest.follow import Follower
@@ -209,7 +208,7 @@ class IgnoringAnalysis(BoundedAnalysis):
         self.unfiltered_services: set[str] = set()
 
     def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
-        kept, self.ignored = apply_ignores(incidents, self.run.ignores)
+        kept, self.ignored = self.run.unignored(incidents)
         if self.run.services:
             self.unfiltered = kept.height
             self.unfiltered_services = set(kept.get_column("service").drop_nulls().to_list())
@@ -218,7 +217,7 @@ class IgnoringAnalysis(BoundedAnalysis):
         return self.run.view(kept, severity=False)
 
     def point_incidents(self, evidence: pl.DataFrame) -> pl.DataFrame:
-        kept = apply_ignores(super().point_incidents(evidence), self.run.ignores)[0]  # not announced; counted when computed
+        kept = self.run.unignored(super().point_incidents(evidence))[0]  # not announced; counted when computed
         return self.run.view(kept, severity=False)
 
 

@@ -89,7 +89,7 @@ LEVEL: Final = "|".join(w for word in _LEVEL_WORDS for w in dict.fromkeys((word,
 STATUS: Final = (
     r'HTTP/[0-9.]+" [04-9]'
     r"""|status(?:_code|code)?['"]?\s*[=:]\s*['"]?[45]"""
-    r'|(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^\s"]*(?: HTTP/[0-9.]+)?"?(?: -+>| =>| ->|:)? '
+    r'|(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^\s"]*(?: HTTP/[0-9.]+"?| (?:1\.[01]|2|3)"|"?)(?: -+>| =>| ->|:)? '
     r"(?:status(?:_code)?=)?[45]\d\d(?: |$|,)"
 )
 TRACEBACK: Final = r"Traceback \(most recent call last\):"

@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -45,23 +43,13 @@ import outputs  # noqa: E402
 import phases  # noqa: E402
 import readme  # noqa: E402
 import selfcheck  # noqa: E402
-from manifest import Checks, Manifest  # noqa: E402
+from manifest import Checks, Manifest, versions  # noqa: E402
 from pgctl import PgCluster  # noqa: E402
 
 REPO = HERE.parent.parent
 OUTPUT_DIRS = ["api", "alembic", "compose", "docker", "gunicorn", "json", "plain", "postgres", "rotated"]
 PY_PACKAGES = ["fastapi", "starlette", "uvicorn", "gunicorn", "sqlalchemy", "asyncpg", "alembic", "loguru",
                "pydantic", "pyjwt", "python-json-logger", "structlog", "httpx", "greenlet"]
-
-
-def versions(pg: PgCluster) -> dict:
-    v = {"python": platform.python_version(), "postgresql": pg.version()}
-    for name in PY_PACKAGES:
-        try:
-            v[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            v[name] = None
-    return v
 
 
 def main() -> int:
@@ -111,7 +99,7 @@ def main() -> int:
     (out / "manifest.json").unlink(missing_ok=True)
 
     m = Manifest(REPO)
-    m.versions = versions(cluster)
+    m.versions = versions(cluster.version(), PY_PACKAGES)
     if pg13_r:
         m.versions["postgresql_13"] = pg13_r["version"]
     m.notes += [

@@ -22,8 +22,23 @@ from __future__ import annotations
 
 import gzip
 import json
+import platform
 import sys
+from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
+
+
+def versions(postgresql: str, packages: Iterable[str], **extra: str) -> dict[str, str | None]:
+    """What produced a sample set: Python's, PostgreSQL's (`postgresql`) and each installed package's version."""
+    found: dict[str, str | None] = {"python": platform.python_version(), "postgresql": postgresql, **extra}
+    for name in packages:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
 
 WRAPPINGS = {"none", "docker-json-file", "compose-v1", "compose-v2", "compose-v2-project",
              "compose-timestamps", "compose-ansi"}

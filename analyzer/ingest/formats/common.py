@@ -292,6 +292,10 @@ def durations_ms(text: pl.Series) -> pl.Series:
 
 
 _TRACEBACK = "Traceback (most recent call last):"
+#: An exception group as `traceback` prints it: its lines and its members' behind a `| ` gutter (one per
+#: line, however deep), members between `+-+---- 1 ----` rules.
+_GROUP_GUTTER = regex.compile(r"^ *\| ")
+_GROUP_RULE = regex.compile(r"^ *\+[-+]")
 _EXC_LINE = regex.compile(r"^(?:\| )?([A-Za-z_][\w.]*)(?::\s|:$|$)")
 
 
@@ -299,12 +303,16 @@ def _after_last_traceback(text: str) -> Iterator[str]:
     """The unindented lines after a record's last `Traceback` header: the exception line comes first.
 
     Frames (indented), Loguru's `> File` and caret lines, and chained-exception
-    separators are skipped. Nothing when the record holds no traceback.
+    separators are skipped; an exception group's gutter is read through. Nothing when the record holds no
+    traceback.
     """
     start = text.rfind(_TRACEBACK)
     if start < 0:
         return
     for line in text[start + len(_TRACEBACK) :].splitlines():
+        if _GROUP_RULE.match(line):
+            continue
+        line = _GROUP_GUTTER.sub("", line, count=1)
         if line and line[0] not in " \t>^~" and not line.startswith(("During handling", "The above exception")):
             yield line
 
@@ -368,16 +376,17 @@ _KV_STATUS: Final = (
 )
 _METHODS: Final = "GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS"
 #: A request line anywhere in a record: `"GET /x?y=1 HTTP/1.1" 200` (uvicorn's access message after any
-#: prefix, gunicorn's `%(r)s %(s)s`), or a middleware's own `GET /reports/daily status=200 duration=1530ms`,
-#: `POST /orders 422 3ms`, `GET /x -> 200`.
+#: prefix, gunicorn's `%(r)s %(s)s`), hypercorn's `%(r)s %(s)s` whose protocol is the bare version
+#: (`"GET /x 1.1" 500`, `"GET /x 2" 200`), or a middleware's own `GET /reports/daily status=200
+#: duration=1530ms`, `POST /orders 422 3ms`, `GET /x -> 200`.
 _REQUEST_ANYWHERE: Final = (
-    rf'(?:^|[\s"\'])"?({_METHODS}) (/[^\s"?]*)[^\s"]*(?: HTTP/[0-9.]+)?"?(?: -+>| =>| ->|:)? '
+    rf'(?:^|[\s"\'])"?({_METHODS}) (/[^\s"?]*)[^\s"]*(?: HTTP/[0-9.]+"?| (?:1\.[01]|2|3)"|"?)(?: -+>| =>| ->|:)? '
     r'(?:status(?:_code)?=)?([1-5]\d\d)(?: |$|,)'
 )
 #: What a record must hold for the request step to read it at all: one cheap pass over every record (a
 #: case-sensitive regex of literals runs about three times as fast here as a case-insensitive word search).
 _DURATION_WORDS: Final = r"[Dd]uration|DURATION|[Ee]lapsed|ELAPSED|[Tt]ook|[Ll]atency|LATENCY|_time|time_|_TIME|TIME_"
-REQUEST_WORDS: Final = r"HTTP/|[Ss]tatus|STATUS|" + _DURATION_WORDS
+REQUEST_WORDS: Final = r'HTTP/| 1\.1" | 2" |[Ss]tatus|STATUS|' + _DURATION_WORDS
 _PART_WORDS: Final = _DURATION_WORDS + r"|url|uri|route|path|target|method"
 
 

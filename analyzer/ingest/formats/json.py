@@ -4,7 +4,8 @@ Keys are taken by their common names: time from `timestamp`/`time`/`@timestamp`/
 `ts`/`asctime`, level from `level`/`levelname`/`severity`/`log.level`, message
 from `message`/`msg`/`event`, logger from `logger`/`name`/`logger_name`/
 `log.logger`, exception text from `exc_info`/`exception`/`stack_trace`/
-`error.stack_trace` (appended to `text` so tracebacks can be matched).
+`error.stack_trace` (appended to `text` so tracebacks can be matched; structlog's
+`dict_tracebacks` lists are written back as traceback text, analyzer.ingest.formats.dict_traceback).
 Request IDs from `request_id`/`req_id`/`correlation_id`/`requestId`/`x_request_id`;
 `with_request_id_keys` gives a variant that reads more keys first (config
 `request_id_keys`).
@@ -18,7 +19,7 @@ from functools import partial
 
 import polars as pl
 
-from analyzer.ingest.formats import common
+from analyzer.ingest.formats import common, dict_traceback
 from analyzer.ingest.formats.base import Format
 from analyzer.ingest.jsonrows import decode
 
@@ -64,6 +65,7 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
         _first("message", "msg", "event").alias("_message"),
         pl.coalesce(c("exc_info"), c("exception"), c("stack_trace"), c("traceback"), c("error").struct.field("stack_trace")).alias("_exc"),
     )
+    rows = rows.with_columns(_rendered_tracebacks(rows.get_column("_exc")))
     when, message, exc = c("_when"), c("_message"), c("_exc")
     status = pl.coalesce(c("status_code"), c("status"), c("http").struct.field("response").struct.field("status_code"))
     events = rows.select(
@@ -90,6 +92,14 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
         pl.when(epoch).then(times.select(common.epoch_ts(when)).to_series()).otherwise(common.iso_times(text)).alias("ts"),
         common.levels(level).alias("level"),
     )
+
+
+def _rendered_tracebacks(exc: pl.Series) -> pl.Series:
+    """`exc` with structlog's `dict_tracebacks` lists written as traceback text (Python only on those rows)."""
+    listed = exc.str.starts_with("[{").fill_null(False)
+    if not listed.any():
+        return exc
+    return exc.clone().scatter(listed.arg_true(), [dict_traceback.render(value) for value in exc.filter(listed)])
 
 
 FORMAT = Format("json", HEADER, parse, one_line=True, rank=30)

@@ -16,6 +16,7 @@ tuple), head (first line), text (the whole record).
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -33,11 +34,14 @@ MAX_OPEN_RECORD_LINES = 2000
 
 
 def default_service(inp: Input) -> str:
-    """Service name for an input with no envelope naming one: Docker config, else file stem."""
+    """Service name for an input with no envelope naming one: Docker config, a Kubernetes node's container log
+    file's container, else the file stem."""
     if inp.service:
         return inp.service
     if inp.is_stdin:
         return "stdin"
+    if container := env.kubernetes_container(inp.path):
+        return container
     name = os.path.basename(inp.path).removesuffix(".gz")
     while True:
         stem, dot, ext = name.rpartition(".")
@@ -88,19 +92,26 @@ class Framer:
         if self.envelope == "docker_json":
             frame, bad = env.unwrap_docker_json(frame, self.streams, self.service)
             stats.bad_envelope_lines += bad
-            if self.partials is not None:
-                frame = pl.concat([self.partials, frame])
-            frame = env.rejoin_partials(frame)
-            still_open = frame.get_column("partial")
-            if chunk.final:
-                still_open = pl.repeat(False, frame.height, eager=True)
-            self.partials = frame.filter(still_open)
-            frame = frame.filter(~still_open).drop("partial")
+        elif self.envelope == "cri":
+            frame = env.unwrap_cri(frame, self.streams, self.service)
         elif self.envelope == "compose":
             frame = env.unwrap_compose(frame, self.names, self.streams)
         elif self.envelope == "docker_ts":
             frame = env.take_timestamp(frame)
+        elif self.envelope == "syslog":
+            frame = env.unwrap_syslog(frame, self.streams, datetime.now(UTC))
+        if "partial" in frame.columns:  # Docker and the CRI split long lines into pieces
+            frame = self._rejoin_pieces(frame, chunk.final)
         return frame
+
+    def _rejoin_pieces(self, frame: pl.DataFrame, final: bool) -> pl.DataFrame:
+        """Lines whose pieces all arrived; a line still open at the chunk's end is held for the next one."""
+        if self.partials is not None:
+            frame = pl.concat([self.partials, frame])
+        frame = env.rejoin_partials(frame)
+        still_open = pl.repeat(False, frame.height, eager=True) if final else frame.get_column("partial")
+        self.partials = frame.filter(still_open)
+        return frame.filter(~still_open).drop("partial")
 
     def _decide_quoted(self, lines: pl.DataFrame) -> None:
         """Mark streams whose records are CSV (quote-balanced) from their first lines, once."""

@@ -1,17 +1,27 @@
-"""Envelopes: what Docker and Compose wrap around an application's lines.
+"""Envelopes: what Docker, Kubernetes, Compose and syslog/journald wrap around an application's lines.
 
-Three shapes are unwrapped into (service, stream, envelope timestamp, line):
+Five shapes are unwrapped into (service, stream, envelope timestamp, line):
 the Docker json-file driver (`{"log": ..., "stream": ..., "time": ...}`, with
-16 KiB partial entries rejoined), `docker compose logs` prefixes for Compose
+16 KiB partial entries rejoined), the CRI log files of Kubernetes nodes
+(containerd, CRI-O: `<RFC 3339 time> stdout|stderr P|F <line>`, `P` pieces rejoined;
+the container is the service, named by the file's path), `docker compose logs` prefixes for Compose
 v1 (`web_1  | `), v2.0–2.23 (`project-web-1  | `) and v2.23.1+ (`web-1  | `)
 with or without `--timestamps`, and `docker logs -t` timestamps. Compose's own
 status lines (`web-1 exited with code 137`) are kept as records of their own.
-Detection looks at a sample of each input once; see reference section 8.
+Services run by systemd log through journald or syslog instead: `journalctl`'s
+`short`, `short-precise` and `short-iso` output and rsyslog's traditional and
+RFC 3339 files print `<time> <host> <identifier>[<pid>]: <line>`; the identifier
+is the service, each process its own stream (two workers' tracebacks never
+interleave into one record), and PostgreSQL's `syslog_sequence_numbers` prefix
+(`[12-1] `) is dropped. A time without a year (`Dec  4 00:52:08`) is taken as
+UTC in the latest year that puts it at most a day in the future. Detection looks at a
+sample of each input once; see reference section 8.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
 import polars as pl
@@ -23,7 +33,7 @@ from analyzer.ingest.framing.runs import collapse_runs, per_stream
 from analyzer.ingest.framing.streams import Streams
 from analyzer.ingest.jsonrows import decode
 
-Envelope = Literal["raw", "docker_json", "compose", "docker_ts"]
+Envelope = Literal["raw", "docker_json", "cri", "compose", "docker_ts", "syslog"]
 
 _DOCKER_PREFIX: Final = '{"log":"'
 _COMPOSE_PREFIX: Final = r"^([A-Za-z0-9][\w.-]*) +\|(?: |$)"
@@ -32,6 +42,20 @@ _COMPOSE_STATUS: Final = (
     r"|Gracefully [Ss]topping\.\.\..*|Aborting on container exit\.\.\..*|Stopping [\w.-]+ *\.\.\..*)$"
 )
 _RFC3339: Final = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
+_BSD_TIME: Final = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?"
+_ISO_TIME: Final = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+#: `Dec 04 00:52:08 web1 uvicorn[2211]: ` (journalctl short, rsyslog traditional), `short-precise` with
+#: microseconds, `2026-12-04T00:52:08+0000 web1 ...` (short-iso) or `...08.123456+00:00 ...` (rsyslog RFC 3339).
+_SYSLOG: Final = (
+    rf"^(?:(?P<bsd>{_BSD_TIME})|(?P<iso>{_ISO_TIME})) (?P<host>\S+) (?P<ident>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?: "
+)
+#: containerd prints RFC3339Nano (`...18.1234Z`, trailing zeros cut), CRI-O nine digits and an offset; the tag is
+#: `P` (a piece of a longer line) or `F`, maybe followed by more `:`-separated tags (cri-api constants.go).
+_CRI: Final = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) ([PF])(?::\S*)? "
+#: `/var/log/pods/<namespace>_<pod>_<uid>/<container>/0.log` and `/var/log/containers/<pod>_<namespace>_<container>-<id>.log`
+_POD_LOG: Final = regex.compile(r"/pods/[^/]+/(?P<container>[^/]+)/\d+\.log(?:\.[^/]*)?$")
+_CONTAINER_LOG: Final = regex.compile(r"/containers/[^/_]+_[^/_]+_(?P<container>[^/]+)-[0-9a-f]{64}\.log$")
+_PG_SEQUENCE: Final = r"^\[\d+-\d+\] "  # PostgreSQL's syslog_sequence_numbers
 _DOCKER_SCHEMA: Final = pl.Struct({"log": pl.String, "stream": pl.String, "time": pl.String})
 _INDEX = regex.compile(r"^(?P<name>.+?)[-_](?P<index>\d+)$")
 _PREFIX_RE = regex.compile(_COMPOSE_PREFIX)
@@ -45,9 +69,15 @@ def detect(sample: list[str]) -> Envelope:
     need = max(1, (len(lines) * 3) // 5)
     if sum(ln.startswith(_DOCKER_PREFIX) for ln in lines) >= need:
         return "docker_json"
+    cri = regex.compile(_CRI)
+    if sum(bool(cri.match(ln)) for ln in lines) >= need:  # before docker_ts: a CRI line starts with a time too
+        return "cri"
     status = regex.compile(_COMPOSE_STATUS)
     if sum(bool(_PREFIX_RE.match(ln) or status.match(ln)) for ln in lines) >= need:
         return "compose"
+    syslog = regex.compile(_SYSLOG)
+    if sum(bool(syslog.match(ln)) for ln in lines) >= need:  # before docker_ts: short-iso starts with a time too
+        return "syslog"
     if sum(bool(regex.match(_RFC3339, ln)) for ln in lines) >= need:
         return "docker_ts"
     return "raw"
@@ -165,6 +195,29 @@ def unwrap_docker_json(frame: pl.DataFrame, streams: Streams, service: str) -> t
     return frame, bad
 
 
+def kubernetes_container(path: str) -> str | None:
+    """The container a Kubernetes node's log file belongs to, by the kubelet's file layout (None: not one)."""
+    m = _POD_LOG.search(path) or _CONTAINER_LOG.search(path)
+    return m["container"] if m else None
+
+
+def unwrap_cri(frame: pl.DataFrame, streams: Streams, service: str) -> pl.DataFrame:
+    """Unwrap CRI log lines into the stream (`sid`), time and line; `partial` marks `P` pieces (to be rejoined).
+    A line that is not one keeps its text."""
+    line = pl.col("line")
+    parts = frame.select(line.str.extract(_CRI, 0).str.len_chars().alias("cut"),
+                         line.str.extract_groups(_CRI).struct.rename_fields(["time", "stream", "tag"]).struct.unnest())
+    wrapped = parts.get_column("stream").is_not_null()
+    ids = {name: streams.id(service, name) for name in parts.get_column("stream").drop_nulls().unique().to_list()}
+    return frame.with_columns(
+        pl.when(pl.lit(wrapped)).then(line.str.slice(pl.lit(parts.get_column("cut")))).otherwise(line).alias("line"),
+        parts.get_column("stream").replace_strict(ids, default=None, return_dtype=pl.UInt32)
+        .fill_null(frame.get_column("sid")).alias("sid"),
+        iso_times(parts.get_column("time")).alias("env_ts"),
+        (parts.get_column("tag") == "P").fill_null(False).alias("partial"),
+    )
+
+
 def rejoin_partials(frame: pl.DataFrame) -> pl.DataFrame:
     """Concatenate each run of partial entries with the entry that ends it (same stream).
 
@@ -177,3 +230,34 @@ def rejoin_partials(frame: pl.DataFrame) -> pl.DataFrame:
     after_partial = frame.select(per_stream(pl.col("partial").shift(1), streams).fill_null(False)).to_series()
     pieces = {"line": pl.col("line").str.join(""), "nphys": pl.col("nphys").sum(), "partial": pl.col("partial").last()}
     return collapse_runs(frame, ~after_partial, pieces)
+
+
+def unwrap_syslog(frame: pl.DataFrame, streams: Streams, now: datetime) -> pl.DataFrame:
+    """Split `<time> <host> <identifier>[<pid>]: line` into the identifier's stream per process (`sid`), the time
+    (`env_ts`) and the line. Lines without the prefix (journalctl's `-- Boot ... --`) stay as they are."""
+    line = pl.col("line")
+    parts = frame.select(line.str.extract(_SYSLOG, 0).str.len_chars().alias("_cut"),
+                         line.str.extract_groups(_SYSLOG).struct.unnest())
+    wrapped = parts.get_column("ident").is_not_null()
+    keys = parts.filter(wrapped).select("ident", "pid").unique(maintain_order=True)
+    lut = keys.with_columns(pl.Series("_sid", [streams.id(ident, f"pid {pid}" if pid else None)
+                                               for ident, pid in keys.iter_rows()], dtype=pl.UInt32))
+    sid = parts.join(lut, on=["ident", "pid"], how="left", nulls_equal=True, maintain_order="left").get_column("_sid")
+    return frame.with_columns(
+        sid.fill_null(frame.get_column("sid")).alias("sid"),
+        pl.when(pl.lit(wrapped)).then(line.str.slice(pl.lit(parts.get_column("_cut"))).str.replace(_PG_SEQUENCE, ""))
+        .otherwise(line).alias("line"),
+        pl.coalesce(iso_times(parts.get_column("iso")), _year_less_times(parts.get_column("bsd"), now)).alias("env_ts"),
+    )
+
+
+def _year_less_times(stamps: pl.Series, now: datetime) -> pl.Series:
+    """`Dec  4 00:52:08[.123456]` as UTC in the latest year that puts it at most a day after `now`."""
+    def in_year(year: int) -> pl.Expr:
+        return (pl.lit(f"{year} ") + pl.col("t").str.replace("  ", " 0", literal=True)).str.to_datetime(
+            "%Y %b %d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False)
+
+    latest = pl.lit(now + timedelta(days=1))
+    chosen = pl.when(in_year(now.year + 1) <= latest).then(in_year(now.year + 1))
+    chosen = chosen.when(in_year(now.year) <= latest).then(in_year(now.year)).otherwise(in_year(now.year - 1))
+    return stamps.to_frame("t").select(chosen.cast(UTC_TS)).to_series()
