@@ -26,7 +26,12 @@ pub fn finish(mut h: u64) -> u64 {
 /// Hash of a byte string with a seed (different seeds: independent hashes).
 pub fn bytes(b: &[u8], seed: u64) -> u64 {
     let mut h = seed ^ fold_mul(b.len() as u64 ^ K, K);
-    let mut chunks = b.chunks_exact(8);
+    let mut pairs = b.chunks_exact(16);
+    for c in &mut pairs {
+        let (x, y) = (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap()));
+        h = fold_mul(h ^ x ^ 0x2d35_8dcc_aa6c_78a5, y ^ K);
+    }
+    let mut chunks = pairs.remainder().chunks_exact(8);
     for c in &mut chunks {
         h = fold_mul(h ^ u64::from_le_bytes(c.try_into().unwrap()), K ^ 0x2d35_8dcc_aa6c_78a5);
     }

@@ -47,12 +47,20 @@ pub fn normalize(line: &str, out: &mut Vec<u8>) {
 
 #[inline]
 fn is_word(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || c == '_'
+    } else {
+        c.is_alphanumeric()
+    }
 }
 
 #[inline]
 fn is_digit(c: char) -> bool {
-    c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric())
+    if c.is_ascii() {
+        c.is_ascii_digit()
+    } else {
+        c.is_numeric()
+    }
 }
 
 const MONTHS: [&str; 24] = [
@@ -321,7 +329,7 @@ fn names(text: &[char]) -> (bool, bool) {
     let t = Text(text);
     let (mut month, mut day) = (false, false);
     for i in 0..text.len() {
-        if t.boundary(i) {
+        if text[i].is_ascii_uppercase() && t.boundary(i) {
             month |= t.one_of(i, &MONTHS).is_some();
             day |= t.one_of(i, &DAYS).is_some();
         }

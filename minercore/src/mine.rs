@@ -7,6 +7,23 @@ fn token_hash(pos: usize, tok: &str) -> u64 {
     hash::pair(pos as u64, hash::bytes(tok.as_bytes(), 1))
 }
 
+/// Whether a position with these words splits its group: 2..=split_max values, none with <*>.
+fn splits<'a>(words: impl Iterator<Item = &'a str>, split_max: usize) -> bool {
+    let mut seen: Vec<&str> = Vec::with_capacity(split_max + 1);
+    for w in words {
+        if w.contains(WILD) {
+            return false;
+        }
+        if !seen.contains(&w) {
+            if seen.len() == split_max {
+                return false;
+            }
+            seen.push(w);
+        }
+    }
+    seen.len() >= 2
+}
+
 /// rows (masked text, weight) -> the template of each row.
 pub fn mine(rows: &[(String, u64)], split_max: usize) -> Vec<String> {
     let toks: Vec<Vec<&str>> = rows.iter().map(|(m, _)| m.split(' ').collect()).collect();
@@ -45,37 +62,27 @@ pub fn mine(rows: &[(String, u64)], split_max: usize) -> Vec<String> {
     // Split: on the positions with 2..split_max values (none <*>), until none is left. Such a
     // position keeps at most split_max values in any part, so the parts are the same whatever
     // the order of the splits: all of a group's split positions are taken at once.
-    loop {
-        let mut members: Map<u64, Vec<usize>> = Map::default();
-        for (r, g) in group.iter().enumerate() {
-            members.entry(*g).or_default().push(r);
-        }
-        let mut split_any = false;
-        for rs in members.values() {
+    let mut members: Map<u64, Vec<usize>> = Map::default();
+    for (r, g) in group.iter().enumerate() {
+        members.entry(*g).or_default().push(r);
+    }
+    // Each round looks at the groups the last one made (the first: all of them).
+    let mut todo: Vec<Vec<usize>> = members.into_values().collect();
+    while !todo.is_empty() {
+        let mut parts: Map<u64, Vec<usize>> = Map::default();
+        for rs in &todo {
             let n = toks[rs[0]].len();
-            let split: Vec<usize> = (0..n)
-                .filter(|&pos| {
-                    let mut seen: Set<&str> = Set::default();
-                    let mut wild = false;
-                    for &r in rs {
-                        seen.insert(toks[r][pos]);
-                        wild |= toks[r][pos].contains(WILD);
-                    }
-                    (2..=split_max).contains(&seen.len()) && !wild
-                })
-                .collect();
+            let split: Vec<usize> = (0..n).filter(|&pos| splits(rs.iter().map(|&r| toks[r][pos]), split_max)).collect();
             if split.is_empty() {
                 continue;
             }
-            split_any = true;
             for &r in rs {
                 let s = split.iter().fold(0u64, |acc, &pos| acc ^ token_hash(pos, toks[r][pos]));
                 group[r] = hash::pair(group[r], s);
+                parts.entry(group[r]).or_default().push(r);
             }
         }
-        if !split_any {
-            break;
-        }
+        todo = parts.into_values().collect();
     }
     // Template: constant words kept, others <*> (keeping a key= / key: prefix all values share).
     let mut templates: Map<u64, String> = Map::default();
