@@ -46,7 +46,7 @@ for 3..5 and Linux/OpenSSH/Spark/Zookeeper peak at 3; see benchmarks/RESULTS.md)
 
 Memory: at most ``max_templates`` templates (least recently seen, then least frequent, are
 evicted), ``max_keys`` cached keys and aliases (those of evicted templates go, then the oldest),
-and only the first ``MAX_CHARS`` characters of a message count; a batch itself is held whole.
+and only the first 4,096 characters of a message count; a batch itself is held whole.
 
 Limits: an event whose variable part changes the number of words (free text with spaces) gets
 one template per word count; a variable with at most ``split_max`` distinct values seen so far
@@ -55,12 +55,14 @@ keys are 64-bit hashes of the normalized line (collisions are possible in princi
 
 Where: the steps run in ``minercore/`` (Rust, standard library only, built by the install,
 loaded here with ctypes). The state (templates, key cache, aliases) lives there; columns cross
-as Arrow arrays (Polars hands the lines over without a copy). A batch of 16k lines costs about
-2 ms: the per-call overhead of the Polars pipeline that did this before (about 80 calls a
-batch) was most of its cost on small batches (benchmarks/RESULTS.md, issue 11). The masks
-were regular expressions; ``minercore/src/mask.rs`` writes each out as the same scan and says
-where it approximates their Unicode classes (non-ASCII text only).
+as Arrow arrays (Polars hands the lines over without a copy). The 16k Loghub lines in one
+batch cost about 4.5 ms of CPU (Drain3: about 60 ms); the Polars pipeline that did this
+before spent about 20 ms, most of it the fixed cost of its ~80 calls per batch
+(benchmarks/RESULTS.md, issue 11). The masks are regular expressions (tests/test_miner.py
+holds them to those); ``minercore/src/mask.rs`` writes each out as the same scan and says where
+it approximates their Unicode classes (non-ASCII text only).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -69,10 +71,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
-
-WILD: Final = "<*>"
-#: Characters of a message that count: a longer one is grouped by its start (bounds memory).
-MAX_CHARS: Final = 4096
 
 
 def _load() -> ctypes.CDLL:
@@ -126,12 +124,15 @@ class _Out:
 
     def frame(self, names: list[str]) -> pl.DataFrame:
         columns = []
-        for self.i, name in enumerate(names):
+        for i, name in enumerate(names):
+            self.i = i  # the array __arrow_c_array__ hands over
             columns.append(pl.Series(self).alias(name))
         return pl.DataFrame(columns)
 
 
 def _stream(series: pl.Series) -> tuple[object, int]:
+    """An Arrow stream of the series: the capsule (keep it until the core has read the stream)
+    and the stream's address."""
     capsule = series.__arrow_c_stream__()
     return capsule, _pointer(capsule, _STREAM)
 

@@ -73,42 +73,6 @@ impl ArrowArray {
     }
 }
 
-/// Read every array of a stream (then release it): `each(format, array)`.
-unsafe fn read_stream(
-    stream: *mut ArrowArrayStream,
-    mut each: impl FnMut(&str, &ArrowArray) -> Result<(), String>,
-) -> Result<(), String> {
-    let s = &mut *stream;
-    let mut schema = ArrowSchema::empty();
-    let mut out = Ok(());
-    if (s.get_schema.ok_or("no get_schema")?)(stream, &mut schema) != 0 {
-        out = Err("get_schema failed".to_string());
-    } else {
-        let format = CStr::from_ptr(schema.format).to_string_lossy().into_owned();
-        loop {
-            let mut array = ArrowArray::empty();
-            if (s.get_next.ok_or("no get_next")?)(stream, &mut array) != 0 {
-                out = Err("get_next failed".to_string());
-                break;
-            }
-            let Some(release) = array.release else { break };
-            let r = each(&format, &array);
-            release(&mut array);
-            if r.is_err() {
-                out = r;
-                break;
-            }
-        }
-        if let Some(release) = schema.release {
-            release(&mut schema);
-        }
-    }
-    if let Some(release) = s.release {
-        release(stream);
-    }
-    out
-}
-
 unsafe fn valid(a: &ArrowArray, i: usize) -> bool {
     let bits = *a.buffers as *const u8;
     let j = a.offset as usize + i;
@@ -214,20 +178,23 @@ impl Batch {
         }
         Ok(out)
     }
-}
 
-/// The numbers of a stream of UInt64 or Int64, None for null.
-pub unsafe fn numbers(stream: *mut ArrowArrayStream, mut each: impl FnMut(Option<u64>)) -> Result<(), String> {
-    read_stream(stream, |format, a| {
-        if format != "L" && format != "l" {
-            return Err(format!("a 64-bit integer column, not Arrow format {format:?}"));
+    /// The numbers (UInt64 or Int64, as u64), None for null.
+    pub fn numbers(&self) -> Result<Vec<Option<u64>>, String> {
+        if self.format != "L" && self.format != "l" {
+            return Err(format!("a 64-bit integer column, not Arrow format {:?}", self.format));
         }
-        let values = *a.buffers.add(1) as *const u64;
-        for i in 0..a.length as usize {
-            each(valid(a, i).then(|| *values.add(a.offset as usize + i)));
+        let mut out = Vec::new();
+        for a in &self.arrays {
+            unsafe {
+                let values = *a.buffers.add(1) as *const u64;
+                for i in 0..a.length as usize {
+                    out.push(valid(a, i).then(|| *values.add(a.offset as usize + i)));
+                }
+            }
         }
-        Ok(())
-    })
+        Ok(out)
+    }
 }
 
 /// A column to hand out.

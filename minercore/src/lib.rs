@@ -68,9 +68,7 @@ pub unsafe extern "C" fn mc_add(m: *mut Miner, lines: *mut ArrowArrayStream, sch
 pub unsafe extern "C" fn mc_resolve(m: *const Miner, ids: *mut ArrowArrayStream, schemas: *mut ArrowSchema, arrays: *mut ArrowArray) -> i32 {
     guard(|| {
         let m = &*m;
-        let mut given = Vec::new();
-        arrow::numbers(ids, |v| given.push(v))?;
-        let found = m.resolve(given.into_iter());
+        let found = m.resolve(arrow::Batch::take(ids)?.numbers()?.into_iter());
         let ids: Vec<u64> = found.iter().map(|t| t.filter(|t| m.in_table(*t)).map_or(0, |t| m.id(t))).collect();
         let id_ok: Vec<bool> = found.iter().map(|t| t.is_some_and(|t| m.in_table(t))).collect();
         let text_ok: Vec<bool> = found.iter().map(Option::is_some).collect();

@@ -160,36 +160,34 @@ fn wild(out: &mut Vec<char>) {
     out.extend(['<', '*', '>']);
 }
 
-/// `\b(?:DAY,?\s+)?MONTH\s+\d+\b` -> <*>
-fn month_date(t: &Text, p: usize, out: &mut Vec<char>) -> Option<usize> {
+/// `\b(?:DAY,?\s+)?` then `rest` -> <*>: a date, with or without its day name first.
+fn dated(t: &Text, p: usize, out: &mut Vec<char>, rest: impl Fn(usize) -> Option<usize>) -> Option<usize> {
     if !t.boundary(p) {
         return None;
     }
-    let rest = |i: usize| -> Option<usize> {
-        let j = t.one_of(i, &MONTHS)?;
-        let e = if t.is(j, ' ') { t.digits(j + 1)? } else { return None };
-        t.boundary(e).then_some(e)
-    };
-    let e = t.day_then_space(p).and_then(rest).or_else(|| rest(p))?;
+    let e = t.day_then_space(p).and_then(&rest).or_else(|| rest(p))?;
     wild(out);
     Some(e)
 }
 
+/// `\b(?:DAY,?\s+)?MONTH\s+\d+\b` -> <*>
+fn month_date(t: &Text, p: usize, out: &mut Vec<char>) -> Option<usize> {
+    dated(t, p, out, |i| {
+        let j = t.one_of(i, &MONTHS)?;
+        let e = if t.is(j, ' ') { t.digits(j + 1)? } else { return None };
+        t.boundary(e).then_some(e)
+    })
+}
+
 /// `\b(?:DAY,?\s+)?\d+\s+MONTH` -> <*>
 fn day_month(t: &Text, p: usize, out: &mut Vec<char>) -> Option<usize> {
-    if !t.boundary(p) {
-        return None;
-    }
-    let rest = |i: usize| -> Option<usize> {
+    dated(t, p, out, |i| {
         let j = t.digits(i)?;
         if !t.is(j, ' ') {
             return None;
         }
         t.one_of(j + 1, &MONTHS)
-    };
-    let e = t.day_then_space(p).and_then(rest).or_else(|| rest(p))?;
-    wild(out);
-    Some(e)
+    })
 }
 
 /// `\bDAY,?(\s+\d)` -> <*>${1}
@@ -362,7 +360,9 @@ pub fn mask(key: &str) -> String {
     if digit {
         text = pass(&text, quantity);
     }
-    text = pass(&text, path);
+    if text.contains(&'/') {
+        text = pass(&text, path); // a path or URL holds a slash
+    }
     if digit {
         text = pass(&text, digit_word);
         text = pass(&text, digit_word);
