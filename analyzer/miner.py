@@ -73,13 +73,14 @@ from typing import Any, Final
 import polars as pl
 
 
-def _load() -> ctypes.CDLL:
+def _load() -> ctypes.PyDLL:
     """The compiled core, built next to this module by the install (``pip install -e .``)."""
     here = Path(__file__).resolve().parent
     found = sorted(p for p in here.glob("_minercore*") if p.suffix in (".so", ".pyd", ".dylib"))
     if not found:
         raise ImportError(f"logscan's miner core (_minercore) is not built in {here}: reinstall with pip install -e .")
-    lib = ctypes.CDLL(str(found[0]))
+    # PyDLL: calls hold the GIL, so two threads never run one miner's core at once
+    lib = ctypes.PyDLL(str(found[0]))
     ptr, u64, i32 = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int32
     for name, args, result in [
         ("mc_new", [u64, u64, u64], ptr),
