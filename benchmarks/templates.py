@@ -3,8 +3,9 @@
 Grouping accuracy (GA) on Loghub-2k: a message is correct when the set of messages given its
 template is exactly the set of messages with its true EventId; GA = correct / 2,000 per dataset.
 Speed: lines/s of both miners on the same lines, in the same run, best of ``--repeat`` (wall
-time, and the process's CPU time, which counts every thread: Polars may use several cores, Drain3
-uses one; on a shared machine the CPU figure is the steadier one):
+time, and the process's CPU time, which counts every thread: logscan's core and Drain3 run on one,
+the few Polars calls around the core may use more; on a shared machine the CPU figure is the
+steadier one):
 
 - each dataset's 2,000 lines on their own (a fresh miner each), and the 16,000 Loghub lines (the
   8 datasets in a row, one miner);

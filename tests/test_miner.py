@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -10,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.miner import TemplateMiner
+from analyzer.miner import TemplateMiner, mask
 
 LOGHUB = Path(os.environ.get("LOGHUB_DIR", "/work/shared/data/loghub-2k"))
 DATASETS = ["Apache", "BGL", "HDFS", "HealthApp", "Linux", "OpenSSH", "Spark", "Zookeeper"]
@@ -162,7 +165,7 @@ def test_memory_cap_is_honoured():
             out = miner.add(lines.slice(chunk, 250))
             assert out.height == 250 and out["template"].null_count() == 0
             assert miner.templates().height <= 8
-            assert miner._keys.height <= 50
+            assert miner.cached_keys <= 50
     merged = miner.merge(TemplateMiner(max_templates=8, max_keys=50))
     assert merged.templates().height <= 8
 
@@ -237,20 +240,72 @@ def test_one_batch_does_not_depend_on_the_order_of_its_lines(messages: list[str]
     assert dict(zip(messages, first.iter_rows())) == dict(zip(shuffled, second.iter_rows()))
 
 
+# The masks as regular expressions (Rust regex syntax, as Polars runs them): what analyzer.miner's
+# compiled scans must do. Each becomes <*> (or the replacement given), in this order, on the key
+# (digit runs as "0") with whitespace squeezed.
+_MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b"
+)
+_DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b"
+_UNIT = r"(?:[KMGTP]i?B|B|bytes?|[mun]?s|secs?|seconds?|mins?|minutes?|h|hours?)"
+_KEY = r"[(\[{\"']*[A-Za-z_][A-Za-z_.-]*[=:]"
+_WORD = rf"(^|\s)((?:{_KEY})?)\S*?\d\S*?([)\]}}\"',;:.]*)(\s|$)"
+MASKS = (
+    (rf"\b(?:{_DAY},?\s+)?{_MONTH}\s+\d+\b", "<*>"),
+    (rf"\b(?:{_DAY},?\s+)?\d+\s+{_MONTH}", "<*>"),
+    (rf"\b{_DAY},?(\s+\d)", "<*>${1}"),
+    (rf"\b\d+(?:\.\d+)?\s?(?:{_UNIT}\b|%)", "<*>"),
+    (r"(^|[\s=(\[])(?:[a-zA-Z][a-zA-Z0-9+.-]*://|/)[^\s,;)\]]+", "${1}<*>"),
+    (_WORD, "${1}${2}<*>${3}${4}"),
+    (_WORD, "${1}${2}<*>${3}${4}"),
+)
+
+
+def regex_mask(texts: list[str]) -> list[str]:
+    out = pl.col("m").str.slice(0, 4096).str.replace_all(r"[0-9]+", "0").str.replace_all(r"\s+", " ").str.strip_chars()
+    for pattern, replacement in MASKS:
+        out = out.str.replace_all(pattern, replacement)
+    return pl.DataFrame({"m": texts}, schema={"m": pl.String}).select(out)["m"].to_list()
+
+
+PIECES = st.sampled_from([
+    "Jan", "Sep", "Sept", "September", "May", "Mon", "Monday", "Sun", ",", " ", "  ", "\t", "\u00a0", "0", "12",
+    "3.5", "ms", "s", "KB", "KiB", "bytes", "h", "%", "/", "/var/log", "http://", "x://", "=", "(", "[", ")", "]",
+    "\"", "'", ":", ";", ".", "-", "_", "id=", "key:", "<*>", "a", "Z", "é", "٣", "pid", "port",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.lists(PIECES, max_size=14).map("".join), st.text(max_size=40)), min_size=1, max_size=20))
+def test_masks_do_what_their_regular_expressions_do(texts: list[str]):
+    """The masks are compiled scans (minercore/src/mask.rs) of the regexes above: same output,
+    here on text whose non-ASCII characters are letters, decimal digits or spaces (the scans
+    approximate the regex's Unicode classes only for marks and other numeric characters)."""
+    texts = [t for t in texts if not any(unicodedata.category(c)[0] == "M" or unicodedata.category(c) in ("Nl", "No", "Pc") and c != "_" for c in t)]
+    assert [mask(t) for t in texts] == regex_mask(texts)
+
+
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.one_of(WORDS, st.text(max_size=20), st.just("disk 3 full")), max_size=60), st.integers(1, 3))
-def test_large_batch_key_path_matches_small_one(messages: list[str], copies: int):
-    """Large batches normalize each verbatim-repeated line once; small ones every line. Same result."""
-    import functools
+@given(st.lists(st.lists(st.one_of(WORDS, st.text(max_size=20), st.just("disk 3 full")), max_size=30), min_size=2, max_size=5))
+def test_a_pickled_miner_carries_on_as_the_original(batches: list[list[str]]):
+    """Pickling (a miner crossing processes, e.g. scan --engine dask) keeps its whole state."""
+    miner = TemplateMiner(max_templates=12, max_keys=40)
+    ids = [miner.add(pl.Series(batches[0], dtype=pl.String))["template_id"]]
+    copy = pickle.loads(pickle.dumps(miner))
+    assert (copy.max_templates, copy.split_max, copy.max_keys, copy.clock) == (12, 3, 40, 1)
+    for batch in batches[1:]:
+        lines = pl.Series(batch, dtype=pl.String)
+        assert miner.add(lines).equals(copy.add(lines))
+        assert miner.templates().equals(copy.templates())
+        assert miner.cached_keys == copy.cached_keys
+    assert miner.resolve(ids[0]).equals(copy.resolve(ids[0]))
 
-    import analyzer.miner as miner_module
 
-    lines = pl.Series(messages * copies, dtype=pl.String)
-    small = TemplateMiner().add(lines)
-    keyed = miner_module._keyed
-    try:
-        miner_module._keyed = functools.partial(keyed, small=0, part=7)  # dedupe path, several parts
-        large = TemplateMiner().add(lines)
-    finally:
-        miner_module._keyed = keyed
-    assert large.equals(small)
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=30))
+def test_a_template_id_is_the_hash_of_its_text(messages: list[str]):
+    """Equal text, equal id, in any process: an 8-byte BLAKE2b of the template, big-endian."""
+    out = TemplateMiner().add(pl.Series(messages, dtype=pl.String))
+    for template_id, template in out.unique().iter_rows():
+        assert template_id == int.from_bytes(hashlib.blake2b(template.encode(), digest_size=8).digest(), "big")
