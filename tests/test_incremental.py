@@ -22,6 +22,7 @@ from analyzer.analysis.signatures import load_signatures
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.ingest.sources import Chunk, resolve
+from analyzer.live import Limits, Tracker
 from analyzer.miner import TemplateMiner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +171,31 @@ def test_a_storm_whose_rows_come_one_fold_at_a_time_is_found_and_its_buckets_exp
     state.fold(_storm_rows(storm.id, [later]))  # alone, long after: no storm, and the old rows expired
     assert state.table.get_column("records").to_list() == [need]
     assert state.windows.height == 1
+
+
+def test_clusters_the_miner_joins_are_announced_once_and_reported_once(tmp_path):
+    """Clusters announced apart that the miner later joins: the later ones leave the board and the report, their
+    occurrences counted under the first; nothing is opened twice."""
+    diag = Diagnostics()
+    log = tmp_path / "app.log"
+    log.touch()
+    pipeline, live = Pipeline(diag), LiveAnalysis(load_signatures([]), settle=timedelta(seconds=1))
+    tracker = Tracker(Limits())
+    inp = resolve([str(log)], diag)[0]
+    start, opened = 0, []
+    batches = [[(0, "alpha")] * 3, [(10, "beta"), (11, "gamma"), (12, "delta")], [(20, "epsilon")], [(40, "zeta")]]
+    for tick, batch in enumerate(batches):
+        data = "".join(_loguru(s, w) for s, w in batch).encode()
+        live.add(pipeline.feed(Chunk(inp, data, start, False)))
+        start += len(data)
+        incidents = live.incidents()
+        tracker.joined(live.state.aliases)
+        opened += [c.incident["fingerprint"] for c in tracker.changes(float(tick), incidents, live.traces, True)
+                   if c.event == "opened"]
+    live.add(pipeline.flush(inp))
+    final = live.incidents()
+    tracker.joined(live.state.aliases)
+    assert live.state.aliases and len(opened) > 1  # clusters were announced apart, then joined
+    assert len(opened) == len(set(opened))
+    assert [row.incident["fingerprint"] for row in tracker.board(10.0)] == final.get_column("fingerprint").to_list()
+    assert tracker.merged(final).get_column("count").to_list() == [sum(len(b) for b in batches)]
