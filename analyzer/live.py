@@ -10,26 +10,24 @@ same stage functions:
   (`Analysis.point_incidents`: linking, aggregation, ranking over those few
   rows) and *opened* with the counts they hold. Matches of open incidents cost
   a set lookup, so a busy service with known problems stays cheap;
-* **full computation** on a worker thread (`BoundedAnalysis.compute` on a
-  snapshot; Polars releases the GIL, so reading goes on meanwhile): all the
-  evidence, as `scan` computes it. Storms, slow-request windows and unknown
-  clusters are opened from it; counts of open incidents make *updated* (at
-  most one per incident per `update_seconds`); one quiet for `resolve_after`
-  is *resolved* (a new occurrence opens it again). It starts at once after a
-  quiet moment, else at most every `tick_seconds` or five times its own
-  last duration, whichever is longer.
+* **incremental**: evidence tied to its requests for good is folded into the
+  incidents (`LiveAnalysis`, analyzer.analysis.incremental: a fold touches the
+  new rows only; window rules keep expiring time buckets). Storms,
+  slow-request windows and unknown clusters are opened from it; counts of open
+  incidents make *updated* (at most one per incident per `update_seconds`); one
+  quiet for `resolve_after` is *resolved* (a new occurrence opens it again).
+  The folded incidents are looked at every `tick_seconds` at most.
 
 Records the framer holds (the last record of a stream, which the next line
 might continue) are flushed after `hold_seconds` without new input, except a
 traceback without its exception line yet, which waits for its next lines or a
 record header up to `hold_unfinished_seconds` (so tail reads it whole, as scan
-does); an unknown error is opened only from a computation that began with
-nothing held.
+does); an unknown error is opened only when nothing is held.
 
-Bounded state (`Limits`): evidence rows are brought back under
-`max_evidence_rows` at each full computation (`BoundedAnalysis`); traces and
-route statistics bound themselves (analyzer.analysis.correlate, analyzer.analysis.routes); the
-tracker keeps one small entry per incident.
+Bounded state (`Limits`): at most `max_evidence_rows` evidence rows wait to be
+folded (LiveAnalysis); traces and route statistics bound themselves
+(analyzer.analysis.correlate, analyzer.analysis.routes); the state and the
+tracker keep one small entry per incident.
 """
 
 from __future__ import annotations
@@ -37,24 +35,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from analyzer.analysis.engine import Analysis, Snapshot, compact
+from analyzer.analysis.incremental import LiveAnalysis
 from analyzer.ingest.follow import Follower
-from analyzer.analysis.incidents import MAX_EXAMPLES, UNKNOWN, fingerprint
+from analyzer.analysis.incidents import UNKNOWN, fingerprint
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.analysis.ranking import rank, severity_at_least
 from analyzer.report.model import build_report, incident_dicts
 from analyzer.report.summary import summary_dict
 
 RATE_SECONDS = 60.0
-TAIL_SETTLE = timedelta(seconds=10)  # see BoundedAnalysis
-COST_SHARE = 5  # a full computation starts at most every 5x its last duration: reading gets most of the CPU
 _RANK_COLUMNS = ("score", "caused_by", "why", "rank")
 
 
@@ -62,132 +56,14 @@ _RANK_COLUMNS = ("score", "caused_by", "why", "rank")
 class Limits:
     """How often tail works and how much it keeps; every value is a command-line option."""
 
-    tick_seconds: float = 0.25  # least time between two full incident computations
+    tick_seconds: float = 0.25  # least time between two looks at the folded incidents
     hold_seconds: float = 0.5  # quiet spell after which held records are flushed
     # ... but a traceback without its exception line yet (clearly unfinished) waits this long (at least
     # hold_seconds), unless its next lines or a record header come first: scan would read it whole
     hold_unfinished_seconds: float = 30.0
     update_seconds: float = 1.0  # at most one "updated" per incident per this
     resolve_after: float = 300.0  # an incident quiet this long is resolved
-    max_evidence_rows: int = 50_000  # evidence kept after each full computation; the oldest rows go (counts stay)
-
-
-@dataclass(frozen=True)
-class Computed:
-    """One full computation (made on tail's worker thread), and the trimmed evidence to keep after it."""
-
-    incidents: pl.DataFrame  # ranked, with what trimmed rows counted added back
-    snapshot: Snapshot  # what it was computed from
-    kept: tuple[pl.DataFrame, pl.DataFrame] | None = None  # compacted evidence (whole, bulk) to keep instead of
-    # the snapshot's (None: no trim)
-    carried: pl.DataFrame | None = None
-    gone: pl.DataFrame | None = None
-
-
-class BoundedAnalysis(Analysis):
-    """`Analysis` whose evidence is brought back under `max_rows` at each full computation, counts kept honest.
-
-    Beyond `max_rows` rows the oldest are dropped down to three quarters of it,
-    keeping each (signature, service, key)'s first rows (the examples reports
-    show; they count towards the three quarters, so the cap holds unless there
-    are more than max_rows / 4 such groups). What the dropped rows counted is carried per fingerprint and added
-    back: count and affected requests, first seen; an incident whose rows are
-    all gone (a storm window long past) stays as it was last computed.
-    Timelines, request IDs and duration percentiles cover the rows kept.
-
-    `begin` takes a snapshot, `compute` works on it alone (on any thread),
-    `apply` (on the caller's thread) swaps in the trimmed evidence, keeping the
-    rows that arrived meanwhile. Between the two nothing is compacted and the
-    snapshot's pending parts stay as they are (rows that arrive meanwhile are
-    settled on their own), so the snapshot's parts are still the first parts of
-    the evidence.
-
-    Tail settles links after TAIL_SETTLE, not scan's two minutes: pending rows
-    are linked again at every computation, and live output wants them settled
-    soon; a request still running after TAIL_SETTLE is not linked to the
-    database records logged during it.
-    """
-
-    def __init__(self, *args: Any, max_rows: int = Limits.max_evidence_rows, **kwargs: Any) -> None:
-        kwargs.setdefault("settle", TAIL_SETTLE)
-        super().__init__(*args, **kwargs)
-        self.max_rows = max_rows
-        self.carried = pl.DataFrame()  # fingerprint, count, affected_requests, first_seen of dropped rows
-        self.gone = pl.DataFrame()  # incidents with no row left, as last computed (unranked)
-        self.last_found = pl.DataFrame()  # evidence of the last batch added (tags for --lines)
-
-    def add(self, events: pl.DataFrame) -> pl.DataFrame:
-        self.last_found = super().add(events)
-        return self.last_found
-
-    def begin(self) -> Snapshot:
-        """A snapshot for `compute`; call `apply` with its result before the next `begin`."""
-        snapshot = self.snapshot()
-        self.frozen = len(snapshot.pending)
-        return snapshot
-
-    def compute(self, snapshot: Snapshot) -> Computed:
-        """Ranked incidents as of `snapshot` and, when it holds more than `max_rows` rows, the trim."""
-        everything = self._with_carried(self.incidents_of(snapshot))
-        ranked = self.visible(everything)
-        if snapshot.rows <= self.max_rows:
-            return Computed(ranked, snapshot)
-        before = everything.drop(_RANK_COLUMNS)
-        evidence = snapshot.evidence().with_row_index("_i")
-        first = pl.col("_i").rank("ordinal").over("signature", "service", "key") <= MAX_EXAMPLES
-        firsts = evidence.select(first.sum()).item()
-        newest = pl.col("_i") >= evidence.height - max(self.max_rows * 3 // 4 - firsts, 0)
-        kept = evidence.filter(first | newest).drop("_i")
-        after = self.incidents_of(Snapshot((), (), (kept,), (), snapshot.traces, snapshot.routes))
-        after = after.select("fingerprint", "count", "affected_requests")
-        totals = before.select("fingerprint", "count", "affected_requests", "first_seen")
-        carried = totals.join(after, on="fingerprint", how="left", suffix="_kept").select(
-            "fingerprint",
-            (pl.col("count") - pl.col("count_kept").fill_null(0)).alias("count"),
-            (pl.col("affected_requests") - pl.col("affected_requests_kept").fill_null(0)).alias("affected_requests"),
-            "first_seen",
-        )
-        gone = before.join(after, on="fingerprint", how="anti")
-        return Computed(ranked, snapshot, compact(kept), carried, gone)
-
-    def apply(self, computed: Computed) -> None:
-        """Keep the trimmed evidence (and the rows added since the snapshot); compaction goes on."""
-        if computed.kept is not None:  # it holds the snapshot's kept, bulk, recent and pending rows
-            whole, bulk = computed.kept
-            snapshot = computed.snapshot
-            self.kept = [whole] if whole.height else []
-            self.bulk = [bulk] if bulk.height else []
-            self.recent = self.recent[len(snapshot.recent):]  # settled since the snapshot
-            self.recent_rows = sum(part.height for part in self.recent)
-            self.pending = self.pending[len(snapshot.pending):]
-            self.pending_oldest = self.pending_oldest[len(snapshot.pending):]
-            self.carried, self.gone = computed.carried, computed.gone  # type: ignore[assignment]
-        self.frozen = None
-
-    def refresh(self) -> pl.DataFrame:
-        """`begin`, `compute` and `apply` on this thread; the ranked incidents."""
-        computed = self.compute(self.begin())
-        self.apply(computed)
-        return computed.incidents
-
-    def incidents(self) -> pl.DataFrame:
-        return self.visible(self._with_carried(super().incidents()))
-
-    def visible(self, incidents: pl.DataFrame) -> pl.DataFrame:
-        """The incidents to say and report (all of them here; the tail command leaves out ignored ones)."""
-        return incidents
-
-    def _with_carried(self, ranked: pl.DataFrame) -> pl.DataFrame:
-        if self.carried.height == 0:
-            return ranked
-        current = ranked.drop(_RANK_COLUMNS)
-        current = current.join(self.carried, on="fingerprint", how="left", suffix="_carried").with_columns(
-            (pl.col("count") + pl.col("count_carried").fill_null(0)).alias("count"),
-            (pl.col("affected_requests") + pl.col("affected_requests_carried").fill_null(0)).alias("affected_requests"),
-            pl.min_horizontal("first_seen", "first_seen_carried").alias("first_seen"),
-        ).drop("count_carried", "affected_requests_carried", "first_seen_carried")
-        gone = self.gone.join(current, on="fingerprint", how="anti")
-        return rank(pl.concat([current, gone], how="diagonal_relaxed") if gone.height else current)
+    max_evidence_rows: int = 50_000  # evidence rows waiting to be folded; beyond, the oldest are folded at once
 
 
 Event = Literal["opened", "updated", "resolved"]
@@ -262,6 +138,15 @@ class Tracker:
         rows = self._remember(rows.with_columns(pl.col("fingerprint").replace_strict(
             totals, return_dtype=rows.schema["count"]).alias("count")))
         return [Change("opened", item) for item in incident_dicts(rows, traces)]
+
+    def joined(self, aliases: dict[str, str]) -> None:
+        """Forget the incidents that joined another (an unknown cluster whose template the miner generalized into
+        an older one's, analyzer.analysis.incremental): their occurrences count under that one from now on."""
+        gone = [fp for fp in aliases if fp in self.seen]
+        for fp in gone:
+            del self.seen[fp]
+        if gone and self.known.height:
+            self.known = self.known.filter(~pl.col("fingerprint").is_in(gone))
 
     def open_now(self, fingerprint: str) -> bool:
         """Whether this incident has been opened and is not resolved."""
@@ -368,7 +253,7 @@ class Sink(Protocol):
 class LiveTail:
     """Follows inputs through the pipeline and the analysis, and tells `sink` what changed."""
 
-    def __init__(self, follower: Follower, pipeline: Pipeline, analysis: BoundedAnalysis, sink: Sink,
+    def __init__(self, follower: Follower, pipeline: Pipeline, analysis: LiveAnalysis, sink: Sink,
                  limits: Limits, min_severity: str = "low", echo: bool = False) -> None:
         self.follower = follower
         self.pipeline = pipeline
@@ -378,17 +263,11 @@ class LiveTail:
         self.min_severity = min_severity
         self.echo = echo
         self.tracker = Tracker(limits)
-        self.dirty = False  # evidence arrived since the last full computation began
         self.fresh: list[pl.DataFrame] = []  # signature matches not yet checked for a new incident
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logscan-incidents")
-        self.pending: Future[Computed] | None = None  # the full computation under way
-        self.pending_settled = False  # nothing was held by the framer when it began
-        self.latest_settled = False  # ... when the last applied one began
-        self.started_at = 0.0
-        self.cost = 0.0  # seconds the last full computation took
+        self.looked_at = 0.0  # when the folded incidents were last looked at
         self.warned = 0  # diag.warnings already passed on
         self.source_warned: set[str] = set()
-        self.final: pl.DataFrame | None = None  # the last computation, over everything (after `run`)
+        self.final: pl.DataFrame | None = None  # the incidents of everything (after `run`)
 
     def run(self, stop: threading.Event) -> None:
         """Follow until `stop` is set or stdin (the only input) ends; everything held is flushed at the end."""
@@ -398,9 +277,12 @@ class LiveTail:
         longest = max(self.limits.hold_seconds, self.limits.hold_unfinished_seconds)
         try:
             while not stop.is_set() and not self.follower.finished:
-                busy = held_since is not None or self.dirty or self.pending is not None
+                busy = held_since is not None or bool(self.analysis.pending)
                 self.follower.wait(self.limits.tick_seconds / 2 if busy else self.follower.poll_seconds)
                 now = time.monotonic()
+                # folds are taken in here, before the new chunks: a piped file read in one go says the same
+                # things every time
+                self.analysis.advance(now)
                 chunks = self.follower.poll()
                 for chunk in chunks:
                     self._add(self.pipeline.feed(chunk))
@@ -421,10 +303,10 @@ class LiveTail:
 
     def report(self) -> dict[str, Any]:
         """The scan report of everything read (what `scan` would print for the same lines)."""
-        incidents = self.final if self.final is not None else self.analysis.incidents()
+        incidents = self.final if self.final is not None else self._shown(self.analysis.incidents())
         # every incident announced is listed, its count no lower than the one said (Tracker.merged)
         return build_report(summary_dict(self.pipeline.diag, self.pipeline.tally),
-                            self.tracker.merged(self._shown(incidents)), self.analysis.traces)
+                            self.tracker.merged(incidents), self.analysis.traces)
 
     def _add(self, events: pl.DataFrame) -> None:
         if events.height == 0:
@@ -432,7 +314,6 @@ class LiveTail:
         self.analysis.add(events)
         found = self.analysis.last_found
         if found.height:
-            self.dirty = True
             self.fresh.append(found)
         if self.echo:
             tags = dict(zip(zip(found.get_column("source"), found.get_column("line_no"), strict=True),
@@ -469,29 +350,20 @@ class LiveTail:
         rows = point.join(wanted, on=["signature", "key"], how="semi", nulls_equal=True)
         return self.tracker.open(now, self._shown(self.analysis.point_incidents(rows)), self.analysis.traces)
 
-    def _computed(self, now: float) -> pl.DataFrame | None:
-        """The full computation's incidents when it has finished (its trim applied), else None."""
-        if self.pending is None or not self.pending.done():
+    def _folded(self, now: float) -> pl.DataFrame | None:
+        """The folded incidents when `tick_seconds` have passed since the last look and a fold changed them."""
+        if now - self.looked_at < self.limits.tick_seconds:
             return None
-        computed = self.pending.result()  # an exception here is a bug: let it surface
-        self.pending = None
-        self.analysis.apply(computed)
-        self.cost, self.latest_settled = now - self.started_at, self.pending_settled
-        return self._shown(computed.incidents)
-
-    def _begin(self, now: float, settled: bool) -> None:
-        """Start a full computation on the worker when there is new evidence and none is under way.
-
-        At once after a quiet moment, else at most every `tick_seconds` (or COST_SHARE times the last
-        computation's time, if longer: on a busy service the worker takes a fifth of the time at most).
-        """
-        due = settled or now - self.started_at >= max(self.limits.tick_seconds, COST_SHARE * self.cost)
-        if self.dirty and self.pending is None and due:
-            self.pending = self.worker.submit(self.analysis.compute, self.analysis.begin())
-            self.dirty, self.started_at, self.pending_settled = False, now, settled
+        self.looked_at = now
+        version = self.analysis.ranked_version
+        incidents = self.analysis.current()
+        if version == self.analysis.ranked_version:
+            return None
+        self.tracker.joined(self.analysis.state.aliases)
+        return self._shown(incidents)
 
     def _say(self, now: float, settled: bool, final: bool = False) -> None:
-        """Pass on new warnings; announce new problems; start and collect full computations; say what changed."""
+        """Pass on new warnings; announce new problems; look at the folded incidents; say what changed."""
         diag = self.pipeline.diag
         for message in diag.warnings[self.warned:]:
             self.sink.warn(message)
@@ -501,24 +373,17 @@ class LiveTail:
                 self.source_warned.add(message)
                 self.sink.warn(message)
         changes = self._opened_now(now) if self.fresh else []
-        incidents = self._computed(now)
-        self._begin(now, settled)
-        # an unknown error is opened only from a computation that began with nothing held (see Tracker)
-        changes += self.tracker.changes(now, incidents, self.analysis.traces, settled and self.latest_settled,
-                                        final=final)
+        incidents = self._folded(now)
+        # an unknown error is opened only when nothing is held by the framer (see Tracker)
+        changes += self.tracker.changes(now, incidents, self.analysis.traces, settled, final=final)
         if changes or incidents is not None:
             self.sink.changes(changes, self.tracker.board(now))
 
     def _finish(self) -> None:
-        """Wait for the computation under way, then one last over everything, and say what is left."""
-        if self.pending is not None:
-            self.analysis.apply(self.pending.result())
-            self.pending = None
-        self.worker.shutdown()
+        """Fold everything still waiting and say what is left."""
         now = time.monotonic()
         changes = self._opened_now(now) if self.fresh else []
-        self.final = self.analysis.refresh()
-        incidents = self._shown(self.final)
-        self.latest_settled = True
-        changes += self.tracker.changes(now, incidents, self.analysis.traces, True, final=True)
+        self.final = self._shown(self.analysis.incidents())
+        self.tracker.joined(self.analysis.state.aliases)
+        changes += self.tracker.changes(now, self.final, self.analysis.traces, True, final=True)
         self.sink.changes(changes, self.tracker.board(now))

@@ -28,6 +28,7 @@ from analyzer.analysis.signatures import SignatureError, SignatureSet, load_sign
 from analyzer.config import Effective
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.pipeline import Pipeline
+from analyzer.ingest.screen import Screen
 from analyzer.report.model import build_report, history_rows
 from analyzer.report.redact import Redactor
 from analyzer.state.store import State, StateError, open_state
@@ -90,10 +91,12 @@ class Run:
         return cls(eff, signatures, settings, Ignores.of(eff.active_rules()),
                    Redactor(eff.redact_patterns, enabled=redact), tuple(services))
 
-    def pipeline(self, log_format: str | None = None, kind: type[Pipeline] = Pipeline, **options: Any) -> Pipeline:
-        """A pipeline reading into this run's Diagnostics, with the config's request ID keys and service names."""
+    def pipeline(self, log_format: str | None = None, kind: type[Pipeline] = Pipeline, *, screened: bool = False,
+                 **options: Any) -> Pipeline:
+        """A pipeline reading into this run's Diagnostics, with the config's request ID keys and service names;
+        `screened`: it normalizes only the records this run's signatures may need (analyzer.ingest.screen)."""
         return kind(self.diag, fmt=log_format, request_id_keys=self.eff.request_id_keys, services=self.eff.services,
-                    **options)
+                    screen=Screen(self.signatures) if screened else None, **options)
 
     def open_state(self, state_dir: str | None, incremental: bool, paths: Sequence[str]) -> State | None:
         """The job's checkpoints and history (`--state DIR`, or `--incremental`: the default folder), opened before

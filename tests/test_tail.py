@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 import polars as pl
+import pytest
 from conftest import ROOT
 
 from analyzer.analysis.engine import Analysis
@@ -24,7 +25,8 @@ from analyzer.ingest.follow import Follower
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.analysis.signatures import load_signatures
 from analyzer.ingest.sources import resolve
-from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
+from analyzer.analysis.incremental import LiveAnalysis
+from analyzer.live import BoardRow, Change, Limits, LiveTail
 from analyzer.commands.tail import TailFormat, run_tail
 
 API_TEXT = (ROOT / "samples/api/api-text.log").read_text().splitlines(keepends=True)
@@ -111,10 +113,11 @@ def test_jsonl_follows_files_across_rename_and_copytruncate_without_losing_or_re
     assert any("truncated" in w for w in report["summary"]["warnings"])
 
 
-def test_a_pipe_gives_the_same_incidents_as_scan(cli):
+@pytest.mark.parametrize("screen", [False, True])
+def test_a_pipe_gives_the_same_incidents_as_scan(cli, screen):
     compose = ROOT / "samples/compose/compose.log"
     out = io.StringIO()
-    assert run_tail(["-"], output=TailFormat.jsonl, stdin=io.BytesIO(compose.read_bytes()), out=out) == 0
+    assert run_tail(["-"], output=TailFormat.jsonl, stdin=io.BytesIO(compose.read_bytes()), out=out, screen=screen) == 0
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     scan = json.loads(cli("scan", str(compose), "--format", "json").stdout)
 
@@ -142,7 +145,7 @@ def test_binary_junk_is_warned_about_and_a_quiet_incident_resolves_then_reopens(
             warnings.append(message)
 
     limits = Limits(tick_seconds=0.05, hold_seconds=0.1, resolve_after=0.5)
-    live = LiveTail(Follower([str(db)], diag), Pipeline(diag), BoundedAnalysis(load_signatures([])), Sink(), limits)
+    live = LiveTail(Follower([str(db)], diag), Pipeline(diag), LiveAnalysis(load_signatures([])), Sink(), limits)
     stop = threading.Event()
     thread = threading.Thread(target=live.run, args=(stop,))
     thread.start()
@@ -213,22 +216,23 @@ def test_an_idle_file_and_plain_traffic_keep_tail_running(tmp_path):
     assert report["incidents"] == [] and report["summary"]["lines_read"] == 1
 
 
-def test_bounded_evidence_keeps_counts_honest():
+def test_bounded_waiting_evidence_keeps_counts_honest():
+    """Tail keeps no evidence but the rows waiting for their requests to end (at most `max_rows`, the oldest
+    folded beyond), yet counts what scan counts."""
     sigs = load_signatures([])
     diag = Diagnostics()
     batches = list(Pipeline(diag, chunk_bytes=16 << 10).run(resolve([str(ROOT / "samples/compose/compose.log")], diag)))
-    full, bounded = Analysis(sigs), BoundedAnalysis(sigs, max_rows=80)
+    full, live = Analysis(sigs), LiveAnalysis(sigs, max_rows=80)
     for batch in batches:
         full.add(batch)
-        bounded.add(batch)
-        bounded.refresh()  # tail trims at each full computation
+        live.add(batch)
+        assert sum(part.height for part in live.pending) <= 80
     assert full.snapshot().rows > 140
-    assert bounded.snapshot().rows <= 80
 
     def counts(frame: pl.DataFrame) -> dict[str, int]:
         return dict(frame.select("fingerprint", "count").iter_rows())
 
-    assert counts(bounded.incidents()) == counts(full.incidents())
+    assert counts(live.incidents()) == counts(full.incidents())
 
 
 def _read_offset(pid: int, path: Path) -> int | None:

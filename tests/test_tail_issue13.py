@@ -27,7 +27,8 @@ from analyzer.analysis.signatures import load_signatures
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.follow import Follower
 from analyzer.ingest.pipeline import Pipeline
-from analyzer.live import BoardRow, BoundedAnalysis, Change, Computed, Limits, LiveTail, _Seen
+from analyzer.analysis.incremental import LiveAnalysis
+from analyzer.live import BoardRow, Change, Limits, LiveTail, _Seen
 
 API_TEXT = (ROOT / "samples/api/api-text.log").read_text().splitlines(keepends=True)
 POSTGRES = (ROOT / "samples/postgres/default.log").read_text().splitlines(keepends=True)
@@ -75,7 +76,7 @@ def test_the_board_rate_counts_the_occurrences_an_incident_opened_with(tmp_path:
         return [(r.incident["count"], r.rate) for b in boards for r in b
                 if r.incident["signature"] == "too_many_connections"]
 
-    live = LiveTail(Follower([str(db)], diag), Pipeline(diag), BoundedAnalysis(load_signatures([])), Sink(),
+    live = LiveTail(Follower([str(db)], diag), Pipeline(diag), LiveAnalysis(load_signatures([])), Sink(),
                     Limits(tick_seconds=0.05, hold_seconds=0.1))
     stop = threading.Event()
     thread = threading.Thread(target=live.run, args=(stop,))
@@ -105,24 +106,20 @@ def test_the_rate_is_the_occurrences_of_the_last_minute() -> None:
 
 # --- counts never go down; an announced incident leaves only through `resolved` ------------------------------
 
-class Shrinking(BoundedAnalysis):
-    """A BoundedAnalysis whose later computations count less and lose an incident, as trimming old evidence and
-    re-clustering unknown errors made them do: what tail says must not follow them down."""
+class Shrinking(LiveAnalysis):
+    """A LiveAnalysis whose later incidents count less and lose an incident, as a computation over less
+    evidence or re-clustered unknown errors could: what tail says must not follow them down."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.shrink = False
 
-    def compute(self, snapshot: Any) -> Computed:
-        computed = super().compute(snapshot)
+    def current(self) -> pl.DataFrame:
+        incidents = super().current()
         if not self.shrink:
-            return computed
-        incidents = computed.incidents.filter(pl.col("signature") != "deadlock").with_columns(
+            return incidents
+        return incidents.filter(pl.col("signature") != "deadlock").with_columns(
             pl.when(pl.col("signature") == "too_many_connections").then(1).otherwise(pl.col("count")).alias("count"))
-        return Computed(incidents, computed.snapshot, computed.kept, computed.carried, computed.gone)
-
-    def incidents(self) -> pl.DataFrame:
-        return self.refresh()
 
 
 def test_counts_never_go_down_and_an_incident_leaves_only_through_resolved(tmp_path: Path) -> None:
@@ -248,7 +245,7 @@ def test_an_unfinished_traceback_is_passed_on_after_the_longer_timeout(tmp_path:
     lines = API_TEXT[84:199]
     frame_at = next(i for i, line in enumerate(lines) if line.startswith("  File "))
     limits = Limits(tick_seconds=0.05, hold_seconds=0.1, hold_unfinished_seconds=1.5)
-    live = LiveTail(Follower([str(log)], diag), Pipeline(diag), BoundedAnalysis(load_signatures([])), Sink(), limits,
+    live = LiveTail(Follower([str(log)], diag), Pipeline(diag), LiveAnalysis(load_signatures([])), Sink(), limits,
                     echo=True)
     stop = threading.Event()
     thread = threading.Thread(target=live.run, args=(stop,))

@@ -372,6 +372,11 @@ class Analysis:
         evidence, *more = link_frames([evidence, *more], traces)  # empty frames pass through untouched
         evidence = self._current_templates(evidence)
         incidents = build_incidents(evidence, self.sigs, self.settings.overrides, bulk=more[0] if more else None)
+        return self.ranked(incidents, traces, routes)
+
+    def ranked(self, incidents: pl.DataFrame, traces: pl.DataFrame, routes: pl.DataFrame) -> pl.DataFrame:
+        """Unranked incidents (`build_incidents`) with their routes' durations, failed requests and signatures'
+        explanations, ranked."""
         incidents = incidents.join(routes, on=["service", "http_path"], how="left", nulls_equal=False)
         incidents = incidents.with_columns(failed_requests(incidents, traces))
         return rank(self._explained(incidents), min_severity=self.settings.min_severity)

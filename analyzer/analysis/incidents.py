@@ -312,9 +312,9 @@ def request_keys() -> pl.Expr:
     )
 
 
-def _window_incidents(
-    evidence: pl.DataFrame, sigs: SignatureSet, overrides: dict[str, WindowOverride]
-) -> pl.DataFrame:
+def window_members(evidence: pl.DataFrame, sigs: SignatureSet, overrides: dict[str, WindowOverride]) -> pl.DataFrame:
+    """The window rows of `evidence` that fall in a window reaching its rule's min_count, with the incident `key`
+    (the rule's `group_by` values: a storm on one route of one service is its own incident)."""
     parts = []
     rows = evidence.filter(pl.col("kind") == "window")
     for sig_id in rows.get_column("signature").unique().to_list():
@@ -324,17 +324,33 @@ def _window_incidents(
         members = _window_members(rows.filter(pl.col("signature") == sig_id), sig, overrides.get(sig_id))
         if members.height == 0:
             continue
-        key_cols = sig.group_by or ("service",)  # a storm on one route of one service is its own incident
+        key_cols = sig.group_by or ("service",)
         key = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in key_cols], separator="|")
-        parts.append(_aggregate(members.with_columns(key.alias("key"))))
-    if not parts:
+        parts.append(members.with_columns(key.alias("key")))
+    return pl.concat(parts, how="diagonal_relaxed") if parts else rows.clear().with_columns(pl.lit("").alias("key"))
+
+
+def window_incidents(members: pl.DataFrame) -> pl.DataFrame:
+    """Incidents of window members (`window_members`)."""
+    if members.height == 0:
         return _finish(pl.DataFrame(schema={"signature": pl.String, "key": pl.String}))
-    return _finish(pl.concat(parts, how="diagonal_relaxed"))
+    return _finish(_aggregate(members))
+
+
+def unknown_key() -> pl.Expr:
+    """An unknown error's incident key: its template, and its culprit frame when it has one."""
+    return pl.when(pl.col("culprit").is_null()).then(pl.col("template")) \
+        .otherwise(pl.concat_str("template", pl.lit(" @ "), "culprit"))
+
+
+def explained_requests(evidence: pl.DataFrame) -> pl.Series:
+    """The requests a signature explains: those of its matches, but not one a database record was tied to by
+    time alone (in flight then). Their unknown errors make no incident of their own."""
+    return evidence.filter((pl.col("kind") == "point") & _owned()).get_column("request_id")
 
 
 def _unknown_incidents(evidence: pl.DataFrame, bulk: pl.DataFrame | None = None) -> pl.DataFrame:
-    # a request a signature explains; not one a database record was tied to by time alone (in flight then)
-    explained = evidence.filter((pl.col("kind") == "point") & _owned()).get_column("request_id")
+    explained = explained_requests(evidence)
     if bulk is not None and bulk.height:
         explained = pl.concat([explained, bulk.get_column("request_id").drop_nulls()])
     explained_ids = explained.unique()
@@ -346,11 +362,7 @@ def _unknown_incidents(evidence: pl.DataFrame, bulk: pl.DataFrame | None = None)
     rows = rows.sort(pl.col("exc_type").is_null(), "_i").unique(
         subset=[pl.coalesce("request_id", pl.col("_i").cast(pl.String))], keep="first", maintain_order=True
     ).sort("_i").drop("_i")
-    rows = rows.with_columns(
-        pl.lit(UNKNOWN).alias("signature"),
-        pl.when(pl.col("culprit").is_null()).then(pl.col("template"))
-        .otherwise(pl.concat_str("template", pl.lit(" @ "), "culprit")).alias("key"),
-    )
+    rows = rows.with_columns(pl.lit(UNKNOWN).alias("signature"), unknown_key().alias("key"))
     incidents = _aggregate(rows).join(rows.group_by("key").agg(pl.col("template").first()), on="key", how="left")
     return _finish(incidents)
 
@@ -364,6 +376,6 @@ def build_incidents(
         return _finish(pl.DataFrame(schema={"signature": pl.String, "key": pl.String}))
     return pl.concat([
         _point_incidents(evidence, bulk, {s.id: s.occurrence_seconds for s in sigs if s.occurrence_seconds}),
-        _window_incidents(evidence, sigs, overrides or {}),
+        window_incidents(window_members(evidence, sigs, overrides or {})),
         _unknown_incidents(evidence, bulk),
     ])

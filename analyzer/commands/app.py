@@ -69,7 +69,6 @@ from analyzer.commands.steps import (
     resolve_inputs,
 )
 from analyzer.diagnostics import Diagnostics
-from analyzer.ingest.screen import Screen
 from analyzer.report import html as html_report
 from analyzer.report import json as json_report
 from analyzer.report import markdown as markdown_report
@@ -330,9 +329,8 @@ def scan(
     except RunError as exc:
         raise fail(str(exc)) from None
     inputs = resolve_inputs(paths, diag, resume=state.checkpoints if state else None)
-    pipeline = run.pipeline(log_format.value if log_format else None)
-    if not exhaustive and not filters.active:  # the time filters' "hid all N records" counts every record it saw
-        pipeline.screen = Screen(run.signatures)
+    # the time filters' "hid all N records" counts every record it saw
+    pipeline = run.pipeline(log_format.value if log_format else None, screened=not exhaustive and not filters.active)
     analysis = run.analysis()
     err = console(stderr=True)
     if engine is Engine.dask:  # the same Analysis, tally and filter counts, computed shard by shard (analyzer.scale)

@@ -70,7 +70,8 @@ from analyzer.report import terminal as terminal_report
 from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
 from analyzer.report.terminal import SEVERITY_STYLE
 from analyzer.report.summary import print_summary
-from analyzer.live import BoardRow, BoundedAnalysis, Change, Limits, LiveTail
+from analyzer.analysis.incremental import LiveAnalysis
+from analyzer.live import BoardRow, Change, Limits, LiveTail
 from analyzer.run import Run, RunError
 from analyzer.timespec import parse_duration
 
@@ -195,8 +196,8 @@ class JsonlSink:
         """Nothing to release: every line is flushed as it is written."""
 
 
-class IgnoringAnalysis(BoundedAnalysis):
-    """BoundedAnalysis whose incidents are what `run` shows (analyzer.run: its [[ignore]] rules applied, its
+class IgnoringAnalysis(LiveAnalysis):
+    """LiveAnalysis whose incidents are what `run` shows (analyzer.run: its [[ignore]] rules applied, its
     --service view; `ignored`: how many the rules took, as of the last computation), so that tail never
     announces an ignored incident and its report matches scan's."""
 
@@ -301,6 +302,7 @@ def run_tail(
     sentry_dsn: str | None = None,
     run: Run | None = None,
     filters: Filters | None = None,
+    screen: bool = False,
 ) -> int:
     """Follow `paths` until `stop` is set, Ctrl-C (SIGTERM, SIGHUP), or the end of stdin; print the final report.
     Returns the exit code.
@@ -324,10 +326,12 @@ def run_tail(
     if sentry is not None:
         inner = SentryForwarding(inner, sentry, errors)
     sink = RedactingSink(inner, redactor)
+    filters = filters or Filters()
     analysis = IgnoringAnalysis(run, max_rows=limits.max_evidence_rows)
     live = LiveTail(
         Follower(paths, diag, from_start=from_start, stdin=stdin),
-        run.pipeline(log_format, CountingPipeline, filters=filters or Filters()),
+        # screened as scan is with --screen, unless every record is echoed (--lines) or a time filter counts them
+        run.pipeline(log_format, CountingPipeline, filters=filters, screened=screen and not lines and not filters.active),
         analysis, sink, limits, min_severity=run.eff.min_severity, echo=lines,
     )
     stop = stop or threading.Event()
@@ -346,7 +350,7 @@ def run_tail(
     out.flush()
     for line in diag.errors:  # warnings were passed on as they came (LiveTail)
         error(line)
-    notes = [filters.hid_all()] if filters else []
+    notes = [filters.hid_all()]
     if run.services and analysis.unfiltered and not report["incidents"]:
         notes.append(f"{' '.join(f'--service {name}' for name in run.services)} hid all {analysis.unfiltered:,} "
                      f"incidents (their services: {', '.join(sorted(analysis.unfiltered_services))})")
@@ -423,9 +427,13 @@ def tail_command(
     signatures: SignaturesOption = None,
     log_format: LogFormatOption = None,
     resolve_after: Annotated[str, typer.Option(metavar="DURATION", help="An incident quiet this long is reported resolved.")] = "5m",
-    tick: Annotated[str, typer.Option(metavar="DURATION", help="Least time between two full incident computations (new problems are announced at once regardless).")] = "250ms",
+    tick: Annotated[str, typer.Option(metavar="DURATION", help="Least time between two looks at the incidents folded from settled evidence (new problems are announced at once regardless).")] = "250ms",
     hold: Annotated[str, typer.Option(metavar="DURATION", help="Quiet spell after which a stream's last record is passed on (a traceback without its exception line waits for more, up to 30s).")] = "500ms",
-    max_evidence: Annotated[int, typer.Option(min=0, metavar="N", help="Evidence rows kept (oldest dropped beyond; counts stay).")]
+    screen: Annotated[bool, typer.Option(
+        "--screen/--exhaustive", help="Screen each batch as scan does and normalize only the records that can matter, or "
+        "normalize every record (the default: on request-heavy traffic tail's small batches are read faster so).")]
+    = False,
+    max_evidence: Annotated[int, typer.Option(min=0, metavar="N", help="Evidence rows waiting to be tied to their requests (the oldest are folded into the incidents beyond).")]
     = Limits.max_evidence_rows,
     sentry_dsn: Annotated[str | None, typer.Option(
         envvar=DSN_ENV, metavar="DSN", help="Send each incident once to this Sentry DSN (updates only at 10x the count).")] = None,
@@ -454,7 +462,7 @@ def tail_command(
     with open_output(output) as out:
         code = run_tail(paths, output=output_format, lines=lines, from_start=from_start,
                         log_format=log_format.value if log_format else None, limits=limits, sentry_dsn=sentry_dsn,
-                        run=run, out=out,
+                        run=run, out=out, screen=screen,
                         filters=Filters(since=settings.since, until=settings.until, flags=[
                             f"--{name} {text}" for name, text in (("since", since), ("until", until)) if text]))
     raise typer.Exit(code)
