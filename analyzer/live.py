@@ -44,12 +44,11 @@ from analyzer.analysis.incremental import LiveAnalysis
 from analyzer.ingest.follow import Follower
 from analyzer.analysis.incidents import UNKNOWN, fingerprint
 from analyzer.ingest.pipeline import Pipeline
-from analyzer.analysis.ranking import rank, severity_at_least
+from analyzer.analysis.ranking import RANK_COLUMNS, rank, severity_at_least
 from analyzer.report.model import build_report, incident_dicts
 from analyzer.report.summary import summary_dict
 
 RATE_SECONDS = 60.0
-_RANK_COLUMNS = ("score", "caused_by", "why", "rank")
 
 
 @dataclass(frozen=True)
@@ -218,14 +217,14 @@ class Tracker:
         if self.known.height == 0:
             return frame
         if frame.height == 0:
-            return rank(self.known.drop(_RANK_COLUMNS, strict=False))
+            return rank(self.known.drop(RANK_COLUMNS, strict=False))
         totals = {fp: s.count for fp, s in self.seen.items()}
         raised = frame.with_columns(pl.max_horizontal("count", pl.col("fingerprint").replace_strict(
             totals, default=0, return_dtype=frame.schema["count"])).alias("count"))
         missing = self.known.join(frame.select("fingerprint"), on="fingerprint", how="anti")
         if missing.height == 0 and raised.get_column("count").equals(frame.get_column("count")):
             return frame
-        return rank(pl.concat([raised.drop(_RANK_COLUMNS, strict=False), missing.drop(_RANK_COLUMNS, strict=False)],
+        return rank(pl.concat([raised.drop(RANK_COLUMNS, strict=False), missing.drop(RANK_COLUMNS, strict=False)],
                               how="diagonal_relaxed"))
 
     def board(self, now: float) -> list[BoardRow]:
