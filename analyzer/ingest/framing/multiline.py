@@ -137,12 +137,10 @@ def _outside_tracebacks(frame: pl.DataFrame, streams: int) -> pl.Series:
     or the last opener, left none open). Such a line starts a record and is never `alone`, and the rules read
     the same from the other lines without it (a header breaks no more than the header after it), so they run
     on the other lines only: in production logs, most lines are such records."""
-    h, o, x, row = pl.col("_header"), pl.col("_opener"), pl.col("_x"), pl.col("_row")
-    last_open = per_stream(pl.when(o).then(row).forward_fill(), streams)
-    last_x = per_stream(pl.when(x).then(row).forward_fill(), streams)
-    open_after = last_open.is_not_null() & (last_x.is_null() | (last_open > last_x))
-    # as `_interjected` reads it: after the last line before this one that is no header, or an opener
-    before = per_stream(pl.when(~h | o).then(open_after).forward_fill(), streams).fill_null(False)
+    h, o, x = pl.col("_header"), pl.col("_opener"), pl.col("_x")
+    # whether a traceback is open after each line: the last opener came after the last exception line (a line
+    # that is both closes it), read where `_interjected` reads it (the lines that are no header, or an opener)
+    before = per_stream(pl.when(x).then(False).when(o).then(True).forward_fill(), streams).fill_null(False)
     next_header = per_stream(h.shift(-1), streams).fill_null(False)
     return frame.select(h & ~o & next_header & ~before).to_series()
 
