@@ -44,7 +44,7 @@ from analyzer.ingest.framing import Framer
 from analyzer.ingest.framing.runs import per_stream
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.normalize import parse_records
-from analyzer.ingest.formats.common import REQUEST_WORDS
+from analyzer.ingest.formats.common import REQUEST_WORDS, on_rows
 from analyzer.ingest.screen import Screen, requests_to_link
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
 
@@ -217,14 +217,15 @@ class Pipeline:
             return Screened(kept, pl.DataFrame(), records.clear())
         dropped = records.filter(~keep)
         rest = parse_records(dropped, self.formats, self.diag, light=True)
-        head = dropped.get_column("head")
-        # may this record tell a status? (its format's own parser read one, or the request step would read it)
-        maybe_status = head.str.contains(REQUEST_WORDS).fill_null(False)
+        ids = self.screen.ids.filter(~keep)
+        # may this record tell its request's status? (its format's own parser read one, or the request step
+        # would read it); only the records that name a request are held (`lookback`), so only theirs is read
+        named = ids.is_not_null()
+        said = dropped.get_column("head").filter(named).str.contains(REQUEST_WORDS).fill_null(False)
+        maybe_status = on_rows(named, said, False)
         if "http_status" in rest.columns:
             maybe_status = maybe_status | rest.get_column("http_status").is_not_null()
-        rest = rest.select(
-            *_SPINE, self.screen.ids.filter(~keep).alias("request_id"), maybe_status.alias("maybe_status"),
-        )
+        rest = rest.select(*_SPINE, ids.alias("request_id"), maybe_status.alias("maybe_status"))
         return Screened(kept, rest, dropped)
 
     def stream_times(self, framer: Framer) -> list[list[object]]:
