@@ -191,3 +191,17 @@ def test_one_line_records_outside_tracebacks_are_marked_as_the_rules_on_every_li
         patched.setattr(multiline, "_outside_tracebacks", lambda frame, _: pl.repeat(False, frame.height, eager=True))
         everywhere = multiline.mark_starts(lines, Detector(FORMATS), set())
     assert marked.equals(everywhere)
+
+
+AUX_PIECES = ["2026-11-23 09:12:20.877 ", "UTC ", "[16454] ", "app@db ", "DETAIL:  ", "DETAIL: ", "HINT:  ", "LOG:  ",
+              "STATEMENT:  ", "xDETAIL:  ", "é ", "\t", "x", " ", "CONTEXT:", "  "]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(AUX_PIECES), max_size=7).map("".join), min_size=1, max_size=60))
+def test_aux_lines_found_through_their_words_are_those_the_aux_pattern_finds(lines):
+    from analyzer.ingest.framing.multiline import _aux
+
+    postgres = next(f for f in FORMATS if f.aux_words)
+    column = pl.Series(lines, dtype=pl.String)
+    assert _aux(column, postgres).to_list() == column.str.contains(postgres.aux).to_list()

@@ -28,6 +28,7 @@ HEADER = (
     rf"^(?:{_LEAD}{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_SEVERITY}|{_AUX}):  "
     rf"|{ENTRYPOINT[1:]})"
 )
+AUX_WORDS = rf"(?:{_AUX}):  "
 AUX = rf"^{_LEAD}{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_AUX}):  "
 _SEVERITY_AT = rf"(?-u:\b)(?:{_SEVERITY}):  "
 _ZONE = r"^(?:[A-Za-z][\w+:/-]*|[+-]\d\d(?::?\d\d)?)$"  # the third space-separated word, when it is a zone
@@ -187,4 +188,4 @@ def structured_events(rows: pl.DataFrame, names: dict[str, str], fields: dict[st
     )
 
 
-FORMAT = Format("postgres", HEADER, parse, aux=AUX, light=light, rank=80, database=True)
+FORMAT = Format("postgres", HEADER, parse, aux=AUX, aux_words=AUX_WORDS, light=light, rank=80, database=True)

@@ -40,6 +40,7 @@ from typing import Final
 
 import polars as pl
 
+from analyzer.ingest.formats.base import Format
 from analyzer.ingest.formats.common import on_rows
 from analyzer.ingest.framing.detect import Detector
 from analyzer.ingest.framing.runs import collapse_runs, per_stream
@@ -103,7 +104,7 @@ def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> tuple[pl.S
     for code, f in enumerate(formats):
         if f.aux and (fmt == code).any():  # header-shaped lines that continue the previous record
             own = fmt == code
-            header = header & ~on_rows(own, text.filter(own).str.contains(f.aux), False)
+            header = header & ~on_rows(own, _aux(text.filter(own), f), False)
     aux = (fmt != detector.plain) & ~header
     other = text.filter(~header)  # the lines no header starts
     cont = on_rows(~header, other.str.contains(CONTINUATION), False)
@@ -129,6 +130,15 @@ def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> tuple[pl.S
     inner = frame.filter(~plain).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"))
     start, alone = _traceback_rules(inner, streams)
     return on_rows(~plain, start, True), on_rows(~plain, alone, False)
+
+
+def _aux(lines: pl.Series, fmt: Format) -> pl.Series:
+    """Which of a format's header lines are its `aux` lines, the pattern run only where its words appear."""
+    assert fmt.aux is not None
+    if fmt.aux_words is None:
+        return lines.str.contains(fmt.aux)
+    maybe = lines.str.contains(fmt.aux_words)
+    return on_rows(maybe, lines.filter(maybe).str.contains(fmt.aux), False)
 
 
 def _outside_tracebacks(frame: pl.DataFrame, streams: int) -> pl.Series:
