@@ -205,3 +205,24 @@ def test_aux_lines_found_through_their_words_are_those_the_aux_pattern_finds(lin
     postgres = next(f for f in FORMATS if f.aux_words)
     column = pl.Series(lines, dtype=pl.String)
     assert _aux(column, postgres).to_list() == column.str.contains(postgres.aux).to_list()
+
+
+PG_PIECES = ["2026-11-23 09:12:20.877", "2026-11-23 09:12:20", " UTC", " CET", " +02", " [16454]", " [12345678901]",
+             " app@db", " user=app,db=x", " LOG:  ", " ERROR:  ", " DETAIL:  ", "duration: 12.5 ms", "duration: 1e9 ms",
+             "  statement: SELECT 1", " [99999999999]", ":", " x"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(PG_PIECES), min_size=1, max_size=8).map(lambda p: "2026-11-23 09:12:20.877" + "".join(p)),
+                min_size=1, max_size=40))
+def test_postgres_light_parse_reads_what_the_parse_reads(lines):
+    from analyzer.ingest.formats import postgres
+
+    records = pl.DataFrame({"head": lines, "text": lines})
+    full, light = postgres.parse(records), postgres.light(records)
+    assert light.get_column("message").is_null().equals(full.get_column("message").is_null())
+    for name in ("ts", "duration_ms"):
+        assert light.get_column(name).equals(full.get_column(name)), name
+    told = light.get_column("pid").is_not_null()
+    assert light.get_column("pid").filter(told).equals(full.get_column("pid").filter(told))
+    assert (full.get_column("pid").filter(~told).fill_null(0).max() or 0) < 1e9
