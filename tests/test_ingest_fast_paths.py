@@ -154,3 +154,75 @@ def test_decode_fast_and_exact_paths_agree(data):
     exact = [line.replace(b"\x00", b"").replace(b"\x1f", b"").decode("utf-8", "replace").strip("\r") for line in raw]
     assert lines == exact
     assert stats.lines == len(exact)
+
+
+TRACEBACK_LINES = [
+    "2026-11-23 09:08:01.530 | INFO     | app:h:1 - ok",
+    "2026-11-23 09:08:01.531 | ERROR    | app:h:2 - request failed",
+    "2026-11-23 09:08:01.532 | ERROR    | app:h:3 - Traceback (most recent call last):",
+    '{"event": "interjected", "level": "info"}',
+    "2026-11-23 09:12:20.877 UTC [16454] DETAIL:  Key (id)=(1) already exists.",
+    "2026-11-23 09:12:20.877 UTC [16454] LOG:  duration: 3.1 ms  statement: SELECT 1",
+    "Traceback (most recent call last):",
+    '  File "x.py", line 1, in f',
+    "    raise ValueError('bad')",
+    "    ^^^^^^^^^^^^^^^^",
+    "ValueError: bad",
+    "The above exception was the direct cause of the following exception:",
+    "[SQL: SELECT 1",
+    "FROM t]",
+    "",
+    "just words",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 100_000), streams=st.integers(1, 3))
+def test_one_line_records_outside_tracebacks_are_marked_as_the_rules_on_every_line_mark_them(seed, streams):
+    from analyzer.ingest.framing import multiline
+
+    rng = random.Random(seed)
+    weights = [rng.random() ** 2 for _ in TRACEBACK_LINES]
+    text = rng.choices(TRACEBACK_LINES, weights=weights, k=rng.randint(1, 120))
+    lines = pl.DataFrame({"line": text, "sid": [rng.randrange(streams) for _ in text]},
+                         schema={"line": pl.String, "sid": pl.UInt32})
+    marked = multiline.mark_starts(lines, Detector(FORMATS), set())
+    with pytest.MonkeyPatch.context() as patched:  # the rules read every line
+        patched.setattr(multiline, "_outside_tracebacks", lambda frame, _: pl.repeat(False, frame.height, eager=True))
+        everywhere = multiline.mark_starts(lines, Detector(FORMATS), set())
+    assert marked.equals(everywhere)
+
+
+AUX_PIECES = ["2026-11-23 09:12:20.877 ", "UTC ", "[16454] ", "app@db ", "DETAIL:  ", "DETAIL: ", "HINT:  ", "LOG:  ",
+              "STATEMENT:  ", "xDETAIL:  ", "é ", "\t", "x", " ", "CONTEXT:", "  "]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(AUX_PIECES), max_size=7).map("".join), min_size=1, max_size=60))
+def test_aux_lines_found_through_their_words_are_those_the_aux_pattern_finds(lines):
+    from analyzer.ingest.framing.multiline import _aux
+
+    postgres = next(f for f in FORMATS if f.aux_words)
+    column = pl.Series(lines, dtype=pl.String)
+    assert _aux(column, postgres).to_list() == column.str.contains(postgres.aux).to_list()
+
+
+PG_PIECES = ["2026-11-23 09:12:20.877", "2026-11-23 09:12:20", " UTC", " CET", " +02", " [16454]", " [12345678901]",
+             " app@db", " user=app,db=x", " LOG:  ", " ERROR:  ", " DETAIL:  ", "duration: 12.5 ms", "duration: 1e9 ms",
+             "  statement: SELECT 1", " [99999999999]", ":", " x"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(PG_PIECES), min_size=1, max_size=8).map(lambda p: "2026-11-23 09:12:20.877" + "".join(p)),
+                min_size=1, max_size=40))
+def test_postgres_light_parse_reads_what_the_parse_reads(lines):
+    from analyzer.ingest.formats import postgres
+
+    records = pl.DataFrame({"head": lines, "text": lines})
+    full, light = postgres.parse(records), postgres.light(records)
+    assert light.get_column("message").is_null().equals(full.get_column("message").is_null())
+    for name in ("ts", "duration_ms"):
+        assert light.get_column(name).equals(full.get_column(name)), name
+    told = light.get_column("pid").is_not_null()
+    assert light.get_column("pid").filter(told).equals(full.get_column("pid").filter(told))
+    assert (full.get_column("pid").filter(~told).fill_null(0).max() or 0) < 1e9

@@ -31,6 +31,9 @@ from analyzer.ingest.formats.common import (
 #: Record columns (analyzer.ingest.framing) that events keep: the pipeline needs sid and env_ts, the rest are event fields.
 _MIN_PIECE = 4096  # rows: below this, splitting costs more than it saves
 _KEEP = ("line_no", "nphys", "sid", "env_ts", "compose_status", "head", "text")
+#: What a light parse keeps (the pipeline reads time, format and status of what the screen drops, and `bounds`
+#: checks the ranged fields): the record's text, and its message once it is known to parse, are not carried.
+_LIGHT_KEEP = tuple(dict.fromkeys(("line_no", "nphys", "sid", "compose_status", "format", *bounds.TIMES, *bounds.NUMBERS)))
 
 
 def _parse_as(fmt: Format, records: pl.DataFrame, light: bool = False) -> pl.DataFrame:
@@ -94,6 +97,8 @@ def parse_records(records: pl.DataFrame, formats: tuple[Format, ...], diag: Diag
             parts.append(_parse_as(PLAIN, subset.filter(failed), light))
             events = events.filter(~failed)
         parts.append(events)
+    if light:
+        parts = [part.select(c for c in _LIGHT_KEEP if c in part.columns) for part in parts]
     events = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed").sort("line_no")
     if light:
         if "ts" not in events.columns:

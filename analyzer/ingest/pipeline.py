@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import polars as pl
 
@@ -43,7 +44,7 @@ from analyzer.ingest.framing import Framer
 from analyzer.ingest.framing.runs import per_stream
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.normalize import parse_records
-from analyzer.ingest.formats.common import REQUEST_WORDS
+from analyzer.ingest.formats.common import REQUEST_WORDS, on_rows
 from analyzer.ingest.screen import Screen, requests_to_link
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
 
@@ -54,6 +55,8 @@ _RESOLVED = ("ts", "ts_inferred", "source", "service", "stream")
 #: input whose times start over, a service printed after another) finds the same requests either way.
 LOOKBACK = TraceLimits().horizon
 _WINDOW = LinkWindow()
+#: What time inference and the tally read of every record, kept or not.
+_SPINE = ("line_no", "sid", "env_ts", "ts", "format")
 _ORPHAN_COLUMNS = ("ts", "service", "format", "level", "exc_type", "http_status", "duration_ms", "request_id")
 MAX_LOOKBACK_ROWS = 300_000
 
@@ -76,6 +79,16 @@ def formats_for(name: str | None, request_id_keys: Sequence[str] = ()) -> tuple[
     with_keys = {json_format.FORMAT.name: json_format.with_request_id_keys(keys),
                  loguru_json.FORMAT.name: loguru_json.with_request_id_keys(keys)}
     return tuple(with_keys.get(fmt.name, fmt) for fmt in chosen)
+
+
+class Screened(NamedTuple):
+    """A screened batch: the records kept, normalized (None: none), and those dropped, raw (`dropped`) and
+    as far as they were read (`rest`: the `_SPINE` columns, the request ID their text names, and whether they
+    may tell a status), in line order."""
+
+    kept: pl.DataFrame | None
+    rest: pl.DataFrame
+    dropped: pl.DataFrame
 
 
 @dataclass
@@ -166,7 +179,7 @@ class Pipeline:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logscan-parse") as parser:
             for inp in inputs:
                 framer = self.framer(inp)
-                parsing: Future[pl.DataFrame] | None = None
+                parsing: Future[pl.DataFrame | Screened | None] | None = None
                 times: tuple[tuple[str, str | None, str], ...] = ()
                 chunks = self.read(inp)
                 for chunk in _ramped(chunks, ramp, self.chunk_bytes) if ramp else chunks:
@@ -190,10 +203,10 @@ class Pipeline:
         if events.height:
             yield events
 
-    def _parse(self, records: pl.DataFrame) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame] | None:
-        """Event columns of a batch of records (None for none). With a screen: (events, the records it did not
-        keep), those parsed lightly in `events` (`_kept` false, `request_id` as their text names it). Runs on the
-        parser thread, one batch at a time in batch order (the screen remembers the request IDs of earlier batches)."""
+    def _parse(self, records: pl.DataFrame) -> pl.DataFrame | Screened | None:
+        """Event columns of a batch of records (None for none); with a screen, the records it kept and those it
+        did not (`Screened`). Runs on the parser thread, one batch at a time in batch order (the screen
+        remembers the request IDs of earlier batches)."""
         if not records.height:
             return None
         if self.screen is None:
@@ -201,21 +214,19 @@ class Pipeline:
         keep = self.screen.keep(records, self.formats)
         kept = parse_records(records.filter(keep), self.formats, self.diag) if keep.any() else None
         if kept is not None and keep.all():
-            return kept.with_columns(pl.lit(True).alias("_kept")), records.clear()
+            return Screened(kept, pl.DataFrame(), records.clear())
         dropped = records.filter(~keep)
         rest = parse_records(dropped, self.formats, self.diag, light=True)
-        head = dropped.get_column("head")
-        # may this record tell a status? (its format's own parser read one, or the request step would read it)
-        maybe_status = head.str.contains(REQUEST_WORDS).fill_null(False)
+        ids = self.screen.ids.filter(~keep)
+        # may this record tell its request's status? (its format's own parser read one, or the request step
+        # would read it); only the records that name a request are held (`lookback`), so only theirs is read
+        named = ids.is_not_null()
+        said = dropped.get_column("head").filter(named).str.contains(REQUEST_WORDS).fill_null(False)
+        maybe_status = on_rows(named, said, False)
         if "http_status" in rest.columns:
             maybe_status = maybe_status | rest.get_column("http_status").is_not_null()
-        rest = rest.select(
-            "line_no", "sid", "env_ts", "ts", "format", self.screen.ids.filter(~keep).alias("request_id"),
-            maybe_status.alias("maybe_status"), pl.lit(False).alias("_kept"),
-        )
-        if kept is None:
-            return rest, dropped
-        return pl.concat([kept.with_columns(pl.lit(True).alias("_kept")), rest], how="diagonal_relaxed").sort("line_no"), dropped
+        rest = rest.select(*_SPINE, ids.alias("request_id"), maybe_status.alias("maybe_status"))
+        return Screened(kept, rest, dropped)
 
     def stream_times(self, framer: Framer) -> list[list[object]]:
         """The last time of each stream of `framer`'s input (and of those its resumed read began with), as
@@ -230,7 +241,17 @@ class Pipeline:
             self.last_ts[service, stream] = datetime.fromisoformat(ts)
             self.seeded.setdefault(framer.input.path, set()).add((service, stream))
 
-    def _finish(self, framer: Framer, parsed: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame] | None,
+    def _resolve(self, framer: Framer, events: pl.DataFrame) -> pl.DataFrame:
+        """`events` with their times inferred and their source, service and stream named."""
+        events = self._infer_times(events, framer.streams)
+        sid = pl.col("sid")
+        service = framer.streams.column(0, sid)
+        if self.services:
+            service = service.replace(self.services)
+        return events.with_columns(pl.lit(framer.input.path).alias("source"), service.alias("service"),
+                                   framer.streams.column(1, sid).alias("stream"))
+
+    def _finish(self, framer: Framer, parsed: pl.DataFrame | Screened | None,
                 times: tuple[tuple[str, str | None, str], ...] = ()) -> pl.DataFrame:
         """Times inferred (after `times`, a resumed read's stream times, are taken), stream columns named, schema
         applied, tally updated: in batch order."""
@@ -238,25 +259,24 @@ class Pipeline:
             self._seed(framer, times)
         if parsed is None:
             return empty_events()
-        events, dropped = parsed if isinstance(parsed, tuple) else (parsed, None)
-        events = self._infer_times(events, framer.streams)
-        sid = pl.col("sid")
-        service = framer.streams.column(0, sid)
-        if self.services:
-            service = service.replace(self.services)
-        events = events.with_columns(pl.lit(framer.input.path).alias("source"), service.alias("service"))
-        stream = framer.streams.column(1, sid).alias("stream")
-        if dropped is None:
-            events = conform(events.with_columns(stream))
+        if isinstance(parsed, pl.DataFrame):
+            events = self._resolve(framer, parsed)
             self.tally.add(events)
-            return events
-        # screened: the tally counts every record; the later stages see the kept ones, and the records of the
-        # requests they name or that a kept record without an ID may be tied to (analyzer.ingest.screen), from
-        # this batch or, held in the lookback, from earlier ones (those first, in the order they were read)
+            return conform(events)
+        # screened: time inference and the tally run on every record, in line order, on the few columns they
+        # read; the later stages see the kept ones, and the records of the requests they name or that a kept
+        # record without an ID may be tied to (analyzer.ingest.screen), from this batch or, held in the
+        # lookback, from earlier ones (those first, in the order they were read)
+        kept, rest, dropped = parsed
+        parts = [part.select(*_SPINE, pl.lit(own).alias("_kept")) for part, own in ((kept, True), (rest, False))
+                 if part is not None and part.height]
+        events = self._resolve(framer, parts[0] if len(parts) == 1 else pl.concat(parts).sort("line_no"))
         self.tally.add(events)
-        events = events.with_columns(stream)
         kept_rows = pl.col("_kept")
-        kept, rest = events.filter(kept_rows), events.filter(~kept_rows)
+        resolved = events.filter(kept_rows).select(_RESOLVED).get_columns()
+        kept = kept.with_columns(resolved) if kept is not None else empty_events()
+        if rest.height:
+            rest = rest.with_columns(events.filter(~kept_rows).select(_RESOLVED).get_columns())
         pool = self.lookback
         if rest.height:
             named = rest.get_column("request_id").is_not_null()

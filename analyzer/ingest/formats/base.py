@@ -30,6 +30,9 @@ class Format:
     rank: int = 500
     database: bool = False  # the database's own log: its records never tell an HTTP request's outcome
     aux: str | None = None  # header-shaped lines that continue the previous record
+    #: an unanchored pattern found in every line `aux` matches, cheap to search for: framing runs `aux` only
+    #: on the lines where it is found (None: on every line of the format)
+    aux_words: str | None = None
     quoted: bool = False  # records may span lines inside double quotes (CSV)
     #: a record is its first line (a JSON object): the parser rebuilds the text from its fields, and any lines
     #: framing joined after it (a traceback printed to a merged stderr) are kept after that text

@@ -28,7 +28,9 @@ HEADER = (
     rf"^(?:{_LEAD}{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_SEVERITY}|{_AUX}):  "
     rf"|{ENTRYPOINT[1:]})"
 )
+AUX_WORDS = rf"(?:{_AUX}):  "
 AUX = rf"^{_LEAD}{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_AUX}):  "
+_HUGE_PID = r"\[\d{10,}\]"  # a `[%p]` too long for a pid: read only where it appears
 _SEVERITY_AT = rf"(?-u:\b)(?:{_SEVERITY}):  "
 _ZONE = r"^(?:[A-Za-z][\w+:/-]*|[+-]\d\d(?::?\d\d)?)$"  # the third space-separated word, when it is a zone
 _VALUE = r"(\[unknown\]|[^,\s\[\]]+)"  # a `user=%u`-style value: empty before authentication, `[unknown]` while it runs
@@ -85,10 +87,10 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
 def light(records: pl.DataFrame) -> pl.DataFrame:
     """What the screen's light parse needs (analyzer.ingest.formats.base.Format.light), as `parse` reads it."""
     led = ~records.get_column("head").str.contains(r"^(?:\d|PostgreSQL )").fill_null(True)
-    return parse(records) if led.any() else _parse(records, light=True)  # a prefix before the time: rare, read whole
+    return parse(records) if led.any() else _light(records)  # a prefix before the time: rare, read whole
 
 
-def _parse(records: pl.DataFrame, light: bool = False) -> pl.DataFrame:
+def _parse(records: pl.DataFrame) -> pl.DataFrame:
     head, at, tail = pl.col("head"), pl.col("at"), pl.col("tail")
     # `date time [zone] <rest of the prefix>SEVERITY:  message`
     parts = records.select(
@@ -103,8 +105,6 @@ def _parse(records: pl.DataFrame, light: bool = False) -> pl.DataFrame:
         .alias("zone"),
     )
     parts = parts.with_columns(tail.str.find(":", literal=True).alias("colon"))
-    if light:
-        return _light(records, parts)
     events = parts.select(tail.str.slice(pl.col("colon") + 3).alias("message")).with_columns(
         statement_duration(pl.col("message")).alias("duration_ms"),
         common.levels(parts.select(tail.str.slice(0, pl.col("colon"))).to_series()).alias("level"),
@@ -129,21 +129,40 @@ def _times(parts: pl.DataFrame) -> pl.Series:
     return common.zoned_times(parts.get_column("time"), "%Y-%m-%d %H:%M:%S%.f", zone.fill_null("UTC"))
 
 
-def _light(records: pl.DataFrame, parts: pl.DataFrame) -> pl.DataFrame:
-    """`ts`, whether the record parses (`message` null or not), its statement's duration, and a pid only where
-    one may be out of range (ten digits or more)."""
-    tail = pl.col("tail")
-    message = parts.select(tail.str.slice(pl.col("colon") + 3)).to_series()
-    other = message.is_null()
-    entry = common.on_rows(other, records.filter(other).select(pl.col("head").str.contains(ENTRYPOINT)).to_series(), False)
-    events = pl.DataFrame({"message": pl.select(pl.when(entry).then(pl.lit("")).otherwise(message)).to_series(),
-                           "ts": _times(parts)})
-    events = events.with_columns(statement_duration(pl.lit(message)).alias("duration_ms"))
-    huge = parts.get_column("prefix").str.contains(r"\[\d{10,}\]").fill_null(False)
+def _light(records: pl.DataFrame) -> pl.DataFrame:
+    """`ts`, whether the record parses (`message` null or not: `_parse` finds a message wherever it finds a
+    severity, whose match holds the colon it reads the message after), its statement's duration, and a pid
+    only where one may be out of range (ten digits or more), each read as `_parse` reads it, and the durations
+    and prefixes only of the records that hold `duration: ` or such a number at all."""
+    head = records.get_column("head")
+    words = pl.col("words").struct
+    parts = records.select(
+        "head", pl.col("head").str.find(_SEVERITY_AT).alias("at"), pl.col("head").str.splitn(" ", 4).alias("words")
+    ).select(
+        "at",
+        pl.col("head").str.head(11 + words.field("field_1").str.len_chars()).alias("time"),
+        pl.when(words.field("field_3").is_not_null()).then(words.field("field_2")).alias("zone"),
+        words.field("field_1").str.len_chars().alias("time_chars"),
+    )
+    found = parts.get_column("at").is_not_null()
+    entry = common.on_rows(~found, head.filter(~found).str.contains(ENTRYPOINT), False)
+    message = pl.select(pl.when(found | entry).then(pl.lit("")).otherwise(pl.lit(None, dtype=pl.String))).to_series()
+    events = pl.DataFrame({"message": message, "ts": _times(parts)})
+    timed = found & head.str.contains("duration: ", literal=True)
+    at = parts.get_column("at").filter(timed)
+    said = head.filter(timed).str.slice(at)
+    said = said.str.slice(said.str.find(":", literal=True) + 3)
+    duration = common.on_rows(timed, said.to_frame("m").select(statement_duration(pl.col("m"))).to_series(), None)
     pid = pl.repeat(None, records.height, dtype=pl.Float64, eager=True)
-    if huge.any():
-        pid = common.on_rows(huge, common.by_value(parts.get_column("prefix").filter(huge), _prefix_fields).get_column("pid"), None)
-    return events.with_columns(pid.alias("pid"))
+    numbered = head.str.contains(_HUGE_PID).fill_null(False)
+    if numbered.any():
+        mine = parts.filter(numbered)
+        prefix = head.filter(numbered).str.slice(0, mine.get_column("at")).fill_null("").str.slice(
+            12 + mine.get_column("time_chars"))
+        huge = common.on_rows(numbered, prefix.str.contains(_HUGE_PID).fill_null(False), False)
+        if huge.any():
+            pid = common.on_rows(huge, common.by_value(prefix.filter(huge.filter(numbered)), _prefix_fields).get_column("pid"), None)
+    return events.with_columns(duration.alias("duration_ms"), pid.alias("pid"))
 
 
 def record_text(ts: pl.Expr, pid: pl.Expr, severity: pl.Expr, message: pl.Expr, fields: dict[str, pl.Expr]) -> pl.Expr:
@@ -187,4 +206,4 @@ def structured_events(rows: pl.DataFrame, names: dict[str, str], fields: dict[st
     )
 
 
-FORMAT = Format("postgres", HEADER, parse, aux=AUX, light=light, rank=80, database=True)
+FORMAT = Format("postgres", HEADER, parse, aux=AUX, aux_words=AUX_WORDS, light=light, rank=80, database=True)

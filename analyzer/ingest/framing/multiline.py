@@ -40,6 +40,7 @@ from typing import Final
 
 import polars as pl
 
+from analyzer.ingest.formats.base import Format
 from analyzer.ingest.formats.common import on_rows
 from analyzer.ingest.framing.detect import Detector
 from analyzer.ingest.framing.runs import collapse_runs, per_stream
@@ -103,7 +104,7 @@ def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> tuple[pl.S
     for code, f in enumerate(formats):
         if f.aux and (fmt == code).any():  # header-shaped lines that continue the previous record
             own = fmt == code
-            header = header & ~on_rows(own, text.filter(own).str.contains(f.aux), False)
+            header = header & ~on_rows(own, _aux(text.filter(own), f), False)
     aux = (fmt != detector.plain) & ~header
     other = text.filter(~header)  # the lines no header starts
     cont = on_rows(~header, other.str.contains(CONTINUATION), False)
@@ -116,17 +117,53 @@ def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> tuple[pl.S
     # (a JSON line's escaped "exception" field) is complete in itself
     opener = text.str.contains(OPENER, literal=True)
     if opener.any():
-        opener = opener & text.str.strip_chars_end().str.ends_with(OPENER)
+        opener = on_rows(opener, text.filter(opener).str.strip_chars_end().str.ends_with(OPENER), False)
     if not opener.any():
         return header | x_line, pl.repeat(False, len(text), eager=True)
     frame = lines.select(
         "sid", "line", pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
         header.alias("_header"), x_line.alias("_x"), opener.alias("_opener"), bare_opener.alias("_bare"),
     )
+    plain = _outside_tracebacks(frame, streams)
+    if not plain.any():
+        return _traceback_rules(frame, streams)
+    inner = frame.filter(~plain).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"))
+    start, alone = _traceback_rules(inner, streams)
+    return on_rows(~plain, start, True), on_rows(~plain, alone, False)
+
+
+def _aux(lines: pl.Series, fmt: Format) -> pl.Series:
+    """Which of a format's header lines are its `aux` lines, the pattern run only where its words appear."""
+    assert fmt.aux is not None
+    if fmt.aux_words is None:
+        return lines.str.contains(fmt.aux)
+    maybe = lines.str.contains(fmt.aux_words)
+    return on_rows(maybe, lines.filter(maybe).str.contains(fmt.aux), False)
+
+
+def _outside_tracebacks(frame: pl.DataFrame, streams: int) -> pl.Series:
+    """Header lines no traceback rule can change: a record of one line (the next line of its stream is a
+    header too) that starts where no traceback is open (the last non-header line of its stream before it,
+    or the last opener, left none open). Such a line starts a record and is never `alone`, and the rules read
+    the same from the other lines without it (a header breaks no more than the header after it), so they run
+    on the other lines only: in production logs, most lines are such records."""
+    h, o, x = pl.col("_header"), pl.col("_opener"), pl.col("_x")
+    # whether a traceback is open after each line: the last opener came after the last exception line (a line
+    # that is both closes it), read where `_interjected` reads it (the lines that are no header, or an opener)
+    before = per_stream(pl.when(x).then(False).when(o).then(True).forward_fill(), streams).fill_null(False)
+    next_header = per_stream(h.shift(-1), streams).fill_null(False)
+    return frame.select(h & ~o & next_header & ~before).to_series()
+
+
+def _traceback_rules(frame: pl.DataFrame, streams: int) -> tuple[pl.Series, pl.Series]:
+    """(start, alone) of the lines of `frame` (`_row`, `_header`, `_x`, `_opener`, `_bare`) where a batch
+    holds a traceback opener."""
+    h, x, o = pl.col("_header"), pl.col("_x"), pl.col("_opener")
     # only a traceback of its own lines (its opener no header) can have other records' lines land inside it
-    alone = _interjected(frame, streams) if (opener & ~header).any() else pl.repeat(False, len(text), eager=True)
+    own_opener = frame.select((o & ~h).any()).item()
+    alone = _interjected(frame, streams) if own_opener else pl.repeat(False, frame.height, eager=True)
     frame = frame.with_columns(alone.alias("_alone"))
-    h, x, o, a = pl.col("_header"), pl.col("_x"), pl.col("_opener"), pl.col("_alone")
+    a = pl.col("_alone")
     brk_prev = _previous((h & ~o & ~a) | x, streams)
     open_prev = _previous(o, streams)
     in_traceback = open_prev.is_not_null() & (brk_prev.is_null() | (open_prev > brk_prev))
@@ -134,6 +171,7 @@ def _starts(lines: pl.DataFrame, detector: Detector, streams: int) -> tuple[pl.S
         pl.when(a).then(False).when(h).then(True).when(pl.col("_bare")).then(False).when(x).then(~in_traceback)
         .otherwise(False)
     ).to_series()
+    bare_opener = frame.get_column("_bare")
     if bare_opener.any():
         start = start | _opens_record(frame, bare_opener, streams)
     return start, alone
