@@ -10,7 +10,6 @@ import pickle
 import subprocess
 import sys
 from functools import cache
-from pathlib import Path
 
 import orjson
 import regex
