@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import functools
 import io
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,8 @@ from analyzer.ingest.framing.detect import Detector
 from analyzer.ingest.framing.multiline import mark_starts
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.pipeline import Pipeline, Tally, formats_for
-from analyzer.ingest.sources import CHUNK_BYTES, GZIP_MAGIC, Chunk, Input
+from analyzer.ingest.sources import CHUNK_BYTES, GZIP_MAGIC, Chunk, Input, open_file
+from analyzer.ingest.urls import size as file_size
 from analyzer.miner import TemplateMiner
 from analyzer.state.checkpoints import Checkpoint, Checkpoints
 
@@ -206,8 +206,8 @@ def file_spans(inp: Input, shard_bytes: int, job: Job) -> list[tuple[int, int] |
         return [None]
     chunk = job.chunk_bytes
     try:
-        with open(inp.path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+        with open_file(inp.path) as f:
+            size = file_size(f)
             if size <= shard_bytes or f.read(2) == GZIP_MAGIC:
                 return [None]
             f.seek(0)
@@ -235,10 +235,12 @@ def first_block(path: str) -> int:
     """How many bytes a local read of `path` gets first (analyzer.ingest.sources.read_chunks): its gzip check reads
     through the file's buffer, which then holds a page (st_blksize, else io.DEFAULT_BUFFER_SIZE), and the first
     read1 returns that page; whole chunks follow. Measured the way that read does it."""
-    with open(path, "rb") as f:
+    with open_file(path) as f:
         f.read(2)
         f.seek(0)
-        return len(f.peek(1))
+        if not hasattr(f, "read1"):  # a URL's buffered file (fsspec): every read returns what it asks for
+            return 0
+        return len(f.peek(1))  # type: ignore[attr-defined]
 
 
 def chunk_ends(chunk: int, first: int, size: int) -> list[int]:
@@ -338,7 +340,7 @@ class _ShardPipeline(Pipeline):
         of the ranges before it)."""
         stats = self.diag.source(inp.path)
         try:
-            f = open(inp.path, "rb")  # noqa: SIM115 - closed below
+            f = open_file(inp.path)
         except OSError as exc:
             (self.diag.error if inp.named else self.diag.warn)(f"{inp.path}: cannot read ({exc.strerror or exc}); skipped")
             return
