@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import orjson
+import polars as pl
 import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -286,3 +287,35 @@ def test_a_range_reads_the_chunks_a_local_read_reads(tmp_path) -> None:
         pipeline.span = (0, len(data))
         ranged = [(c.offset, len(c.data)) for c in pipeline.read(inp)]
         assert ranged == local, size
+
+
+def test_trace_rows_whose_id_nothing_reads_travel_without_it(tmp_path) -> None:
+    """A Compose log of some 20 minutes (the API's requests, PostgreSQL's slow statements and errors beside them):
+    the requests that no record can be linked to (no statement they ran through, no error moments from their
+    end), that nothing merges with and that the trace table has let go of by the shard's end travel without
+    their ID (most of the bytes); those a statement or an error may be tied to keep theirs, and the report is
+    the local one."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--size", "20MB", "--out", str(tmp_path),
+                    "--only", "compose"], check=True, capture_output=True)
+    chunk = 1 << 20
+    job = Job(SETTINGS, chunk_bytes=chunk)
+    diag = Diagnostics()
+    shards = plan_shards(resolve([str(tmp_path)], diag))
+    partials = resolve_carries(shards, [run_shard(job, s) for s in shards], lambda again: [run_shard(job, s) for s in again])
+    sent, fetch = over_the_wire(partials)
+    rows: list[pl.DataFrame] = []
+
+    def keeping(index: int, wanted):  # type: ignore[no-untyped-def]
+        got = fetch(index, wanted)
+        if isinstance(wanted, TraceAsk):
+            rows.append(got)
+        return got
+
+    analysis, tally = finish(merge_all(sent), SIGS, SETTINGS, diag, keeping)
+    got = report(analysis, diag, tally)
+    assert got == local_report((str(tmp_path),), chunk)
+    travelled = pl.concat(rows)
+    unread = travelled.get_column("request_id").is_null()
+    assert unread.sum() > travelled.height / 5, (unread.sum(), travelled.height)
+    linked = analysis.snapshot().evidence().filter(pl.col("linked_by") == "in_flight")
+    assert linked.height and linked.get_column("request_id").is_in(travelled.get_column("request_id").implode()).all()
