@@ -298,18 +298,24 @@ def test_a_range_reads_the_chunks_a_local_read_reads(tmp_path) -> None:
 
 
 def test_trace_rows_whose_id_nothing_reads_travel_without_it(tmp_path) -> None:
-    """A Compose log of some 20 minutes (the API's requests, PostgreSQL's slow statements and errors beside them):
-    the requests that no record can be linked to (no statement they ran through, no error moments from their
-    end), that nothing merges with and that the trace table has let go of by the shard's end travel without
-    their ID (most of the bytes); those a statement or an error may be tied to keep theirs, and the report is
-    the local one."""
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--size", "20MB", "--out", str(tmp_path),
+    """A Compose log of some 35 minutes (the API's requests, PostgreSQL's slow statements and errors beside them),
+    rotated once halfway: the requests that no record can be linked to (no statement they ran through, no error
+    moments from their end, in their own file or left pending from the one before), that nothing merges with and
+    that the trace table has let go of by their file's end travel without their ID (most of the bytes); those a
+    statement or an error may be tied to keep theirs, and the report is the local one."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--size", "40MB", "--out", str(tmp_path),
                     "--only", "compose"], check=True, capture_output=True)
-    chunk = 1 << 20
-    got, analysis, _, traces = traced_run(tmp_path, chunk)
-    assert got == local_report((str(tmp_path),), chunk)
+    lines = (tmp_path / "compose.log").read_text().splitlines(keepends=True)
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    (rotated / "compose.log.1").write_text("".join(lines[: len(lines) // 2]))
+    (rotated / "compose.log").write_text("".join(lines[len(lines) // 2 :]))
+    chunk = 2 << 20
+    got, analysis, partials, traces = traced_run(rotated, chunk)
+    assert got == local_report((str(rotated),), chunk)
+    assert len(partials) == 2
     travelled = pl.concat(traces.values())
     unread = travelled.get_column("request_id").is_null()
-    assert unread.sum() > travelled.height / 5, (unread.sum(), travelled.height)
+    assert unread.sum() > travelled.height / 4, (unread.sum(), travelled.height)
     linked = analysis.snapshot().evidence().filter(pl.col("linked_by") == "in_flight")
     assert linked.height and linked.get_column("request_id").is_in(travelled.get_column("request_id").implode()).all()

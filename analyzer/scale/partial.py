@@ -28,7 +28,7 @@ from analyzer.analysis.correlate import (
     orphans_of,
     requests,
 )
-from analyzer.analysis.engine import Analysis, BatchPart, Settings, Snapshot, _categorical, batch_part, expand
+from analyzer.analysis.engine import SETTLE, Analysis, BatchPart, Settings, Snapshot, _categorical, batch_part, expand
 from analyzer.analysis.incidents import _ACCESS_LINE, MAX_EXAMPLES
 from analyzer.analysis.owned_strings import own_strings
 from analyzer.analysis.routes import RouteDurations
@@ -751,16 +751,20 @@ def _fetch_traces(partial: Partial, fetch: TrailFetch, horizon: timedelta) -> di
     """Per segment, per batch: the trace rows the trace table keeps past their arrival (`_kept_traces`), asked
     of each shard with the cutoffs the replay's clock will have (computed here from the batches' latest ends)."""
     newest: datetime | None = None
+    clock: datetime | None = None  # the replay's clock (Analysis.clock) before each segment
     demand = _demand_of(partial)
     asks: dict[int, TraceAsk] = {}
     earlier = pl.Series("alive", [], dtype=pl.UInt32)
-    for segment in partial.segments:
+    for at, segment in enumerate(partial.segments):
         cutoffs: list[datetime | None] = []
+        asked = _link_demand(demand, at, clock, segment.ends)
         for part in segment.parts:
             if part.trace_rows and part.trace_newest is not None and (newest is None or part.trace_newest > newest):
                 newest = part.trace_newest
             cutoffs.append(newest - horizon if part.trace_rows and newest is not None else None)
-        asks[segment.index] = TraceAsk(tuple(cutoffs), earlier, *_link_demand(demand, segment.ends))
+            if part.latest is not None and (clock is None or part.latest > clock):
+                clock = part.latest
+        asks[segment.index] = TraceAsk(tuple(cutoffs), earlier, *asked)
         if segment.alive is not None and segment.alive.len():
             earlier = pl.concat([earlier, segment.alive]).unique().sort()
     out: dict[int, dict[int, pl.DataFrame]] = {}
@@ -783,34 +787,45 @@ def _demand_of(partial: Partial) -> tuple[pl.DataFrame, ...]:
     """Of all the shards' evidence, what linking may tie to a request (as it travelled, before any link):
     access-shaped records (ACCESS_KEYS, ts), database records (ts, began, precision), errors (service, ts)."""
     schema = {"ts": UTC_TS, "line_no": pl.Int64}
-    frames = [expand(_undeltas(frame, schema)) for segment in partial.segments for frame in segment.evidence[:2]
-              if frame.height]
+    frames = [expand(_undeltas(frame, schema)).select(*(c for c in _DEMAND_COLUMNS if c in frame.columns),
+                                                      pl.lit(at, dtype=pl.Int32).alias("_seg"))
+              for at, segment in enumerate(partial.segments) for frame in segment.evidence[:2] if frame.height]
     if not frames:
         return pl.DataFrame(), pl.DataFrame(), pl.DataFrame()
-    rows = pl.concat([f.select(c for c in _DEMAND_COLUMNS if c in f.columns) for f in frames], how="diagonal_relaxed")
+    rows = pl.concat(frames, how="diagonal_relaxed")
     rows = rows.with_columns(pl.lit(None, dtype=SCHEMA.get(name, pl.String)).alias(name)
                              for name in _DEMAND_COLUMNS if name not in rows.columns)
     # a row whose ID may go unread is not notable, so its status is under 400: only such records could match it
     access = access_shaped(rows).filter(pl.col("http_status") < 400)
-    access = access.select(*(pl.col(k).cast(pl.String) for k in ACCESS_KEYS), "ts").unique().sort("ts")
+    access = access.select(*(pl.col(k).cast(pl.String) for k in ACCESS_KEYS), "ts", "_seg")
     orphans = orphans_of(rows)
-    database = orphans.filter(pl.col("format").is_in(list(DATABASE_FORMATS))).select("ts", "began", "precision")
+    database = orphans.filter(pl.col("format").is_in(list(DATABASE_FORMATS))).select("ts", "began", "precision", "_seg")
     errors = orphans.filter(pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null())
-    return access, database.unique().sort("ts"), errors.select("service", "ts").unique().sort("ts")
+    return access, database, errors.select("service", "ts", "_seg")
 
 
 _DEMAND_COLUMNS = ("request_id", "linked_by", "ts", "format", "duration_ms", "level", "exc_type", *ACCESS_KEYS)
 
 
-def _link_demand(demand: tuple[pl.DataFrame, ...], ends: tuple[datetime | None, datetime | None]) -> tuple[bytes, ...]:
-    """The demand within reach of a shard whose trace rows end between `ends` (`_without_unread_ids`), packed."""
+def _link_demand(demand: tuple[pl.DataFrame, ...], at: int, clock: datetime | None,
+                 ends: tuple[datetime | None, datetime | None]) -> tuple[bytes, ...]:
+    """The demand that may meet the rows of the segment replayed `at`-th, whose trace rows end between `ends`,
+    packed: the rows whose ID may go unread are in the table only while that segment is replayed
+    (`_without_unread_ids`), so what links then is its own evidence and what earlier ones left pending (after
+    every batch, pending evidence is at most 1.25 x SETTLE older than the clock); later evidence arrives once
+    they are gone. Of those, the records within linking's reach of `ends`."""
     first, last = ends
     if first is None or last is None:
         return b"", b"", b""
     window = LinkWindow()
     reach = pl.col("ts").is_between(first - window.max_request - window.error_before,
                                     last + window.error_before + window.access + window.in_flight)
-    return tuple(_ipc(frame.filter(reach)) if frame.height else b"" for frame in demand)  # type: ignore[return-value]
+    pending = pl.col("_seg") < at
+    if clock is not None:
+        pending &= pl.col("ts") >= clock - 2 * SETTLE  # type: ignore[operator]
+    when = ((pl.col("_seg") == at) | pending) & reach
+    return tuple(_ipc(frame.filter(when).drop("_seg").unique().sort("ts")) if frame.height else b""  # type: ignore[misc]
+                 for frame in demand)
 
 
 class Replayed(Analysis):
