@@ -9,6 +9,7 @@ anything is read. A URL names one file (no globs, no folders, no rotated sets).
 
 from __future__ import annotations
 
+import os
 from typing import Any, BinaryIO
 
 import regex
@@ -81,6 +82,4 @@ def size(f: BinaryIO) -> int:
     known = getattr(f, "size", None)
     if isinstance(known, int):
         return known
-    import os
-
     return os.fstat(f.fileno()).st_size
