@@ -393,7 +393,7 @@ class _ShardPipeline(Pipeline):
 
 
 #: What a report reads only from an incident's first MAX_EXAMPLES rows (what `compact` drops from the rest).
-_EXAMPLE_ONLY = ("text", "message", "captures", "line_no")
+_EXAMPLE_ONLY = ("text", "message", "captures")
 #: Strings that travel as tokens (`_pack`): shown only in an incident's examples and captures.
 _BY_REFERENCE = {"text": "t", "captures": "c"}
 #: What the driver reads of `message`: whether it is a server's access line (analyzer.analysis.incidents.request_keys).
