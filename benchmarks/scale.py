@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import pickle
 import resource
 import subprocess
@@ -64,7 +65,6 @@ _WRAPPER = (
 
 def _child(args: list[str]) -> tuple[float, float, dict]:
     """Wall seconds, the child's own peak RSS in MiB, its report."""
-    import os
     import tempfile
 
     with tempfile.NamedTemporaryFile(suffix=".rss") as rss_file:
@@ -151,6 +151,7 @@ def main() -> None:
     local_wall, local_rss, local_report = _child(["scan", args.data, "--format", "json", "-q"])
     cli_wall, cli_rss, cli_report = _child(["scan", args.data, "--format", "json", "-q", "--engine", "dask",
                                             "--workers", str(args.workers)])
+    load_before = os.getloadavg()
     d = dask_scan(args.data, args.workers)
     read = d["bytes_read"]
     up = d["round1"] + d["moved"]["traces"] + d["moved"]["trails"] + d["moved"]["strings"]
@@ -159,7 +160,9 @@ def main() -> None:
         "",
         f"- command: `python benchmarks/scale.py {args.data} --workers {args.workers}`; data: "
         f"{read / MB:.1f} MB in {d['files']} files, {len(d['shards'])} shards (benchmarks/generate.py, seed 1); "
-        "CPU shared with other jobs: **noisy figures, one run each**",
+        "CPU shared with other jobs: **noisy figures, one run each**; load average (1, 5, 15 min) "
+        f"{' '.join(f'{x:.1f}' for x in load_before)} before the instrumented run, "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} after",
         f"- reports identical (JSON minus generated_at): instrumented dask = local: **{d['report'] == local_report}**; "
         f"`--engine dask` command = local: **{cli_report == local_report}**",
         "",

@@ -12,6 +12,7 @@ import sys
 from functools import cache
 
 import orjson
+import polars as pl
 import regex
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -234,6 +235,26 @@ def _shifted(text: str, hours: int) -> str:
     return regex.sub(r"2026-11-23 (\d\d):", lambda m: f"2026-11-22 {24 - hours + int(m[1])}:", text)
 
 
+def traced_run(folder: Path, chunk: int) -> tuple[dict, Analysis, list[Partial], dict[int, pl.DataFrame]]:
+    """Each file of `folder` a shard read in chunks of `chunk` bytes, partials over the wire, merged in reverse: the
+    report, the replayed Analysis, the partials as the shards made them, and the trace rows each shard sent."""
+    job = Job(SETTINGS, chunk_bytes=chunk)
+    diag = Diagnostics()
+    shards = plan_shards(resolve([str(folder)], diag))
+    partials = resolve_carries(shards, [run_shard(job, s) for s in shards], lambda again: [run_shard(job, s) for s in again])
+    sent, fetch = over_the_wire(partials)
+    traces: dict[int, pl.DataFrame] = {}
+
+    def keeping(index: int, wanted):  # type: ignore[no-untyped-def]
+        got = fetch(index, wanted)
+        if isinstance(wanted, TraceAsk):
+            traces[index] = got
+        return got
+
+    analysis, tally = finish(merge_all(reversed(sent)), SIGS, SETTINGS, diag, keeping)
+    return report(analysis, diag, tally), analysis, partials, traces
+
+
 def test_trace_rows_pruned_on_arrival_stay_in_their_shard(tmp_path) -> None:
     """A file read after one whose requests end an hour later: the trace table prunes its un-notable requests the
     moment they arrive, so they never travel; its notable ones, and the rows of requests also logged in the file
@@ -246,22 +267,10 @@ def test_trace_rows_pruned_on_arrival_stay_in_their_shard(tmp_path) -> None:
     (tmp_path / "loguru.log").write_text(_shifted(loguru, 1) + _shifted("\n".join(shared) + "\n", 1))
     (tmp_path / "postgres.log").write_text(_shifted((tmp_path / "postgres.log").read_text(), 1))
     chunk = 256 << 10
-    job = Job(SETTINGS, chunk_bytes=chunk)
-    diag = Diagnostics()
-    shards = plan_shards(resolve([str(tmp_path)], diag))
-    partials = resolve_carries(shards, [run_shard(job, s) for s in shards], lambda again: [run_shard(job, s) for s in again])
-    sent, fetch = over_the_wire(partials)
-    asked: list[tuple[int, int]] = []
-
-    def counting(index: int, wanted):  # type: ignore[no-untyped-def]
-        got = fetch(index, wanted)
-        if isinstance(wanted, TraceAsk):
-            asked.append((got.height, next(p for p in partials if p.segments[0].index == index).segments[0].traces.height))
-        return got
-
-    analysis, tally = finish(merge_all(reversed(sent)), SIGS, SETTINGS, diag, counting)
-    assert report(analysis, diag, tally) == local_report((str(tmp_path),), chunk)
-    kept, total = map(sum, zip(*asked, strict=True))
+    got, _, partials, traces = traced_run(tmp_path, chunk)
+    assert got == local_report((str(tmp_path),), chunk)
+    kept = sum(frame.height for frame in traces.values())
+    total = sum(p.segments[0].traces.height for p in partials if p.segments[0].index in traces)
     # the hour-old requests never travelled but the notable ones and those whose ID the first file also logged
     # (the generator draws IDs from one sequence per file: most of them; they stay, to merge)
     assert kept < 0.8 * total, (kept, total)
@@ -287,3 +296,27 @@ def test_a_range_reads_the_chunks_a_local_read_reads(tmp_path) -> None:
         pipeline.span = (0, len(data))
         ranged = [(c.offset, len(c.data)) for c in pipeline.read(inp)]
         assert ranged == local, size
+
+
+def test_trace_rows_whose_id_nothing_reads_travel_without_it(tmp_path) -> None:
+    """A Compose log of some 35 minutes (the API's requests, PostgreSQL's slow statements and errors beside them),
+    rotated once halfway: the requests that no record can be linked to (no statement they ran through, no error
+    moments from their end, in their own file or left pending from the one before), that nothing merges with and
+    that the trace table has let go of by their file's end travel without their ID (most of the bytes); those a
+    statement or an error may be tied to keep theirs, and the report is the local one."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--size", "40MB", "--out", str(tmp_path),
+                    "--only", "compose"], check=True, capture_output=True)
+    lines = (tmp_path / "compose.log").read_text().splitlines(keepends=True)
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    (rotated / "compose.log.1").write_text("".join(lines[: len(lines) // 2]))
+    (rotated / "compose.log").write_text("".join(lines[len(lines) // 2 :]))
+    chunk = 2 << 20
+    got, analysis, partials, traces = traced_run(rotated, chunk)
+    assert got == local_report((str(rotated),), chunk)
+    assert len(partials) == 2
+    travelled = pl.concat(traces.values())
+    unread = travelled.get_column("request_id").is_null()
+    assert unread.sum() > travelled.height / 4, (unread.sum(), travelled.height)
+    linked = analysis.snapshot().evidence().filter(pl.col("linked_by") == "in_flight")
+    assert linked.height and linked.get_column("request_id").is_in(travelled.get_column("request_id").implode()).all()

@@ -3,6 +3,9 @@ worker dies mid-run. `distributed` comes with the test extra (it takes logscan[d
 
 from __future__ import annotations
 
+import functools
+import http.server
+import io
 import os
 import signal
 import threading
@@ -12,6 +15,7 @@ from pathlib import Path
 import distributed
 import orjson
 import pytest
+import regex
 
 from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.sources import resolve
@@ -171,3 +175,88 @@ def test_two_shards_on_one_checkpoint_are_read_as_one_run(cli, cluster, tmp_path
         assert _same_paths(mine, tmp_path / "dask") == _same_paths(theirs, tmp_path / "local")
     total = sum(r["summary"]["lines_read"] for r in local)
     assert total == (ROOT / "samples" / "api" / "api-text.log").read_bytes().count(b"\n")
+
+
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """http.server's file handler, also answering `Range: bytes=a-b` (206), which fsspec's random access to an
+    http:// file needs (the stock handler sends the whole file)."""
+
+    def send_head(self):  # noqa: ANN201 - http.server's own signature
+        asked = regex.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        if asked is None:
+            return super().send_head()
+        data = Path(self.translate_path(self.path)).read_bytes()
+        start, end = int(asked[1]), min(int(asked[2] or len(data) - 1), len(data) - 1)
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        self.send_header("Content-Length", str(max(0, end - start + 1)))
+        self.end_headers()
+        return io.BytesIO(data[start : end + 1])
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def http_root():
+    """A loopback HTTP server (Range requests answered) over samples/, for the workers as for the driver."""
+    handler = functools.partial(_RangeHandler, directory=str(ROOT / "samples"))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+def _urls(http_root: str, name: str) -> list[str]:
+    return [(ROOT / "samples" / name).as_uri(), f"{http_root}/{name}"]
+
+
+def test_url_inputs_in_byte_ranges_give_the_local_report(cluster, http_root: str) -> None:
+    """file:// and http:// inputs (fsspec), cut into byte ranges read through fsspec's seekable files on the
+    workers: the report of a local scan of the same URL, and of the same file by path (but for its name)."""
+    from analyzer.analysis.engine import Settings
+    from analyzer.analysis.signatures import load_signatures
+    from analyzer.scale import dask as dask_engine
+    from test_scale import local_report, report
+
+    name, chunk = "api/api-text.log", 20_000
+    by_path = local_report((str(ROOT / "samples" / name),), chunk)
+    job = Job(Settings(), chunk_bytes=chunk)
+    with distributed.Client(cluster) as client:
+        for url in _urls(http_root, name):
+            diag = Diagnostics()
+            shards = plan_shards(resolve([url], diag), shard_bytes=2 * chunk, job=job)
+            assert len(shards) > 2 and all(s.span for s in shards), url
+            partials, fetch = dask_engine.run(job, shards, client)
+            analysis, tally = finish(merge_all(partials), load_signatures(), Settings(), diag, fetch)
+            got = report(analysis, diag, tally)
+            assert got == local_report((url,), chunk), url
+            named = orjson.loads(orjson.dumps(got).replace(url.encode(), str(ROOT / "samples" / name).encode()))
+            assert named == by_path, url
+
+
+def test_scan_of_urls_on_dask_gives_the_local_report(cli, cluster, http_root: str) -> None:
+    for url in _urls(http_root, "compose/compose.log"):
+        local = _json(cli("scan", url, "--format", "json"))
+        dask = _json(cli("scan", url, "--format", "json", "--engine", "dask", "--scheduler", cluster.scheduler_address))
+        assert dask == local, url
+        assert local["incidents"] and local["summary"]["records"] > 100, url
+
+
+def test_urls_that_cannot_be_read_exit_2(cli, monkeypatch) -> None:
+    """A protocol whose package is missing (scan, either engine), --state with a URL, tail of a URL."""
+    from fsspec.registry import known_implementations
+
+    monkeypatch.setitem(known_implementations, "logscanabsent",
+                        {"class": "logscan_absent_module.FS", "err": "Install logscan-absent to access it"})
+    for engine in ("local", "dask"):
+        result = cli("scan", "logscanabsent://bucket/app.log", "--engine", engine)
+        assert result.exit_code == 2
+        assert "logscanabsent:// protocol needs a package" in result.stderr and "logscan-absent" in result.stderr
+        assert result.stdout == ""
+    url = (ROOT / "samples" / "compose" / "compose.log").as_uri()
+    for args, why in ((("scan", url, "--state", "x"), "a URL cannot be resumed"),
+                      (("tail", url), "tail follows local files")):
+        result = cli(*args)
+        assert result.exit_code == 2 and why in result.stderr, args

@@ -205,13 +205,22 @@ def _unfinished() -> pl.Expr:
     return pl.col("http_status").is_null()
 
 
-def _link_access(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
-    """Access-shaped rows (method, path, status, no ID) -> the request that ended then with those fields."""
-    keys = ["service", "http_method", "http_path", "http_status"]
-    want = rows.filter(
+#: What an access-shaped record and the request it is linked to share (the request's first service).
+ACCESS_KEYS = ("service", "http_method", "http_path", "http_status")
+
+
+def access_shaped(rows: pl.DataFrame) -> pl.DataFrame:
+    """Evidence rows without an ID or a link that tell a status: linked to the request that ended then (`_link_access`)."""
+    return rows.filter(
         pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("http_status").is_not_null()
         & pl.col("ts").is_not_null()
     )
+
+
+def _link_access(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """Access-shaped rows (method, path, status, no ID) -> the request that ended then with those fields."""
+    keys = list(ACCESS_KEYS)
+    want = access_shaped(rows)
     if want.height == 0 or traces.height == 0:
         return rows
     ends = (
@@ -246,7 +255,8 @@ CANDIDATES_PER_RECORD = 8  # best-ranked requests kept per record before the gre
 LINK_SLICE_ROWS = 10_000  # records paired with requests at a time (the pair frame of a slice stays ~50 MB)
 
 
-def _requests(traces: pl.DataFrame) -> pl.DataFrame:
+def requests(traces: pl.DataFrame) -> pl.DataFrame:
+    """The trace table's requests as linking sees them: first service, when they ran, failed or unfinished."""
     return traces.filter(pl.col("end").is_not_null()).select(
         "request_id",
         pl.col("services").list.first().alias("req_service"),
@@ -259,7 +269,7 @@ def _requests(traces: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+def error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
     """Errors of services that log IDs x failed (or unfinished) requests of the same service, moments apart.
 
     An equality join on (service, second) over the seconds the window spans,
@@ -277,21 +287,29 @@ def _error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) 
     return pairs.with_columns(pl.lit("error").alias("how"), (~pl.col("failed")).cast(pl.Int8).alias("mismatch"))
 
 
+def in_flight(window: LinkWindow) -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
+    """When a request (`start`, `end`: `requests`) was running for the whole time a database record covers (`began`,
+    `ts`, `precision`: `orphans_of`): the inequality join's predicates, then the filters on its pairs."""
+    joined = (
+        pl.col("start") <= pl.col("began") + pl.col("precision") + window.in_flight,
+        pl.col("end") >= pl.col("ts") - window.in_flight,
+    )
+    within = (
+        pl.col("end") <= pl.col("ts") + window.max_request,
+        # a request that ran for all of a timed statement lasted at least as long (whatever second it was logged in)
+        pl.col("end") - pl.col("start") >= pl.col("ts") - pl.col("began") - window.in_flight,
+    )
+    return joined, within
+
+
 def _in_flight_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow, told: pl.DataFrame) -> pl.DataFrame:
     """Database records x requests running for the whole time the record covers (an inequality join).
 
     `mismatch` ranks how well a request fits, worst first: the wrong kind (a failed request for a record
     that is no error, or the other way round), no record of its own service telling the same failure
     (`told`: request_id, signature), not the service the record's application name names."""
-    pairs = orphans.join_where(
-        reqs,
-        pl.col("start") <= pl.col("began") + pl.col("precision") + window.in_flight,
-        pl.col("end") >= pl.col("ts") - window.in_flight,
-    ).filter(
-        pl.col("end") <= pl.col("ts") + window.max_request,
-        # a request that ran for all of a timed statement lasted at least as long (whatever second it was logged in)
-        pl.col("end") - pl.col("start") >= pl.col("ts") - pl.col("began") - window.in_flight,
-    )
+    joined, within = in_flight(window)
+    pairs = orphans.join_where(reqs, *joined).filter(*within)
     pairs = pairs.join(told.with_columns(pl.lit(True).alias("same")), on=["request_id", "signature"], how="left")
     # the application name a database record carries (`%a`, `app=ledger-web`) names the service it serves, when set
     unnamed = ~pl.col("app").str.contains(pl.col("req_service"), literal=True).fill_null(False)
@@ -322,6 +340,21 @@ def _choose(how: str, candidates: list[dict], used: dict[tuple[str, str], int]) 
     return min(candidates, key=rank)["request_id"]
 
 
+def orphans_of(rows: pl.DataFrame) -> pl.DataFrame:
+    """Evidence rows without an ID, a link or a status (errors, database records), with the span of time they
+    cover: `began` (`ts` less the duration they report) and `precision` (a time in whole seconds, PostgreSQL's
+    %t, was written at some moment of that second)."""
+    orphan = (
+        pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("ts").is_not_null()
+        & pl.col("http_status").is_null()
+    )
+    return rows.filter(orphan).with_columns(
+        (pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0))).alias("began"),
+        pl.when(pl.col("ts").dt.truncate("1s") == pl.col("ts")).then(pl.duration(seconds=1))
+        .otherwise(pl.duration(seconds=0)).alias("precision"),
+    )
+
+
 def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
     """Errors and database records without an ID -> a request.
 
@@ -329,19 +362,12 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
     order so that concurrent failures spread one per request (Python runs over
     the few orphan records only, with at most CANDIDATES_PER_RECORD each).
     """
-    reqs = _requests(traces)
-    orphan = (
-        pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("ts").is_not_null()
-        & pl.col("http_status").is_null()
-    )
-    orphans = rows.filter(orphan).select(
+    reqs = requests(traces)
+    orphans = orphans_of(rows).select(
         "_row", "ts", pl.col("service").cast(pl.String), pl.col("format").cast(pl.String),
         pl.col("logger").cast(pl.String).alias("app"),
         (pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()).alias("is_error"),
-        (pl.col("ts") - pl.duration(milliseconds=pl.col("duration_ms").fill_null(0))).alias("began"),
-        # a time in whole seconds (PostgreSQL's %t) was written at some moment of that second
-        pl.when(pl.col("ts").dt.truncate("1s") == pl.col("ts")).then(pl.duration(seconds=1))
-        .otherwise(pl.duration(seconds=0)).alias("precision"),
+        "began", "precision",
     )
     if orphans.height == 0 or reqs.height == 0:
         return rows
@@ -350,7 +376,7 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
     from_db = orphans.filter(~pl.col("service").is_in(id_services) & pl.col("format").is_in(list(DATABASE_FORMATS)))
     # anything else is a worker or job of its own: no evidence ties it to a request
     used: dict[tuple[str, str], int] = {}  # (how, request) -> records already tied to it that way
-    rows = _choose_links(rows, [_best(_error_pairs(part, reqs, window)) for part in from_app.iter_slices(LINK_SLICE_ROWS)], used)
+    rows = _choose_links(rows, [_best(error_pairs(part, reqs, window)) for part in from_app.iter_slices(LINK_SLICE_ROWS)], used)
     if from_db.height == 0:
         return rows
     # the failures the app's own records tell, once those are tied: a database error goes first to a request

@@ -148,9 +148,10 @@ LOW_CARDINALITY = (
     "kind", "signature", "source", "service", "format", "level", "http_method", "exc_type", "linked_by",
 )
 
-#: What a signature match past its incident's examples still needs: to be counted, timed and tied to its request.
+#: What a signature match past its incident's examples still needs: to be counted (by line when untimed), timed
+#: and tied to its request.
 BULK_COLUMNS = (
-    "kind", "signature", "service", "key", "ts", "source", "format", "level", "request_id", "http_method",
+    "kind", "signature", "service", "key", "ts", "source", "line_no", "format", "level", "request_id", "http_method",
     "http_path", "http_status", "duration_ms", "exc_type", "linked_by",
 )
 
@@ -177,7 +178,7 @@ def compact(evidence: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     evidence = evidence.with_columns(later.alias("_later"))
     bulk = evidence.filter(pl.col("_later") & (pl.col("kind") == "point")).select(BULK_COLUMNS)
     whole = evidence.filter(~(pl.col("_later") & (pl.col("kind") == "point")))
-    dropped = ("text", "message", "captures", "line_no")
+    dropped = ("text", "message", "captures")  # line_no stays: untimed records are told apart by it (_sessions)
     whole = whole.with_columns(
         pl.when(pl.col("_later")).then(None).otherwise(pl.col(name)).alias(name) for name in dropped
     ).drop("_later")

@@ -77,6 +77,7 @@ from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
 from analyzer.run import Run, RunError
 from analyzer.commands.signatures import SIGNATURES_EPILOG, signatures_app
 from analyzer.ingest.sources import Input, known_size
+from analyzer.ingest import urls
 from analyzer.scale.cli import DEFAULT_WORKERS, Engine, engine_problem, job_of, scan_on_dask
 from analyzer.scale.dask import DaskUnavailable
 from analyzer.report.summary import print_summary, summary_dict
@@ -245,7 +246,7 @@ def show(render: Callable[[Console], None], use_pager: bool) -> None:
 
 @app.command(epilog=SCAN_EPILOG, cls=Command)
 def scan(
-    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Files, globs, folders, .gz files, or - for stdin.")],
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Files, globs, folders, .gz files, fsspec URLs (file://, http://...), or - for stdin.")],
     report_format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")] = ReportFormat.text,
     output: OutputFileOption = None,
     top: Annotated[int, typer.Option(min=0, metavar="N", help="Text report: the first N incidents in brief, the "
@@ -318,7 +319,7 @@ def scan(
         sentry = open_sink(sentry_dsn, timeout=SENTRY_TIMEOUT_SECONDS)
     except (RunError, SentryDsnError) as exc:
         raise fail(str(exc)) from None
-    problem = engine_problem(engine, scheduler, workers, paths)
+    problem = engine_problem(engine, scheduler, workers, paths) or urls.first_problem(paths, bool(state_dir or incremental))
     if problem:
         raise fail(problem)
     diag, settings = run.diag, run.settings

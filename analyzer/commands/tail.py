@@ -62,6 +62,7 @@ from analyzer.commands.options import (
 )
 from analyzer.commands.steps import effective, open_output
 from analyzer.config import Effective
+from analyzer.ingest import urls
 from analyzer.ingest.follow import Follower
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.report.model import iso
@@ -450,6 +451,9 @@ def tail_command(
     """
     limits = Limits(tick_seconds=_seconds(tick), hold_seconds=_seconds(hold), resolve_after=_seconds(resolve_after),
                     max_evidence_rows=max_evidence)
+    named_by_url = next((p for p in paths if urls.is_url(p)), None)
+    if named_by_url:  # following watches a local file's growth and rotation
+        raise fail(f"{named_by_url}: tail follows local files; a URL is read by scan")
     eff = effective(config, {
         "storm_count": storm_count, "storm_window": storm_window, "slow_count": slow_count,
         "min_severity": min_severity.value if min_severity else None, "signatures": signatures,

@@ -48,7 +48,7 @@ import orjson
 import regex
 
 from analyzer.diagnostics import Diagnostics, SourceStats
-from analyzer.ingest import rotation
+from analyzer.ingest import rotation, urls
 
 if TYPE_CHECKING:
     from analyzer.state.checkpoints import Checkpoint, Checkpoints
@@ -171,6 +171,16 @@ def resolve(args: Iterable[str], diag: Diagnostics, resume: Checkpoints | None =
         if arg == "-":
             inputs.append(Input("-"))
             continue
+        if urls.is_url(arg):  # one file, read through fsspec (analyzer.ingest.urls)
+            why = urls.problem(arg)
+            if why is None and not urls.exists(arg):
+                why = f"{arg}: no such file"
+            if why is not None:
+                diag.error(why)
+            elif arg not in seen:
+                seen.add(arg)
+                inputs.append(Input(arg))  # never resumed: checkpoints know files by device and inode
+            continue
         p = Path(arg)
         if p.is_dir():
             found = _folder_files(p, diag)
@@ -237,6 +247,13 @@ def open_stream(path: str, wait: bool) -> BinaryIO:
     return open(fd, "rb")  # noqa: SIM115 - closed by the caller
 
 
+def open_file(path: str) -> BinaryIO:
+    """A seekable binary file: a path, or an fsspec URL (analyzer.ingest.urls)."""
+    if urls.is_url(path):
+        return urls.open_url(path)
+    return open(path, "rb")  # noqa: SIM115 - closed by the caller
+
+
 def _open(inp: Input) -> BinaryIO | None:
     """The input's byte stream (gzip decompressed); None for a closed stdin."""
     if inp.is_stdin:
@@ -246,7 +263,7 @@ def _open(inp: Input) -> BinaryIO | None:
         if f.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]  # peek: a stream cannot go back
             return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
         return f
-    f = open(inp.path, "rb")  # noqa: SIM115 - closed by read_chunks
+    f = open_file(inp.path)
     if f.read(2) == GZIP_MAGIC:
         f.seek(0)
         gz = gzip.GzipFile(fileobj=f, mode="rb")

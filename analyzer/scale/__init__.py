@@ -17,6 +17,10 @@ shard index (the order a local scan reads them in), miners merge
 `Analysis.absorb` (the bookkeeping `Analysis.add` runs: trace table, clock,
 settling and linking, compaction), so incidents, ranking and the report are
 built once, by the code a local scan uses, from the state a local scan ends in.
+The trace rows stay in the shards until the driver knows its table's clock: it
+then asks each shard for the rows the table keeps past their arrival, with a
+null request ID where no link, merge or lookup will read it (most of a row's
+bytes; `_without_unread_ids`). Inputs may be fsspec URLs (analyzer.ingest.urls).
 
 Time inference carries a stream's last time into the next input (rotated
 sets); a shard that starts with records without a time of their own says so

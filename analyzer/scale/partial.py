@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import functools
 import io
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,20 +17,33 @@ import orjson
 import polars as pl
 import regex
 
-from analyzer.analysis.correlate import TRACE_SCHEMA, TraceLimits
-from analyzer.analysis.engine import Analysis, BatchPart, Settings, Snapshot, _categorical, batch_part, expand
+from analyzer.analysis.correlate import (
+    ACCESS_KEYS,
+    TRACE_SCHEMA,
+    LinkWindow,
+    TraceLimits,
+    access_shaped,
+    error_pairs,
+    in_flight,
+    orphans_of,
+    requests,
+)
+from analyzer.analysis.engine import SETTLE, Analysis, BatchPart, Settings, Snapshot, _categorical, batch_part, expand
 from analyzer.analysis.incidents import _ACCESS_LINE, MAX_EXAMPLES
+from analyzer.analysis.owned_strings import own_strings
 from analyzer.analysis.routes import RouteDurations
 from analyzer.analysis.signatures import SignatureSet, load_signatures
 from analyzer.diagnostics import Diagnostics
-from analyzer.events import UTC_TS
+from analyzer.events import SCHEMA, UTC_TS
 from analyzer.ingest.formats.base import Format
 from analyzer.ingest.framing import envelope as env
 from analyzer.ingest.framing.detect import Detector
 from analyzer.ingest.framing.multiline import mark_starts
+from analyzer.ingest.formats import DATABASE_FORMATS
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.pipeline import Pipeline, Tally, formats_for
-from analyzer.ingest.sources import CHUNK_BYTES, GZIP_MAGIC, Chunk, Input
+from analyzer.ingest.sources import CHUNK_BYTES, GZIP_MAGIC, Chunk, Input, open_file
+from analyzer.ingest.urls import size as file_size
 from analyzer.miner import TemplateMiner
 from analyzer.state.checkpoints import Checkpoint, Checkpoints
 
@@ -93,6 +105,8 @@ class Segment:
     # the evidence's texts and captures (`token`, `value`), None once detached: the evidence travels with tokens
     # in their place (`_pack`), and only those of the examples a report shows are fetched (`finish`)
     strings: pl.DataFrame | None = None
+    # the earliest and latest end of its trace rows: which evidence the driver's `TraceAsk` names for it
+    ends: tuple[datetime | None, datetime | None] = (None, None)
 
     def __getstate__(self) -> dict[str, object]:
         """Frames travel as zstd-compressed Arrow IPC (a pickled frame is uncompressed: 5-15x larger here)."""
@@ -206,8 +220,8 @@ def file_spans(inp: Input, shard_bytes: int, job: Job) -> list[tuple[int, int] |
         return [None]
     chunk = job.chunk_bytes
     try:
-        with open(inp.path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+        with open_file(inp.path) as f:
+            size = file_size(f)
             if size <= shard_bytes or f.read(2) == GZIP_MAGIC:
                 return [None]
             f.seek(0)
@@ -235,10 +249,12 @@ def first_block(path: str) -> int:
     """How many bytes a local read of `path` gets first (analyzer.ingest.sources.read_chunks): its gzip check reads
     through the file's buffer, which then holds a page (st_blksize, else io.DEFAULT_BUFFER_SIZE), and the first
     read1 returns that page; whole chunks follow. Measured the way that read does it."""
-    with open(path, "rb") as f:
+    with open_file(path) as f:
         f.read(2)
         f.seek(0)
-        return len(f.peek(1))
+        if not hasattr(f, "read1"):  # a URL's buffered file (fsspec): every read returns what it asks for
+            return 0
+        return len(f.peek(1))  # type: ignore[attr-defined]
 
 
 def chunk_ends(chunk: int, first: int, size: int) -> list[int]:
@@ -338,7 +354,7 @@ class _ShardPipeline(Pipeline):
         of the ranges before it)."""
         stats = self.diag.source(inp.path)
         try:
-            f = open(inp.path, "rb")  # noqa: SIM115 - closed below
+            f = open_file(inp.path)
         except OSError as exc:
             (self.diag.error if inp.named else self.diag.warn)(f"{inp.path}: cannot read ({exc.strerror or exc}); skipped")
             return
@@ -377,7 +393,7 @@ class _ShardPipeline(Pipeline):
 
 
 #: What a report reads only from an incident's first MAX_EXAMPLES rows (what `compact` drops from the rest).
-_EXAMPLE_ONLY = ("text", "message", "captures", "line_no")
+_EXAMPLE_ONLY = ("text", "message", "captures")
 #: Strings that travel as tokens (`_pack`): shown only in an incident's examples and captures.
 _BY_REFERENCE = {"text": "t", "captures": "c"}
 #: What the driver reads of `message`: whether it is a server's access line (analyzer.analysis.incidents.request_keys).
@@ -503,6 +519,11 @@ class TraceAsk:
 
     cutoffs: tuple[datetime | None, ...]
     earlier: pl.Series
+    # the evidence linking may tie to a request running then, within reach of the shard's rows (`_link_demand`;
+    # zstd IPC): access-shaped rows (ACCESS_KEYS, ts), database records (ts, began, precision), errors (service, ts)
+    access: bytes = b""
+    database: bytes = b""
+    errors: bytes = b""
 
 
 def _kept_traces(traces: pl.DataFrame, ask: TraceAsk) -> pl.DataFrame:
@@ -520,7 +541,66 @@ def _kept_traces(traces: pl.DataFrame, ask: TraceAsk) -> pl.DataFrame:
         ~pl.col("notable") & pl.col("end").is_not_null() & pl.col("_cut").is_not_null() & (pl.col("end") < pl.col("_cut"))
         & first & ~_id_hash(pl.col("request_id")).is_in(ask.earlier.implode())
     )
-    return traces.join(cut, on="_b", how="left", maintain_order="left").filter(~pruned).drop("_cut")
+    kept = traces.join(cut, on="_b", how="left", maintain_order="left").filter(~pruned).drop("_cut")
+    return _without_unread_ids(kept, traces, ask)
+
+
+#: How a trace row whose request ID travelled as null is named in the driver's trace table (then `segment:n`).
+_UNREAD_ID = "\x1flogscan-unread:"
+
+
+def _without_unread_ids(kept: pl.DataFrame, traces: pl.DataFrame, ask: TraceAsk) -> pl.DataFrame:
+    """`kept` with a null request ID (most of a row's bytes: a random ID does not compress) on the rows whose ID
+    nothing in the driver's replay reads, only the row itself (its times, services and status: the trace table's
+    clock, cap and pruning, and which services log IDs, see them as a local scan does). Such a row:
+
+    - is not notable (so it has not failed) and has an end;
+    - is its ID's only row in the shard, and its ID's hash is not among those earlier shards may have left in the
+      table (it merges with no other row), and ends more than the table's horizon before the shard's latest end
+      (it is pruned before any later shard's rows arrive, and before the report reads the table);
+    - is no candidate for any evidence that linking may tie to a request (`ask.access`, `ask.database`): no
+      access-shaped record of its keys within `LinkWindow.access` of its end, no database record it was running
+      for the whole of (`in_flight`), no error of its service moments from its end if it never logged a status
+      (`error_pairs`): the very conditions linking applies.
+
+    The driver names each such row uniquely (`_UNREAD_ID`): as no link, merge or lookup reads the name, the
+    replay ends in the state a local scan ends in."""
+    if kept.height == 0:
+        return kept
+    newest = traces.get_column("end").max()
+    if newest is None:
+        return kept
+    once = traces.group_by("request_id").len().filter(pl.col("len") == 1).select("request_id")
+    eligible = kept.join(once, on="request_id", how="semi").filter(
+        ~pl.col("notable") & pl.col("end").is_not_null()
+        & (pl.col("end") < newest - TraceLimits().horizon)  # type: ignore[operator]
+        & ~_id_hash(pl.col("request_id")).is_in(ask.earlier.implode())
+    )
+    if eligible.height == 0:
+        return kept
+    window = LinkWindow()
+    reqs = requests(eligible)
+    candidates: list[pl.Series] = []
+    access = _frame(ask.access) if ask.access else None
+    if access is not None and access.height:
+        keys = [pl.col(k).cast(pl.String) for k in ACCESS_KEYS]
+        ends = eligible.select(pl.col("services").list.first().alias("service"), "http_method", "http_path",
+                               "http_status", "end", "request_id").with_columns(keys)
+        near = ends.join(access.with_columns(keys), on=list(ACCESS_KEYS), how="inner").filter(
+            (pl.col("end") - pl.col("ts")).abs() <= window.access)
+        candidates.append(near.get_column("request_id"))
+    database = _frame(ask.database) if ask.database else None
+    if database is not None and database.height:
+        joined, within = in_flight(window)
+        candidates.append(database.join_where(reqs, *joined).filter(*within).get_column("request_id"))
+    errors = _frame(ask.errors) if ask.errors else None
+    if errors is not None and errors.height:
+        candidates.append(error_pairs(errors, reqs, window).get_column("request_id"))
+    unread = reqs.get_column("request_id")
+    if candidates:
+        unread = unread.filter(~unread.is_in(pl.concat(candidates).unique().implode()))
+    named = pl.when(pl.col("request_id").is_in(unread.implode())).then(None).otherwise(pl.col("request_id"))
+    return own_strings(kept.with_columns(named.alias("request_id")))  # else the IDs' buffers would travel still
 
 
 def run_shard(job: Job, shard: Shard) -> Partial:
@@ -564,7 +644,8 @@ def run_shard(job: Job, shard: Shard) -> Partial:
                       dict(written), pl.concat(trails) if trails else pl.DataFrame(schema=_TRAIL_SCHEMA),
                       shard.inputs[0].path if shard.span is not None else None,
                       (dict(resume.pending), dict(resume.claimed)) if resume is not None else None, traces, alive,
-                      time.perf_counter() - started, in_period, strings)
+                      time.perf_counter() - started, in_period, strings,
+                      (traces.get_column("end").min(), traces.get_column("end").max()) if traces.height else (None, None))
     return Partial([segment], miner)
 
 
@@ -670,15 +751,20 @@ def _fetch_traces(partial: Partial, fetch: TrailFetch, horizon: timedelta) -> di
     """Per segment, per batch: the trace rows the trace table keeps past their arrival (`_kept_traces`), asked
     of each shard with the cutoffs the replay's clock will have (computed here from the batches' latest ends)."""
     newest: datetime | None = None
+    clock: datetime | None = None  # the replay's clock (Analysis.clock) before each segment
+    demand = _demand_of(partial)
     asks: dict[int, TraceAsk] = {}
     earlier = pl.Series("alive", [], dtype=pl.UInt32)
-    for segment in partial.segments:
+    for at, segment in enumerate(partial.segments):
         cutoffs: list[datetime | None] = []
+        asked = _link_demand(demand, at, clock, segment.ends)
         for part in segment.parts:
             if part.trace_rows and part.trace_newest is not None and (newest is None or part.trace_newest > newest):
                 newest = part.trace_newest
             cutoffs.append(newest - horizon if part.trace_rows and newest is not None else None)
-        asks[segment.index] = TraceAsk(tuple(cutoffs), earlier)
+            if part.latest is not None and (clock is None or part.latest > clock):
+                clock = part.latest
+        asks[segment.index] = TraceAsk(tuple(cutoffs), earlier, *asked)
         if segment.alive is not None and segment.alive.len():
             earlier = pl.concat([earlier, segment.alive]).unique().sort()
     out: dict[int, dict[int, pl.DataFrame]] = {}
@@ -689,9 +775,57 @@ def _fetch_traces(partial: Partial, fetch: TrailFetch, horizon: timedelta) -> di
                 out[index] = {}
                 continue
         got = fetch(index, ask)
+        if got.height:
+            named = pl.concat_str(pl.lit(f"{_UNREAD_ID}{index}:"), pl.int_range(pl.len()).cast(pl.String))
+            got = got.with_columns(pl.coalesce("request_id", named).alias("request_id"))
         out[index] = {} if got.height == 0 else {
             k[0]: f.drop("_b") for k, f in got.partition_by("_b", as_dict=True, maintain_order=True).items()}
     return out
+
+
+def _demand_of(partial: Partial) -> tuple[pl.DataFrame, ...]:
+    """Of all the shards' evidence, what linking may tie to a request (as it travelled, before any link):
+    access-shaped records (ACCESS_KEYS, ts), database records (ts, began, precision), errors (service, ts)."""
+    schema = {"ts": UTC_TS, "line_no": pl.Int64}
+    frames = [expand(_undeltas(frame, schema)).select(*(c for c in _DEMAND_COLUMNS if c in frame.columns),
+                                                      pl.lit(at, dtype=pl.Int32).alias("_seg"))
+              for at, segment in enumerate(partial.segments) for frame in segment.evidence[:2] if frame.height]
+    if not frames:
+        return pl.DataFrame(), pl.DataFrame(), pl.DataFrame()
+    rows = pl.concat(frames, how="diagonal_relaxed")
+    rows = rows.with_columns(pl.lit(None, dtype=SCHEMA.get(name, pl.String)).alias(name)
+                             for name in _DEMAND_COLUMNS if name not in rows.columns)
+    # a row whose ID may go unread is not notable, so its status is under 400: only such records could match it
+    access = access_shaped(rows).filter(pl.col("http_status") < 400)
+    access = access.select(*(pl.col(k).cast(pl.String) for k in ACCESS_KEYS), "ts", "_seg")
+    orphans = orphans_of(rows)
+    database = orphans.filter(pl.col("format").is_in(list(DATABASE_FORMATS))).select("ts", "began", "precision", "_seg")
+    errors = orphans.filter(pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null())
+    return access, database, errors.select("service", "ts", "_seg")
+
+
+_DEMAND_COLUMNS = ("request_id", "linked_by", "ts", "format", "duration_ms", "level", "exc_type", *ACCESS_KEYS)
+
+
+def _link_demand(demand: tuple[pl.DataFrame, ...], at: int, clock: datetime | None,
+                 ends: tuple[datetime | None, datetime | None]) -> tuple[bytes, ...]:
+    """The demand that may meet the rows of the segment replayed `at`-th, whose trace rows end between `ends`,
+    packed: the rows whose ID may go unread are in the table only while that segment is replayed
+    (`_without_unread_ids`), so what links then is its own evidence and what earlier ones left pending (after
+    every batch, pending evidence is at most 1.25 x SETTLE older than the clock); later evidence arrives once
+    they are gone. Of those, the records within linking's reach of `ends`."""
+    first, last = ends
+    if first is None or last is None:
+        return b"", b"", b""
+    window = LinkWindow()
+    reach = pl.col("ts").is_between(first - window.max_request - window.error_before,
+                                    last + window.error_before + window.access + window.in_flight)
+    pending = pl.col("_seg") < at
+    if clock is not None:
+        pending &= pl.col("ts") >= clock - 2 * SETTLE  # type: ignore[operator]
+    when = ((pl.col("_seg") == at) | pending) & reach
+    return tuple(_ipc(frame.filter(when).drop("_seg").unique().sort("ts")) if frame.height else b""  # type: ignore[misc]
+                 for frame in demand)
 
 
 class Replayed(Analysis):
