@@ -1,0 +1,93 @@
+"""Start-up time of the `logscan` command line: best-of-N wall time of commands that do (almost) no work,
+against `python -c pass` (the interpreter's own floor), in the same run.
+
+    python benchmarks/startup.py                 # best of 15, every command below
+    python benchmarks/startup.py --repeat 30 --importtime
+
+Each command runs as the installed `logscan` script would (`python -m analyzer`, the same entry point) in
+a fresh process; the figure is the best of N, since on a shared machine only the noise varies. Issue 12's
+target is 0.15 s for `--version` and for `scan` of an empty file. `--importtime` also prints the ten
+slowest imports (cumulative, `python -X importtime`) of each command's best run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_SECONDS = 0.15
+
+
+def commands(empty: str) -> dict[str, list[str]]:
+    """Name -> argv, the interpreter floor first."""
+    cli = [sys.executable, "-m", "analyzer"]
+    return {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "logscan --version": [*cli, "--version"],
+        "logscan scan empty.log": [*cli, "scan", empty],
+        "logscan scan empty.log -f json": [*cli, "scan", empty, "-f", "json"],
+        "logscan scan - < /dev/null": [*cli, "scan", "-"],
+        "logscan --help": [*cli, "--help"],
+    }
+
+
+def best_of(argv: list[str], repeat: int) -> float:
+    """The shortest wall time of `repeat` runs (stdout and stderr discarded, stdin empty)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def slowest_imports(argv: list[str], top: int = 10) -> list[tuple[int, str]]:
+    """The `top` slowest top-level imports (cumulative microseconds) of one run of `argv`."""
+    run = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, check=False)
+    rows = []
+    for line in run.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = line.split("|", 2)
+        if cumulative.strip().isdigit() and not name[1:].startswith(" "):  # top level: no indentation
+            rows.append((int(cumulative.strip()), name.strip()))
+    return sorted(rows, reverse=True)[:top]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=15, help="runs per command (best one counts)")
+    parser.add_argument("--importtime", action="store_true", help="also list the slowest imports of each command")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = str(Path(tmp, "empty.log"))
+        Path(empty).touch()
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, best of {args.repeat}")
+        results = {name: best_of(argv, args.repeat) for name, argv in commands(empty).items()}
+        floor = results["python -c pass"]
+        print("| command | best wall time | minus the floor | target |")
+        print("|---|--:|--:|---|")
+        for name, seconds in results.items():
+            target = "" if name == "python -c pass" else (
+                "≤ 0.15 s: " + ("met" if seconds <= TARGET_SECONDS else "**missed**")
+                if name in ("logscan --version", "logscan scan empty.log") else "")
+            print(f"| `{name}` | {seconds:.3f} s | {seconds - floor:.3f} s | {target} |")
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.importtime:
+            for name, argv in commands(empty).items():
+                if name == "python -c pass":
+                    continue
+                print(f"\n{name}: slowest top-level imports (ms, cumulative)")
+                for micros, module in slowest_imports(argv):
+                    print(f"  {micros / 1000:7.1f}  {module}")
+
+
+if __name__ == "__main__":
+    main()
