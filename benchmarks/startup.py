@@ -2,13 +2,14 @@
 against `python -c pass` (the interpreter's own floor), in the same run.
 
     python benchmarks/startup.py                 # best of 15, every command below
-    python benchmarks/startup.py --repeat 30 --importtime
+    python benchmarks/startup.py --repeat 30 --phases --importtime
 
 Each command runs as the installed `logscan` script would (`python -m analyzer`, the same entry point) in
 a fresh process; the figure is the best of N, since on a shared machine only the noise varies. Issue 12's
 target is 0.15 s for `--version` and for `scan` of an empty file. Reference lines time what the commands
 cannot avoid (typer; typer with pydantic, which it needs to coerce any option that is not a flag; rich;
-Polars), each alone. `--importtime` also prints the ten slowest top-level imports (cumulative, `python -X
+Polars), each alone. `--phases` times, in one process, the phases of a scan of an empty file (each phase's
+best over N processes). `--importtime` also prints the ten slowest top-level imports (cumulative, `python -X
 importtime`) of one run of each logscan command.
 """
 
@@ -26,7 +27,7 @@ TARGET_SECONDS = 0.15
 
 
 #: What the commands cannot avoid, imported alone: typer, typer with the pydantic it builds every non-flag
-#: option's coercion with (typer >= 0.24: any subcommand run pays it), rich's console, Polars.
+#: option's coercion with (typer 0.29: any subcommand run pays it), rich's console, Polars.
 REFERENCES = {
     "import typer": "import typer",
     "import typer + pydantic": "import typer._adapters",
@@ -47,6 +48,47 @@ def commands(empty: str) -> dict[str, list[str]]:
         "logscan scan - < /dev/null": [*cli, "scan", "-"],
         "logscan --help": [*cli, "--help"],
     }
+
+
+#: One process, timing where a scan of an empty file spends its time, phase by phase (run with the empty
+#: file as argv[1]; prints one `phase seconds` line each).
+_PHASES = """
+import contextlib, io, sys, time
+marks = [("start", time.perf_counter())]
+def mark(name):
+    marks.append((name, time.perf_counter()))
+import analyzer.cli
+mark("the logscan group (typer)")
+import typer._adapters
+mark("pydantic (typer coerces options with it)")
+import polars
+mark("polars")
+import analyzer.commands.app
+mark("scan's other modules (rich, the stages)")
+from analyzer.config import for_run
+from analyzer.run import Run
+Run.build(for_run(None, {}))
+mark("config + signature catalogue (Run.build)")
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        analyzer.cli.app(["scan", sys.argv[1]])
+    except SystemExit:
+        pass
+mark("scan of the empty file, all imported (Run.build again)")
+for (_, before), (name, after) in zip(marks, marks[1:]):
+    print(f"{name}\t{after - before:.4f}")
+"""
+
+
+def phases(empty: str, repeat: int) -> dict[str, float]:
+    """The best time of each phase of `_PHASES` over `repeat` fresh processes."""
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", _PHASES, empty], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            name, seconds = line.rsplit("\t", 1)
+            best[name] = min(best.get(name, float("inf")), float(seconds))
+    return best
 
 
 def best_of(argv: list[str], repeat: int) -> float:
@@ -78,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=15, help="runs per command (best one counts)")
     parser.add_argument("--importtime", action="store_true", help="also list the slowest imports of each command")
+    parser.add_argument("--phases", action="store_true", help="also time the phases of a scan of an empty file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         empty = str(Path(tmp, "empty.log"))
@@ -91,6 +134,10 @@ def main() -> None:
             target = ("≤ 0.15 s: " + ("met" if seconds <= TARGET_SECONDS else "**missed**")
                       if name in ("logscan --version", "logscan scan empty.log") else "")
             print(f"| `{name}` | {seconds:.3f} s | {seconds - floor:.3f} s | {target} |")
+        if args.phases:
+            print("\n| phase of `scan empty.log` (in one process) | best |\n|---|--:|")
+            for name, seconds in phases(empty, args.repeat).items():
+                print(f"| {name} | {seconds:.3f} s |")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.importtime:
             for name, argv in commands(empty).items():
