@@ -3,6 +3,7 @@ against `python -c pass` (the interpreter's own floor), in the same run.
 
     python benchmarks/startup.py                 # best of 15, every command below
     python benchmarks/startup.py --repeat 30 --phases --importtime
+    python benchmarks/startup.py --compare /tmp/main   # and the same commands from another tree, interleaved
 
 Each command runs as the installed `logscan` script would (`python -m analyzer`, the same entry point) in
 a fresh process; the figure is the best of N, since on a shared machine only the noise varies. Issue 12's
@@ -80,32 +81,36 @@ for (_, before), (name, after) in zip(marks, marks[1:]):
 """
 
 
-def phases(empty: str, repeat: int) -> dict[str, float]:
+def phases(empty: str, repeat: int, cwd: str) -> dict[str, float]:
     """The best time of each phase of `_PHASES` over `repeat` fresh processes."""
     best: dict[str, float] = {}
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", _PHASES, empty], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run([sys.executable, "-c", _PHASES, empty], capture_output=True, text=True, cwd=cwd,
+                             check=True).stdout
         for line in out.splitlines():
             name, seconds = line.rsplit("\t", 1)
             best[name] = min(best.get(name, float("inf")), float(seconds))
     return best
 
 
-def best_of(argv: list[str], repeat: int) -> float:
-    """The shortest wall time of `repeat` runs (stdout and stderr discarded, stdin empty)."""
-    best = float("inf")
+def best_of(argv: list[str], repeat: int, cwd: str, trees: list[str | None]) -> list[float]:
+    """The shortest wall time of `repeat` runs of `argv` in `cwd` with each of `trees` first on the import path
+    (None: the installed logscan), runs interleaved (stdout and stderr discarded, stdin empty)."""
+    best = [float("inf")] * len(trees)
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
-        best = min(best, time.perf_counter() - start)
+        for i, tree in enumerate(trees):
+            env = {**os.environ, "PYTHONPATH": tree} if tree else None
+            start = time.perf_counter()
+            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           cwd=cwd, env=env, check=False)
+            best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
-def slowest_imports(argv: list[str], top: int = 10) -> list[tuple[int, str]]:
+def slowest_imports(argv: list[str], cwd: str, top: int = 10) -> list[tuple[int, str]]:
     """The `top` slowest top-level imports (cumulative microseconds) of one run of `argv`."""
     run = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True, check=False)
+                         capture_output=True, text=True, cwd=cwd, check=False)
     rows = []
     for line in run.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
@@ -121,22 +126,27 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15, help="runs per command (best one counts)")
     parser.add_argument("--importtime", action="store_true", help="also list the slowest imports of each command")
     parser.add_argument("--phases", action="store_true", help="also time the phases of a scan of an empty file")
+    parser.add_argument("--compare", metavar="TREE", help="also time logscan's commands from this source tree (e.g. "
+                        "`git archive main | tar -x -C /tmp/main`), interleaved with the installed one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         empty = str(Path(tmp, "empty.log"))
         Path(empty).touch()
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, best of {args.repeat}")
-        results = {name: best_of(argv, args.repeat) for name, argv in commands(empty).items()}
-        floor = results["python -c pass"]
-        print("| command | best wall time | minus the floor | target |")
-        print("|---|--:|--:|---|")
-        for name, seconds in results.items():
+        trees: list[str | None] = [None, str(Path(args.compare).resolve())] if args.compare else [None]
+        results = {name: best_of(argv, args.repeat, tmp, trees if name.startswith("logscan") else [None])
+                   for name, argv in commands(empty).items()}
+        floor = results["python -c pass"][0]
+        print(f"| command | best wall time | minus the floor | target |{' from --compare |' if args.compare else ''}")
+        print(f"|---|--:|--:|---|{'--:|' if args.compare else ''}")
+        for name, (seconds, *other) in results.items():
             target = ("≤ 0.15 s: " + ("met" if seconds <= TARGET_SECONDS else "**missed**")
                       if name in ("logscan --version", "logscan scan empty.log") else "")
-            print(f"| `{name}` | {seconds:.3f} s | {seconds - floor:.3f} s | {target} |")
+            compared = f" {other[0]:.3f} s |" if other else (" |" if args.compare else "")
+            print(f"| `{name}` | {seconds:.3f} s | {seconds - floor:.3f} s | {target} |{compared}")
         if args.phases:
             print("\n| phase of `scan empty.log` (in one process) | best |\n|---|--:|")
-            for name, seconds in phases(empty, args.repeat).items():
+            for name, seconds in phases(empty, args.repeat, tmp).items():
                 print(f"| {name} | {seconds:.3f} s |")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.importtime:
@@ -144,7 +154,7 @@ def main() -> None:
                 if name == "python -c pass":
                     continue
                 print(f"\n{name}: slowest top-level imports (ms, cumulative)")
-                for micros, module in slowest_imports(argv):
+                for micros, module in slowest_imports(argv, tmp):
                     print(f"  {micros / 1000:7.1f}  {module}")
 
 
