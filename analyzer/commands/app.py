@@ -1,4 +1,4 @@
-"""`logscan scan`, and what logscan's command line shares (the group itself: analyzer.cli).
+"""`logscan scan` (the `logscan` group and `--version`: analyzer.cli; the other subcommands: their modules).
 
 stdout is the report (or the events); every warning, error, note and progress line goes to stderr. One
 vocabulary of flags for every command (analyzer.commands.options). Exit codes: 0 = done (warnings about
@@ -14,7 +14,7 @@ passes through analyzer.report.redact's Redactor once (secrets masked unless
 `--no-redact`, control sequences removed).
 
 analyzer.cli imports this module only when `scan` runs (or `--help` lists the commands); a report format's
-module, the Dask engine and sentry-sdk are imported only when a run uses them.
+module, the Dask engine (analyzer.scale.dask) and sentry-sdk are imported only when a run uses them.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ from analyzer.report import terminal as terminal_report
 from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
 from analyzer.run import Run, RunError
 from analyzer.ingest.sources import Input, known_size
-from analyzer.scale.cli import DEFAULT_WORKERS, Engine, engine_problem
+from analyzer.scale.cli import DEFAULT_WORKERS, Engine, engine_problem, job_of, scan_on_dask
 from analyzer.report.summary import print_summary, summary_dict
 
 SCAN_EXIT_CODES = (
@@ -290,7 +290,6 @@ def scan(
     analysis = run.analysis()
     err = console(stderr=True)
     if engine is Engine.dask:  # the same Analysis, tally and filter counts, computed shard by shard (analyzer.scale)
-        from analyzer.scale.cli import job_of, scan_on_dask
         from analyzer.scale.dask import DaskUnavailable
 
         job = job_of(settings, eff, log_format.value if log_format else None)
