@@ -1,5 +1,5 @@
 """`python -m analyzer`: the same command line as the `logscan` script."""
 
-from analyzer.commands.app import app
+from analyzer.cli import app
 
 app()

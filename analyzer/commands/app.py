@@ -1,4 +1,4 @@
-"""logscan's command line (typer): `scan` here, `tail`, `events`, `signatures` and `config` in their modules.
+"""`logscan scan` (the `logscan` group and `--version`: analyzer.cli; the other subcommands: their modules).
 
 stdout is the report (or the events); every warning, error, note and progress line goes to stderr. One
 vocabulary of flags for every command (analyzer.commands.options). Exit codes: 0 = done (warnings about
@@ -12,10 +12,14 @@ Configuration (`logscan.toml` or `[tool.logscan]`, `--config`): analyzer.config.
 `-` reads stdin everywhere a path is taken. What `scan` and `events` print
 passes through analyzer.report.redact's Redactor once (secrets masked unless
 `--no-redact`, control sequences removed).
+
+analyzer.cli imports this module only when `scan` runs (or `--help` lists the commands); a report format's
+module, the Dask engine (analyzer.scale.dask) and sentry-sdk are imported only when a run uses them.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import subprocess
@@ -38,10 +42,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from analyzer.cli import app, main  # noqa: F401 - the whole command line, as `python -m analyzer.commands.app` runs it
 from analyzer.commands.options import (
-    Command,
     ConfigOption,
-    Group,
     LogFormatOption,
     NoRedactOption,
     OutputFileOption,
@@ -58,8 +61,6 @@ from analyzer.commands.options import (
     fail,
     warn,
 )
-from analyzer.commands.config import CONFIG_EPILOG, config_command
-from analyzer.commands.events import EVENTS_EPILOG, events_command
 from analyzer.commands.filters import Filters
 from analyzer.commands.steps import (
     effective,
@@ -69,37 +70,13 @@ from analyzer.commands.steps import (
     resolve_inputs,
 )
 from analyzer.diagnostics import Diagnostics
-from analyzer.report import html as html_report
-from analyzer.report import json as json_report
-from analyzer.report import markdown as markdown_report
 from analyzer.report import terminal as terminal_report
 from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
 from analyzer.run import Run, RunError
-from analyzer.commands.signatures import SIGNATURES_EPILOG, signatures_app
 from analyzer.ingest.sources import Input, known_size
 from analyzer.ingest import urls
 from analyzer.scale.cli import DEFAULT_WORKERS, Engine, engine_problem, job_of, scan_on_dask
-from analyzer.scale.dask import DaskUnavailable
 from analyzer.report.summary import print_summary, summary_dict
-from analyzer.commands.tail import TAIL_EPILOG, tail_command
-
-app = typer.Typer(
-    name="logscan",
-    help="Log-driven incident analyzer for FastAPI/uvicorn + SQLAlchemy + PostgreSQL + Docker Compose backends.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    cls=Group,
-    epilog=examples(
-        "logscan scan app.log                 # what broke, and the first fix",
-        "logscan tail app.log                 # the same, live",
-        "logscan events app.log | head        # the records as logscan reads them",
-        "logscan signatures list              # what logscan knows",
-        "logscan config                       # the settings a run here would use",
-    ) + "\n\nstdout is the report (or the events); every warning, error and progress line goes to stderr. "
-    "Exit codes: 0 = done (also when a reader such as head closes stdout early); 1 = scan --fail-on found an "
-    "incident, or a signature check failed; 2 = an unusable argument, path or config file, or a usage error.",
-)
 
 SCAN_EXIT_CODES = (
     "Exit codes: 0 = done (warnings about damaged input do not change it), also when the reader of stdout "
@@ -117,27 +94,9 @@ SCAN_EPILOG = examples(
 
 
 
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        typer.echo(f"logscan {version('logscan')}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
-) -> None:
-    """Log-driven incident analyzer for FastAPI/uvicorn + SQLAlchemy + PostgreSQL + Docker Compose backends.
-
-    stdout is the report (or the events); every warning, error and progress line goes to stderr. Exit codes:
-    0 done (also when a reader such as head closes stdout early), 1 scan --fail-on found an incident or a
-    signature check failed, 2 an unusable argument or config file (usage errors included).
-    """
-
-
 class ReportFormat(str, Enum):
+    """`scan --format`: each value but `text` names its renderer's module in analyzer.report."""
+
     text = "text"
     json = "json"
     markdown = "markdown"
@@ -193,12 +152,8 @@ def _progress(err: Console, inputs: Sequence[Input], diag: Diagnostics, enabled:
 
 def _render(report: dict[str, object], report_format: ReportFormat, top: int, everything: bool) -> str:
     """The report as text: JSON, Markdown, HTML, or the terminal report without colours (for a file)."""
-    if report_format is ReportFormat.json:
-        return json_report.render(report)
-    if report_format is ReportFormat.markdown:
-        return markdown_report.render(report)
-    if report_format is ReportFormat.html:
-        return html_report.render(report)
+    if report_format is not ReportFormat.text:  # each format's module only when asked for
+        return importlib.import_module(f"analyzer.report.{report_format.value}").render(report)
     buffer = io.StringIO()
     terminal_report.render(Console(file=buffer, width=120, no_color=True, highlight=False), report, top, everything)
     return buffer.getvalue()
@@ -244,7 +199,6 @@ def show(render: Callable[[Console], None], use_pager: bool) -> None:
     proc.wait()
 
 
-@app.command(epilog=SCAN_EPILOG, cls=Command)
 def scan(
     paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Files, globs, folders, .gz files, fsspec URLs (file://, http://...), or - for stdin.")],
     report_format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")] = ReportFormat.text,
@@ -335,6 +289,8 @@ def scan(
     analysis = run.analysis()
     err = console(stderr=True)
     if engine is Engine.dask:  # the same Analysis, tally and filter counts, computed shard by shard (analyzer.scale)
+        from analyzer.scale.dask import DaskUnavailable
+
         job = job_of(settings, eff, log_format.value if log_format else None)
         try:
             analysis, pipeline.tally = scan_on_dask(inputs, diag, run.signatures, settings, job, scheduler, workers,
@@ -395,22 +351,6 @@ def scan(
         raise typer.Exit(code)
 
 
-app.command("tail", epilog=TAIL_EPILOG, cls=Command)(tail_command)
-app.command("events", epilog=EVENTS_EPILOG, cls=Command)(events_command)
-app.add_typer(signatures_app, name="signatures", epilog=SIGNATURES_EPILOG, cls=Group)
-app.command("config", epilog=CONFIG_EPILOG, cls=Command)(config_command)
 
-
-def main() -> None:
-    """The `logscan` script: the typer app, with a closed stdout (`| head`) ending it quietly."""
-    try:
-        app()
-    except BrokenPipeError:  # closed while click itself was writing (help, usage)
-        from analyzer.commands.options import quiet_closed_stdout
-
-        quiet_closed_stdout()
-        sys.exit(0)
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m analyzer.commands.app`: the whole command line, as before
     main()
