@@ -195,6 +195,12 @@ def unwrap_docker_json(frame: pl.DataFrame, streams: Streams, service: str) -> t
     return frame, bad
 
 
+def _whole(prefix: str) -> str:
+    """An anchored prefix pattern whose whole match is also the group `whole`: its fields and its length in one
+    pass over the lines."""
+    return f"^(?P<whole>{prefix.removeprefix('^')})"
+
+
 def kubernetes_container(path: str) -> str | None:
     """The container a Kubernetes node's log file belongs to, by the kubelet's file layout (None: not one)."""
     m = _POD_LOG.search(path) or _CONTAINER_LOG.search(path)
@@ -205,8 +211,8 @@ def unwrap_cri(frame: pl.DataFrame, streams: Streams, service: str) -> pl.DataFr
     """Unwrap CRI log lines into the stream (`sid`), time and line; `partial` marks `P` pieces (to be rejoined).
     A line that is not one keeps its text."""
     line = pl.col("line")
-    parts = frame.select(line.str.extract(_CRI, 0).str.len_chars().alias("cut"),
-                         line.str.extract_groups(_CRI).struct.rename_fields(["time", "stream", "tag"]).struct.unnest())
+    parts = frame.select(line.str.extract_groups(_whole(_CRI)).struct.rename_fields(["whole", "time", "stream", "tag"])
+                         .struct.unnest()).with_columns(pl.col("whole").str.len_chars().alias("cut"))
     wrapped = parts.get_column("stream").is_not_null()
     ids = {name: streams.id(service, name) for name in parts.get_column("stream").drop_nulls().unique().to_list()}
     return frame.with_columns(
@@ -236,8 +242,8 @@ def unwrap_syslog(frame: pl.DataFrame, streams: Streams, now: datetime) -> pl.Da
     """Split `<time> <host> <identifier>[<pid>]: line` into the identifier's stream per process (`sid`), the time
     (`env_ts`) and the line. Lines without the prefix (journalctl's `-- Boot ... --`) stay as they are."""
     line = pl.col("line")
-    parts = frame.select(line.str.extract(_SYSLOG, 0).str.len_chars().alias("_cut"),
-                         line.str.extract_groups(_SYSLOG).struct.unnest())
+    parts = frame.select(line.str.extract_groups(_whole(_SYSLOG)).struct.unnest()).with_columns(
+        pl.col("whole").str.len_chars().alias("_cut"))
     wrapped = parts.get_column("ident").is_not_null()
     keys = parts.filter(wrapped).select("ident", "pid").unique(maintain_order=True)
     lut = keys.with_columns(pl.Series("_sid", [streams.id(ident, f"pid {pid}" if pid else None)
@@ -257,7 +263,8 @@ def _year_less_times(stamps: pl.Series, now: datetime) -> pl.Series:
         return (pl.lit(f"{year} ") + pl.col("t").str.replace("  ", " 0", literal=True)).str.to_datetime(
             "%Y %b %d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False)
 
+    years = stamps.to_frame("t").select(in_year(now.year + 1).alias("next"), in_year(now.year).alias("this"),
+                                        in_year(now.year - 1).alias("last"))  # each parsed once
     latest = pl.lit(now + timedelta(days=1))
-    chosen = pl.when(in_year(now.year + 1) <= latest).then(in_year(now.year + 1))
-    chosen = chosen.when(in_year(now.year) <= latest).then(in_year(now.year)).otherwise(in_year(now.year - 1))
-    return stamps.to_frame("t").select(chosen.cast(UTC_TS)).to_series()
+    chosen = pl.when(pl.col("next") <= latest).then("next").when(pl.col("this") <= latest).then("this").otherwise("last")
+    return years.select(chosen.cast(UTC_TS)).to_series()
