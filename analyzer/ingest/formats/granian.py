@@ -32,9 +32,8 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
         access.alias("access"),
         head.str.slice(1, 19).alias("time"),
         pl.when(access).then(head.str.slice(21, 5)).alias("zone"),  # none: no time
-        head.str.splitn("] ", 2).struct.field("field_0").str.slice(1).alias("word"),
-        head.str.splitn("] ", 2).struct.field("field_1").alias("rest"),
-    )
+        head.str.splitn("] ", 2).struct.rename_fields(["word", "rest"]).struct.unnest(),  # `[word`, split once
+    ).with_columns(pl.col("word").str.slice(1))
     is_access = pl.col("access")
     fields = parts.select(
         pl.col("rest").alias("message"),
