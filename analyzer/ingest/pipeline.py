@@ -18,17 +18,19 @@ one (`lookback`) and then revived, fully parsed, ahead of that batch's own
 anything else that wants every record pass no screen; Dask shards get the same
 two tiers by passing one.
 
-`run` overlaps two chunks: while one thread parses the records of a chunk
-(parsing needs no state, and Polars releases the GIL while it works), the
-caller's thread reads and frames the next one; time inference and the tally,
-which carry state from batch to batch, stay in order on the caller's thread.
+`run` overlaps three batches (analyzer.ingest.overlap): one thread reads and
+frames a chunk while another screens, parses and finishes the records of the
+one before and the caller analyses the events of the one before that. Polars
+releases the GIL while it works, so the stages share both cores; each stage
+sees its batches one at a time and in order, so the state it carries from
+batch to batch (framing's open records, time inference, the tally, the
+screen's memory) is the same as in one thread.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -44,6 +46,7 @@ from analyzer.ingest.framing import Framer
 from analyzer.ingest.framing.runs import per_stream
 from analyzer.ingest.framing.streams import StreamKey, Streams
 from analyzer.ingest.normalize import parse_records
+from analyzer.ingest.overlap import overlapped
 from analyzer.ingest.formats.common import REQUEST_WORDS, on_rows
 from analyzer.ingest.screen import Screen, requests_to_link
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
@@ -79,6 +82,15 @@ def formats_for(name: str | None, request_id_keys: Sequence[str] = ()) -> tuple[
     with_keys = {json_format.FORMAT.name: json_format.with_request_id_keys(keys),
                  loguru_json.FORMAT.name: loguru_json.with_request_id_keys(keys)}
     return tuple(with_keys.get(fmt.name, fmt) for fmt in chosen)
+
+
+class _Framed(NamedTuple):
+    """One framed batch on its way from the framing stage to the parsing stage of `Pipeline.run`."""
+
+    framer: Framer
+    records: pl.DataFrame
+    times: tuple[tuple[str, str | None, str], ...]  # a resumed read's stream times, taken before these records
+    last: bool  # the input's last batch (what its end released)
 
 
 class Screened(NamedTuple):
@@ -170,29 +182,39 @@ class Pipeline:
         return framer is not None and framer.held is not None and framer.held.height > 0
 
     def run(self, inputs: Iterable[Input], first_chunk_bytes: int | None = None) -> Iterator[pl.DataFrame]:
-        """Event batches for every input, read in bounded chunks, one chunk framed while the previous one is parsed.
+        """Event batches for every input, read in bounded chunks, the stages overlapped.
 
-        `first_chunk_bytes` (`events`, which prints as it reads): the run's first batches come from pieces of
-        that size, growing fourfold up to the chunk size, so the first events appear at once.
+        Three stages work at once, each on its own batch and each seeing its batches in order
+        (analyzer.ingest.overlap): a thread reads and frames chunks (`_framed`), another screens, parses and
+        finishes their records (`_finished`: parsing needs no state, and time inference, the tally and the
+        screen's memory carry theirs from batch to batch in order), and the caller consumes the events (the
+        analysis). `first_chunk_bytes` (`events`, which prints as it reads): the run's first batches come from
+        pieces of that size, growing fourfold up to the chunk size, so the first events appear at once; and it
+        reads no further ahead than its output has gone (no stage is overlapped), so that a reader that leaves
+        early (`| head`) stops it at once instead of after chunks read ahead.
         """
+        framed = self._framed(inputs, first_chunk_bytes)
+        if first_chunk_bytes:
+            return self._finished(framed)
+        return overlapped(self._finished(overlapped(framed, "logscan-frame")), "logscan-parse")
+
+    def _framed(self, inputs: Iterable[Input], first_chunk_bytes: int | None) -> Iterator[_Framed]:
+        """Each input's chunks framed into records, then what its end releases (`last`: the input is done)."""
         ramp = [first_chunk_bytes] if first_chunk_bytes else []
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logscan-parse") as parser:
-            for inp in inputs:
-                framer = self.framer(inp)
-                parsing: Future[pl.DataFrame | Screened | None] | None = None
-                times: tuple[tuple[str, str | None, str], ...] = ()
-                chunks = self.read(inp)
-                for chunk in _ramped(chunks, ramp, self.chunk_bytes) if ramp else chunks:
-                    records = framer.feed(chunk)
-                    if parsing is not None:
-                        yield from self._nonempty(self._finish(framer, parsing.result(), times))
-                    parsing, times = parser.submit(self._parse, records), chunk.times
-                if parsing is not None:
-                    yield from self._nonempty(self._finish(framer, parsing.result(), times))
-                yield from self._nonempty(self.flush(inp))
-                if inp.resume is not None:  # where the next run resumes, it infers times from these
-                    inp.resume.keep_times(inp.path, self.stream_times(framer))
-                self.framers.pop(inp.path, None)
+        for inp in inputs:
+            framer = Framer(inp, self.formats, self.diag)
+            chunks = self.read(inp)
+            for chunk in _ramped(chunks, ramp, self.chunk_bytes) if ramp else chunks:
+                yield _Framed(framer, framer.feed(chunk), chunk.times, False)
+            yield _Framed(framer, framer.flush(), (), True)
+
+    def _finished(self, framed: Iterable[_Framed]) -> Iterator[pl.DataFrame]:
+        """The events of each framed batch, in order; a finished input leaves the times its resumed read needs."""
+        for batch in framed:
+            yield from self._nonempty(self._finish(batch.framer, self._parse(batch.records), batch.times))
+            inp = batch.framer.input
+            if batch.last and inp.resume is not None:  # where the next run resumes, it infers times from these
+                inp.resume.keep_times(inp.path, self.stream_times(batch.framer))
 
     def read(self, inp: Input) -> Iterator[Chunk]:
         """The chunks `run` reads of `inp` (analyzer.scale reads a byte range of a file through this)."""

@@ -163,21 +163,27 @@ class Screen:
         n = records.height
         if not self.enabled or n == 0:
             return pl.repeat(True, n, eager=True)
-        text = records.get_column("text")
+        text, head = pl.col("text"), pl.col("head")
         candidate = text.str.contains(self.pattern).fill_null(True)
         for pattern in self.patterns:
             candidate = candidate | text.str.contains(pattern).fill_null(True)
         # a line that is an exception line alone (a traceback's tail cut off by other writers' lines): a plain
         # record of it has an exception type (analyzer.ingest.normalize), whichever format its line was first given
-        candidate = candidate | records.get_column("head").str.contains(BARE_EXCEPTION).fill_null(True)
-        timed = text.str.contains(DURATION_WORDS).fill_null(False) & ~candidate
+        candidate = candidate | head.str.contains(BARE_EXCEPTION).fill_null(True)
+        # the tests on every record, in one call: Polars runs independent expressions side by side
+        candidate, timed, named = records.select(
+            candidate,
+            text.str.contains(DURATION_WORDS).fill_null(False).alias("timed"),
+            # the request each record names (its text's own; the JSON formats are kept), read where a key may be
+            head.str.contains(_ID_WORDS).fill_null(False).alias("named"),
+        ).get_columns()
+        timed = timed & ~candidate
         with_path = timed
+        text = records.get_column("text")
         if timed.any():
             slow, with_path = self._timed(text, timed)
             candidate = candidate | slow
         head = records.get_column("head")
-        # the request each record names (its text's own; the JSON formats are kept), read where a key may be
-        named = head.str.contains(_ID_WORDS).fill_null(False)
         ids = request_ids(head) if named.all() else on_rows(named, request_ids(head.filter(named)), None)
         self.remember(ids.filter(candidate).drop_nulls().unique().to_list())
         keep = candidate | with_path
