@@ -94,9 +94,12 @@ class Run:
     def pipeline(self, log_format: str | None = None, kind: type[Pipeline] = Pipeline, *, screened: bool = False,
                  **options: Any) -> Pipeline:
         """A pipeline reading into this run's Diagnostics, with the config's request ID keys and service names;
-        `screened`: it normalizes only the records this run's signatures may need (analyzer.ingest.screen)."""
+        `screened`: it normalizes only the records this run's signatures may need (analyzer.ingest.screen).
+        Its tally counts the records within --since/--until, when given (`Tally.in_period`)."""
+        since, until = self.settings.since, self.settings.until
+        period = (since, until) if since is not None or until is not None else None
         return kind(self.diag, fmt=log_format, request_id_keys=self.eff.request_id_keys, services=self.eff.services,
-                    screen=Screen(self.signatures) if screened else None, **options)
+                    screen=Screen(self.signatures) if screened else None, period=period, **options)
 
     def open_state(self, state_dir: str | None, incremental: bool, paths: Sequence[str]) -> State | None:
         """The job's checkpoints and history (`--state DIR`, or `--incremental`: the default folder), opened before

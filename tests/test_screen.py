@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -78,6 +79,57 @@ def test_generated_benchmark_data_reports_the_same_screened(cli, bench_data, mix
     for path in sorted(folder.iterdir()):
         _same(cli, str(path))
     _same(cli, str(folder))
+
+
+def _middle_third(cli, *paths: str) -> tuple[str, str]:
+    """--since/--until times a third and two thirds into the records' time range."""
+    first, last = (datetime.fromisoformat(t) for t in _report(cli, *paths)["summary"]["time_range"])
+    third = (last - first) / 3
+    return (first + third).isoformat(), (first + 2 * third).isoformat()
+
+
+@pytest.mark.parametrize("mix", ["production", "stress"])
+def test_a_time_window_reports_the_same_screened(cli, bench_data, mix):
+    """--since/--until no longer turn the screen off: the analysis applies the window to what the screen kept,
+    and the tally counts every record in it; the reports are still exactly the exhaustive ones."""
+    folder = str(bench_data / mix)
+    since, until = _middle_third(cli, folder)
+    for window in (("--since", since), ("--until", until), ("--since", since, "--until", until)):
+        report = _same(cli, folder, *window)
+        assert report["summary"]["records"]  # the summary still counts every record read
+    assert _report(cli, folder, "--since", since) != _report(cli, folder)
+
+
+def test_a_time_window_on_the_samples_reports_the_same_screened(cli, monkeypatch):
+    """From the middle incident's start on: some of the samples' incidents in, some out."""
+    monkeypatch.chdir(ROOT)
+    starts = sorted(i["first_seen"] for i in _report(cli, "samples/")["incidents"] if i["first_seen"])
+    since = starts[len(starts) // 2]
+    windowed = _same(cli, "samples/", "--since", since)
+    assert 0 < len(windowed["incidents"]) < len(starts)
+
+
+def test_the_tally_counts_every_record_in_the_window_while_the_screen_drops_most(bench_data):
+    paths = [str(bench_data / "production" / "compose.log")]
+    every = pl.concat(list(Pipeline(Diagnostics()).run(resolve(paths, Diagnostics()))), how="diagonal_relaxed")
+    ts = every.get_column("ts").drop_nulls().sort()
+    since, until = ts[len(ts) // 3], ts[2 * len(ts) // 3]
+    diag = Diagnostics()
+    screened = Pipeline(diag, screen=Screen(load_signatures()), period=(since, until))
+    yielded = sum(batch.height for batch in screened.run(resolve(paths, diag)))
+    assert screened.tally.in_period == every.filter((pl.col("ts") >= since) & (pl.col("ts") < until)).height
+    assert screened.tally.records == every.height
+    assert yielded < every.height * 0.15
+
+
+def test_a_window_that_hides_everything_says_so_the_same_screened(cli, monkeypatch):
+    """The "hid all N records (they span ...)" message counts every record read, screened or not."""
+    monkeypatch.chdir(ROOT)
+    screened = cli("scan", "samples/", "--since", "2031-01-01", "--format", "json")
+    exhaustive = cli("scan", "samples/", "--since", "2031-01-01", "--format", "json", "--exhaustive")
+    records = json.loads(screened.stdout)["summary"]["records"]
+    assert f"--since 2031-01-01 hid all {records:,} records (they span 2026-11-23 10:43:06" in screened.stderr
+    assert screened.stderr == exhaustive.stderr
 
 
 def _in_process(paths: list[str], screened: bool, chunk_bytes: int) -> dict:

@@ -284,8 +284,7 @@ def scan(
     except RunError as exc:
         raise fail(str(exc)) from None
     inputs = resolve_inputs(paths, diag, resume=state.checkpoints if state else None)
-    # the time filters' "hid all N records" counts every record it saw
-    pipeline = run.pipeline(log_format.value if log_format else None, screened=not exhaustive and not filters.active)
+    pipeline = run.pipeline(log_format.value if log_format else None, screened=not exhaustive)
     analysis = run.analysis()
     err = console(stderr=True)
     if engine is Engine.dask:  # the same Analysis, tally and filter counts, computed shard by shard (analyzer.scale)
@@ -301,10 +300,11 @@ def scan(
     else:
         with _progress(err, inputs, diag, show_progress(err, quiet)) as tick:
             for batch in pipeline.run(inputs):
-                if filters.active:
-                    filters.apply(batch, records=False)  # counts what the time filter keeps (Analysis applies it)
-                analysis.add(batch)
+                analysis.add(batch)  # applies the time filter
                 tick()
+        # what the time filter's "hid all N records" counts: every record read, screened or not (the tally's)
+        tally = pipeline.tally
+        filters.seen, filters.kept, filters.ts_min, filters.ts_max = tally.records, tally.in_period, tally.ts_min, tally.ts_max
     if nothing_read(diag):  # every input failed: no report, only the reasons (stderr) and exit 2
         report_problems(diag, quiet)
         raise typer.Exit(2)

@@ -113,11 +113,24 @@ class Tally:
     by_stream: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (source, service, format)
     ts_min: object = None
     ts_max: object = None
+    #: `scan --since/--until` (since, until; either may be None): `in_period` counts the records within it, as
+    #: the time filter's "hid all N records" message needs, over every record, screened or not
+    period: tuple[datetime | None, datetime | None] | None = None
+    in_period: int = 0
 
     def add(self, events: pl.DataFrame) -> None:
         if events.height == 0:
             return
         self.records += events.height
+        if self.period is not None:
+            since, until = self.period
+            ts = events.get_column("ts")
+            inside = ts.is_not_null()
+            if since is not None:
+                inside &= ts >= since
+            if until is not None:
+                inside &= ts < until
+            self.in_period += int(inside.sum())
         counts = events.group_by("source", "service", "format").len()
         for source, service, fmt, n in counts.iter_rows():
             self.by_format[fmt] += n
@@ -131,6 +144,7 @@ class Tally:
     def merge(self, other: Tally) -> None:
         """Add another tally's counts after this one's (analyzer.scale: a shard's); key order is first seen."""
         self.records += other.records
+        self.in_period += other.in_period
         self.by_format.update(other.by_format)
         self.by_service.update(other.by_service)
         self.by_stream.update(other.by_stream)
@@ -145,7 +159,7 @@ class Pipeline:
 
     def __init__(self, diag: Diagnostics, fmt: str | None = None, chunk_bytes: int = CHUNK_BYTES, *,
                  request_id_keys: Sequence[str] = (), services: Mapping[str, str] | None = None,
-                 screen: Screen | None = None) -> None:
+                 screen: Screen | None = None, period: tuple[datetime | None, datetime | None] | None = None) -> None:
         self.diag = diag
         self.screen = screen  # None: every record is normalized and yielded
         self.lookback = pl.DataFrame()  # records the screen dropped that name a request, recent enough to revive
@@ -157,7 +171,7 @@ class Pipeline:
         self.framers: dict[str, Framer] = {}
         self.last_ts: dict[StreamKey, object] = {}  # per (service, stream), across inputs (rotated sets)
         self.seeded: dict[str, set[StreamKey]] = {}  # input path -> streams whose times a resumed read began with
-        self.tally = Tally()
+        self.tally = Tally(period=period)
 
     def framer(self, inp: Input) -> Framer:
         framer = self.framers.get(inp.path)
