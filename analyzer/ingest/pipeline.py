@@ -15,8 +15,9 @@ yielded, unless a later kept record names their request or may be tied to it:
 the records that name a request are held for as long as the trace table keeps
 one (`lookback`) and then revived, fully parsed, ahead of that batch's own
 (analyzer.ingest.screen says which). `tail`, `scan --exhaustive`, `events` and
-anything else that wants every record pass no screen; Dask shards get the same
-two tiers by passing one.
+anything else that wants every record pass no screen; so do Dask shards
+(analyzer.scale.partial), since a request may begin in one shard and fail in
+another, whose screen could not know to keep its first records.
 
 `run` overlaps three batches (analyzer.ingest.overlap): one thread reads and
 frames a chunk while another screens, parses and finishes the records of the
