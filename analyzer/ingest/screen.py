@@ -69,6 +69,7 @@ from analyzer.ingest.formats.common import (
     REQUEST_ID_KEY,
     durations_ms,
     on_rows,
+    request_id_of,
     request_ids,
 )
 
@@ -102,6 +103,9 @@ DURATION_WORDS: Final = (
 _ID_WORDS: Final = REQUEST_ID_KEY
 _LEVELS_ABOVE: Final = frozenset({"warning", "error", "critical"})
 MAX_REMEMBERED_IDS: Final = 100_000
+#: Where at least this share of a batch's records named a request, the next batch's IDs are read from every
+#: record at once: finding the key first costs a pass of its own that then spares little.
+DIRECT_IDS_SHARE: Final = 0.5
 
 
 def _escape(literal: str) -> str:
@@ -157,6 +161,7 @@ class Screen:
         self.pattern = "|".join(f"(?:{p})" for p in parts)
         self.touched: OrderedDict[str, None] = OrderedDict()  # request IDs candidates named, newest last
         self.ids = pl.Series("request_id", [], dtype=pl.String)  # the request ID each record of the last batch names
+        self.named_share = 0.0  # the share of the last batch's records that named a request
 
     def keep(self, records: pl.DataFrame, formats: tuple[Format, ...]) -> pl.Series:
         """Which of a batch of framed records (analyzer.ingest.framing: `fmt`, `head`, `text`) are kept."""
@@ -170,12 +175,14 @@ class Screen:
         # a line that is an exception line alone (a traceback's tail cut off by other writers' lines): a plain
         # record of it has an exception type (analyzer.ingest.normalize), whichever format its line was first given
         candidate = candidate | head.str.contains(BARE_EXCEPTION).fill_null(True)
+        # the request each record names (its text's own; the JSON formats are kept): read from every record
+        # where most of the last batch's named one, else only where a key is found first
+        direct = self.named_share >= DIRECT_IDS_SHARE
         # the tests on every record, in one call: Polars runs independent expressions side by side
-        candidate, timed, named = records.select(
+        candidate, timed, named_or_ids = records.select(
             candidate,
             text.str.contains(DURATION_WORDS).fill_null(False).alias("timed"),
-            # the request each record names (its text's own; the JSON formats are kept), read where a key may be
-            head.str.contains(_ID_WORDS).fill_null(False).alias("named"),
+            request_id_of(head).alias("ids") if direct else head.str.contains(_ID_WORDS).fill_null(False).alias("named"),
         ).get_columns()
         timed = timed & ~candidate
         with_path = timed
@@ -184,7 +191,12 @@ class Screen:
             slow, with_path = self._timed(text, timed)
             candidate = candidate | slow
         head = records.get_column("head")
-        ids = request_ids(head) if named.all() else on_rows(named, request_ids(head.filter(named)), None)
+        if direct:
+            ids = named_or_ids
+        else:
+            named = named_or_ids
+            ids = request_ids(head) if named.all() else on_rows(named, request_ids(head.filter(named)), None)
+        self.named_share = ids.is_not_null().mean() or 0.0
         self.remember(ids.filter(candidate).drop_nulls().unique().to_list())
         keep = candidate | with_path
         unscreened = [code for code, fmt in enumerate(formats) if fmt.name in UNSCREENED]
