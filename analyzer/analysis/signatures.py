@@ -11,8 +11,10 @@ that engine has no look-around and no backreferences, and rejects patterns whose
 compiled program exceeds its size limit. A user's folder is checked with that
 engine when it is loaded; the built-in catalogue is checked by the test suite
 (tests/test_signatures.py) and by `logscan signatures lint`, not on every run: a
-run reads its named captures from the pattern text (`named_groups`), so loading
-it needs no Polars and no compilation (issue 12: start-up). A `SignatureSet` is compiled once: one
+run reads its named captures from the pattern text (`named_groups`) and compiles
+nothing (issue 12: start-up). Files are parsed once per content
+(analyzer.toml_cache); every other check runs on every load. A `SignatureSet` is
+compiled once: one
 prefilter (a single alternation of every keyword, which measured faster than
 Aho-Corasick `contains_any` on real-shaped data) plus each signature's field
 conditions as Polars expressions; `analyzer.analysis.match` applies it to event frames.
@@ -31,7 +33,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from analyzer import safe_toml
+from analyzer import toml_cache
 from analyzer.events import FORMAT_NAMES, LEVELS, SCHEMA, SEVERITIES, UTC_TS
 from analyzer.analysis.exceptions import RESERVED_KEYS
 
@@ -462,7 +464,7 @@ def _read_file(path: Path, trusted: bool = False) -> tuple[list[Signature], list
         problems.append(Problem(name, key, message))
 
     try:
-        data = safe_toml.loads(path.read_text(encoding="utf-8"))
+        data = toml_cache.load(path)
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(name, "", f"cannot read ({exc})")]
     except tomllib.TOMLDecodeError as exc:
