@@ -13,11 +13,12 @@ engine when it is loaded; the built-in catalogue is checked by the test suite
 (tests/test_signatures.py) and by `logscan signatures lint`, not on every run: a
 run reads its named captures from the pattern text (`named_groups`) and compiles
 nothing (issue 12: start-up). Files are parsed once per content
-(analyzer.toml_cache); every other check runs on every load. A `SignatureSet` is
-compiled once: one
-prefilter (a single alternation of every keyword, which measured faster than
-Aho-Corasick `contains_any` on real-shaped data) plus each signature's field
-conditions as Polars expressions; `analyzer.analysis.match` applies it to event frames.
+(analyzer.toml_cache); every other check runs on every load.
+
+A `SignatureSet` is compiled once: one prefilter (a single alternation of every
+keyword, which measured faster than Aho-Corasick `contains_any` on real-shaped
+data) plus each signature's field conditions as Polars expressions;
+`analyzer.analysis.match` applies it to event frames.
 """
 
 from __future__ import annotations
