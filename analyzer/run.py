@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
@@ -31,8 +31,10 @@ from analyzer.ingest.pipeline import Pipeline
 from analyzer.ingest.screen import Screen
 from analyzer.report.model import build_report, history_rows
 from analyzer.report.redact import Redactor
-from analyzer.state.store import State, StateError, open_state
 from analyzer.timespec import parse_instant
+
+if TYPE_CHECKING:  # the state store only with --state or --incremental (open_state)
+    from analyzer.state.store import State
 
 #: The window rules `storm_count` / `storm_window` set; `slow_count` sets `slow_request`.
 STORM_SIGNATURES: Final = ("http_422_storm", "http_5xx_storm", "http_429_storm")
@@ -105,6 +107,8 @@ class Run:
         """The job's checkpoints and history (`--state DIR`, or `--incremental`: the default folder), opened before
         anything is read so that an unusable folder stops the run at once (RunError)."""
         if state_dir is not None or incremental:
+            from analyzer.state.store import StateError, open_state
+
             try:
                 self.state = open_state(state_dir, paths, self.diag)
             except StateError as exc:
@@ -147,6 +151,8 @@ class Run:
         written); only after a run that got this far, so a crashed run reads the same bytes again."""
         if self.state is None:
             return
+        from analyzer.state.store import StateError
+
         # the history keeps titles for the next run's `resolved` list: no secret from a log at rest either
         titles = self.redactor.series(incidents["title"])
         self.state.history.record(history_rows(incidents.with_columns(titles)), datetime.now(UTC))

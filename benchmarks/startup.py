@@ -7,9 +7,9 @@ against `python -c pass` (the interpreter's own floor), in the same run.
 
 Each command runs as the installed `logscan` script would (`python -m analyzer`, the same entry point) in
 a fresh process; the figure is the best of N, since on a shared machine only the noise varies. Issue 12's
-target is 0.15 s for `--version` and for `scan` of an empty file. Reference lines time what the commands
-cannot avoid (typer; typer with pydantic, which it needs to coerce any option that is not a flag; rich;
-Polars), each alone. `--phases` times, in one process, the phases of a scan of an empty file (each phase's
+target is 0.15 s for `--version` and for `scan` of an empty file. Reference lines time typer; typer with
+the pydantic it coerces options with (logscan converts plainly valid values without it:
+analyzer.commands.coercion); a bare typer command; rich; Polars, each alone. `--phases` times, in one process, the phases of a scan of an empty file (each phase's
 best over N processes). `--importtime` also prints the ten slowest top-level imports (cumulative, `python -X
 importtime`) of one run of each logscan command.
 """
@@ -47,8 +47,8 @@ app.command("scan")(command)
 app(["scan"])
 """
 
-#: What the commands cannot avoid, each alone: typer, typer with the pydantic it builds every non-flag
-#: option's coercion with (typer 0.29: any subcommand run pays it), a do-nothing typer command, rich's
+#: References, each alone: typer, typer with the pydantic it builds every non-flag option's coercion with
+#: (typer 0.29; logscan's commands avoid it for plainly valid values), a do-nothing typer command, rich's
 #: console, Polars.
 REFERENCES = {
     "import typer": "import typer",
@@ -82,8 +82,6 @@ def mark(name):
     marks.append((name, time.perf_counter()))
 import analyzer.cli
 mark("the logscan group (typer)")
-import typer._adapters
-mark("pydantic (typer coerces options with it)")
 import polars
 mark("polars")
 import analyzer.commands.app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import re
 from pathlib import Path
 
@@ -27,6 +28,19 @@ def read_events(*paths: str | Path, fmt: str | None = None, chunk_bytes: int | N
     batches = list(pipeline.run(resolve([str(p) for p in paths], diag)))
     events = pl.concat(batches) if batches else empty_events()
     return events, diag
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_home(tmp_path_factory):
+    """Every run of the suite, in this process and in the ones it starts, keeps its parsed-TOML cache
+    (analyzer.toml_cache) in a folder of its own, never in the user's ~/.cache."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analyzer.analysis.match import check_examples
-from analyzer.analysis.signatures import SignatureError, builtin_dir, load_signatures
+from analyzer.analysis.signatures import SignatureError, builtin_dir, compile_pattern, load_signatures, named_groups
 from analyzer.commands.signatures import signatures_app
 
 BUILTIN = load_signatures()
@@ -85,6 +85,26 @@ def test_builtin_window_rules_are_data():
     assert (slow.window_seconds, slow.min_count, slow.group_by) == (60.0, 1, ("service", "http_path"))
     assert BUILTIN["http_422_storm"].min_count == 20
     assert BUILTIN["missing_greenlet"].window_seconds is None
+
+
+@pytest.mark.parametrize("sig_id", [sig.id for sig in BUILTIN if sig.pattern])
+def test_builtin_pattern_compiles_under_the_engine_that_runs_it(sig_id):
+    # a run reads the built-ins' captures from the text (named_groups) and compiles nothing: this is the check
+    sig = BUILTIN[sig_id]
+    assert compile_pattern(sig.pattern) == sig.captures == named_groups(sig.pattern)
+
+
+def test_the_builtins_load_as_checked_as_a_user_folder_does():
+    checked = load_signatures(check_builtin=True)
+    assert [(sig.id, sig.captures) for sig in checked] == [(sig.id, sig.captures) for sig in BUILTIN]
+
+
+@pytest.mark.parametrize("pattern", [
+    r"(?P<a>x)(?<b>y)", r"\(?P<no>x\)", r"[(?P<no>]", r"[]?(](?P<a>x)", r"[^]?(](?P<a>x)", r"[[:alpha:](](?P<a>x)",
+    r"(?:(?P<outer>a(?P<inner>b)))", r"(?i)(?P<a_1>x)|(?P<b2>y)", r"\\(?P<a>x)", r"x{2}(?P<a>\p{L}+)",
+])
+def test_named_groups_reads_what_the_engine_compiles(pattern):
+    assert named_groups(pattern) == compile_pattern(pattern)
 
 
 def test_builtin_folder_is_found():

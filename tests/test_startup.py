@@ -85,3 +85,13 @@ def test_scanning_empty_stdin_loads_the_same_as_an_empty_file(tmp_path):
     assert code == 0
     assert json.loads(piped)["incidents"] == json.loads(report)["incidents"] == []
     assert from_stdin == from_file
+
+
+def test_options_of_every_kind_are_converted_without_pydantic(tmp_path):
+    # typer would build a pydantic TypeAdapter per option (analyzer.commands.coercion): text, lists, numbers, choices
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    code, modules, out = _run(tmp_path, "scan", str(empty), "-", "-f", "json", "--top", "3", "--service", "api",
+                              "--service", "db", "--min-severity", "high", "--storm-count", "5", "--since", "1h")
+    assert code == 0 and json.loads(out)["incidents"] == []
+    assert "pydantic" not in modules and "typer._adapters" not in modules

@@ -8,10 +8,17 @@ unclosed group`), so a user fixing a folder sees everything in one run.
 Patterns are compiled by Polars' Rust regex engine, which runs in time linear in
 the input by construction (no backtracking), so no user pattern can hang a scan;
 that engine has no look-around and no backreferences, and rejects patterns whose
-compiled program exceeds its size limit. A `SignatureSet` is compiled once: one
-prefilter (a single alternation of every keyword, which measured faster than
-Aho-Corasick `contains_any` on real-shaped data) plus each signature's field
-conditions as Polars expressions; `analyzer.analysis.match` applies it to event frames.
+compiled program exceeds its size limit. A user's folder is checked with that
+engine when it is loaded; the built-in catalogue is checked by the test suite
+(tests/test_signatures.py) and by `logscan signatures lint`, not on every run: a
+run reads its named captures from the pattern text (`named_groups`) and compiles
+nothing (issue 12: start-up). Files are parsed once per content
+(analyzer.toml_cache); every other check runs on every load.
+
+A `SignatureSet` is compiled once: one prefilter (a single alternation of every
+keyword, which measured faster than Aho-Corasick `contains_any` on real-shaped
+data) plus each signature's field conditions as Polars expressions;
+`analyzer.analysis.match` applies it to event frames.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from analyzer import safe_toml
+from analyzer import toml_cache
 from analyzer.events import FORMAT_NAMES, LEVELS, SCHEMA, SEVERITIES, UTC_TS
 from analyzer.analysis.exceptions import RESERVED_KEYS
 
@@ -47,6 +54,7 @@ _CONDITION_COLUMNS: Final = tuple(name for name, dtype in SCHEMA.items() if dtyp
 _ENUMS: Final[dict[str, tuple[str, ...]]] = {"level": LEVELS, "format": FORMAT_NAMES}
 _RUST_META = re.compile(r"([\\.+*?()|\[\]{}^$#&\-~])")
 _PROBE = pl.Series("probe", [""], dtype=pl.String)
+_NAMED_GROUP = re.compile(r"\(\?P?<([^>]+)>")
 
 
 # ---------------------------------------------------------------------------
@@ -191,6 +199,34 @@ def compile_pattern(pattern: str) -> tuple[str, ...]:
     return tuple(name for name in groups.struct.fields if not name.isdigit())
 
 
+def named_groups(pattern: str) -> tuple[str, ...]:
+    """The named capture groups of a Rust regex, in pattern order, read from its text without compiling it.
+
+    `(?P<name>...)` and `(?<name>...)` outside character classes (nested ones included) and escapes; for a
+    pattern the engine accepts, the same names as `compile_pattern` (tests/test_signatures.py checks every
+    built-in one). Used for the built-in catalogue only, whose patterns the suite compiles.
+    """
+    names: list[str] = []
+    depth = 0  # nesting of [...] classes
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if depth:
+            depth += {"[": 1, "]": -1}.get(char, 0)
+        elif char == "[":
+            depth = 1
+            i += 1 + pattern.startswith("^", i + 1)
+            i += pattern.startswith("]", i)  # a ']' first in a class is a literal
+            continue
+        elif char == "(" and (match := _NAMED_GROUP.match(pattern, i)):
+            names.append(match.group(1))
+        i += 1
+    return tuple(names)
+
+
 def rust_escape(literal: str) -> str:
     """`literal` as a Rust regex matching exactly that text."""
     return _RUST_META.sub(r"\\\1", literal)
@@ -331,8 +367,10 @@ def _locator(index: int, sig_id: str | None) -> str:
     return f'signature[{index}] (id "{sig_id}")' if sig_id else f"signature[{index}]"
 
 
-def _signature(data: Any, index: int, source: Path, note: Callable[[str, str], None]) -> Signature | None:
-    """Build one Signature from its TOML table, reporting every problem through `note`.
+def _signature(data: Any, index: int, source: Path, note: Callable[[str, str], None],
+               trusted: bool = False) -> Signature | None:
+    """Build one Signature from its TOML table, reporting every problem through `note`; `trusted` (the built-in
+    catalogue): its pattern is not compiled, its named captures are read from the text (`named_groups`).
 
     Bad values are left at their defaults so that the rest of the table (and the
     cross-file checks) can still be reported; None only when it is not a table.
@@ -351,7 +389,9 @@ def _signature(data: Any, index: int, source: Path, note: Callable[[str, str], N
     keywords = t.texts("keywords")
     pattern = t.text("pattern")
     captures: tuple[str, ...] | None = () if pattern is None else None  # None: the pattern did not compile
-    if pattern is not None:
+    if pattern is not None and trusted:
+        captures = named_groups(pattern)
+    elif pattern is not None:
         try:
             captures = compile_pattern(pattern)
         except ValueError as exc:
@@ -415,8 +455,9 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _read_file(path: Path) -> tuple[list[Signature], list[Problem]]:
-    """The signatures of one TOML file and every problem found in it (usable only when there is none)."""
+def _read_file(path: Path, trusted: bool = False) -> tuple[list[Signature], list[Problem]]:
+    """The signatures of one TOML file and every problem found in it (usable only when there is none);
+    `trusted`: see `_signature`."""
     name = display_path(path)
     problems: list[Problem] = []
 
@@ -424,7 +465,7 @@ def _read_file(path: Path) -> tuple[list[Signature], list[Problem]]:
         problems.append(Problem(name, key, message))
 
     try:
-        data = safe_toml.loads(path.read_text(encoding="utf-8"))
+        data = toml_cache.load(path)
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(name, "", f"cannot read ({exc})")]
     except tomllib.TOMLDecodeError as exc:
@@ -438,19 +479,19 @@ def _read_file(path: Path) -> tuple[list[Signature], list[Problem]]:
         return [], problems
     signatures = []
     for i, table in enumerate(tables, start=1):
-        sig = _signature(table, i, path, report)
+        sig = _signature(table, i, path, report, trusted)
         if sig is not None:
             signatures.append(sig)
     return signatures, problems
 
 
-def _read_folder(folder: Path) -> tuple[list[Signature], list[Problem]]:
+def _read_folder(folder: Path, trusted: bool = False) -> tuple[list[Signature], list[Problem]]:
     """The signatures of every `*.toml` in `folder` (sorted by name); ids must be unique within the folder."""
     signatures: list[Signature] = []
     problems: list[Problem] = []
     first: dict[str, Signature] = {}
     for path in sorted(folder.glob("*.toml")):
-        found, file_problems = _read_file(path)
+        found, file_problems = _read_file(path, trusted)
         problems += file_problems
         for sig in found:
             if not sig.id:
@@ -472,19 +513,22 @@ def builtin_dir() -> Path:
     return installed if installed.is_dir() else package.parent / "signatures"
 
 
-def load_signatures(folders: Sequence[Path] = (), builtin: bool = True) -> SignatureSet:
+def load_signatures(folders: Sequence[Path] = (), builtin: bool = True, *, check_builtin: bool = False) -> SignatureSet:
     """The built-in catalogue plus `folders`, compiled; a later folder adds to or overrides earlier ones by id.
+    The patterns of `folders` are compiled by the engine as they are read; the built-in catalogue's only with
+    `check_builtin` (`signatures lint`; the test suite checks them), see the module docstring.
 
     Raises SignatureError listing every problem of every file (bad keys, types,
     values, patterns, duplicate ids, `leads_to` ids that exist nowhere).
     """
     merged: dict[str, Signature] = {}
     problems: list[Problem] = []
-    for folder in [builtin_dir(), *folders] if builtin else list(folders):
+    catalogue = [(builtin_dir(), not check_builtin)] if builtin else []
+    for folder, trusted in [*catalogue, *((folder, False) for folder in folders)]:
         if not folder.is_dir():
             problems.append(Problem(display_path(folder), "", "no such folder"))
             continue
-        found, folder_problems = _read_folder(folder)
+        found, folder_problems = _read_folder(folder, trusted)
         problems += folder_problems
         merged.update((sig.id, sig) for sig in found)
     for sig in merged.values():

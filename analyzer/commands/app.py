@@ -33,14 +33,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from analyzer.cli import app, main  # noqa: F401 - the whole command line, as `python -m analyzer.commands.app` runs it
 from analyzer.commands.options import (
@@ -131,6 +123,8 @@ def _progress(err: Console, inputs: Sequence[Input], diag: Diagnostics, enabled:
     if not enabled:
         yield lambda: None
         return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     total = known_size(inputs)
     columns = [TextColumn("reading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
     if total is None:

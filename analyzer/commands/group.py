@@ -3,7 +3,7 @@
 Help: paragraphs reflowed (never cut mid-line), no type placeholders on flags, epilogs (examples, exit codes)
 kept line by line. A closed stdout (`logscan events big.log | head`) ends the command quietly with exit 0.
 
-Only typer (and the click it vendors) is imported here, not rich or the analysis: the `logscan` group is
+Only typer (and the click it vendors) is imported here, not pydantic, rich or the analysis: the `logscan` group is
 built from these classes on every start (analyzer.cli), `--version` included.
 """
 
@@ -17,6 +17,8 @@ from typing import Any
 import typer
 import typer.core
 from typer import _click as click  # typer vendors click
+
+from analyzer.commands.coercion import install as plain_coercion
 
 
 def _reflow(text: str | None) -> str | None:
@@ -67,7 +69,8 @@ def _help_into_a_closed_pipe(format_help: Any, self: Any, ctx: Any, formatter: A
 
 
 class _CleanHelp:
-    """Mixed into typer's command and group: help paragraphs reflowed, no type placeholders on flags."""
+    """Mixed into typer's command and group: help paragraphs reflowed, no type placeholders on flags, plainly
+    valid option values converted without pydantic (analyzer.commands.coercion)."""
 
     help: str | None
 
@@ -79,6 +82,7 @@ class _CleanHelp:
         params = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
             _clean_param(param)
+        plain_coercion(params)
         return params
 
 

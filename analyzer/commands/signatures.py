@@ -75,10 +75,11 @@ def _err() -> Console:
     return console(stderr=True, soft_wrap=True)
 
 
-def _load(folders: list[Path] | None) -> SignatureSet:
-    """The built-ins plus `folders`; on problems, print every one (file and key) and exit 1."""
+def _load(folders: list[Path] | None, check_builtin: bool = False) -> SignatureSet:
+    """The built-ins plus `folders` (`check_builtin`: the built-ins' patterns compiled too); on problems, print
+    every one (file and key) and exit 1."""
     try:
-        return load_signatures(folders or [])
+        return load_signatures(folders or [], check_builtin=check_builtin)
     except SignatureError as exc:
         err = _err()
         for problem in exc.problems:
@@ -185,7 +186,7 @@ def lint(folder: Folder = None) -> None:
     The folder is checked together with the built-in catalogue, so `leads_to`
     may name built-in signatures and ids may override them.
     """
-    sigs = _load([folder] if folder else [])
+    sigs = _load([folder] if folder else [], check_builtin=True)
     where = escape(display_path(folder)) if folder else "built-in catalogue"
     _out().print(f"{where}: {len(_in_folder(sigs, folder))} signature(s), no problems")
 

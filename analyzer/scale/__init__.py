@@ -31,6 +31,16 @@ gives the same partial).
 `analyzer.scale.dask` runs the shards on a Dask cluster (`scan --engine dask`).
 """
 
-from analyzer.scale.partial import Job, Partial, Shard, finish, merge_all, plan_shards, resolve_carries, run_shard
+from typing import Any
 
 __all__ = ["Job", "Partial", "Shard", "finish", "merge_all", "plan_shards", "resolve_carries", "run_shard"]
+
+
+def __getattr__(name: str) -> Any:
+    """The names above, from analyzer.scale.partial on first use: `scan` imports analyzer.scale.cli for its
+    option checks on every run, and the sharding code (with every stage) only matters with `--engine dask`."""
+    if name in __all__:
+        from analyzer.scale import partial
+
+        return getattr(partial, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

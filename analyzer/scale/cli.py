@@ -1,7 +1,8 @@
 """What `scan --engine dask` adds to the scan command: checks before anything is read, and the run itself.
 
-Kept apart from analyzer.commands.app so that the command's own diff stays small; `distributed` is only
-imported when the engine is used.
+Kept apart from analyzer.commands.app so that the command's own diff stays small. Only the option checks are
+imported with the command: the sharding code (analyzer.scale.partial, with Polars and every stage) and
+`distributed` are imported when the engine is used.
 """
 
 from __future__ import annotations
@@ -9,28 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+if TYPE_CHECKING:  # the sharding code (and Polars, rich) only when the engine is used: see the docstring
+    from rich.console import Console
 
-from analyzer.analysis.engine import Analysis, Settings
-from analyzer.analysis.signatures import SignatureSet
-from analyzer.config import Effective
-from analyzer.diagnostics import Diagnostics
-from analyzer.ingest.pipeline import Tally
-from analyzer.ingest.sources import Input
-from analyzer.scale.partial import (
-    Job,
-    Partial,
-    as_one,
-    checkpoint_conflict,
-    finish,
-    merge_all,
-    merge_checkpoints,
-    plan_shards,
-)
-from analyzer.state.checkpoints import Checkpoints
+    from analyzer.analysis.engine import Analysis, Settings
+    from analyzer.analysis.signatures import SignatureSet
+    from analyzer.config import Effective
+    from analyzer.diagnostics import Diagnostics
+    from analyzer.ingest.pipeline import Tally
+    from analyzer.ingest.sources import Input
+    from analyzer.scale.partial import Job, Partial
+    from analyzer.state.checkpoints import Checkpoints
 
 DEFAULT_WORKERS = 2
 #: A plain file larger than this is read by several tasks, in byte ranges cut at record starts.
@@ -62,6 +54,8 @@ def engine_problem(engine: Engine, scheduler: str | None, workers: int | None, p
 
 
 def job_of(settings: Settings, eff: Effective, log_format: str | None) -> Job:
+    from analyzer.scale.partial import Job
+
     return Job(
         settings=settings,
         signatures=tuple(str(Path(folder).resolve()) for folder in eff.signatures),
@@ -83,7 +77,10 @@ def scan_on_dask(inputs: Sequence[Input], diag: Diagnostics, sigs: SignatureSet,
     them, those within --since/--until, their time span.
 
     Raises analyzer.scale.dask.DaskUnavailable (no distributed, no scheduler)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from analyzer.scale import dask as dask_engine
+    from analyzer.scale.partial import as_one, checkpoint_conflict, finish, merge_all, merge_checkpoints, plan_shards
 
     shards = plan_shards(inputs, shard_bytes=SHARD_BYTES, job=job)
     with dask_engine.client(scheduler, workers or DEFAULT_WORKERS) as client:
