@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -173,6 +174,7 @@ class Pipeline:
         self.last_ts: dict[StreamKey, object] = {}  # per (service, stream), across inputs (rotated sets)
         self.seeded: dict[str, set[StreamKey]] = {}  # input path -> streams whose times a resumed read began with
         self.tally = Tally(period=period)
+        self.beside: ThreadPoolExecutor | None = None  # created on the first screened batch (`_beside`)
 
     def framer(self, inp: Input) -> Framer:
         framer = self.framers.get(inp.path)
@@ -240,6 +242,12 @@ class Pipeline:
         if events.height:
             yield events
 
+    def _beside(self) -> ThreadPoolExecutor:
+        """The thread that parses a screened batch's dropped records while its kept ones are parsed."""
+        if self.beside is None:
+            self.beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logscan-light")
+        return self.beside
+
     def _parse(self, records: pl.DataFrame) -> pl.DataFrame | Screened | None:
         """Event columns of a batch of records (None for none); with a screen, the records it kept and those it
         did not (`Screened`). Runs on the parser thread, one batch at a time in batch order (the screen
@@ -249,17 +257,22 @@ class Pipeline:
         if self.screen is None:
             return parse_records(records, self.formats, self.diag)
         keep = self.screen.keep(records, self.formats)
-        kept = parse_records(records.filter(keep), self.formats, self.diag) if keep.any() else None
-        if kept is not None and keep.all():
-            return Screened(kept, pl.DataFrame(), records.clear())
+        if keep.all():
+            return Screened(parse_records(records, self.formats, self.diag), pl.DataFrame(), records.clear())
         dropped = records.filter(~keep)
-        rest = parse_records(dropped, self.formats, self.diag, light=True)
+        # the light parse of the dropped records runs beside the full parse of the kept ones (Polars releases
+        # the GIL), counting into Diagnostics of its own that are added after the kept records', as if it ran second
+        light_diag = Diagnostics()
+        light = self._beside().submit(parse_records, dropped, self.formats, light_diag, light=True)
+        kept = parse_records(records.filter(keep), self.formats, self.diag) if keep.any() else None
         ids = self.screen.ids.filter(~keep)
         # may this record tell its request's status? (its format's own parser read one, or the request step
         # would read it); only the records that name a request are held (`lookback`), so only theirs is read
         named = ids.is_not_null()
         said = dropped.get_column("head").filter(named).str.contains(REQUEST_WORDS).fill_null(False)
         maybe_status = on_rows(named, said, False)
+        rest = light.result()
+        self.diag.merge(light_diag)
         if "http_status" in rest.columns:
             maybe_status = maybe_status | rest.get_column("http_status").is_not_null()
         rest = rest.select(*_SPINE, ids.alias("request_id"), maybe_status.alias("maybe_status"))
