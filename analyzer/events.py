@@ -12,22 +12,7 @@ from typing import Final
 
 import polars as pl
 
-#: Canonical level names, lowest first. Parsers map their own names onto these.
-LEVELS: Final = ("debug", "info", "warning", "error", "critical")
-
-#: Incident severities, lowest first: the one order every module, flag and config check uses
-#: (`analyzer.analysis.ranking`, signature validation, `--min-severity`/`--fail-on`, `min_severity`/`fail_on`).
-SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
-
-
-def __getattr__(name: str) -> object:
-    """`FORMAT_NAMES`: the values of the ``format`` column, derived from the formats package
-    (analyzer.ingest.formats.FORMAT_NAMES), which imports this module, hence the lazy lookup."""
-    if name == "FORMAT_NAMES":
-        from analyzer.ingest.formats import FORMAT_NAMES
-
-        return FORMAT_NAMES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from analyzer.vocabulary import FORMAT_NAMES, LEVELS, SEVERITIES  # noqa: F401 - re-exported: the columns' vocabulary
 
 
 UTC_TS: Final = pl.Datetime("us", "UTC")

@@ -95,3 +95,11 @@ def test_options_of_every_kind_are_converted_without_pydantic(tmp_path):
                               "--service", "db", "--min-severity", "high", "--storm-count", "5", "--since", "1h")
     assert code == 0 and json.loads(out)["incidents"] == []
     assert "pydantic" not in modules and "typer._adapters" not in modules
+
+
+def test_the_command_line_vocabulary_is_plain_data():
+    """`--log-format`'s and `--min-severity`'s choices are named without importing a stage (nor Polars)."""
+    code = ("import sys, analyzer.commands.options; "
+            "print(sorted(m for m in sys.modules if m == 'polars' or m.startswith('analyzer.ingest')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip() == "[]"

@@ -15,8 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.events import LEVELS
 from analyzer.timespec import parse_instant
+from analyzer.vocabulary import LEVELS
 
 
 def _when(value: Any) -> str:
