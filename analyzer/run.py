@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
-from analyzer.analysis.engine import Analysis, Settings
+from analyzer.analysis.engine import Analysis
 from analyzer.analysis.ignores import Ignores, apply_ignores
-from analyzer.analysis.incidents import WindowOverride
+from analyzer.analysis.settings import Settings, WindowOverride
 from analyzer.analysis.ranking import SEVERITIES, severity_at_least
 from analyzer.analysis.signatures import SignatureError, SignatureSet, load_signatures
 from analyzer.config import Effective
