@@ -30,3 +30,37 @@ FORCEABLE: Final = (
 #: Every value of the events' ``format`` column: the parsers, plus `compose` (docker compose's own status
 #: lines, recognised inside a Compose stream by analyzer.ingest.normalize, never forced).
 FORMAT_NAMES: Final = (*FORCEABLE, "compose")
+
+#: The event columns (analyzer.events.SCHEMA, whose Polars types these name), in report order: what signature
+#: files' `when` and `group_by` are checked against when they are loaded, before any data is read.
+COLUMN_TYPES: Final[dict[str, str]] = {
+    "ts": "Datetime",  # UTC; null when nothing gives a time
+    "ts_inferred": "Boolean",  # ts taken from a neighbour, not the record itself
+    "source": "String",  # file path, or "-" for stdin
+    "line_no": "Int64",  # 1-based line of the record's first line in `source`
+    "line_count": "Int32",  # physical lines joined into this record
+    "service": "String",  # compose service / container / file stem
+    "stream": "String",  # stdout / stderr when the envelope says so
+    "format": "String",  # one of FORMAT_NAMES
+    "level": "String",  # one of LEVELS, or null
+    "logger": "String",
+    "pid": "Int64",
+    "message": "String",  # first line of the record's message
+    "text": "String",  # the whole record, prefix included
+    "request_id": "String",
+    "http_method": "String",
+    "http_path": "String",  # without the query string
+    "http_route": "String",  # the route template (`/orders/{order_id}`) when the record names it
+    "http_status": "Int32",
+    "duration_ms": "Float64",
+    "exc_type": "String",  # last exception type of a traceback
+    "sqlstate": "String",  # PostgreSQL SQLSTATE when the log carries it
+    "db_user": "String",
+    "db_name": "String",
+}
+
+#: Reserved names of a signature's `key` (analyzer.analysis.exceptions computes them): the exception's type
+#: and masked message, and the innermost in-app frame of its traceback.
+EXCEPTION: Final = "exception"
+CULPRIT: Final = "culprit"
+RESERVED_KEYS: Final = (EXCEPTION, CULPRIT)
