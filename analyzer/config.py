@@ -66,9 +66,9 @@ from typing import Any
 
 
 from analyzer import safe_toml
-from analyzer.analysis.ranking import SEVERITIES
 from analyzer.report.redact import check_pattern
 from analyzer.timespec import parse_duration
+from analyzer.vocabulary import SEVERITIES
 
 LOGSCAN_TOML = "logscan.toml"
 PYPROJECT = "pyproject.toml"

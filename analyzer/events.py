@@ -12,51 +12,15 @@ from typing import Final
 
 import polars as pl
 
-#: Canonical level names, lowest first. Parsers map their own names onto these.
-LEVELS: Final = ("debug", "info", "warning", "error", "critical")
-
-#: Incident severities, lowest first: the one order every module, flag and config check uses
-#: (`analyzer.analysis.ranking`, signature validation, `--min-severity`/`--fail-on`, `min_severity`/`fail_on`).
-SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
-
-
-def __getattr__(name: str) -> object:
-    """`FORMAT_NAMES`: the values of the ``format`` column, derived from the formats package
-    (analyzer.ingest.formats.FORMAT_NAMES), which imports this module, hence the lazy lookup."""
-    if name == "FORMAT_NAMES":
-        from analyzer.ingest.formats import FORMAT_NAMES
-
-        return FORMAT_NAMES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from analyzer.vocabulary import COLUMN_TYPES, FORMAT_NAMES, LEVELS, SEVERITIES  # noqa: F401 - re-exported
 
 
 UTC_TS: Final = pl.Datetime("us", "UTC")
 
-#: Column name -> dtype, in report order.
+#: Column name -> dtype, in report order: the Polars type analyzer.vocabulary's `COLUMN_TYPES` names (there,
+#: what each column holds); `ts` is in UTC, to the microsecond.
 SCHEMA: Final[dict[str, pl.DataType]] = {
-    "ts": UTC_TS,  # UTC; null when nothing gives a time
-    "ts_inferred": pl.Boolean(),  # ts taken from a neighbour, not the record itself
-    "source": pl.String(),  # file path, or "-" for stdin
-    "line_no": pl.Int64(),  # 1-based line of the record's first line in `source`
-    "line_count": pl.Int32(),  # physical lines joined into this record
-    "service": pl.String(),  # compose service / container / file stem
-    "stream": pl.String(),  # stdout / stderr when the envelope says so
-    "format": pl.String(),
-    "level": pl.String(),  # one of LEVELS, or null
-    "logger": pl.String(),
-    "pid": pl.Int64(),
-    "message": pl.String(),  # first line of the record's message
-    "text": pl.String(),  # the whole record, prefix included
-    "request_id": pl.String(),
-    "http_method": pl.String(),
-    "http_path": pl.String(),  # without the query string
-    "http_route": pl.String(),  # the route template (`/orders/{order_id}`) when the record names it
-    "http_status": pl.Int32(),
-    "duration_ms": pl.Float64(),
-    "exc_type": pl.String(),  # last exception type of a traceback
-    "sqlstate": pl.String(),  # PostgreSQL SQLSTATE when the log carries it
-    "db_user": pl.String(),
-    "db_name": pl.String(),
+    name: UTC_TS if type_name == "Datetime" else getattr(pl, type_name)() for name, type_name in COLUMN_TYPES.items()
 }
 
 COLUMNS: Final = tuple(SCHEMA)

@@ -18,22 +18,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import polars as pl
-
-from analyzer.analysis.engine import Analysis, Settings
 from analyzer.analysis.ignores import Ignores, apply_ignores
-from analyzer.analysis.incidents import WindowOverride
-from analyzer.analysis.ranking import SEVERITIES, severity_at_least
+from analyzer.analysis.settings import Settings, WindowOverride
 from analyzer.analysis.signatures import SignatureError, SignatureSet, load_signatures
 from analyzer.config import Effective
 from analyzer.diagnostics import Diagnostics
-from analyzer.ingest.pipeline import Pipeline
-from analyzer.ingest.screen import Screen
 from analyzer.report.model import build_report, history_rows
 from analyzer.report.redact import Redactor
 from analyzer.timespec import parse_instant
+from analyzer.vocabulary import SEVERITIES
 
-if TYPE_CHECKING:  # the state store only with --state or --incremental (open_state)
+if TYPE_CHECKING:  # the stages (and Polars) only once there is something to read; the state store only with
+    # --state or --incremental (open_state)
+    import polars as pl
+
+    from analyzer.analysis.engine import Analysis
+    from analyzer.ingest.pipeline import Pipeline
     from analyzer.state.store import State
 
 #: The window rules `storm_count` / `storm_window` set; `slow_count` sets `slow_request`.
@@ -61,6 +61,8 @@ def service_filter(incidents: pl.DataFrame, services: Sequence[str]) -> pl.DataF
     """The incidents felt by, or with evidence from, any of `services` (all of them when none is named)."""
     if not services or incidents.height == 0:
         return incidents
+    import polars as pl
+
     names = list(services)
     keep = pl.col("service").is_in(names)
     if "services" in incidents.columns:
@@ -93,15 +95,23 @@ class Run:
         return cls(eff, signatures, settings, Ignores.of(eff.active_rules()),
                    Redactor(eff.redact_patterns, enabled=redact), tuple(services))
 
-    def pipeline(self, log_format: str | None = None, kind: type[Pipeline] = Pipeline, *, screened: bool = False,
+    def pipeline(self, log_format: str | None = None, kind: type[Pipeline] | None = None, *, screened: bool = False,
                  **options: Any) -> Pipeline:
         """A pipeline reading into this run's Diagnostics, with the config's request ID keys and service names;
         `screened`: it normalizes only the records this run's signatures may need (analyzer.ingest.screen).
         Its tally counts the records within --since/--until, when given (`Tally.in_period`)."""
+        from analyzer.ingest.pipeline import Pipeline
+        from analyzer.ingest.screen import Screen
+
+        return (kind or Pipeline)(self.diag, fmt=log_format, request_id_keys=self.eff.request_id_keys,
+                                  services=self.eff.services, screen=Screen(self.signatures) if screened else None,
+                                  period=self.period, **options)
+
+    @property
+    def period(self) -> tuple[datetime | None, datetime | None] | None:
+        """`--since`/`--until` (either may be None), or None when neither is given: what the tally counts within."""
         since, until = self.settings.since, self.settings.until
-        period = (since, until) if since is not None or until is not None else None
-        return kind(self.diag, fmt=log_format, request_id_keys=self.eff.request_id_keys, services=self.eff.services,
-                    screen=Screen(self.signatures) if screened else None, period=period, **options)
+        return (since, until) if since is not None or until is not None else None
 
     def open_state(self, state_dir: str | None, incremental: bool, paths: Sequence[str]) -> State | None:
         """The job's checkpoints and history (`--state DIR`, or `--incremental`: the default folder), opened before
@@ -117,23 +127,32 @@ class Run:
 
     def analysis(self) -> Analysis:
         """The batch analysis of this run's signatures and settings (tail uses a bounded one built from the run)."""
+        from analyzer.analysis.engine import Analysis
+
         return Analysis(self.signatures, self.settings)
 
-    def incidents(self, analysis: Analysis) -> tuple[pl.DataFrame, int]:
-        """The analysis' ranked incidents with the ignore rules applied, and how many went."""
-        return self.unignored(analysis.incidents())
+    def incidents(self, analysis: Analysis | None) -> tuple[pl.DataFrame | None, int]:
+        """The analysis' ranked incidents with the ignore rules applied, and how many went. No analysis (nothing
+        was read): None, no incident, and so for every step below."""
+        return self.unignored(analysis.incidents()) if analysis is not None else (None, 0)
 
     def unignored(self, incidents: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         """`incidents` without those the ignore rules name (the one place they are applied), ranked again, and
         how many went."""
         return apply_ignores(incidents, self.ignores, self.settings.min_severity)
 
-    def view(self, incidents: pl.DataFrame, severity: bool = True) -> pl.DataFrame:
+    def view(self, incidents: pl.DataFrame | None, severity: bool = True) -> pl.DataFrame | None:
         """What a person asked to see: the `--service` incidents, at or above the severity floor (`severity`)."""
+        if incidents is None:
+            return None
+        import polars as pl
+
+        from analyzer.analysis.ranking import severity_at_least
+
         shown = service_filter(incidents, self.services)
         return shown.filter(severity_at_least(pl.col("severity"), self.eff.min_severity)) if severity else shown
 
-    def report(self, summary: dict[str, Any], incidents: pl.DataFrame, traces: Any) -> dict[str, Any]:
+    def report(self, summary: dict[str, Any], incidents: pl.DataFrame | None, traces: Any) -> dict[str, Any]:
         """The report model of `incidents` (ignored ones already gone): the shown ones, marked new, ongoing or
         regressed against the state's history, then redacted (the one copy every sink renders)."""
         report = build_report(summary, self.view(incidents), traces)
@@ -146,7 +165,7 @@ class Run:
                                    shown=lambda entry: entry.get("severity") in (*shown, None))
         return self.redactor.data(report)
 
-    def remember(self, incidents: pl.DataFrame) -> None:
+    def remember(self, incidents: pl.DataFrame | None) -> None:
         """With a state: record this run's incidents in the history and commit it (RunError when it cannot be
         written); only after a run that got this far, so a crashed run reads the same bytes again."""
         if self.state is None:
@@ -154,19 +173,25 @@ class Run:
         from analyzer.state.store import StateError
 
         # the history keeps titles for the next run's `resolved` list: no secret from a log at rest either
-        titles = self.redactor.series(incidents["title"])
-        self.state.history.record(history_rows(incidents.with_columns(titles)), datetime.now(UTC))
+        shown = incidents.with_columns(self.redactor.series(incidents["title"])) if incidents is not None else None
+        self.state.history.record(history_rows(shown), datetime.now(UTC))
         try:
             self.state.commit()
         except StateError as exc:
             raise RunError(str(exc)) from None
 
-    def verdict(self, incidents: pl.DataFrame) -> int:
+    def verdict(self, incidents: pl.DataFrame | None) -> int:
         """The exit code: 2 when an input could not be read, 1 when a `--service` incident is at or above
         `fail_on` (the severity floor does not narrow it), else 0."""
         if self.diag.errors:
             return 2
         gate = self.view(incidents, severity=False)
+        if gate is None:
+            return 0
+        import polars as pl
+
+        from analyzer.analysis.ranking import severity_at_least
+
         if self.eff.fail_on and gate.filter(severity_at_least(pl.col("severity"), self.eff.fail_on)).height:
             return 1
         return 0

@@ -334,3 +334,18 @@ def test_the_state_history_keeps_no_secret_of_a_title(cli, plain_env, write, tmp
     redacted = kept()
     assert secret not in redacted and "postgresql://app:" in redacted
     assert secret in kept("--no-redact")  # the title does carry it: the redaction is what keeps it out
+
+
+_ASCII_AND_TRIGGERS = st.lists(st.sampled_from(
+    [chr(c) for c in range(128)] + ["pass", "Token", "KEY", "://", "eyJ", "AKIA", "sk-", "└", "é", "\x9b"]),
+    max_size=20).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_ASCII_AND_TRIGGERS, max_size=5), enabled=st.booleans(), extra=st.booleans())
+def test_what_is_known_unchanged_without_polars_is_unchanged_by_the_rules(texts, enabled, extra):
+    """`Redactor.unchanged` (Python's engine, no Polars) never claims a text the rules would change."""
+    redactor = Redactor(["[0-9]+"] if extra else [], enabled=enabled)
+    if redactor.unchanged(texts):
+        assert redactor.series(pl.Series(texts, dtype=pl.String)).to_list() == texts
+        assert redactor.data({"texts": texts}) == {"texts": texts}

@@ -100,3 +100,34 @@ def test_tail_follows_a_fifo_to_its_end(tmp_path: Path) -> None:
     follower.stop()
     assert got == b"one\ntwo\nthree" and follower.finished
     assert diag.warnings == []  # a normal end is not a warning (issue 13)
+
+
+def test_empty_inputs_are_read_without_a_pipeline_and_others_are_left_unread(tmp_path, monkeypatch):
+    """`read_if_empty` counts empty inputs as reading them does; with any byte to read it counts nothing, so
+    the pipeline reads every input afresh (a FIFO is never known empty: it may still be written to)."""
+    from analyzer.ingest.sources import known_empty, read_chunks, read_if_empty, resolve
+
+    empty, other, log = tmp_path / "empty.log", tmp_path / "other.log", tmp_path / "app.log"
+    empty.write_bytes(b"")
+    other.write_bytes(b"")
+    log.write_bytes(b"a line\n")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert [known_empty(inp) for inp in resolve([str(empty), str(log), str(fifo)], Diagnostics())] == [True, False, False]
+
+    diag, expected = Diagnostics(), Diagnostics()
+    inputs = resolve([str(empty), str(other)], diag)
+    for inp in resolve([str(empty), str(other)], expected):
+        list(read_chunks(inp, expected))
+    assert read_if_empty(inputs, diag) is True
+    assert diag == expected and set(diag.sources) == {str(empty), str(other)}
+
+    diag = Diagnostics()
+    assert read_if_empty(resolve([str(empty), str(log)], diag), diag) is False
+    assert diag == Diagnostics()
+
+    # a file written to between the look and the read: nothing counted, the pipeline reads it whole
+    monkeypatch.setattr("analyzer.ingest.sources.known_empty", lambda inp: True)
+    diag = Diagnostics()
+    assert read_if_empty(resolve([str(empty), str(log)], diag), diag) is False
+    assert diag == Diagnostics()

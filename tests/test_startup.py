@@ -71,10 +71,21 @@ def test_scanning_an_empty_file_loads_only_the_format_asked_for(tmp_path, report
     assert code == 0 and out
     wanted = REPORT_MODULES.get(report_format)
     assert {name for name in REPORT_MODULES.values() if name in modules} == ({wanted} if wanted else set())
-    # no Sentry without a DSN, no Dask engine, no other command
-    unwanted = {"sentry_sdk", "analyzer.report.sentry", "distributed", "analyzer.scale.dask",
+    # no Polars and no stage (nothing to analyze), no Sentry without a DSN, no Dask engine, no other command
+    unwanted = {"polars", "analyzer.ingest.pipeline", "analyzer.analysis.engine",
+                "sentry_sdk", "analyzer.report.sentry", "distributed", "analyzer.scale.dask",
                 *(set(COMMAND_MODULES) - {"analyzer.commands.app"})}
     assert not unwanted & modules
+
+
+def test_a_scan_with_bytes_to_read_builds_the_stages(tmp_path):
+    empty, log = tmp_path / "empty.log", tmp_path / "app.log"
+    empty.write_bytes(b"")
+    log.write_text("2026-11-22 10:00:00.000 | ERROR    | app:run:1 - boom\n")
+    for args, stdin in (((str(empty), str(log)), b""), (("-",), log.read_bytes())):
+        code, modules, out = _run(tmp_path, "scan", *args, "-f", "json", stdin=stdin)
+        assert code == 0 and json.loads(out)["summary"]["records"] == 1
+        assert {"polars", "analyzer.ingest.pipeline", "analyzer.analysis.engine"} <= modules
 
 
 def test_scanning_empty_stdin_loads_the_same_as_an_empty_file(tmp_path):
@@ -84,7 +95,7 @@ def test_scanning_empty_stdin_loads_the_same_as_an_empty_file(tmp_path):
     code, from_stdin, piped = _run(tmp_path, "scan", "-", "--format", "json")
     assert code == 0
     assert json.loads(piped)["incidents"] == json.loads(report)["incidents"] == []
-    assert from_stdin == from_file
+    assert from_stdin == from_file and "polars" not in from_stdin
 
 
 def test_options_of_every_kind_are_converted_without_pydantic(tmp_path):
@@ -95,3 +106,11 @@ def test_options_of_every_kind_are_converted_without_pydantic(tmp_path):
                               "--service", "db", "--min-severity", "high", "--storm-count", "5", "--since", "1h")
     assert code == 0 and json.loads(out)["incidents"] == []
     assert "pydantic" not in modules and "typer._adapters" not in modules
+
+
+def test_the_command_line_vocabulary_is_plain_data():
+    """`--log-format`'s and `--min-severity`'s choices are named without importing a stage (nor Polars)."""
+    code = ("import sys, analyzer.commands.options; "
+            "print(sorted(m for m in sys.modules if m == 'polars' or m.startswith('analyzer.ingest')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip() == "[]"

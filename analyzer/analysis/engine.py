@@ -18,7 +18,7 @@ number of problems, not the size of the input; the trace table prunes itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -32,13 +32,13 @@ from analyzer.analysis.incidents import (
     EVIDENCE_EVENT_COLUMNS,
     MAX_EXAMPLES,
     UNKNOWN,
-    WindowOverride,
     build_incidents,
     clip_text,
 )
 from analyzer.analysis.match import match_events
 from analyzer.analysis.ranking import rank
 from analyzer.analysis.routes import RouteDurations
+from analyzer.analysis.settings import Settings
 from analyzer.analysis.signatures import SignatureSet
 from analyzer.analysis.templates import template
 from analyzer.miner import TemplateMiner
@@ -49,16 +49,6 @@ COMPACT_EVERY = 50_000  # evidence rows between compactions
 #: request it may belong to has ended (LinkWindow.max_request), and the trace table still holds it
 #: (TraceLimits.horizon is longer), however long the input.
 SETTLE = LinkWindow().max_request
-
-
-@dataclass
-class Settings:
-    """What a run may change: time filter, window thresholds."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    overrides: dict[str, WindowOverride] = field(default_factory=dict)
-    min_severity: str = "info"  # incidents below it take no rank number
 
 
 def _in_period(events: pl.DataFrame, settings: Settings) -> pl.DataFrame:

@@ -24,10 +24,8 @@ from typing import Final
 import polars as pl
 
 from analyzer.ingest.formats.common import per_traceback
+from analyzer.vocabulary import CULPRIT, EXCEPTION, RESERVED_KEYS  # noqa: F401 - the reserved `key` names
 
-EXCEPTION: Final = "exception"  # reserved `key` name: the exception's type and masked message
-CULPRIT: Final = "culprit"  # reserved `key` name: the innermost in-app frame
-RESERVED_KEYS: Final = (EXCEPTION, CULPRIT)
 
 _TRACEBACK: Final = "Traceback (most recent call last):"
 # `  File "/app/x.py", line 3, in f`; Loguru prefixes the failing frame with `> ` and exception groups with `| `

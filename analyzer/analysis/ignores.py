@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from functools import cached_property
+from typing import TYPE_CHECKING, Final
 
-import polars as pl
-
-from analyzer.analysis.ranking import RANK_COLUMNS, rank
 from analyzer.config import IgnoreRule
+
+if TYPE_CHECKING:  # Polars only when there are incidents to filter: a run's rules are read before any data
+    import polars as pl
+
 
 @dataclass(frozen=True)
 class Ignores:
@@ -23,13 +25,14 @@ class Ignores:
 
     Rules are grouped by the fields they constrain: a fingerprint or a signature for any service is a
     set membership (`is_in`); one limited to a service is a (value, service) pair found by a semi join.
-    An incident without a service matches no service-limited rule.
+    An incident without a service matches no service-limited rule. The Polars lookups are built on the
+    first `mask`.
     """
 
-    fingerprints: pl.Series
-    signatures: pl.Series
-    fingerprint_services: pl.DataFrame  # fingerprint, service
-    signature_services: pl.DataFrame  # signature, service
+    fingerprints: tuple[str, ...]
+    signatures: tuple[str, ...]
+    fingerprint_services: tuple[tuple[str, str], ...]  # (fingerprint, service)
+    signature_services: tuple[tuple[str, str], ...]  # (signature, service)
 
     @classmethod
     def of(cls, rules: Iterable[IgnoreRule]) -> Ignores:
@@ -42,24 +45,33 @@ class Ignores:
                 limited[kind].add((str(value), rule.service))
             else:
                 anywhere[kind].add(str(value))
-
-        def pairs(kind: str) -> pl.DataFrame:
-            return pl.DataFrame(sorted(limited[kind]), schema={kind: pl.String, "service": pl.String}, orient="row")
-
-        return cls(pl.Series(sorted(anywhere["fingerprint"]), dtype=pl.String),
-                   pl.Series(sorted(anywhere["signature"]), dtype=pl.String), pairs("fingerprint"), pairs("signature"))
+        return cls(tuple(sorted(anywhere["fingerprint"])), tuple(sorted(anywhere["signature"])),
+                   tuple(sorted(limited["fingerprint"])), tuple(sorted(limited["signature"])))
 
     def __bool__(self) -> bool:
-        return bool(len(self.fingerprints) or len(self.signatures)
-                    or self.fingerprint_services.height or self.signature_services.height)
+        return bool(self.fingerprints or self.signatures or self.fingerprint_services or self.signature_services)
+
+    @cached_property
+    def _lookups(self) -> tuple[pl.Series, pl.Series, dict[str, pl.DataFrame]]:
+        """The rules as Polars values: fingerprints and signatures for any service, (value, service) pairs by kind."""
+        import polars as pl
+
+        def pairs(kind: str, rows: tuple[tuple[str, str], ...]) -> pl.DataFrame:
+            return pl.DataFrame(list(rows), schema={kind: pl.String, "service": pl.String}, orient="row")
+
+        return (pl.Series(self.fingerprints, dtype=pl.String), pl.Series(self.signatures, dtype=pl.String),
+                {"fingerprint": pairs("fingerprint", self.fingerprint_services),
+                 "signature": pairs("signature", self.signature_services)})
 
     def mask(self, incidents: pl.DataFrame) -> pl.Series:
         """True for each incident a rule ignores."""
+        import polars as pl
+
+        fingerprints, signatures, by_service = self._lookups
         rows = incidents.select("fingerprint", "signature", "service").with_row_index("_row")
-        anywhere = pl.col("fingerprint").is_in(self.fingerprints.implode()) | pl.col("signature").is_in(
-            self.signatures.implode())
+        anywhere = pl.col("fingerprint").is_in(fingerprints.implode()) | pl.col("signature").is_in(signatures.implode())
         hit = rows.select(anywhere.fill_null(False).alias("ignored")).to_series()
-        for kind, pairs in (("fingerprint", self.fingerprint_services), ("signature", self.signature_services)):
+        for kind, pairs in by_service.items():
             if pairs.height:
                 hit = hit.scatter(rows.join(pairs, on=[kind, "service"], how="semi").get_column("_row"), True)
         return hit
@@ -71,6 +83,8 @@ NO_IGNORES: Final = Ignores.of(())
 def apply_ignores(incidents: pl.DataFrame, ignores: Ignores, min_severity: str) -> tuple[pl.DataFrame, int]:
     """Incidents without the ignored ones, ranked again when they were ranked (`min_severity` as the ranking's),
     and how many went."""
+    from analyzer.analysis.ranking import RANK_COLUMNS, rank
+
     if not ignores or incidents.height == 0:
         return incidents, 0
     mask = ignores.mask(incidents)

@@ -43,6 +43,7 @@ from typing import Final
 import polars as pl
 
 from analyzer.events import UTC_TS
+from analyzer.analysis.settings import WindowOverride
 from analyzer.analysis.signatures import Signature, SignatureSet
 
 MAX_REQUEST_IDS = 10_000
@@ -86,14 +87,6 @@ INCIDENT_SCHEMA: dict[str, pl.DataType] = {
     "duration_p95_ms": pl.Float64(),
     "duration_max_ms": pl.Float64(),
 }
-
-
-@dataclass(frozen=True)
-class WindowOverride:
-    """A threshold set from the command line or config, replacing a window rule's own."""
-
-    window_seconds: float | None = None
-    min_count: int | None = None
 
 
 def clip_text(text: pl.Expr, limit: int = MAX_EXAMPLE_CHARS) -> pl.Expr:

@@ -28,15 +28,15 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import reduce
+from functools import cached_property, reduce
 from pathlib import Path
-from typing import Any, Final
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, Final
 
 from analyzer import toml_cache
-from analyzer.events import FORMAT_NAMES, LEVELS, SCHEMA, SEVERITIES, UTC_TS
-from analyzer.analysis.exceptions import RESERVED_KEYS
+from analyzer.vocabulary import COLUMN_TYPES, FORMAT_NAMES, LEVELS, RESERVED_KEYS, SEVERITIES
+
+if TYPE_CHECKING:  # Polars only to match (and to compile a user's pattern): loading needs none (issue 12)
+    import polars as pl
 
 ROLES: Final = ("cause", "symptom")
 
@@ -48,12 +48,11 @@ _SYMBOLS: Final = {"gte": "≥", "gt": ">", "lte": "≤", "lt": "<"}
 _TYPE_NAMES: Final[dict[type, str]] = {
     str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list", dict: "a table",
 }
-_NUMERIC: Final = (pl.Int32(), pl.Int64(), pl.Float64())
-_CONDITION_COLUMNS: Final = tuple(name for name, dtype in SCHEMA.items() if dtype != UTC_TS)
+_NUMERIC: Final = ("Int32", "Int64", "Float64")
+_CONDITION_COLUMNS: Final = tuple(name for name, dtype in COLUMN_TYPES.items() if dtype != "Datetime")
 #: Columns whose values are a closed set: a typo in `when` would silently never match.
 _ENUMS: Final[dict[str, tuple[str, ...]]] = {"level": LEVELS, "format": FORMAT_NAMES}
 _RUST_META = re.compile(r"([\\.+*?()|\[\]{}^$#&\-~])")
-_PROBE = pl.Series("probe", [""], dtype=pl.String)
 _NAMED_GROUP = re.compile(r"\(\?P?<([^>]+)>")
 
 
@@ -77,6 +76,8 @@ class Condition:
 
     def expr(self) -> pl.Expr:
         """The condition as a boolean Polars expression over an event frame."""
+        import polars as pl
+
         col = pl.col(self.column)
         parts = [col.is_in(list(self.any_of))] if self.any_of else []
         parts += [_BOUNDS[op](col, value) for op, value in self.bounds]
@@ -190,10 +191,12 @@ def compile_pattern(pattern: str) -> tuple[str, ...]:
 
     Raises ValueError with a one-line reason when the engine rejects the pattern.
     """
+    import polars as pl
+
     if not pattern:
         raise ValueError("must not be empty (an empty pattern matches every event)")
     try:
-        groups = _PROBE.str.extract_groups(pattern)
+        groups = pl.Series("probe", [""], dtype=pl.String).str.extract_groups(pattern)
     except pl.exceptions.PolarsError as exc:
         raise ValueError(_regex_reason(str(exc))) from None
     return tuple(name for name in groups.struct.fields if not name.isdigit())
@@ -304,7 +307,7 @@ def _condition(column: str, value: Any, where: str, report: Callable[[str, str],
     if column not in _CONDITION_COLUMNS:
         report(key, f"unknown event column (expected one of: {', '.join(_CONDITION_COLUMNS)})")
         return None
-    dtype = SCHEMA[column]
+    dtype = COLUMN_TYPES[column]
     if isinstance(value, dict):
         if dtype not in _NUMERIC:
             report(key, f"a range needs a numeric column; {column} is text")
@@ -324,7 +327,7 @@ def _condition(column: str, value: Any, where: str, report: Callable[[str, str],
     if not values:
         report(key, "an empty list matches nothing")
         return None
-    wanted = bool if dtype == pl.Boolean() else (int | float) if dtype in _NUMERIC else str
+    wanted = bool if dtype == "Boolean" else (int | float) if dtype in _NUMERIC else str
     ok = True
     for v in values:
         if not isinstance(v, wanted) or (isinstance(v, bool) and wanted is not bool):
@@ -356,8 +359,9 @@ def _window(table: _Table, report: Callable[[str, str], None]) -> tuple[float | 
         report(table.key("min_count"), "must be at least 1")
     group_by = table.texts("group_by")
     for i, column in enumerate(group_by):
-        if column not in SCHEMA:
-            report(f"{table.key('group_by')}[{i}]", f"unknown event column {column!r} (expected one of: {', '.join(SCHEMA)})")
+        if column not in COLUMN_TYPES:
+            report(f"{table.key('group_by')}[{i}]",
+                   f"unknown event column {column!r} (expected one of: {', '.join(COLUMN_TYPES)})")
     table.reject_unknown(("window", "min_count", "group_by"))
     return seconds, min_count or 1, group_by
 
@@ -553,24 +557,30 @@ class SignatureSet:
     Holds the one prefilter over every keyword (`candidates`: a regex
     alternation of the escaped keywords) and the keyword -> signature table
     that tells, for the few rows the prefilter passes, which signatures to try
-    (`keyword_owners`: `keyword` String, `sig` UInt32 = position in `signatures`).
+    (`keyword_owners`: `keyword` String, `sig` UInt32 = position in `signatures`),
+    built on first use: a run with nothing to match never builds a Polars table.
     """
 
     def __init__(self, signatures: Iterable[Signature]) -> None:
         self.signatures: tuple[Signature, ...] = tuple(signatures)
         self._by_id = {sig.id: sig for sig in self.signatures}
-        pairs = [(kw, i) for i, sig in enumerate(self.signatures) for kw in dict.fromkeys(sig.keywords)]
-        self.keywords: tuple[str, ...] = tuple(dict.fromkeys(kw for kw, _ in pairs))
-        self.keyword_owners = pl.DataFrame(
-            {"keyword": [kw for kw, _ in pairs], "sig": [i for _, i in pairs]},
-            schema={"keyword": pl.String, "sig": pl.UInt32},
-        )
+        self._owners = [(kw, i) for i, sig in enumerate(self.signatures) for kw in dict.fromkeys(sig.keywords)]
+        self.keywords: tuple[str, ...] = tuple(dict.fromkeys(kw for kw, _ in self._owners))
         # Rust's regex compiles a literal alternation to its own Aho-Corasick prefilter (50 000
         # keywords compile in 0.25 s), and it scanned faster than Polars' contains_any here.
         self._alternation = "|".join(rust_escape(kw) for kw in self.keywords)
 
+    @cached_property
+    def keyword_owners(self) -> pl.DataFrame:
+        import polars as pl
+
+        return pl.DataFrame({"keyword": [kw for kw, _ in self._owners], "sig": [i for _, i in self._owners]},
+                            schema={"keyword": pl.String, "sig": pl.UInt32})
+
     def candidates(self, text: pl.Series) -> pl.Series:
         """Boolean mask of the rows of `text` that contain at least one keyword, in one pass."""
+        import polars as pl
+
         if not self.keywords:
             return pl.repeat(False, len(text), dtype=pl.Boolean, eager=True)
         return text.str.contains(self._alternation).fill_null(False)

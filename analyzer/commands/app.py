@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -65,10 +65,14 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.report import terminal as terminal_report
 from analyzer.report.sentry_dsn import DSN_ENV, SentryDsnError, open_sink
 from analyzer.run import Run, RunError
-from analyzer.ingest.sources import Input, known_size
+from analyzer.ingest.sources import Input, known_size, read_if_empty
+from analyzer.ingest.tally import Tally
 from analyzer.ingest import urls
 from analyzer.scale.cli import DEFAULT_WORKERS, Engine, engine_problem, job_of, scan_on_dask
 from analyzer.report.summary import print_summary, summary_dict
+
+if TYPE_CHECKING:  # the analysis (and Polars) only once there is something to read
+    from analyzer.analysis.engine import Analysis
 
 SCAN_EXIT_CODES = (
     "Exit codes: 0 = done (warnings about damaged input do not change it), also when the reader of stdout "
@@ -278,36 +282,41 @@ def scan(
     except RunError as exc:
         raise fail(str(exc)) from None
     inputs = resolve_inputs(paths, diag, resume=state.checkpoints if state else None)
-    pipeline = run.pipeline(log_format.value if log_format else None, screened=not exhaustive)
-    analysis = run.analysis()
     err = console(stderr=True)
+    analysis: Analysis | None = None  # None: nothing to analyze, no stage built (nor Polars imported)
     if engine is Engine.dask:  # the same Analysis, tally and filter counts, computed shard by shard (analyzer.scale)
         from analyzer.scale.dask import DaskUnavailable
 
         job = job_of(settings, eff, log_format.value if log_format else None)
         try:
-            analysis, pipeline.tally = scan_on_dask(inputs, diag, run.signatures, settings, job, scheduler, workers,
-                                                    err, show_progress(err, quiet),
-                                                    state.checkpoints if state else None, filters)
+            analysis, tally = scan_on_dask(inputs, diag, run.signatures, settings, job, scheduler, workers,
+                                           err, show_progress(err, quiet),
+                                           state.checkpoints if state else None, filters)
         except DaskUnavailable as exc:
             raise fail(str(exc)) from None
     else:
-        with _progress(err, inputs, diag, show_progress(err, quiet)) as tick:
-            for batch in pipeline.run(inputs):
-                analysis.add(batch)  # applies the time filter
-                tick()
+        if read_if_empty(inputs, diag):  # every input is empty: a report of no records and no incidents
+            tally = Tally(period=run.period)
+        else:
+            pipeline = run.pipeline(log_format.value if log_format else None, screened=not exhaustive)
+            analysis = run.analysis()
+            with _progress(err, inputs, diag, show_progress(err, quiet)) as tick:
+                for batch in pipeline.run(inputs):
+                    analysis.add(batch)  # applies the time filter
+                    tick()
+            tally = pipeline.tally
         # what the time filter's "hid all N records" counts: every record read, screened or not (the tally's)
-        tally = pipeline.tally
         filters.seen, filters.kept, filters.ts_min, filters.ts_max = tally.records, tally.in_period, tally.ts_min, tally.ts_max
     if nothing_read(diag):  # every input failed: no report, only the reasons (stderr) and exit 2
         report_problems(diag, quiet)
         raise typer.Exit(2)
     incidents, ignored = run.incidents(analysis)
-    report = run.report(summary_dict(diag, pipeline.tally, ignored=ignored), incidents, analysis.traces)
+    report = run.report(summary_dict(diag, tally, ignored=ignored), incidents,
+                        analysis.traces if analysis is not None else None)
     if report_format is ReportFormat.text and not output:
         def draw(out: Console) -> None:
             terminal_report.render(out, report, top, show_all)
-            print_summary(out, diag, pipeline.tally, ignored=ignored, problems=False, redactor=run.redactor)
+            print_summary(out, diag, tally, ignored=ignored, problems=False, redactor=run.redactor)
 
         show(draw, use_pager=not no_pager)
     else:
@@ -325,7 +334,7 @@ def scan(
         hidden = filters.hid_all()
         if hidden:
             warn(hidden)
-        if service and incidents.height and not report["incidents"]:
+        if service and incidents is not None and incidents.height and not report["incidents"]:
             felt = sorted({name for names in incidents.get_column("services").to_list() for name in names or []}
                           | set(incidents.get_column("service").drop_nulls().to_list()))
             warn(f"{' '.join(f'--service {name}' for name in service)} hid all {incidents.height:,} incidents "

@@ -11,12 +11,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
-from analyzer.events import LEVELS
 from analyzer.timespec import parse_instant
+from analyzer.vocabulary import LEVELS
+
+if TYPE_CHECKING:  # Polars only to filter records: `scan` builds its Filters before reading
+    import polars as pl
 
 
 def _when(value: Any) -> str:
@@ -62,6 +63,8 @@ class Filters:
         return bool(self.flags)
 
     def time_expr(self) -> pl.Expr | None:
+        import polars as pl
+
         ts = pl.col("ts")
         keep: pl.Expr | None = None
         if self.since is not None:
@@ -73,6 +76,8 @@ class Filters:
     def apply(self, events: pl.DataFrame, records: bool = True) -> pl.DataFrame:
         """The events that pass every record filter (`records=False`: only the time filter, as scan and tail
         apply --service to incidents, not records)."""
+        import polars as pl
+
         self.seen += events.height
         if not self.active:
             self.kept += events.height

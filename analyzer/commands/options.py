@@ -24,10 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from analyzer.commands.group import Command, Group, examples, quiet_closed_stdout  # noqa: F401 - re-exported
-from analyzer.events import SEVERITIES
-from analyzer.ingest.formats import FORCEABLE
+from analyzer.vocabulary import FORCEABLE, SEVERITIES
 
-#: `--log-format`: the formats that can be forced, from the formats package itself.
+#: `--log-format`: the formats that can be forced, in detection order (named without importing them).
 LogFormat = Enum("LogFormat", {name: name for name in FORCEABLE}, type=str)  # type: ignore[misc]
 
 #: `--min-severity`, `--fail-on`: the severities, lowest first.

@@ -7,16 +7,18 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import typer
 
 from analyzer.commands.options import LogFormat, error, fail, warn
 from analyzer.config import ConfigError, Effective, for_run
 from analyzer.diagnostics import Diagnostics
-from analyzer.ingest.pipeline import Pipeline
 from analyzer.ingest.sources import Input, resolve
 from analyzer.report.redact import Redactor
+
+if TYPE_CHECKING:  # the pipeline (and Polars) once there is something to read
+    from analyzer.ingest.pipeline import Pipeline
 
 
 def effective(config: str | None, flags: dict[str, object]) -> Effective:
@@ -29,6 +31,8 @@ def effective(config: str | None, flags: dict[str, object]) -> Effective:
 
 def pipeline_for(diag: Diagnostics, log_format: LogFormat | None, eff: Effective) -> Pipeline:
     """The pipeline with the config's request ID keys and service names (the default path when there are none)."""
+    from analyzer.ingest.pipeline import Pipeline
+
     return Pipeline(diag, fmt=log_format.value if log_format else None,
                     request_id_keys=eff.request_id_keys, services=eff.services)
 

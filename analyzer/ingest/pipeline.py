@@ -30,10 +30,8 @@ screen's memory) is the same as in one thread.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -52,6 +50,7 @@ from analyzer.ingest.overlap import overlapped
 from analyzer.ingest.formats.common import REQUEST_WORDS, on_rows
 from analyzer.ingest.screen import Screen, requests_to_link
 from analyzer.ingest.sources import CHUNK_BYTES, Chunk, Input, read_chunks
+from analyzer.ingest.tally import Tally
 
 #: Columns of a dropped record the pipeline resolved (time inference, streams) and keeps beside its raw columns.
 _RESOLVED = ("ts", "ts_inferred", "source", "service", "stream")
@@ -103,57 +102,6 @@ class Screened(NamedTuple):
     kept: pl.DataFrame | None
     rest: pl.DataFrame
     dropped: pl.DataFrame
-
-
-@dataclass
-class Tally:
-    """Event counts for summaries, merged batch by batch."""
-
-    records: int = 0
-    by_format: Counter[str] = field(default_factory=Counter)
-    by_service: Counter[str] = field(default_factory=Counter)
-    by_stream: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (source, service, format)
-    ts_min: object = None
-    ts_max: object = None
-    #: `scan --since/--until` (since, until; either may be None): `in_period` counts the records within it, as
-    #: the time filter's "hid all N records" message needs, over every record, screened or not
-    period: tuple[datetime | None, datetime | None] | None = None
-    in_period: int = 0
-
-    def add(self, events: pl.DataFrame) -> None:
-        if events.height == 0:
-            return
-        self.records += events.height
-        if self.period is not None:
-            since, until = self.period
-            ts = events.get_column("ts")
-            inside = ts.is_not_null()
-            if since is not None:
-                inside &= ts >= since
-            if until is not None:
-                inside &= ts < until
-            self.in_period += int(inside.sum())
-        counts = events.group_by("source", "service", "format").len()
-        for source, service, fmt, n in counts.iter_rows():
-            self.by_format[fmt] += n
-            self.by_service[service] += n
-            self.by_stream[(source, service, fmt)] += n
-        lo, hi = events.get_column("ts").min(), events.get_column("ts").max()
-        if lo is not None:
-            self.ts_min = lo if self.ts_min is None or lo < self.ts_min else self.ts_min  # type: ignore[operator]
-            self.ts_max = hi if self.ts_max is None or hi > self.ts_max else self.ts_max  # type: ignore[operator]
-
-    def merge(self, other: Tally) -> None:
-        """Add another tally's counts after this one's (analyzer.scale: a shard's); key order is first seen."""
-        self.records += other.records
-        self.in_period += other.in_period
-        self.by_format.update(other.by_format)
-        self.by_service.update(other.by_service)
-        self.by_stream.update(other.by_stream)
-        lo, hi = other.ts_min, other.ts_max
-        if lo is not None:
-            self.ts_min = lo if self.ts_min is None or lo < self.ts_min else self.ts_min  # type: ignore[operator]
-            self.ts_max = hi if self.ts_max is None or hi > self.ts_max else self.ts_max  # type: ignore[operator]
 
 
 class Pipeline:

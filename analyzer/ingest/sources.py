@@ -39,7 +39,7 @@ import os
 import stat
 import sys
 import zlib
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -221,6 +221,37 @@ def known_size(inputs: Iterable[Input]) -> int | None:
         except OSError:
             continue
     return total
+
+
+def known_empty(inp: Input) -> bool:
+    """Whether `inp` holds no byte, known without consuming one: a regular file of size 0, or stdin at its end
+    (peeked, so a stdin that holds bytes still has them all). Anything else (a FIFO, a URL, a closed stdin, a
+    resumed read) may hold bytes, or something to report, until it is read."""
+    if inp.resume is not None:
+        return False
+    if inp.is_stdin:
+        peek = getattr(stdin_stream(), "peek", None)
+        return peek is not None and peek(1) == b""
+    try:
+        found = os.stat(inp.path)
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and found.st_size == 0
+
+
+def read_if_empty(inputs: Sequence[Input], diag: Diagnostics) -> bool:
+    """When no input holds a byte (`known_empty`), read each one as `read_chunks` does (its stats; an
+    unreadable one's error, into `diag`) and return True: there is nothing to analyze, so a run need not build
+    its stages. Otherwise, and when a file has grown since it was found empty, return False having counted
+    nothing: the run reads every input afresh."""
+    if not all(known_empty(inp) for inp in inputs):
+        return False
+    read = Diagnostics()
+    for inp in inputs:
+        if any(chunk.data for chunk in read_chunks(inp, read)):
+            return False
+    diag.merge(read)
+    return True
 
 
 def is_regular(path: str) -> bool:

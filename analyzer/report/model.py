@@ -46,12 +46,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import polars as pl
 
-from analyzer.analysis.correlate import Traces
+if TYPE_CHECKING:  # a report of no incidents (nothing was read) is built without Polars
+    import polars as pl
+
+    from analyzer.analysis.correlate import Traces
 
 SCHEMA_ID = "logscan.report/2"
 
@@ -113,8 +115,12 @@ def _durations(row: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def incident_dicts(incidents: pl.DataFrame, traces: Traces) -> list[dict[str, Any]]:
-    out = []
+def incident_dicts(incidents: pl.DataFrame | None, traces: Traces | None) -> list[dict[str, Any]]:
+    """The report's incidents, in `incidents`' order (None: nothing was analyzed, so none)."""
+    out: list[dict[str, Any]] = []
+    if incidents is None:
+        return out
+    assert traces is not None
     for row in incidents.iter_rows(named=True):
         item = {name: row.get(name) for name in _INCIDENT_FIELDS}
         item["first_seen"], item["last_seen"] = iso(row["first_seen"]), iso(row["last_seen"])
@@ -135,8 +141,11 @@ def causes_by_rank(caused_by: list[dict[str, Any]] | None, rank_of: Mapping[str,
     return known + [fp for fp in prints if rank_of.get(fp) is None]
 
 
-def history_rows(incidents: pl.DataFrame) -> list[dict[str, Any]]:
-    """What analyzer.state.history records and compares of each incident (cheap: no traces, examples or timelines)."""
+def history_rows(incidents: pl.DataFrame | None) -> list[dict[str, Any]]:
+    """What analyzer.state.history records and compares of each incident (cheap: no traces, examples or timelines);
+    None: nothing was analyzed, no incident."""
+    if incidents is None:
+        return []
     return [
         {**row, "last_seen": iso(row["last_seen"])}
         for row in incidents.select("fingerprint", "signature", "title", "service", "severity", "last_seen")
@@ -144,7 +153,8 @@ def history_rows(incidents: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def build_report(summary: dict[str, Any], incidents: pl.DataFrame, traces: Traces) -> dict[str, Any]:
+def build_report(summary: dict[str, Any], incidents: pl.DataFrame | None, traces: Traces | None) -> dict[str, Any]:
+    """The report of `incidents` (None, with no traces: nothing was analyzed, a report of no incident)."""
     return {
         "schema": SCHEMA_ID,
         "generated_at": iso(datetime.now(UTC)),

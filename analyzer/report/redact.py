@@ -42,13 +42,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import polars as pl
 import regex
 
 from analyzer.analysis.signatures import compile_pattern
-from analyzer.report.sanitize import strip_series
+from analyzer.report.sanitize import CONTROL, strip_series
+
+if TYPE_CHECKING:  # Polars only for text that redaction may change (`Redactor.unchanged`)
+    import polars as pl
 
 REDACTED: Final = "[REDACTED]"
 
@@ -116,6 +118,10 @@ TRIGGER: Final = (
     r"|A3T|gh[pousr]_|github_pat_|gl[a-z]+-|xox|sk_|rk_|whsec_|AIza|sk-"
 )
 
+#: CONTROL and TRIGGER in Python's engine, for `Redactor.unchanged` (on ASCII text only).
+_PY_CONTROL: Final = regex.compile(CONTROL)
+_PY_TRIGGER: Final = regex.compile(TRIGGER)
+
 # --- Loguru diagnose blocks -------------------------------------------------------------------------------------
 
 _DIAGNOSE_VALUE = regex.compile(r"^(?P<bars>[ │]*)└ (?P<value>.*)$")
@@ -166,6 +172,8 @@ def check_pattern(pattern: str) -> None:
     It must compile in the Rust engine that runs it (no look-around, no backreferences),
     and must not match empty text (it would put `[REDACTED]` between every two characters).
     """
+    import polars as pl
+
     compile_pattern(pattern)
     if pl.Series([""], dtype=pl.String).str.contains(pattern).item():
         raise ValueError("matches empty text (it would redact between every two characters)")
@@ -182,8 +190,19 @@ class Redactor:
         self.enabled = enabled
         self.extra = tuple(Rule(f"redact_patterns[{i}]", pattern) for i, pattern in enumerate(extra))
 
+    def unchanged(self, texts: Sequence[str]) -> bool:
+        """Whether showing `texts` would change none of them, known without Polars: each is ASCII (where
+        Python's regex engine and Polars' read CONTROL and TRIGGER alike) with no control character and, when
+        redacting, nothing TRIGGER finds and no `redact_patterns` (which may match anything)."""
+        if self.enabled and self.extra:
+            return False
+        return all(text.isascii() and not _PY_CONTROL.search(text) and not (self.enabled and _PY_TRIGGER.search(text))
+                   for text in texts)
+
     def series(self, values: pl.Series) -> pl.Series:
         """A String Series made safe to show (nulls stay null)."""
+        import polars as pl
+
         values = strip_series(values)
         if not self.enabled or values.len() == 0:
             return values
@@ -203,15 +222,22 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """One string made safe to show."""
+        if self.unchanged((text,)):
+            return text
+        import polars as pl
+
         return str(self.series(pl.Series([text], dtype=pl.String))[0])
 
     def frame(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Every String column of `frame` made safe to show (the `events` output)."""
+        import polars as pl
+
         names = [name for name, dtype in frame.schema.items() if dtype == pl.String]
         return frame.with_columns(self.series(frame.get_column(name)) for name in names) if names else frame
 
     def data(self, value: Any) -> Any:
-        """A copy of JSON-like data (a report, an incident) with every string, keys included, made safe to show.
+        """A copy of JSON-like data (a report, an incident) with every string, keys included, made safe to show
+        (`value` itself when that changes no string).
 
         All strings go through one Series, so a report costs a few vectorized passes, not one per string.
         An incident's `CATALOGUE_FIELDS` are the signature's own prose, not log text: only cleaned, never
@@ -220,8 +246,10 @@ class Redactor:
         found: list[str] = []
         prose: list[bool] = []
         _collect(value, lambda text, is_prose: (found.append(text), prose.append(is_prose)), False)
-        if not found:
+        if self.unchanged(found):  # (a report of no incidents, say: its keys, its times, its counts)
             return value
+        import polars as pl
+
         texts = pl.Series(found, dtype=pl.String)
         is_prose = pl.Series(prose, dtype=pl.Boolean)
         safe = self.series(texts)

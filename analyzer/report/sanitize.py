@@ -20,9 +20,10 @@ regex engine (linear time), over whole Series at once.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 #: String sequences: DCS (`ESC P` / U+0090), SOS (`ESC X` / U+0098), PM (`ESC ^` / U+009E),
 #: APC (`ESC _` / U+009F), up to ST (`ESC \\` / U+009C), any other ESC (which ends the string in a
@@ -55,4 +56,6 @@ def strip_series(values: pl.Series) -> pl.Series:
 
 def strip_controls(text: str) -> str:
     """One string without control sequences or control characters (see `strip_series`)."""
+    import polars as pl
+
     return str(strip_series(pl.Series([text], dtype=pl.String))[0])

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from analyzer.diagnostics import Diagnostics
-from analyzer.ingest.pipeline import Tally
+from analyzer.ingest.tally import Tally
 from analyzer.report.model import iso
 from analyzer.report.redact import Redactor
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the sharding code (and Polars, rich) only when the engine i
     from analyzer.analysis.signatures import SignatureSet
     from analyzer.config import Effective
     from analyzer.diagnostics import Diagnostics
-    from analyzer.ingest.pipeline import Tally
+    from analyzer.ingest.tally import Tally
     from analyzer.ingest.sources import Input
     from analyzer.scale.partial import Job, Partial
     from analyzer.state.checkpoints import Checkpoints

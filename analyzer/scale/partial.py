@@ -41,7 +41,8 @@ from analyzer.ingest.framing.detect import Detector
 from analyzer.ingest.framing.multiline import mark_starts
 from analyzer.ingest.formats import DATABASE_FORMATS
 from analyzer.ingest.framing.streams import StreamKey, Streams
-from analyzer.ingest.pipeline import Pipeline, Tally, formats_for
+from analyzer.ingest.pipeline import Pipeline, formats_for
+from analyzer.ingest.tally import Tally
 from analyzer.ingest.sources import CHUNK_BYTES, GZIP_MAGIC, Chunk, Input, open_file
 from analyzer.ingest.urls import size as file_size
 from analyzer.miner import TemplateMiner

@@ -1,8 +1,9 @@
 """Log formats, one module each, found by themselves, and the order in which they are tried.
 
 Every module of this package that defines `FORMAT` (a `Format`) is a format: adding one is adding its
-module (and its test), nothing else. Order matters where headers could overlap: each format's `rank`
-puts the most specific shapes first and `plain` (which matches anything) last.
+module (and its test), and its name to analyzer.vocabulary's `FORCEABLE` (the command line lists the formats
+without importing them; this package refuses to load when the two differ). Order matters where headers could
+overlap: each format's `rank` puts the most specific shapes first and `plain` (which matches anything) last.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib
 import pkgutil
 
 from analyzer.ingest.formats.base import Format
+from analyzer.vocabulary import FORCEABLE, FORMAT_NAMES
 
 
 def _discover() -> tuple[Format, ...]:
@@ -26,11 +28,9 @@ def _discover() -> tuple[Format, ...]:
 FORMATS: tuple[Format, ...] = _discover()
 BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
 PLAIN = BY_NAME["plain"]
-#: Formats that can be forced (`--log-format`): every parser above, by name.
-FORCEABLE: tuple[str, ...] = tuple(BY_NAME)
-#: Every value of the events' ``format`` column: the parsers, plus `compose` (docker compose's own status
-#: lines, recognised inside a Compose stream by analyzer.ingest.normalize, never forced).
-FORMAT_NAMES: tuple[str, ...] = (*FORCEABLE, "compose")
+if tuple(BY_NAME) != FORCEABLE:  # the command line lists the formats without importing them (analyzer.vocabulary)
+    raise ImportError(f"analyzer.vocabulary.FORCEABLE {FORCEABLE} must list the format modules in detection order: "
+                      f"{tuple(BY_NAME)}")
 #: The database's own logs (their records run the requests' queries; none tells a request's outcome).
 DATABASE_FORMATS: tuple[str, ...] = tuple(f.name for f in FORMATS if f.database)
 
