@@ -281,3 +281,22 @@ def test_ctrl_c_ends_tail_with_the_final_report(tmp_path):
     assert events[-1]["event"] == "report"
     assert events[-1]["report"]["summary"]["lines_read"] == sample.count(b"\n")
     assert any(e["event"] == "opened" for e in events)
+
+
+@pytest.mark.parametrize("screen", [False, True])
+def test_screen_or_exhaustive_chooses_the_pipeline(monkeypatch, screen):
+    """`--screen` screens tail's batches as scan does; `--exhaustive` (the default) normalizes every record."""
+    from analyzer.run import Run
+
+    chosen: list[bool] = []
+    build = Run.pipeline
+
+    def spy(self: Run, *args: Any, **kwargs: Any) -> Pipeline:
+        pipeline = build(self, *args, **kwargs)
+        chosen.append(pipeline.screen is not None)
+        return pipeline
+
+    monkeypatch.setattr(Run, "pipeline", spy)
+    assert run_tail(["-"], output=TailFormat.jsonl, stdin=io.BytesIO(b"hello\n"), out=io.StringIO(), screen=screen) == 0
+    assert chosen == [screen]
+

@@ -321,9 +321,9 @@ def run_tail(
         error(str(exc))
         return 2
     diag = run.diag
-    screen = console(file=out)
+    shown = console(file=out)
     inner: TextSink | JsonlSink | SentryForwarding
-    inner = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
+    inner = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(shown, errors)
     if sentry is not None:
         inner = SentryForwarding(inner, sentry, errors)
     sink = RedactingSink(inner, redactor)
@@ -346,8 +346,8 @@ def run_tail(
     if output is TailFormat.jsonl:
         out.write(orjson.dumps({"event": "report", "report": report}).decode() + "\n")
     else:
-        terminal_report.render(screen, report)
-        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored, redactor=redactor, problems=False)
+        terminal_report.render(shown, report)
+        print_summary(shown, diag, live.pipeline.tally, ignored=analysis.ignored, redactor=redactor, problems=False)
     out.flush()
     for line in diag.errors:  # warnings were passed on as they came (LiveTail)
         error(line)
