@@ -300,3 +300,36 @@ def test_screen_or_exhaustive_chooses_the_pipeline(monkeypatch, screen):
     assert run_tail(["-"], output=TailFormat.jsonl, stdin=io.BytesIO(b"hello\n"), out=io.StringIO(), screen=screen) == 0
     assert chosen == [screen]
 
+
+def test_a_failure_in_the_analysis_thread_ends_tail_with_that_error(tmp_path):
+    """The analysis runs beside the reading (LiveTail._analyse): an error there stops following and is raised
+    by `run`, not swallowed while reading goes on."""
+    log = tmp_path / "app.log"
+    log.touch()
+
+    class Broken(LiveAnalysis):
+        def add(self, events: pl.DataFrame) -> pl.DataFrame:
+            raise RuntimeError("analysis broke")
+
+    class Sink:
+        def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
+        def changes(self, changes: list[Change], board: list[BoardRow]) -> None: ...
+        def warn(self, message: str) -> None: ...
+
+    diag = Diagnostics()
+    live = LiveTail(Follower([str(log)], diag), Pipeline(diag), Broken(load_signatures([])), Sink(), FAST)
+    failures: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            live.run(threading.Event())
+        except RuntimeError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    time.sleep(0.3)
+    write(log, TOO_MANY[0])
+    thread.join(15)
+    assert not thread.is_alive()
+    assert [str(exc) for exc in failures] == ["analysis broke"]
