@@ -41,7 +41,9 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Protocol
 
 import polars as pl
@@ -250,8 +252,9 @@ class Sink(Protocol):
     def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
         """New records, with the signature of those that are evidence (for --lines)."""
 
-    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
-        """Incident changes, and the board as it now stands."""
+    def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
+        """Incident changes, and the board as it now stands (`board()`: computed only by a sink that shows it,
+        as it costs a ranking of every incident said)."""
 
     def warn(self, message: str) -> None:
         """Something about the input: a rotation, a missing file, damaged lines."""
@@ -453,15 +456,18 @@ class LiveTail:
         return self._shown(incidents)
 
     def _say(self, now: float, settled: bool, warnings: list[str], final: bool = False) -> None:
-        """Pass on `warnings`; announce new problems; look at the folded incidents; say what changed."""
+        """Pass on `warnings`; announce new problems (said at once, before the folded incidents are looked at);
+        look at the folded incidents; say what changed."""
         for message in warnings:
             self.sink.warn(message)
-        changes = self._opened_now(now) if self.fresh else []
+        board = partial(self.tracker.board, now)
+        if opened := self._opened_now(now) if self.fresh else []:
+            self.sink.changes(opened, board)
         incidents = self._folded(now)
         # an unknown error is opened only when nothing is held by the framer (see Tracker)
-        changes += self.tracker.changes(now, incidents, self.analysis.traces, settled, final=final)
+        changes = self.tracker.changes(now, incidents, self.analysis.traces, settled, final=final)
         if changes or incidents is not None:
-            self.sink.changes(changes, self.tracker.board(now))
+            self.sink.changes(changes, board)
 
     def _finish(self) -> None:
         """Fold everything still waiting and say what is left."""
@@ -470,4 +476,4 @@ class LiveTail:
         self.final = self._shown(self.analysis.incidents())
         self.tracker.joined(self.analysis.state.aliases)
         changes += self.tracker.changes(now, self.final, self.analysis.traces, True, final=True)
-        self.sink.changes(changes, self.tracker.board(now))
+        self.sink.changes(changes, partial(self.tracker.board, now))

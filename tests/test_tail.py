@@ -139,7 +139,7 @@ def test_binary_junk_is_warned_about_and_a_quiet_incident_resolves_then_reopens(
 
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
-        def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
             said.extend((c.event, c.incident["signature"]) for c in changes)
         def warn(self, message: str) -> None:
             warnings.append(message)
@@ -313,7 +313,7 @@ def test_a_failure_in_the_analysis_thread_ends_tail_with_that_error(tmp_path):
 
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
-        def changes(self, changes: list[Change], board: list[BoardRow]) -> None: ...
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None: ...
         def warn(self, message: str) -> None: ...
 
     diag = Diagnostics()
@@ -333,3 +333,29 @@ def test_a_failure_in_the_analysis_thread_ends_tail_with_that_error(tmp_path):
     thread.join(15)
     assert not thread.is_alive()
     assert [str(exc) for exc in failures] == ["analysis broke"]
+
+
+def test_the_board_is_built_only_for_a_sink_that_shows_it():
+    """Building the board ranks every incident said; JSON lines never show it, a terminal's live board does."""
+    from rich.console import Console
+
+    from analyzer.commands.tail import JsonlSink, RedactingSink, TextSink
+    from analyzer.config import Effective
+    from analyzer.run import Run
+
+    built: list[str] = []
+
+    def board() -> list[BoardRow]:
+        built.append("board")
+        return [BoardRow({"rank": 1, "severity": "high", "title": "token=abc123secret", "signature": "s",
+                          "service": "api", "count": 1, "last_seen": None}, 1.0, False)]
+
+    redactor = Run.build(Effective()).redactor
+    quiet = Console(file=io.StringIO())
+    RedactingSink(JsonlSink(io.StringIO(), quiet), redactor).changes([], board)
+    assert built == []
+    screen = Console(file=io.StringIO(), force_terminal=True, width=120)
+    shown = TextSink(screen, quiet)
+    RedactingSink(shown, redactor).changes([], board)
+    shown.close()
+    assert built == ["board"]

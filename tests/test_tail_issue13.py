@@ -68,8 +68,8 @@ def test_the_board_rate_counts_the_occurrences_an_incident_opened_with(tmp_path:
 
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
-        def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
-            boards.append(board)
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
+            boards.append(board())
         def warn(self, message: str) -> None: ...
 
     def rates() -> list[tuple[int, float]]:
@@ -131,9 +131,9 @@ def test_counts_never_go_down_and_an_incident_leaves_only_through_resolved(tmp_p
 
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
-        def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
             said.extend(changes)
-            boards.append(board)
+            boards.append(board())
         def warn(self, message: str) -> None: ...
 
     def events(kind: str, sig: str) -> list[int]:
@@ -239,7 +239,7 @@ def test_an_unfinished_traceback_is_passed_on_after_the_longer_timeout(tmp_path:
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
             seen.extend(events.get_column("text").to_list())
-        def changes(self, changes: list[Change], board: list[BoardRow]) -> None: ...
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None: ...
         def warn(self, message: str) -> None: ...
 
     lines = API_TEXT[84:199]
