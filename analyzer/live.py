@@ -99,6 +99,12 @@ class _Seen:
     history: deque[tuple[float, int]] = field(default_factory=deque)  # (time, count) over the last minute
     base: int = 0  # the count before the oldest point of `history` (0 when first opened)
 
+    def grew(self, now: float, count: int) -> None:
+        """The count grew to `count`; the history keeps the last minute (whether or not a board reads the rate)."""
+        self.count, self.changed_at, self.unsaid = count, now, True
+        self.history.append((now, count))
+        self.rate(now)
+
     def rate(self, now: float) -> float:
         """Occurrences per minute: those counted in the last minute, the ones it was opened with included."""
         while self.history and now - self.history[0][0] >= RATE_SECONDS:
@@ -184,8 +190,7 @@ class Tracker:
                     base = seen.count if seen is not None else 0
                     self.seen[fp] = _Seen(count, now, now, history=deque([(now, count)]), base=base)
                 elif count > seen.count:
-                    seen.count, seen.changed_at, seen.unsaid = count, now, True
-                    seen.history.append((now, count))
+                    seen.grew(now, count)
             self._remember(self.latest)
         # what is said about an incident comes from a computation (or the fresh evidence) that held it
         known = set(self.known.get_column("fingerprint").to_list()) if self.known.height else set()

@@ -28,7 +28,7 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.follow import Follower
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.analysis.incremental import LiveAnalysis
-from analyzer.live import BoardRow, Change, Limits, LiveTail, _Seen
+from analyzer.live import RATE_SECONDS, BoardRow, Change, Limits, LiveTail, _Seen
 
 API_TEXT = (ROOT / "samples/api/api-text.log").read_text().splitlines(keepends=True)
 POSTGRES = (ROOT / "samples/postgres/default.log").read_text().splitlines(keepends=True)
@@ -102,6 +102,15 @@ def test_the_rate_is_the_occurrences_of_the_last_minute() -> None:
     assert seen.rate(1050.0) == 6.0
     assert seen.rate(1070.0) == 2.0  # the first 4 are more than a minute old
     assert seen.rate(1200.0) == 0.0
+
+
+def test_the_rate_history_keeps_one_minute_when_no_board_reads_it() -> None:
+    """JSON lines never build the board (which reads the rate): counts growing for hours keep a minute of it."""
+    seen = _Seen(1, 0.0, 0.0, history=deque([(0.0, 1)]))
+    for second in range(1, 3601):
+        seen.grew(float(second), second + 1)
+    assert len(seen.history) <= RATE_SECONDS + 1
+    assert seen.rate(3600.0) == 60.0
 
 
 # --- counts never go down; an announced incident leaves only through `resolved` ------------------------------
