@@ -1,9 +1,14 @@
 """Live analysis for `logscan tail`: the scan pipeline fed in small batches, and what changed said at once.
 
 `LiveTail.run` loops: wait for the follower (analyzer.ingest.follow) to report new
-bytes, feed its chunks through the same `Pipeline.feed` and `Analysis.add` as
-`scan`, then say what changed (`Tracker`, by fingerprint). Two paths, the
-same stage functions:
+bytes and feed its chunks through the same `Pipeline.feed` as `scan`; a second
+thread takes each batch of events as soon as it is parsed, runs the same
+`Analysis.add` and says what changed (`Tracker`, by fingerprint). A batch
+costs mostly fixed per-call work (framing, parsing, matching, a few hundred
+vectorized calls however few its lines), so reading the next batch while this
+one is analysed puts both cores to work on it, and the analysis takes
+whatever waits as one batch when it falls behind. Two paths, the same stage
+functions:
 
 * **at once**: the batch's signature matches whose (signature, service, key)
   is not an open incident are turned into incidents on their own
@@ -32,10 +37,13 @@ tracker keep one small entry per incident.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Protocol
 
 import polars as pl
@@ -49,6 +57,8 @@ from analyzer.report.model import build_report, incident_dicts
 from analyzer.report.summary import summary_dict
 
 RATE_SECONDS = 60.0
+#: Batches the reading thread may be ahead of the analysis thread.
+INBOX_BATCHES = 8
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,12 @@ class _Seen:
     unsaid: bool = False  # grew since it was last said
     history: deque[tuple[float, int]] = field(default_factory=deque)  # (time, count) over the last minute
     base: int = 0  # the count before the oldest point of `history` (0 when first opened)
+
+    def grew(self, now: float, count: int) -> None:
+        """The count grew to `count`; the history keeps the last minute (whether or not a board reads the rate)."""
+        self.count, self.changed_at, self.unsaid = count, now, True
+        self.history.append((now, count))
+        self.rate(now)
 
     def rate(self, now: float) -> float:
         """Occurrences per minute: those counted in the last minute, the ones it was opened with included."""
@@ -174,8 +190,7 @@ class Tracker:
                     base = seen.count if seen is not None else 0
                     self.seen[fp] = _Seen(count, now, now, history=deque([(now, count)]), base=base)
                 elif count > seen.count:
-                    seen.count, seen.changed_at, seen.unsaid = count, now, True
-                    seen.history.append((now, count))
+                    seen.grew(now, count)
             self._remember(self.latest)
         # what is said about an incident comes from a computation (or the fresh evidence) that held it
         known = set(self.known.get_column("fingerprint").to_list()) if self.known.height else set()
@@ -242,11 +257,24 @@ class Sink(Protocol):
     def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
         """New records, with the signature of those that are evidence (for --lines)."""
 
-    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
-        """Incident changes, and the board as it now stands."""
+    def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
+        """Incident changes, and the board as it now stands (`board()`: computed only by a sink that shows it,
+        as it costs a ranking of every incident said)."""
 
     def warn(self, message: str) -> None:
         """Something about the input: a rotation, a missing file, damaged lines."""
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What the reading thread hands the analysis thread: events parsed at `now` (monotonic), whether nothing is
+    held by the framer then (`settled`), new warnings; `last`: the final flush, after which reading has ended."""
+
+    now: float
+    settled: bool
+    events: list[pl.DataFrame]
+    warnings: list[str]
+    last: bool = False
 
 
 class LiveTail:
@@ -265,40 +293,100 @@ class LiveTail:
         self.fresh: list[pl.DataFrame] = []  # signature matches not yet checked for a new incident
         self.looked_at = 0.0  # when the folded incidents were last looked at
         self.warned = 0  # diag.warnings already passed on
+        self.inbox: queue.Queue[_Batch] = queue.Queue(maxsize=INBOX_BATCHES)  # reading thread -> analysis thread
+        self.failure: BaseException | None = None  # what ended the analysis thread
         self.source_warned: set[str] = set()
         self.final: pl.DataFrame | None = None  # the incidents of everything (after `run`)
 
     def run(self, stop: threading.Event) -> None:
-        """Follow until `stop` is set or stdin (the only input) ends; everything held is flushed at the end."""
+        """Follow until `stop` is set or stdin (the only input) ends; everything held is flushed at the end.
+
+        This thread reads: it polls the follower and frames and parses what came (the pipeline); the analysis,
+        the tracker and the sink live on `logscan-analysis` (`_analyse`), which takes each batch of events as
+        soon as it is parsed, so that reading the next batch and analysing this one use both cores.
+        """
         self.follower.start()
+        analysing = threading.Thread(target=self._analyse, name="logscan-analysis", daemon=True)
+        analysing.start()
         held_since: float | None = None  # when the last chunk came, while its last records are held
         unfinished = False  # after a quiet spell, an unfinished traceback is all that is held
         longest = max(self.limits.hold_seconds, self.limits.hold_unfinished_seconds)
+        handed = _Batch(0.0, True, [], [])  # the last batch handed over (the analysis thread's `settled`)
         try:
-            while not stop.is_set() and not self.follower.finished:
-                busy = held_since is not None or bool(self.analysis.pending)
-                self.follower.wait(self.limits.tick_seconds / 2 if busy else self.follower.poll_seconds)
+            while not stop.is_set() and not self.follower.finished and analysing.is_alive():
+                self.follower.wait(self.limits.tick_seconds / 2 if held_since is not None else self.follower.poll_seconds)
                 now = time.monotonic()
-                # folds are taken in here, before the new chunks: a piped file read in one go says the same
-                # things every time
-                self.analysis.advance(now)
                 chunks = self.follower.poll()
-                for chunk in chunks:
-                    self._add(self.pipeline.feed(chunk))
+                events = [self.pipeline.feed(chunk) for chunk in chunks]
                 if chunks:
                     held_since, unfinished = now, False
                 elif held_since is not None and (
                     now - held_since >= longest or (now - held_since >= self.limits.hold_seconds and not unfinished)
                 ):
-                    unfinished = self._flush(keep_unfinished=now - held_since < longest)
+                    unfinished, flushed = self._flush(keep_unfinished=now - held_since < longest)
+                    events += flushed
                     held_since = held_since if unfinished else None
-                self._say(now, settled=held_since is None)
+                warnings = self._warnings()
+                if any(part.height for part in events) or warnings or (held_since is None) != handed.settled:
+                    handed = _Batch(now, held_since is None, events, warnings)
+                    self._hand_over(handed, analysing)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends following; what was read is still flushed and reported
-        finally:
+        except BaseException:
             self.follower.stop()
-        self._flush()
+            self._hand_over(_Batch(time.monotonic(), True, [], [], last=True), analysing)
+            raise
+        self.follower.stop()
+        self._hand_over(_Batch(time.monotonic(), True, self._flush()[1], self._warnings(), last=True), analysing)
+        analysing.join()
+        if self.failure is not None:
+            raise self.failure
         self._finish()
+
+    def _hand_over(self, batch: _Batch, analysing: threading.Thread) -> None:
+        """Queue `batch` for the analysis thread; wait while the queue is full (reading stays at most
+        INBOX_BATCHES ahead of the analysis, so memory stays bounded), unless that thread has ended."""
+        while analysing.is_alive():
+            try:
+                self.inbox.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _analyse(self) -> None:
+        """The analysis thread: add the events handed over (all that waits at once, as one batch), take in folds,
+        say what changed; every `tick_seconds / 2` without new events, the clock alone moves folds and
+        resolutions on. Ends after the last batch; an exception is kept for `run` to raise."""
+        settled = True
+        try:
+            while True:
+                try:
+                    batches = [self.inbox.get(timeout=self.limits.tick_seconds / 2)]
+                except queue.Empty:
+                    now = time.monotonic()
+                    self.analysis.advance(now)
+                    self._say(now, settled, [])
+                    continue
+                while not batches[-1].last:
+                    try:
+                        batches.append(self.inbox.get_nowait())
+                    except queue.Empty:
+                        break
+                now, settled = batches[-1].now, batches[-1].settled
+                # folds are taken in before the new events: a piped file read in one go says the same things
+                # every time
+                self.analysis.advance(batches[0].now)
+                events = [part for batch in batches for part in batch.events if part.height]
+                if events:
+                    self._add(pl.concat(events) if len(events) > 1 else events[0])
+                warnings = [message for batch in batches for message in batch.warnings]
+                if batches[-1].last:  # `run` says the rest (`_finish`) once this thread has ended
+                    for message in warnings:
+                        self.sink.warn(message)
+                    return
+                self._say(now, settled, warnings)
+        except BaseException as exc:  # noqa: BLE001 - raised again on the reading thread (`run`)
+            self.failure = exc
 
     def report(self) -> dict[str, Any]:
         """The scan report of everything read (what `scan` would print for the same lines)."""
@@ -319,12 +407,23 @@ class LiveTail:
                             found.get_column("signature"), strict=True)) if found.height else {}
             self.sink.records(events, tags)
 
-    def _flush(self, keep_unfinished: bool = False) -> bool:
-        """Pass on the records held; with `keep_unfinished`, a traceback without its exception line yet stays
-        held (the lines 2 s later still belong to it, as scan reads them). Whether anything is still held."""
-        for inp in self.follower.inputs:
-            self._add(self.pipeline.flush(inp, keep_unfinished))
-        return keep_unfinished and any(self.pipeline.holds(inp) for inp in self.follower.inputs)
+    def _flush(self, keep_unfinished: bool = False) -> tuple[bool, list[pl.DataFrame]]:
+        """The records held, as events; with `keep_unfinished`, a traceback without its exception line yet stays
+        held (the lines 2 s later still belong to it, as scan reads them). Whether anything is still held, and
+        the events."""
+        events = [self.pipeline.flush(inp, keep_unfinished) for inp in self.follower.inputs]
+        return keep_unfinished and any(self.pipeline.holds(inp) for inp in self.follower.inputs), events
+
+    def _warnings(self) -> list[str]:
+        """Warnings about the input not passed on yet (read here, on the reading thread, which writes them)."""
+        diag = self.pipeline.diag
+        new = diag.warnings[self.warned:]
+        self.warned += len(new)
+        for message in diag.source_warnings():
+            if message not in self.source_warned:
+                self.source_warned.add(message)
+                new.append(message)
+        return new
 
     def _shown(self, incidents: pl.DataFrame) -> pl.DataFrame:
         return incidents.filter(severity_at_least(pl.col("severity"), self.min_severity))
@@ -361,22 +460,19 @@ class LiveTail:
         self.tracker.joined(self.analysis.state.aliases)
         return self._shown(incidents)
 
-    def _say(self, now: float, settled: bool, final: bool = False) -> None:
-        """Pass on new warnings; announce new problems; look at the folded incidents; say what changed."""
-        diag = self.pipeline.diag
-        for message in diag.warnings[self.warned:]:
+    def _say(self, now: float, settled: bool, warnings: list[str], final: bool = False) -> None:
+        """Pass on `warnings`; announce new problems (said at once, before the folded incidents are looked at);
+        look at the folded incidents; say what changed."""
+        for message in warnings:
             self.sink.warn(message)
-        self.warned = len(diag.warnings)
-        for message in diag.source_warnings():
-            if message not in self.source_warned:
-                self.source_warned.add(message)
-                self.sink.warn(message)
-        changes = self._opened_now(now) if self.fresh else []
+        board = partial(self.tracker.board, now)
+        if opened := self._opened_now(now) if self.fresh else []:
+            self.sink.changes(opened, board)
         incidents = self._folded(now)
         # an unknown error is opened only when nothing is held by the framer (see Tracker)
-        changes += self.tracker.changes(now, incidents, self.analysis.traces, settled, final=final)
+        changes = self.tracker.changes(now, incidents, self.analysis.traces, settled, final=final)
         if changes or incidents is not None:
-            self.sink.changes(changes, self.tracker.board(now))
+            self.sink.changes(changes, board)
 
     def _finish(self) -> None:
         """Fold everything still waiting and say what is left."""
@@ -385,4 +481,4 @@ class LiveTail:
         self.final = self._shown(self.analysis.incidents())
         self.tracker.joined(self.analysis.state.aliases)
         changes += self.tracker.changes(now, self.final, self.analysis.traces, True, final=True)
-        self.sink.changes(changes, self.tracker.board(now))
+        self.sink.changes(changes, partial(self.tracker.board, now))

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from conftest import ROOT, read_events
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer.analysis.engine import Analysis
 from analyzer.analysis.correlate import TraceLimits, Traces, link_frames
@@ -80,6 +82,39 @@ def test_trace_table_is_bounded():
     traces = Traces(TraceLimits(max_traces=25))
     traces.add(events)
     assert traces.table.height <= 25
+
+
+@settings(max_examples=8, deadline=None)
+@given(size=st.integers(min_value=1, max_value=400))
+def test_the_trace_table_is_the_same_whatever_the_batches(size):
+    """A request whose records span batches is merged; one seen once is appended: the table holds the same
+    traces as when the input comes in one batch."""
+    events, _ = read_events(ROOT / "samples/compose/compose.log")
+    whole, batched = Traces(), Traces()
+    whole.add(events)
+    for start in range(0, events.height, size):
+        batched.add(events.slice(start, size))
+    assert batched.table.sort("request_id").equals(whole.table.sort("request_id"))
+
+
+def test_a_table_with_slack_is_cut_back_to_its_cap_keeping_the_latest():
+    """Past its cap by more than the slack, the table is cut to the cap: the traces that ended last stay."""
+    events, _ = read_events(ROOT / "samples/api/api-text.log")
+    traces = Traces(TraceLimits(max_traces=25, slack=10))
+    everything = Traces(TraceLimits(max_traces=10**6))
+    heights, cuts = [], 0
+    for start in range(0, events.height, 20):
+        batch = events.slice(start, 20)
+        before, known = traces.table.height, everything.table.height
+        traces.add(batch)
+        everything.add(batch)
+        heights.append(traces.table.height)
+        if traces.table.height < before + everything.table.height - known:  # some were cut
+            cuts += 1
+            assert traces.table.height == 25
+            latest = everything.table.sort("end", nulls_last=True).tail(25).get_column("request_id")
+            assert set(traces.table.get_column("request_id").to_list()) == set(latest.to_list())
+    assert cuts and max(heights) <= 35 and max(heights) > 25  # past the cap by at most the slack, then cut
 
 
 def test_records_are_linked_while_their_requests_are_still_known(write):

@@ -210,3 +210,20 @@ def test_stdin_is_read_to_its_end():
     assert follower.finished
     assert b"".join(c.data for c in chunks) == b"a\nb\nunfinished"
     assert chunks[-1].final
+
+
+def test_a_poll_that_reads_nothing_leaves_the_next_wait_to_the_watcher(tmp_path):
+    """After a read the next poll comes at once (more may have come meanwhile); after a poll that found
+    nothing, waiting waits (for the change watcher or the timeout) instead of spinning."""
+    log = tmp_path / "app.log"
+    log.touch()
+    follower = Follower([str(log)], Diagnostics())
+    append(log, lines(3))
+    assert b"".join(chunk.data for chunk in follower.poll()) == lines(3)
+    assert follower.wake.is_set()
+    follower.wait(5.0)  # returns at once: the read set it
+    assert follower.poll() == []
+    assert not follower.wake.is_set()
+    started = time.monotonic()
+    follower.wait(0.2)
+    assert time.monotonic() - started >= 0.15

@@ -139,7 +139,7 @@ def test_binary_junk_is_warned_about_and_a_quiet_incident_resolves_then_reopens(
 
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
-        def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
             said.extend((c.event, c.incident["signature"]) for c in changes)
         def warn(self, message: str) -> None:
             warnings.append(message)
@@ -281,3 +281,81 @@ def test_ctrl_c_ends_tail_with_the_final_report(tmp_path):
     assert events[-1]["event"] == "report"
     assert events[-1]["report"]["summary"]["lines_read"] == sample.count(b"\n")
     assert any(e["event"] == "opened" for e in events)
+
+
+@pytest.mark.parametrize("screen", [False, True])
+def test_screen_or_exhaustive_chooses_the_pipeline(monkeypatch, screen):
+    """`--screen` screens tail's batches as scan does; `--exhaustive` (the default) normalizes every record."""
+    from analyzer.run import Run
+
+    chosen: list[bool] = []
+    build = Run.pipeline
+
+    def spy(self: Run, *args: Any, **kwargs: Any) -> Pipeline:
+        pipeline = build(self, *args, **kwargs)
+        chosen.append(pipeline.screen is not None)
+        return pipeline
+
+    monkeypatch.setattr(Run, "pipeline", spy)
+    assert run_tail(["-"], output=TailFormat.jsonl, stdin=io.BytesIO(b"hello\n"), out=io.StringIO(), screen=screen) == 0
+    assert chosen == [screen]
+
+
+def test_a_failure_in_the_analysis_thread_ends_tail_with_that_error(tmp_path):
+    """The analysis runs beside the reading (LiveTail._analyse): an error there stops following and is raised
+    by `run`, not swallowed while reading goes on."""
+    log = tmp_path / "app.log"
+    log.touch()
+
+    class Broken(LiveAnalysis):
+        def add(self, events: pl.DataFrame) -> pl.DataFrame:
+            raise RuntimeError("analysis broke")
+
+    class Sink:
+        def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None: ...
+        def warn(self, message: str) -> None: ...
+
+    diag = Diagnostics()
+    live = LiveTail(Follower([str(log)], diag), Pipeline(diag), Broken(load_signatures([])), Sink(), FAST)
+    failures: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            live.run(threading.Event())
+        except RuntimeError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    time.sleep(0.3)
+    write(log, TOO_MANY[0])
+    thread.join(15)
+    assert not thread.is_alive()
+    assert [str(exc) for exc in failures] == ["analysis broke"]
+
+
+def test_the_board_is_built_only_for_a_sink_that_shows_it():
+    """Building the board ranks every incident said; JSON lines never show it, a terminal's live board does."""
+    from rich.console import Console
+
+    from analyzer.commands.tail import JsonlSink, RedactingSink, TextSink
+    from analyzer.config import Effective
+    from analyzer.run import Run
+
+    built: list[str] = []
+
+    def board() -> list[BoardRow]:
+        built.append("board")
+        return [BoardRow({"rank": 1, "severity": "high", "title": "token=abc123secret", "signature": "s",
+                          "service": "api", "count": 1, "last_seen": None}, 1.0, False)]
+
+    redactor = Run.build(Effective()).redactor
+    quiet = Console(file=io.StringIO())
+    RedactingSink(JsonlSink(io.StringIO(), quiet), redactor).changes([], board)
+    assert built == []
+    screen = Console(file=io.StringIO(), force_terminal=True, width=120)
+    shown = TextSink(screen, quiet)
+    RedactingSink(shown, redactor).changes([], board)
+    shown.close()
+    assert built == ["board"]

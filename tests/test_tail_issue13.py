@@ -28,7 +28,7 @@ from analyzer.diagnostics import Diagnostics
 from analyzer.ingest.follow import Follower
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.analysis.incremental import LiveAnalysis
-from analyzer.live import BoardRow, Change, Limits, LiveTail, _Seen
+from analyzer.live import RATE_SECONDS, BoardRow, Change, Limits, LiveTail, _Seen
 
 API_TEXT = (ROOT / "samples/api/api-text.log").read_text().splitlines(keepends=True)
 POSTGRES = (ROOT / "samples/postgres/default.log").read_text().splitlines(keepends=True)
@@ -68,8 +68,8 @@ def test_the_board_rate_counts_the_occurrences_an_incident_opened_with(tmp_path:
 
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
-        def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
-            boards.append(board)
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
+            boards.append(board())
         def warn(self, message: str) -> None: ...
 
     def rates() -> list[tuple[int, float]]:
@@ -104,6 +104,15 @@ def test_the_rate_is_the_occurrences_of_the_last_minute() -> None:
     assert seen.rate(1200.0) == 0.0
 
 
+def test_the_rate_history_keeps_one_minute_when_no_board_reads_it() -> None:
+    """JSON lines never build the board (which reads the rate): counts growing for hours keep a minute of it."""
+    seen = _Seen(1, 0.0, 0.0, history=deque([(0.0, 1)]))
+    for second in range(1, 3601):
+        seen.grew(float(second), second + 1)
+    assert len(seen.history) <= RATE_SECONDS + 1
+    assert seen.rate(3600.0) == 60.0
+
+
 # --- counts never go down; an announced incident leaves only through `resolved` ------------------------------
 
 class Shrinking(LiveAnalysis):
@@ -131,9 +140,9 @@ def test_counts_never_go_down_and_an_incident_leaves_only_through_resolved(tmp_p
 
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
-        def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
             said.extend(changes)
-            boards.append(board)
+            boards.append(board())
         def warn(self, message: str) -> None: ...
 
     def events(kind: str, sig: str) -> list[int]:
@@ -239,7 +248,7 @@ def test_an_unfinished_traceback_is_passed_on_after_the_longer_timeout(tmp_path:
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
             seen.extend(events.get_column("text").to_list())
-        def changes(self, changes: list[Change], board: list[BoardRow]) -> None: ...
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None: ...
         def warn(self, message: str) -> None: ...
 
     lines = API_TEXT[84:199]

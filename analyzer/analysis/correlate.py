@@ -70,6 +70,9 @@ class TraceLimits:
 
     horizon: timedelta = timedelta(minutes=10)  # un-notable traces older than this (vs. newest) are dropped
     max_traces: int = 50_000  # hard cap; the oldest go first
+    # rows the table may hold over `max_traces` before the oldest are cut back to it: the cut copies the whole
+    # table, so tail (a batch every few tens of milliseconds) lets it grow a little between cuts; scan: none
+    slack: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,12 +172,15 @@ class Traces:
         if (part.height if rows is None else rows) == 0:
             return
         if part.height:
-            seen = set(part.get_column("request_id").to_list())
-            old = self.table.filter(pl.col("request_id").is_in(seen))
-            self.table = pl.concat([self.table.filter(~pl.col("request_id").is_in(seen)), _merge(pl.concat([old, part]))])
+            ids = part.get_column("request_id")
+            again = self.table.get_column("request_id").is_in(ids.implode()) if self.table.height else None
+            if again is None or not again.any():  # only new requests: appended, the table is not copied
+                self.table = pl.concat([self.table, part]) if self.table.height else part
+            else:
+                self.table = pl.concat([self.table.filter(~again), _merge(pl.concat([self.table.filter(again), part]))])
         self.updates += 1
         if self.updates % DETACH_EVERY == 0:  # let go of the buffers earlier batches left behind
-            self.table = own_strings(self.table)
+            self.table = own_strings(self.table).rechunk()
         if rows is None:
             newest = part.get_column("end").max()  # type: ignore[assignment]
         if newest is not None and (self.newest is None or newest > self.newest):  # type: ignore[operator]
@@ -185,9 +191,11 @@ class Traces:
         limits = self.limits
         if self.newest is not None:
             cutoff = self.newest - limits.horizon
-            keep = pl.col("notable") | (pl.col("end") >= cutoff) | pl.col("end").is_null()
-            self.table = self.table.filter(keep)
-        if self.table.height > limits.max_traces:
+            keep = self.table.select(
+                (pl.col("notable") | (pl.col("end") >= cutoff) | pl.col("end").is_null()).fill_null(False)).to_series()
+            if not keep.all():  # a filter copies the table: only when something goes
+                self.table = self.table.filter(keep)
+        if self.table.height > limits.max_traces + limits.slack:
             self.table = self.table.sort("end", nulls_last=True).tail(limits.max_traces)
 
     def lookup(self, request_ids: list[str]) -> pl.DataFrame:

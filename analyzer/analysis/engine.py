@@ -19,6 +19,7 @@ number of problems, not the size of the input; the trace table prunes itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -379,9 +380,11 @@ class Analysis:
         now = self.miner.resolve(evidence.get_column("template_id"))
         return evidence.with_columns(pl.coalesce(now.get_column("template"), pl.col("template")).alias("template"))
 
-    def _explained(self, incidents: pl.DataFrame) -> pl.DataFrame:
-        """Join each incident with its signature's title, severity, role, cause, fix, docs, leads_to."""
-        meta = pl.DataFrame(
+    @cached_property
+    def _meta(self) -> pl.DataFrame:
+        """Each signature's title, severity, role, cause, fix, docs and leads_to (built once: tail ranks its
+        incidents several times a second)."""
+        return pl.DataFrame(
             [
                 {
                     "signature": s.id, "title": s.title, "severity": s.severity, "role": s.role,
@@ -394,9 +397,17 @@ class Analysis:
                 "cause": pl.String, "fix": pl.List(pl.String), "docs": pl.List(pl.String), "leads_to": pl.List(pl.String),
             },
         )
-        joined = incidents.join(meta, on="signature", how="left")
+
+    @cached_property
+    def _by_exception(self) -> list[str]:
+        """Signatures keyed by their exception."""
+        return [s.id for s in self.sigs if EXCEPTION in s.key]
+
+    def _explained(self, incidents: pl.DataFrame) -> pl.DataFrame:
+        """Join each incident with its signature's title, severity, role, cause, fix, docs, leads_to."""
+        joined = incidents.join(self._meta, on="signature", how="left")
         unknown = pl.col("signature") == UNKNOWN
-        by_exception = pl.col("signature").is_in([s.id for s in self.sigs if EXCEPTION in s.key])
+        by_exception = pl.col("signature").is_in(self._by_exception)
         return joined.with_columns(
             pl.when(pl.col("exception").is_not_null() & (unknown | by_exception)).then(pl.col("exception").str.slice(0, 120))
             .when(unknown).then(pl.concat_str(pl.lit("Unknown error: "), pl.col("template").str.slice(0, 120)))

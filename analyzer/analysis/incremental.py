@@ -43,7 +43,7 @@ from typing import Any
 
 import polars as pl
 
-from analyzer.analysis.correlate import LinkWindow, link_frames
+from analyzer.analysis.correlate import LinkWindow, TraceLimits, Traces, link_frames
 from analyzer.analysis.engine import Analysis, Settings
 from analyzer.analysis.incidents import (
     INCIDENT_SCHEMA,
@@ -70,6 +70,9 @@ LONGEST_WAIT = 4
 #: Evidence is folded when its oldest row has waited `settle` and this share of it more: each fold takes about
 #: that share of `settle` worth of rows.
 FOLD_STRIDE = 0.1
+#: Traces over the table's cap before its oldest are cut (analyzer.analysis.correlate.TraceLimits.slack): a cut
+#: copies the table, every batch once it is full without it.
+TRACE_SLACK = 5_000
 #: Explained requests remembered across folds (a request's records are folded within LONGEST_WAIT settles).
 MAX_EXPLAINED = 100_000
 _SUMMED = ("count", "records", "affected_requests")
@@ -233,6 +236,7 @@ class LiveAnalysis(Analysis):
 
     def __init__(self, sigs: SignatureSet, settings: Settings | None = None, *, max_rows: int = 50_000,
                  settle: timedelta = TAIL_SETTLE, **kwargs: Any) -> None:
+        kwargs.setdefault("traces", Traces(TraceLimits(slack=TRACE_SLACK)))
         super().__init__(sigs, settings, settle=settle, **kwargs)
         self.state = IncidentState(sigs, self.settings.overrides, self.miner)
         self.max_rows = max_rows  # evidence rows that may wait; beyond, the oldest are folded at once

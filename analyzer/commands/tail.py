@@ -128,12 +128,12 @@ class TextSink:
                 line.append(f"  ◀ {tags[source, line_no]}", style="bold magenta")
             self.console.print(line, soft_wrap=True)
 
-    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+    def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
         for change in changes:
             if change.event != "updated":
                 self.console.print(self._announcement(change), soft_wrap=True)
         if self.live:
-            self.live.update(_board(board), refresh=True)
+            self.live.update(_board(board()), refresh=True)
 
     def warn(self, message: str) -> None:
         (self.console if self.live else self.errors).print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True,
@@ -186,7 +186,7 @@ class JsonlSink:
             self._write({"event": "record", "record": {**row, "ts": iso(row["ts"]),
                                                        "signature": tags.get((row["source"], row["line_no"]))}})
 
-    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+    def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
         for change in changes:
             self._write({"event": change.event, "incident": change.incident})
 
@@ -250,7 +250,7 @@ class SentryForwarding:
     def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None:
         self.inner.records(events, tags)
 
-    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
+    def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
         self.inner.changes(changes, board)
         for change in changes:
             if change.event != "resolved":
@@ -277,10 +277,15 @@ class RedactingSink:
         shown = dict(zip(events.get_column("source"), safe.get_column("source"), strict=True))
         self.inner.records(safe, {(shown.get(source, source), line): sig for (source, line), sig in tags.items()})
 
-    def changes(self, changes: list[Change], board: list[BoardRow]) -> None:
-        incidents, rows = self.redactor.data(([c.incident for c in changes], [r.incident for r in board]))
-        self.inner.changes([Change(c.event, inc) for c, inc in zip(changes, incidents, strict=True)],
-                           [BoardRow(inc, r.rate, r.resolved) for r, inc in zip(board, rows, strict=True)])
+    def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
+        incidents = self.redactor.data([c.incident for c in changes])
+
+        def shown() -> list[BoardRow]:
+            rows = board()
+            safe = self.redactor.data([r.incident for r in rows])
+            return [BoardRow(inc, r.rate, r.resolved) for r, inc in zip(rows, safe, strict=True)]
+
+        self.inner.changes([Change(c.event, inc) for c, inc in zip(changes, incidents, strict=True)], shown)
 
     def warn(self, message: str) -> None:
         self.inner.warn(self.redactor.text(message))
@@ -321,9 +326,9 @@ def run_tail(
         error(str(exc))
         return 2
     diag = run.diag
-    screen = console(file=out)
+    shown = console(file=out)
     inner: TextSink | JsonlSink | SentryForwarding
-    inner = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(screen, errors)
+    inner = JsonlSink(out, errors) if output is TailFormat.jsonl else TextSink(shown, errors)
     if sentry is not None:
         inner = SentryForwarding(inner, sentry, errors)
     sink = RedactingSink(inner, redactor)
@@ -346,8 +351,8 @@ def run_tail(
     if output is TailFormat.jsonl:
         out.write(orjson.dumps({"event": "report", "report": report}).decode() + "\n")
     else:
-        terminal_report.render(screen, report)
-        print_summary(screen, diag, live.pipeline.tally, ignored=analysis.ignored, redactor=redactor, problems=False)
+        terminal_report.render(shown, report)
+        print_summary(shown, diag, live.pipeline.tally, ignored=analysis.ignored, redactor=redactor, problems=False)
     out.flush()
     for line in diag.errors:  # warnings were passed on as they came (LiveTail)
         error(line)

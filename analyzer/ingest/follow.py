@@ -460,14 +460,17 @@ class Follower:
 
     def _feed(self, f: _Followed, blocks: Iterator[bytes]) -> Iterator[Chunk]:
         """Chunks of `blocks`, the content of `f` from `f.offset` on; the first bytes keep its fingerprint."""
+        read = False
         for data in blocks:
+            read = True
             if len(f.head) < FINGERPRINT_BYTES and f.offset == len(f.head):
                 f.head += data[: FINGERPRINT_BYTES - len(f.head)]
                 if f.ident is not None:
                     self.read_idents[f.ident] = f.head
             f.offset += len(data)
             yield from self._take(f, data, f.offset - len(data))
-        self.wake.set()  # more may be waiting: the next poll comes at once
+        if read:  # more may be waiting (a busy file grows while its lines are analysed): the next poll comes at once;
+            self.wake.set()  # after a read that found nothing, the change watcher (or the periodic poll) wakes it
 
     def _poll_stream(self, f: _Followed, reader: _Reader) -> Iterator[Chunk]:
         offset = f.offset
