@@ -233,6 +233,31 @@ def test_the_records_of_a_candidates_request_are_kept_in_later_batches_too():
     assert screen.keep(_records("x | INFO | app:f:1 - done | req_id=abc123"), formats).all()
 
 
+_KEPT_FOR_ITS_DURATION = [  # a request, its timed end (kept: a duration and a path), a record it logs afterwards
+    "2026-11-23 10:00:00.000 | INFO     | app.middleware:log_requests:29 - --> GET /api/orders/1 | req_id=aaa111bbb",
+    "2026-11-23 10:00:00.010 | INFO     | app.orders:get:12 - loading order 1 | req_id=aaa111bbb",
+    "2026-11-23 10:00:00.019 | INFO     | app.middleware:log_requests:41 - request finished path=/api/orders/1 "
+    "status=200 duration_ms=9.0 | req_id=aaa111bbb",
+    "2026-11-23 10:00:01.000 | INFO     | app.audit:log:7 - order 1 viewed | req_id=aaa111bbb",
+    "2026-11-23 10:00:01.100 | INFO     | app.orders:get:12 - loading order 2 | req_id=ccc222ddd",
+]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1 << 20, 500, 400, 300, 200])
+def test_a_kept_records_request_reaches_the_analysis_whole_however_batches_cut_it(tmp_path, chunk_bytes):
+    """The timed end is kept (a duration and a path) and brings its request's dropped records back; the
+    record the request logs after it, in a later batch, reaches the analysis too, in line order."""
+    path = tmp_path / "app.log"
+    path.write_text("\n".join(_KEPT_FOR_ITS_DURATION) + "\n")
+    rows = {}
+    for screened in (True, False):
+        diag = Diagnostics()
+        pipeline = Pipeline(diag, chunk_bytes=chunk_bytes, screen=Screen(load_signatures()) if screened else None)
+        events = pl.concat(list(pipeline.run(resolve([str(path)], diag))), how="diagonal_relaxed")
+        rows[screened] = events.filter(pl.col("request_id") == "aaa111bbb").get_column("line_no").to_list()
+    assert rows[True] == rows[False] == [1, 2, 3, 4]
+
+
 def test_a_keywordless_pattern_signature_adds_its_pattern(tmp_path):
     from analyzer.ingest.formats import FORMATS
 
