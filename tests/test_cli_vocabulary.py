@@ -60,6 +60,18 @@ def test_output_writes_to_a_file_and_nothing_to_stdout(cli, plain_env, tmp_path,
     assert _parse(command, target.read_text())  # what stdout would have held
 
 
+@pytest.mark.parametrize("command", ["scan", "events"])
+def test_a_file_url_reads_as_its_path_and_the_help_says_so(cli, plain_env, command):
+    """scan and events take the same inputs, URLs included, and describe them in the same words."""
+    by_path = _run(cli, command, "-f", MACHINE[command])
+    by_url = cli(command, COMPOSE.as_uri(), "-f", MACHINE[command])
+    assert by_path.exit_code == by_url.exit_code == 0
+    assert _stable(command, _parse(command, by_url.stdout)).replace(COMPOSE.as_uri(), str(COMPOSE)) == \
+        _stable(command, _parse(command, by_path.stdout))
+    described = re.search(r"PATH\s+(Files.*?stdin\.)", re.sub(r"[\s│]+", " ", cli(command, "--help").stdout))
+    assert described is not None and "fsspec URLs" in described.group(1)
+
+
 @pytest.mark.parametrize("command", ["scan", "events", "tail"])
 def test_log_format_forces_the_input_format(cli, plain_env, command):
     result = _run(cli, command, "-f", MACHINE[command], "--log-format", "plain")

@@ -37,6 +37,7 @@ from rich.console import Console
 from analyzer.cli import app, main  # noqa: F401 - the whole command line, as `python -m analyzer.commands.app` runs it
 from analyzer.commands.options import (
     ConfigOption,
+    InputPathsArgument,
     LogFormatOption,
     NoRedactOption,
     OutputFileOption,
@@ -198,7 +199,7 @@ def show(render: Callable[[Console], None], use_pager: bool) -> None:
 
 
 def scan(
-    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Files, globs, folders, .gz files, fsspec URLs (file://, http://...), or - for stdin.")],
+    paths: InputPathsArgument,
     report_format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")] = ReportFormat.text,
     output: OutputFileOption = None,
     top: Annotated[int, typer.Option(min=0, metavar="N", help="Text report: the first N incidents in brief, the "

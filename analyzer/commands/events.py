@@ -26,6 +26,7 @@ import typer
 from analyzer.commands.filters import Filters
 from analyzer.commands.options import (
     ConfigOption,
+    InputPathsArgument,
     LogFormatOption,
     NoRedactOption,
     OutputFileOption,
@@ -151,7 +152,7 @@ class TableWriter:
 
 
 def events_command(
-    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Files, globs, folders, .gz files, or - for stdin.")],
+    paths: InputPathsArgument,
     output_format: Annotated[EventsFormat, typer.Option(
         "--format", "-f", help="table (for people), jsonl or csv (for programs), count (only the summary).")]
     = EventsFormat.table,

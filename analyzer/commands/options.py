@@ -53,6 +53,11 @@ LogFormatOption = Annotated[
     typer.Option("--log-format", metavar="NAME",
                  help=f"Force the input log format instead of detecting it: {', '.join(FORCEABLE)}."),
 ]
+#: What `scan` and `events` read (tail follows files only: its own argument says so).
+InputPathsArgument = Annotated[
+    list[str],
+    typer.Argument(metavar="PATH", help="Files, globs, folders, .gz files, fsspec URLs (file://, http://...), or - for stdin."),
+]
 OutputFileOption = Annotated[
     str | None, typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout.")
 ]
