@@ -167,7 +167,10 @@ def test_counts_never_go_down_and_an_incident_leaves_only_through_resolved(tmp_p
         _until(lambda: events("resolved", "deadlock"), said)
         board = boards[-1]
         assert any(r.incident["signature"] == "deadlock" for r in board)  # still on the board, as resolved
-        assert all(r.incident["count"] >= 3 for r in board if r.incident["signature"] == "too_many_connections")
+        shown = [(r.incident["fingerprint"], r.incident["count"]) for r in board
+                 if r.incident["signature"] == "too_many_connections"]
+        assert all(count >= 3 for _, count in shown), (
+            shown, [(c.event, c.incident["fingerprint"], c.incident["count"]) for c in said])
     finally:
         stop.set()
         thread.join(20)
