@@ -8,6 +8,7 @@ re-declare columns elsewhere.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final
 
 import polars as pl
@@ -24,6 +25,20 @@ SCHEMA: Final[dict[str, pl.DataType]] = {
 }
 
 COLUMNS: Final = tuple(SCHEMA)
+
+
+def within_period(since: datetime | None, until: datetime | None) -> pl.Expr | None:
+    """The rows whose time is within [since, until) (`--since`/`--until`; a row without a time is not), or
+    None when neither bounds it: the one test the analysis, the summary's tally and the record filters share."""
+    if since is None and until is None:
+        return None
+    ts = pl.col("ts")
+    keep = ts.is_not_null()
+    if since is not None:
+        keep &= ts >= since
+    if until is not None:
+        keep &= ts < until
+    return keep
 
 
 def empty_events() -> pl.DataFrame:

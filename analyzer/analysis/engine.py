@@ -43,6 +43,7 @@ from analyzer.analysis.settings import Settings
 from analyzer.analysis.signatures import SignatureSet
 from analyzer.analysis.templates import template
 from analyzer.miner import TemplateMiner
+from analyzer.events import within_period
 
 _ERROR_LEVELS = ("error", "critical")
 COMPACT_EVERY = 50_000  # evidence rows between compactions
@@ -53,15 +54,8 @@ SETTLE = LinkWindow().max_request
 
 
 def _in_period(events: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    if settings.since is None and settings.until is None:
-        return events
-    ts = pl.col("ts")
-    keep = ts.is_not_null()
-    if settings.since is not None:
-        keep &= ts >= settings.since
-    if settings.until is not None:
-        keep &= ts < settings.until
-    return events.filter(keep)
+    keep = within_period(settings.since, settings.until)
+    return events if keep is None else events.filter(keep)
 
 
 def _exception_fields(rows: pl.DataFrame) -> pl.DataFrame:

@@ -63,15 +63,9 @@ class Filters:
         return bool(self.flags)
 
     def time_expr(self) -> pl.Expr | None:
-        import polars as pl
+        from analyzer.events import within_period  # Polars only to filter
 
-        ts = pl.col("ts")
-        keep: pl.Expr | None = None
-        if self.since is not None:
-            keep = ts >= self.since
-        if self.until is not None:
-            keep = (ts < self.until) if keep is None else keep & (ts < self.until)
-        return keep
+        return within_period(self.since, self.until)
 
     def apply(self, events: pl.DataFrame, records: bool = True) -> pl.DataFrame:
         """The events that pass every record filter (`records=False`: only the time filter, as scan and tail

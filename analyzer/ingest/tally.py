@@ -37,14 +37,10 @@ class Tally:
             return
         self.records += events.height
         if self.period is not None:
-            since, until = self.period
-            ts = events.get_column("ts")
-            inside = ts.is_not_null()
-            if since is not None:
-                inside &= ts >= since
-            if until is not None:
-                inside &= ts < until
-            self.in_period += int(inside.sum())
+            from analyzer.events import within_period  # Polars: there are records
+
+            inside = within_period(*self.period)
+            self.in_period += events.height if inside is None else int(events.select(inside.sum()).item())
         counts = events.group_by("source", "service", "format").len()
         for source, service, fmt, n in counts.iter_rows():
             self.by_format[fmt] += n
