@@ -50,6 +50,7 @@ import polars as pl
 
 from analyzer.analysis.incremental import LiveAnalysis
 from analyzer.ingest.follow import Follower
+from analyzer.ingest.overlap import hand_over
 from analyzer.analysis.incidents import UNKNOWN, fingerprint
 from analyzer.ingest.pipeline import Pipeline
 from analyzer.analysis.ranking import RANK_COLUMNS, rank, severity_at_least
@@ -346,12 +347,7 @@ class LiveTail:
     def _hand_over(self, batch: _Batch, analysing: threading.Thread) -> None:
         """Queue `batch` for the analysis thread; wait while the queue is full (reading stays at most
         INBOX_BATCHES ahead of the analysis, so memory stays bounded), unless that thread has ended."""
-        while analysing.is_alive():
-            try:
-                self.inbox.put(batch, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        hand_over(self.inbox, batch, analysing.is_alive)
 
     def _analyse(self) -> None:
         """The analysis thread: add the events handed over (all that waits at once, as one batch), take in folds,

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
 
 _END: Final = object()
-#: How often a worker waiting on a full queue checks whether the consumer went away (seconds).
+#: How often a producer waiting on a full queue checks whether its consumer went away (seconds).
 _POLL: Final = 0.1
 
 
@@ -35,19 +35,25 @@ class _Failed(Generic[T]):
         self.exc = exc
 
 
+def hand_over(handoff: queue.Queue[T], item: T, listening: Callable[[], bool]) -> bool:
+    """Put `item` in the bounded `handoff`, waiting while it is full for as long as its consumer is
+    `listening`; whether it was put."""
+    while listening():
+        try:
+            handoff.put(item, timeout=_POLL)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def overlapped(items: Iterator[T], name: str, depth: int = 1) -> Iterator[T]:
     """The items of `items`, computed on a daemon thread named `name` at most `depth` items ahead."""
     handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
     gone = threading.Event()  # the consumer stopped
 
     def put(item: object) -> bool:
-        while not gone.is_set():
-            try:
-                handoff.put(item, timeout=_POLL)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return hand_over(handoff, item, lambda: not gone.is_set())
 
     def work() -> None:
         try:
