@@ -118,6 +118,14 @@ def is_seen(request_id: pl.Expr) -> pl.Expr:
     return request_id.str.starts_with(SEEN_PREFIX)
 
 
+def shift_seen(request_id: pl.Expr, lines: int) -> pl.Expr:
+    """`seen_id`s named `lines` lines on (other IDs as they are): a byte range read on its own counts its lines
+    from 1, and analyzer.scale moves them on once it knows the lines before the range."""
+    line = request_id.str.extract(r":(\d+)$").cast(pl.Int64) + lines
+    moved = pl.concat_str(request_id.str.replace(r"\d+$", ""), line.cast(pl.String))
+    return pl.when(is_seen(request_id)).then(moved).otherwise(request_id)
+
+
 def _seen_failures() -> pl.Expr:
     """Access lines without an ID of a failed request (a 5xx): each a request of its own, which an error of a
     service that logs no IDs may be tied to (`_link_orphans`)."""
