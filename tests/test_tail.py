@@ -114,9 +114,10 @@ def test_jsonl_follows_files_across_rename_and_copytruncate_without_losing_or_re
 
 
 @pytest.mark.parametrize("screen", [False, True])
-@pytest.mark.parametrize("name", ["samples/compose/compose.log", "tests/real_lines/hypercorn.log"])
+@pytest.mark.parametrize("name", ["samples/compose/compose.log", "tests/real_lines/hypercorn.log",
+                                  "tests/real_lines/uvicorn_workers.log"])
 def test_a_pipe_gives_the_same_incidents_as_scan(cli, screen, name):
-    compose = ROOT / name  # hypercorn's requests are only seen in its access log: the same requests are counted
+    compose = ROOT / name  # hypercorn's and uvicorn's (untimed) requests are only seen in their access logs
     out = io.StringIO()
     assert run_tail(["-"], output=TailFormat.jsonl, stdin=io.BytesIO(compose.read_bytes()), out=out, screen=screen) == 0
     events = [json.loads(line) for line in out.getvalue().splitlines()]

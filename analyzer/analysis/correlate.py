@@ -28,12 +28,15 @@ record carried, "none" when nothing fits, else how):
 * errors of a service that logs no request IDs at all (plain uvicorn,
   hypercorn, Granian, gunicorn's default access log): the nearest request of
   that service its access log shows failing (a 5xx), of the same process when
-  both records name theirs, within the same seconds, one error per request
+  both records name theirs, within the same seconds (in a log without times:
+  within `LinkWindow.lines` lines of the same file), one error per request
   first; such a request is *seen in the access log* (`seen_id`: named by
   where its access line is, never shown as an ID the app logged) and its
   access line is tied to it. The server may print the access line before the
   traceback or after it: the nearest wins, then the nearest in lines of the
-  same file (logs timed in whole seconds);
+  same file (logs timed in whole seconds). A database record is offered such
+  a request only when its access line told a duration (else nothing shows
+  the statement ran within it);
 * records of other services without IDs (workers, jobs) stay unlinked: no
   evidence ties them to a request.
 """
@@ -94,6 +97,7 @@ class LinkWindow:
     error_after: timedelta = timedelta(seconds=1)
     in_flight: timedelta = timedelta(milliseconds=100)
     max_request: timedelta = timedelta(minutes=2)  # longest request considered in flight
+    lines: int = 10  # records without a time: how many lines from an error its access line may be (other writers')
 
 
 def empty_traces() -> pl.DataFrame:
@@ -131,7 +135,7 @@ def _seen_failures() -> pl.Expr:
     service that logs no IDs may be tied to (`_link_orphans`)."""
     return (
         pl.col("request_id").is_null() & (pl.col("http_status") >= 500) & pl.col("http_method").is_not_null()
-        & pl.col("ts").is_not_null() & pl.col("line_no").is_not_null()
+        & pl.col("line_no").is_not_null()
     )
 
 
@@ -294,7 +298,7 @@ def _link_access(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -
 def _link_seen(rows: pl.DataFrame, unlogged: pl.DataFrame) -> pl.DataFrame:
     """Access lines still unlinked that are themselves a request seen in the access log of a service that logs
     no IDs (`unlogged`: `_unlogged`) -> that request."""
-    want = access_shaped(rows)
+    want = rows.filter(pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("http_status").is_not_null())
     if want.height == 0 or unlogged.height == 0:
         return rows
     own = want.select("_row", seen_id(pl.col("source"), pl.col("line_no")).alias("_linked"))
@@ -338,12 +342,16 @@ def requests(traces: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _unlogged(traces: pl.DataFrame, reqs: pl.DataFrame) -> pl.DataFrame:
-    """Of `requests` (of `traces`), those seen in the access log of a service no request the application named
-    went through (one that logs request IDs ties its records by them, as before: its access lines name no request
-    of their own)."""
-    named = traces.filter(~is_seen(pl.col("request_id"))).get_column("services").explode().unique().implode()
-    return reqs.filter(pl.col("seen") & ~pl.col("req_service").is_in(named))
+def _unlogged(traces: pl.DataFrame) -> pl.DataFrame:
+    """The requests (`requests`' columns; `end` null for an untimed one) seen in the access log of a service no
+    request the application named went through (one that logs request IDs ties its records by them, as before:
+    its access lines name no request of their own)."""
+    seen = is_seen(pl.col("request_id"))
+    named = traces.filter(~seen).get_column("services").explode().unique().implode()
+    mine = traces.filter(seen & ~pl.col("services").list.first().is_in(named))
+    return pl.concat([requests(mine), mine.filter(pl.col("end").is_null()).select(
+        "request_id", pl.col("services").list.first().alias("req_service"), "start", "end", _failed().alias("failed"),
+        _unfinished().alias("unfinished"), pl.col("pid").alias("req_pid"), pl.lit(True).alias("seen"))])
 
 
 def error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
@@ -369,16 +377,49 @@ def error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -
 OTHER_FILE = 2**62
 
 
+def _seen_line() -> pl.Expr:
+    """The line of the access line a request seen in the access log is named by (`seen_id`)."""
+    return pl.col("request_id").str.extract(r":(\d+)$").cast(pl.Int64)
+
+
+def _last_line() -> pl.Expr:
+    return pl.col("line_no") + pl.col("line_count").fill_null(1).cast(pl.Int64) - 1
+
+
+def _lines_apart(line: pl.Expr) -> pl.Expr:
+    """How many lines an access line (at `line`) is before an error record's first line or after its last, doubled,
+    plus one after it: as near, the line before wins (a server that prints the access line after the traceback
+    printed the one before for the request before, which the error before took: the greedy choice goes in order)."""
+    return pl.when(line < pl.col("line_no")).then((pl.col("line_no") - line) * 2) \
+        .otherwise(pl.max_horizontal(line - _last_line(), pl.lit(0)) * 2 + 1)
+
+
 def seen_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
     """Errors of services that log no IDs x the failed requests their access logs show (`_unlogged`), as
-    `error_pairs` pairs them, of the same process where both records name theirs; `lines`: how many lines apart
-    the error and the access line are (OTHER_FILE in different files), which decides where times tie (a log
-    timed in whole seconds)."""
+    `error_pairs` pairs them, of the same process where both records name theirs; `lines` (`_lines_apart`;
+    OTHER_FILE in different files) decides where times tie (a log timed in whole seconds)."""
     pairs = error_pairs(orphans, reqs, window).filter((pl.col("pid") == pl.col("req_pid")).fill_null(True))
-    line = pl.col("request_id").str.extract(r":(\d+)$").cast(pl.Int64)
     same_file = pl.col("request_id").str.starts_with(pl.concat_str(pl.lit(SEEN_PREFIX), pl.col("source"), pl.lit(":")))
-    lines = pl.when(same_file).then((line - pl.col("line_no")).abs()).otherwise(pl.lit(OTHER_FILE, dtype=pl.Int64))
+    lines = pl.when(same_file).then(_lines_apart(_seen_line())).otherwise(pl.lit(OTHER_FILE, dtype=pl.Int64))
     return pairs.with_columns(lines.fill_null(OTHER_FILE).alias("lines"))
+
+
+def untimed_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """Errors without a time of services that log no IDs x the failed requests without a time their access log
+    shows in the same file, at most `window.lines` lines before the error's first line or after its last (a log
+    with no times at all: uvicorn's own layout written to a file), of the same process where both name theirs.
+    An equality join on (service, file, block of lines) over the blocks the reach spans: no cross product."""
+    block = window.lines + 1
+    file = pl.col("request_id").str.strip_prefix(SEEN_PREFIX).str.replace(r":\d+$", "")
+    reqs = reqs.with_columns(_seen_line().alias("_line"), file.alias("_file")).with_columns((pl.col("_line") // block).alias("_block"))
+    spans = orphans.with_columns(
+        pl.int_ranges((pl.col("line_no") - window.lines) // block, (_last_line() + window.lines) // block + 1).alias("_block")
+    ).explode("_block")
+    pairs = spans.join(reqs, left_on=["service", "source", "_block"], right_on=["req_service", "_file", "_block"], how="inner")
+    apart = _lines_apart(pl.col("_line"))
+    return pairs.filter((apart // 2 <= window.lines) & (pl.col("pid") == pl.col("req_pid")).fill_null(True)).select(
+        "_row", "ts", "end", "request_id", pl.lit("error").alias("how"), pl.lit(0, dtype=pl.Int8).alias("mismatch"),
+        apart.cast(pl.Int64).alias("lines"))
 
 
 def in_flight(window: LinkWindow) -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
@@ -451,6 +492,18 @@ def orphans_of(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _untimed_errors(rows: pl.DataFrame, untimed: pl.DataFrame) -> pl.DataFrame:
+    """Errors without an ID, a link or a time of the services whose access logs show requests without a time."""
+    if untimed.height == 0:
+        return rows.clear().select("_row")
+    error = pl.col("level").cast(pl.String).is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()
+    return rows.filter(
+        pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("ts").is_null() & pl.col("http_status").is_null()
+        & error & pl.col("service").cast(pl.String).is_in(untimed.get_column("req_service").unique().implode())
+        & ~pl.col("format").cast(pl.String).is_in(list(DATABASE_FORMATS)).fill_null(False)
+    ).select("_row", "ts", pl.col("service").cast(pl.String), "pid", pl.col("source").cast(pl.String), "line_no", "line_count")
+
+
 def _link_orphans(rows: pl.DataFrame, reqs: pl.DataFrame, unlogged: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
     """Errors and database records without an ID -> a request (`reqs`: `requests`; `unlogged`: `_unlogged`).
 
@@ -462,9 +515,9 @@ def _link_orphans(rows: pl.DataFrame, reqs: pl.DataFrame, unlogged: pl.DataFrame
         "_row", "ts", pl.col("service").cast(pl.String), pl.col("format").cast(pl.String),
         pl.col("logger").cast(pl.String).alias("app"),
         (pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()).alias("is_error"),
-        "began", "precision", "pid", pl.col("source").cast(pl.String), "line_no",
+        "began", "precision", "pid", pl.col("source").cast(pl.String), "line_no", "line_count",
     )
-    if orphans.height == 0 or reqs.height == 0:
+    if (orphans.height == 0 or reqs.height == 0) and unlogged.filter(pl.col("end").is_null()).height == 0:
         return rows
     # requests seen in the access log of a service that logs IDs are none of linking's business (`_unlogged`)
     reqs = reqs.filter(~pl.col("seen"))
@@ -477,7 +530,11 @@ def _link_orphans(rows: pl.DataFrame, reqs: pl.DataFrame, unlogged: pl.DataFrame
     # anything else is a worker or job of its own: no evidence ties it to a request
     used: dict[tuple[str, str], int] = {}  # (how, request) -> records already tied to it that way
     best = [_best(error_pairs(part, reqs, window)) for part in from_app.iter_slices(LINK_SLICE_ROWS)]
-    best += [_best(seen_pairs(part, unlogged, window)) for part in from_log.iter_slices(LINK_SLICE_ROWS)]
+    best += [_best(seen_pairs(part, unlogged.filter(pl.col("end").is_not_null()), window))
+             for part in from_log.iter_slices(LINK_SLICE_ROWS)]
+    untimed = _untimed_errors(rows, unlogged.filter(pl.col("end").is_null()))
+    best += [_best(untimed_pairs(part, unlogged.filter(pl.col("end").is_null()), window))
+             for part in untimed.iter_slices(LINK_SLICE_ROWS)]
     rows = _choose_links(rows, best, used)
     if from_db.height == 0:
         return rows
@@ -510,7 +567,7 @@ def _choose_links(rows: pl.DataFrame, best: list[pl.DataFrame], used: dict[tuple
 
 _LINK_COLUMNS = (
     "ts", "service", "format", "level", "logger", "exc_type", "duration_ms", "request_id", "http_method", "http_path",
-    "http_status", "signature", "pid", "source", "line_no",
+    "http_status", "signature", "pid", "source", "line_no", "line_count",
 )
 
 
@@ -518,8 +575,8 @@ def _slim(frame: pl.DataFrame) -> pl.DataFrame:
     """The columns linking reads, with the repetitive ones Categorical (as compacted evidence keeps them)."""
     linked_by = pl.col("linked_by") if "linked_by" in frame.columns else pl.lit(None)
     missing = {c: pl.lit(None, dtype=pl.String).alias(c) for c in ("logger", "signature") if c not in frame.columns}
-    if "pid" not in frame.columns:  # evidence kept before processes were read (a state's), window rows
-        missing["pid"] = pl.lit(None, dtype=pl.Int64).alias("pid")
+    missing |= {c: pl.lit(None, dtype=t).alias(c) for c, t in (("pid", pl.Int64), ("line_count", pl.Int32))
+                if c not in frame.columns}  # evidence kept before these were (a state's)
     return frame.select(*(missing.get(c, c) for c in _LINK_COLUMNS), linked_by.cast(pl.String).alias("linked_by")).with_columns(
         pl.col(name).cast(pl.Categorical) for name in ("service", "format", "level", "logger", "exc_type", "http_method", "signature",
                                                        "source")
@@ -533,7 +590,8 @@ def _around(traces: pl.DataFrame, rows: pl.DataFrame, window: LinkWindow) -> pl.
     if first is None or last is None:
         return traces
     lo = first - max(window.error_before, window.access, window.in_flight)  # type: ignore[operator]
-    return traces.filter(pl.col("end").is_between(lo, last + window.max_request))  # type: ignore[operator]
+    # untimed requests (end null) stay: records without a time are tied to them by line (`untimed_pairs`)
+    return traces.filter(pl.col("end").is_between(lo, last + window.max_request) | pl.col("end").is_null())  # type: ignore[operator]
 
 
 def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWindow | None = None) -> list[pl.DataFrame]:
@@ -552,7 +610,7 @@ def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWi
         return frames
     traces = _around(traces, slim, window)
     reqs = requests(traces)
-    unlogged = _unlogged(traces, reqs)
+    unlogged = _unlogged(traces)
     slim = _link_seen(_link_access(slim.with_row_index("_row"), traces, window), unlogged)
     slim = _link_orphans(slim, reqs, unlogged, window)
     untried = pl.col("linked_by").is_null()
