@@ -1,6 +1,6 @@
 """Servers that log no request IDs: each failed request their access log shows is a request of its own.
 
-tests/real_lines/ holds what hypercorn, Granian and uvicorn (under journald, and routed through Loguru) print
+tests/real_lines/ holds what hypercorn, Granian, gunicorn and uvicorn (under journald, or alone) print
 by default: a `"GET /promo/code-N ..." 500` access line next to each `KeyError: 'code-N'` traceback, before it
 (hypercorn, Granian) or after it, and no request ID anywhere. Each error is tied to the request its access line
 tells (analyzer.analysis.correlate `seen_pairs`): its own, never one of another process or service.
@@ -23,7 +23,8 @@ from analyzer.events import SCHEMA, conform
 REAL = ROOT / "tests/real_lines"
 #: file -> requests that failed with their KeyError (the access line names the code the traceback ends with)
 FAILED = {"hypercorn.log": 12, "granian.log": 12, "journald_short.log": 3, "journald_short-precise.log": 3,
-          "journald_short-iso.log": 3, "uvicorn_workers.log": 1}  # the last: no times, tied by line
+          "journald_short-iso.log": 3, "gunicorn_workers.log": 8,  # gunicorn: two workers, error log and access log
+          "uvicorn_workers.log": 1}  # no times: tied by line
 
 
 def _links(path: Path) -> list[tuple[str, str | None]]:
@@ -50,7 +51,7 @@ def test_the_incident_counts_its_failed_requests_and_shows_one_as_seen_in_the_ac
     monkeypatch.chdir(ROOT)
     for name, failed in FAILED.items():
         report = json_report(cli, f"tests/real_lines/{name}", "--all")
-        top = next(i for i in report["incidents"] if i["signature"] == "unhandled_asgi_exception")
+        top = next(i for i in report["incidents"] if i["title"].startswith("KeyError: "))
         assert top["affected_requests"] == top["failed_requests"] == failed, name
         # named by where its access line is, never as an ID the application logged
         assert all(rid.startswith(SEEN_PREFIX + f"tests/real_lines/{name}:") for rid in top["request_ids"])
