@@ -118,11 +118,9 @@ request = st.tuples(st.integers(0, 4000), st.integers(0, 900), st.booleans(), st
 worker = st.lists(request, min_size=1, max_size=6)
 
 
-@settings(max_examples=60, deadline=None)
-@given(workers=st.dictionaries(st.tuples(st.sampled_from(["web", "api"]), st.sampled_from([101, 102, 103])), worker,
-                               min_size=1, max_size=6),
-       offsets=st.lists(st.integers(0, 5000), min_size=6, max_size=6), batch=st.integers(1, 40))
-def test_each_error_ties_to_its_own_request_or_none_never_another_process_or_service(workers, offsets, batch):
+def _interleaved(workers: dict[tuple[str, int], list[tuple]], offsets: list[int]) -> list[dict]:
+    """Each worker's (service, process) requests one after another, every worker's beside the others': a 500
+    access line each and, for most, an error before or after it; in time order, numbered lines of one file."""
     rows: list[dict] = []
     for n, ((service, pid), requests) in enumerate(sorted(workers.items())):
         at = T0 + timedelta(milliseconds=offsets[n])
@@ -136,17 +134,48 @@ def test_each_error_ties_to_its_own_request_or_none_never_another_process_or_ser
                 rows.append({"ts": at + timedelta(milliseconds=0 if error_first else gap), "service": service,
                              "pid": pid, "level": "error", "exc_type": "KeyError", "message": name})
     rows.sort(key=lambda r: (r["ts"], r["message"]))
-    events = conform(pl.DataFrame([{**r, "source": "gen.log", "line_no": i + 1} for i, r in enumerate(rows)],
-                                  schema_overrides={k: v for k, v in SCHEMA.items() if k in rows[0] or k == "exc_type"}))
+    return [{**r, "source": "gen.log", "line_no": i + 1} for i, r in enumerate(rows)]
+
+
+def _tied(rows: list[dict], batch: int) -> dict[str, str | None]:
+    """Each error's (by its request's name) request, the rows fed to the trace table `batch` at a time."""
+    events = conform(pl.DataFrame(rows, schema_overrides={k: v for k, v in SCHEMA.items() if k in rows[0] or k == "exc_type"}))
     traces = Traces()
     for part in events.iter_slices(batch):
         traces.add(part)
     errors = events.filter(pl.col("level") == "error")
     (linked,) = link_frames([errors.with_columns(pl.lit(None, dtype=pl.String).alias("linked_by"))], traces.table)
-    own = {r["http_path"]: SEEN_PREFIX + f"gen.log:{i + 1}" for i, r in enumerate(rows) if r["level"] == "info"}
-    for name, rid in linked.select("message", "request_id").iter_rows():
-        assert rid in (None, own[f"/{name}"]), (name, rid)
-    assert linked.get_column("request_id").null_count() == 0  # each has its own, moments away
+    return dict(linked.select("message", "request_id").iter_rows())
+
+
+workers = st.dictionaries(st.tuples(st.sampled_from(["web", "api"]), st.sampled_from([101, 102, 103])), worker,
+                          min_size=1, max_size=6)
+offsets = st.lists(st.integers(0, 5000), min_size=6, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(workers=workers, offsets=offsets, batch=st.integers(1, 40))
+def test_each_error_ties_to_its_own_request_or_none_never_another_process_or_service(workers, offsets, batch):
+    rows = _interleaved(workers, offsets)
+    own = {r["http_path"]: SEEN_PREFIX + f"gen.log:{r['line_no']}" for r in rows if r["level"] == "info"}
+    tied = _tied(rows, batch)
+    assert all(rid in (None, own[f"/{name}"]) for name, rid in tied.items()), tied
+    assert None not in tied.values()  # each has its own, moments away
+
+
+@settings(max_examples=40, deadline=None)
+@given(workers=workers, offsets=offsets, batch=st.integers(1, 40))
+def test_without_times_an_error_ties_only_to_a_request_of_its_own_process_and_service(workers, offsets, batch):
+    rows = [{**r, "ts": None} for r in _interleaved(workers, offsets)]  # tied by line alone
+    whose = {SEEN_PREFIX + f"gen.log:{r['line_no']}": (r["service"], r["pid"]) for r in rows if r["level"] == "info"}
+    tied = _tied(rows, batch)
+    assert all(rid is None or whose[rid] == tuple(name.split("-")[:1] + [int(name.split("-")[1])])
+               for name, rid in tied.items()), tied
+    # an error and its own access line side by side (no other worker wrote between them) are tied
+    for a, b in zip(rows, rows[1:]):
+        error, access = (a, b) if a["level"] == "error" else (b, a)
+        if error["level"] == "error" and access["level"] == "info" and access["http_path"] == f"/{error['message']}":
+            assert tied[error["message"]] is not None
 
 
 def test_failed_requests_rank_an_error_above_a_more_frequent_one_that_failed_none(tmp_path, cli):
