@@ -575,8 +575,6 @@ def _slim(frame: pl.DataFrame) -> pl.DataFrame:
     """The columns linking reads, with the repetitive ones Categorical (as compacted evidence keeps them)."""
     linked_by = pl.col("linked_by") if "linked_by" in frame.columns else pl.lit(None)
     missing = {c: pl.lit(None, dtype=pl.String).alias(c) for c in ("logger", "signature") if c not in frame.columns}
-    missing |= {c: pl.lit(None, dtype=t).alias(c) for c, t in (("pid", pl.Int64), ("line_count", pl.Int32))
-                if c not in frame.columns}  # evidence kept before these were (a state's)
     return frame.select(*(missing.get(c, c) for c in _LINK_COLUMNS), linked_by.cast(pl.String).alias("linked_by")).with_columns(
         pl.col(name).cast(pl.Categorical) for name in ("service", "format", "level", "logger", "exc_type", "http_method", "signature",
                                                        "source")
