@@ -120,3 +120,33 @@ def test_the_format_registry_is_every_module_that_declares_one_in_rank_order():
     assert {member.value for member in LogFormat} == declared
     assert set(FORMAT_NAMES) == declared | {"compose"}
     assert set(DATABASE_FORMATS) == {"postgres", "postgres_csv", "postgres_json"}
+
+
+def _pattern_texts(value: object) -> list[str]:
+    """The strings a module-level value holds (a pattern, a table of patterns, a Format's patterns)."""
+    from analyzer.ingest.formats.base import Format
+
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Format):
+        return [p for p in (value.header, value.aux, value.aux_words) if p]
+    if isinstance(value, (tuple, list)):
+        return [text for item in value for text in _pattern_texts(item)]
+    return []
+
+
+def test_patterns_the_ingest_stage_hands_to_polars_write_digits_as_ascii():
+    """Polars compiles every pattern again each batch (its cache holds 32 per thread, a batch uses more): the
+    Unicode `\\d` class triples the compile of the header and time patterns, for digits no logger prints."""
+    import importlib
+    import pkgutil
+
+    import analyzer.ingest
+
+    unicode_digits = []
+    for info in pkgutil.walk_packages(analyzer.ingest.__path__, "analyzer.ingest."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if not name.startswith("__"):
+                unicode_digits += [f"{info.name}.{name}" for text in _pattern_texts(value) if "\\d" in text]
+    assert unicode_digits == []

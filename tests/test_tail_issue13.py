@@ -141,8 +141,9 @@ def test_counts_never_go_down_and_an_incident_leaves_only_through_resolved(tmp_p
     class Sink:
         def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
         def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
-            said.extend(changes)
+            # the board first: the test thread waits on `said`, then reads the board of the same call
             boards.append(board())
+            said.extend(changes)
         def warn(self, message: str) -> None: ...
 
     def events(kind: str, sig: str) -> list[int]:

@@ -281,7 +281,7 @@ def _window_members(rows: pl.DataFrame, sig: Signature, override: WindowOverride
 
 #: How far apart an access line and the application's own line of one request may be written.
 SAME_REQUEST_SECONDS = 1
-_ACCESS_LINE = r'HTTP/[0-9.]+" \d{3}'  # `"GET /x HTTP/1.1" 200`: written by the server, not the application
+_ACCESS_LINE = r'HTTP/[0-9.]+" [0-9]{3}'  # `"GET /x HTTP/1.1" 200`: written by the server, not the application
 
 
 def request_keys() -> pl.Expr:

@@ -91,7 +91,7 @@ STATUS: Final = (
     r'HTTP/[0-9.]+" [04-9]'
     r"""|status(?:_code|code)?['"]?\s*[=:]\s*['"]?[45]"""
     r'|(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^\s"]*(?: HTTP/[0-9.]+"?| (?:1\.[01]|2|3)"|"?)(?: -+>| =>| ->|:)? '
-    r"(?:status(?:_code)?=)?[45]\d\d(?: |$|,)"
+    r"(?:status(?:_code)?=)?[45][0-9][0-9](?: |$|,)"
 )
 TRACEBACK: Final = r"Traceback \(most recent call last\):"
 #: A duration key (analyzer.ingest.formats.common.DURATION_PATTERN's keys, PostgreSQL's `duration: `): only

@@ -1,4 +1,4 @@
-"""What a log format is to the pipeline: a header pattern and a vectorized parser.
+r"""What a log format is to the pipeline: a header pattern and a vectorized parser.
 
 A format module declares one `Format` named `FORMAT`; the package finds it by itself
 (analyzer.ingest.formats), so adding a format is adding its module. Framing uses `header` (and `aux`) to
@@ -6,6 +6,15 @@ tell where records start; the parser turns a frame of records into event
 columns. Parsers receive a frame with `head` (the record's first line, envelope
 removed) and `text` (the whole record) and return a frame of the same height
 holding whichever event columns they can fill (see analyzer.events).
+
+Patterns here run on Polars, which keeps 32 compiled regexes per thread; a batch
+uses more than that, so each one is compiled again for every batch, and the
+compile can cost more than the search (most of all on tail's small batches).
+Hence digits are written `[0-9]`, never `\d`: the Unicode class compiles to
+about three times the automaton, and every logger prints ASCII digits (the
+times and numbers behind them are read by casts that take nothing else).
+Other classes are ASCII where the text is by its spec (Compose service names,
+PostgreSQL zone names) and Unicode where it is free (Python logger names).
 """
 
 from __future__ import annotations

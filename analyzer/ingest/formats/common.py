@@ -118,7 +118,7 @@ def naive_ts(expr: pl.Expr, fmt: str) -> pl.Expr:
 def _zone_minutes(zone: pl.Expr) -> pl.Expr:
     """Minutes east of UTC of a zone abbreviation or ±hh[:]mm text (unknown abbreviations: 0)."""
     offset = (
-        pl.when(zone.str.contains(r"^[+-]\d\d:?\d\d$"))
+        pl.when(zone.str.contains(r"^[+-][0-9][0-9]:?[0-9][0-9]$"))
         .then(
             zone.str.slice(1, 2).cast(pl.Int32, strict=False) * 60
             + zone.str.slice(-2, 2).cast(pl.Int32, strict=False)
@@ -140,8 +140,8 @@ def zoned_times(local: pl.Series, fmt: str, zone: pl.Series) -> pl.Series:
 
 def iso_ts(expr: pl.Expr) -> pl.Expr:
     """Parse ISO 8601 / RFC 3339 text (with or without zone, any fraction) to UTC."""
-    cleaned = expr.str.replace(r"^(\d{4}-\d\d-\d\d) ", "${1}T").str.replace(r"Z$", "+00:00").str.replace(
-        r"([+-]\d\d)(\d\d)$", "${1}:${2}"
+    cleaned = expr.str.replace(r"^([0-9]{4}-[0-9][0-9]-[0-9][0-9]) ", "${1}T").str.replace(r"Z$", "+00:00").str.replace(
+        r"([+-][0-9][0-9])([0-9][0-9])$", "${1}:${2}"
     )
     with_zone = cleaned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="us", time_zone="UTC", strict=False)
     without = cleaned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False).dt.replace_time_zone("UTC")
@@ -150,8 +150,8 @@ def iso_ts(expr: pl.Expr) -> pl.Expr:
 
 #: Shapes of ISO text whose format `iso_ts` reads them with: parsing them directly gives the same time.
 _ISO_SHAPES: Final = (
-    (r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?$", "%Y-%m-%d %H:%M:%S%.f"),
-    (r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z$", "%Y-%m-%dT%H:%M:%S%.fZ"),
+    (r"^[0-9]{4}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?$", "%Y-%m-%d %H:%M:%S%.f"),
+    (r"^[0-9]{4}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?Z$", "%Y-%m-%dT%H:%M:%S%.fZ"),
 )
 
 
@@ -177,7 +177,7 @@ def epoch_ts(expr: pl.Expr) -> pl.Expr:
 
 
 #: An access-line message after its client (`127.0.0.1:43540 - "`), up to its status: `POST /items?x=1 HTTP/1.1" 422`.
-REQUEST_LINE: Final = r'^[A-Z]+ \S* HTTP/[0-9.]+" \d{3}'
+REQUEST_LINE: Final = r'^[A-Z]+ \S* HTTP/[0-9.]+" [0-9]{3}'
 
 
 def _request_fields(request: pl.DataFrame) -> pl.DataFrame:
@@ -186,7 +186,7 @@ def _request_fields(request: pl.DataFrame) -> pl.DataFrame:
     return request.with_columns(v.str.contains(REQUEST_LINE).alias("ok")).select(
         pl.when(ok).then(v.str.extract(r"^([A-Z]+) ", 1)).alias("http_method"),
         pl.when(ok).then(v.str.extract(r"^[A-Z]+ ([^\s?]*)", 1)).alias("http_path"),
-        pl.when(ok).then(v.str.extract(r'^[A-Z]+ \S* HTTP/[0-9.]+" (\d{3})(?: |$)', 1)).cast(pl.Int32, strict=False).alias("http_status"),
+        pl.when(ok).then(v.str.extract(r'^[A-Z]+ \S* HTTP/[0-9.]+" ([0-9]{3})(?: |$)', 1)).cast(pl.Int32, strict=False).alias("http_status"),
     )
 
 
@@ -372,7 +372,7 @@ _KV_PATH: Final = (
 )
 _KV_ROUTE: Final = r"(?-u:\b)(?:route|http_route|path_template|route_template)" + _Q + r"(/[^\s'\",?]*)"
 _KV_STATUS: Final = (
-    r"(?-u:\b)(?:status|status_code|http_status|response_status|statuscode)" + _Q + r"([1-5]\d\d)(?-u:\b)"
+    r"(?-u:\b)(?:status|status_code|http_status|response_status|statuscode)" + _Q + r"([1-5][0-9][0-9])(?-u:\b)"
 )
 _METHODS: Final = "GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS"
 #: A request line anywhere in a record: `"GET /x?y=1 HTTP/1.1" 200` (uvicorn's access message after any
@@ -381,7 +381,7 @@ _METHODS: Final = "GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS"
 #: duration=1530ms`, `POST /orders 422 3ms`, `GET /x -> 200`.
 _REQUEST_ANYWHERE: Final = (
     rf'(?:^|[\s"\'])"?({_METHODS}) (/[^\s"?]*)[^\s"]*(?: HTTP/[0-9.]+"?| (?:1\.[01]|2|3)"|"?)(?: -+>| =>| ->|:)? '
-    r'(?:status(?:_code)?=)?([1-5]\d\d)(?: |$|,)'
+    r'(?:status(?:_code)?=)?([1-5][0-9][0-9])(?: |$|,)'
 )
 #: What a record must hold for the request step to read it at all: one cheap pass over every record (a
 #: case-sensitive regex of literals runs about three times as fast here as a case-insensitive word search).

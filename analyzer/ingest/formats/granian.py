@@ -21,13 +21,13 @@ from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
 _OWN = r"\[(?:CRITICAL|ERROR|WARNING|WARN|INFO|DEBUG)\] "
-_ACCESS = r'\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \S+ - "[A-Z]+ '
+_ACCESS = r'\[[0-9]{4}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9] [+-][0-9]{4}\] \S+ - "[A-Z]+ '
 HEADER = rf"^(?:{_OWN}|{_ACCESS})"
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
     head = pl.col("head")
-    access = head.str.starts_with("[") & head.str.slice(1, 1).str.contains(r"\d")
+    access = head.str.starts_with("[") & head.str.slice(1, 1).str.contains(r"[0-9]")
     parts = records.select(
         access.alias("access"),
         head.str.slice(1, 19).alias("time"),
@@ -38,7 +38,7 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     fields = parts.select(
         pl.col("rest").alias("message"),
         pl.when(is_access).then(pl.lit("granian.access")).otherwise(pl.lit("granian")).alias("logger"),
-        pl.when(is_access).then(pl.col("rest").str.extract(r'" \d{3} (\d+(?:\.\d+)?)$', 1).cast(pl.Float64, strict=False))
+        pl.when(is_access).then(pl.col("rest").str.extract(r'" [0-9]{3} ([0-9]+(?:\.[0-9]+)?)$', 1).cast(pl.Float64, strict=False))
         .alias("duration_ms"),
     )
     return fields.with_columns(

@@ -11,7 +11,7 @@ import polars as pl
 from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
-HEADER = r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[[A-Z]+\] "
+HEADER = r"^\[[0-9]{4}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9] [+-][0-9]{4}\] \[[0-9]+\] \[[A-Z]+\] "
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:

@@ -25,11 +25,11 @@ import polars as pl
 from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
-HEADER = r'^\S+ \S+ \S+ \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "'
+HEADER = r'^\S+ \S+ \S+ \[[0-9][0-9]/[A-Z][a-z]{2}/[0-9]{4}:[0-9][0-9]:[0-9][0-9]:[0-9][0-9] [+-][0-9]{4}\] "'
 _Q = r'"(?:[^"\\]|\\.)*"'  # a quoted field
 #: What the extras follow: `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s`, then `"%(f)s" "%(a)s"` if present.
-_FIXED = rf"^\S+ \S+ \S+ \[[^\]]*\] {_Q} \d{{3}} \S+(?: {_Q} {_Q})?"
-_NUMBER = r"^\d+(?:\.\d+)?$"
+_FIXED = rf"^\S+ \S+ \S+ \[[^\]]*\] {_Q} [0-9]{{3}} \S+(?: {_Q} {_Q})?"
+_NUMBER = r"^[0-9]+(?:\.[0-9]+)?$"
 _ID = rf"^{common.ID_SHAPE}$"
 
 

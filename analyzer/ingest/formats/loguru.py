@@ -16,13 +16,13 @@ import polars as pl
 from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
-_TS = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+_TS = r"[0-9]{4}-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?(?:Z|[+-][0-9][0-9]:?[0-9][0-9])?"
 _LEVEL = r"(?:TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)"
 # `time | LEVEL | ...`, or a customized layout with up to three fields (`req_id=ab12`, `{process}`) before the level
 HEADER = rf"^{_TS} \| (?:[A-Za-z0-9_]+ *|(?:[^|]* \| ){{1,3}}{_LEVEL} *)\| "
-_CALLER = r"^([^\s:|]+):[^\s:|]+:\d+ - "
+_CALLER = r"^([^\s:|]+):[^\s:|]+:[0-9]+ - "
 # anywhere in a customized layout: ` | name:function:line - message`, the location a field of its own
-_CALLER_ANYWHERE = r"\| ([^\s:|]+):[^\s:|]+:\d+ - "
+_CALLER_ANYWHERE = r"\| ([^\s:|]+):[^\s:|]+:[0-9]+ - "
 
 
 def _custom(head: pl.Series) -> pl.DataFrame:
@@ -35,7 +35,7 @@ def _custom(head: pl.Series) -> pl.DataFrame:
         h.str.extract(rf" \| ({_LEVEL}) *\| ", 1).alias("level"),
         h.str.extract(_CALLER_ANYWHERE, 1).alias("logger"),
     )
-    after_caller = h.str.replace(r"^.*?\| [^\s:|]+:[^\s:|]+:\d+ - ", "")
+    after_caller = h.str.replace(r"^.*?\| [^\s:|]+:[^\s:|]+:[0-9]+ - ", "")
     after_level = h.str.replace(rf"^.*? \| {_LEVEL} *\| ", "")
     return frame.select(
         "logger", "level",

@@ -16,7 +16,7 @@ import polars as pl
 from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
-_TS = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?"
+_TS = r"[0-9]{4}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?"
 _SEVERITY = r"LOG|ERROR|FATAL|PANIC|WARNING|NOTICE|INFO|DEBUG[1-5]?"
 _AUX = r"DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT"
 ENTRYPOINT = (
@@ -25,18 +25,18 @@ ENTRYPOINT = (
 )
 _LEAD = r"(?:\S+ ){0,2}"  # prefix escapes before the time (`[%p] %m `): at most two words
 HEADER = (
-    rf"^(?:{_LEAD}{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_SEVERITY}|{_AUX}):  "
+    rf"^(?:{_LEAD}{_TS}(?: [A-Za-z][A-Za-z0-9_+:/-]*| [+-][0-9][0-9](?::?[0-9][0-9])?)? .*?(?-u:\b)(?:{_SEVERITY}|{_AUX}):  "
     rf"|{ENTRYPOINT[1:]})"
 )
 AUX_WORDS = rf"(?:{_AUX}):  "
-AUX = rf"^{_LEAD}{_TS}(?: [A-Za-z][\w+:/-]*| [+-]\d\d(?::?\d\d)?)? .*?(?-u:\b)(?:{_AUX}):  "
-_HUGE_PID = r"\[\d{10,}\]"  # a `[%p]` too long for a pid: read only where it appears
+AUX = rf"^{_LEAD}{_TS}(?: [A-Za-z][A-Za-z0-9_+:/-]*| [+-][0-9][0-9](?::?[0-9][0-9])?)? .*?(?-u:\b)(?:{_AUX}):  "
+_HUGE_PID = r"\[[0-9]{10,}\]"  # a `[%p]` too long for a pid: read only where it appears
 _SEVERITY_AT = rf"(?-u:\b)(?:{_SEVERITY}):  "
-_ZONE = r"^(?:[A-Za-z][\w+:/-]*|[+-]\d\d(?::?\d\d)?)$"  # the third space-separated word, when it is a zone
+_ZONE = r"^(?:[A-Za-z][A-Za-z0-9_+:/-]*|[+-][0-9][0-9](?::?[0-9][0-9])?)$"  # the third space-separated word, when it is a zone
 _VALUE = r"(\[unknown\]|[^,\s\[\]]+)"  # a `user=%u`-style value: empty before authentication, `[unknown]` while it runs
 _AT_FORM = r"(?:^|[\s:])(?P<u>[^\s@\[\]:]+|\[unknown\])@(?P<d>[^\s@\[\]:]+|\[unknown\])"  # `%u@%d`, also `%r:%u@%d:`
 #: The zone after `%t`/`%m` when the prefix goes on without a space (`%t:%r:%u@%d:[%p]: ` prints `UTC:10.0.0.5(5432):...`).
-_ZONE_BEFORE_COLON = r"^([A-Za-z][\w+/-]*|[+-]\d\d(?::?\d\d)?):"
+_ZONE_BEFORE_COLON = r"^([A-Za-z][A-Za-z0-9_+/-]*|[+-][0-9][0-9](?::?[0-9][0-9])?):"
 
 
 def _prefix_fields(prefix: pl.DataFrame) -> pl.DataFrame:
@@ -45,7 +45,7 @@ def _prefix_fields(prefix: pl.DataFrame) -> pl.DataFrame:
     p, user, db = pl.col("v"), pl.col("db_user"), pl.col("db_name")
     at_form = p.str.extract_groups(_AT_FORM)  # `%u@%d`
     fields = prefix.select(
-        p.str.extract(r"\[(\d+)\]", 1).cast(pl.Float64, strict=False).alias("pid"),
+        p.str.extract(r"\[([0-9]+)\]", 1).cast(pl.Float64, strict=False).alias("pid"),
         pl.coalesce(p.str.extract(r"(?-u:\b)user=" + _VALUE, 1), at_form.struct.field("u")).alias("db_user"),
         pl.coalesce(p.str.extract(r"(?-u:\b)db=" + _VALUE, 1), at_form.struct.field("d")).alias("db_name"),
         p.str.extract(r"(?-u:\b)app=" + _VALUE, 1).alias("logger"),
@@ -67,7 +67,7 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
     """Event columns of stderr records; a prefix that prints something before the time (`[%p] %m %a `) is
     read from the time on, and what came before it is read for the fields too."""
     head = records.get_column("head")
-    led = ~head.str.contains(r"^(?:\d|PostgreSQL )").fill_null(True)
+    led = ~head.str.contains(r"^(?:[0-9]|PostgreSQL )").fill_null(True)
     if not led.any():
         return _parse(records)
     events = _parse(records) if not led.all() else None
@@ -86,7 +86,7 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
 
 def light(records: pl.DataFrame) -> pl.DataFrame:
     """What the screen's light parse needs (analyzer.ingest.formats.base.Format.light), as `parse` reads it."""
-    led = ~records.get_column("head").str.contains(r"^(?:\d|PostgreSQL )").fill_null(True)
+    led = ~records.get_column("head").str.contains(r"^(?:[0-9]|PostgreSQL )").fill_null(True)
     return parse(records) if led.any() else _light(records)  # a prefix before the time: rare, read whole
 
 

@@ -15,7 +15,7 @@ import polars as pl
 from analyzer.ingest.formats.base import Format
 from analyzer.ingest.formats.postgres import structured_events
 
-HEADER = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [A-Za-z0-9+:-]+,"
+HEADER = r"^[0-9]{4}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{3} [A-Za-z0-9+:-]+,"
 COLUMNS = (
     "log_time", "user_name", "database_name", "process_id", "connection_from", "session_id",
     "session_line_num", "command_tag", "session_start_time", "virtual_transaction_id", "transaction_id",

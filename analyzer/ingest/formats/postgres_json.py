@@ -8,7 +8,7 @@ from analyzer.ingest.formats.base import Format
 from analyzer.ingest.formats.postgres import structured_events
 from analyzer.ingest.jsonrows import decode
 
-HEADER = r'^\{"timestamp":"\d{4}-\d\d-\d\d '
+HEADER = r'^\{"timestamp":"[0-9]{4}-[0-9][0-9]-[0-9][0-9] '
 _KEYS = (
     "timestamp", "user", "dbname", "pid", "remote_host", "session_id", "error_severity", "state_code", "message",
     "detail", "hint", "internal_query", "context", "statement", "func_name", "file_name", "application_name",

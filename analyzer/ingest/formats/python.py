@@ -17,7 +17,7 @@ import polars as pl
 from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
-_TS = r"\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?"
+_TS = r"\[?[0-9]{4}-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:[.,][0-9]+)?(?:Z|[+-][0-9][0-9]:?[0-9][0-9])?\]?"
 _LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|EXCEPTION)"
 
 HEADER = (
@@ -42,7 +42,7 @@ _BRACKETED_ID = rf"^\[({common.ID_SHAPE}|-)\] "  # a keyless request ID opening 
 # The most common layout, `2026-11-23 09:08:01,530 [INFO] app.db: message`, in a shape that fixes where each
 # field ends. Such a line is the second layout's (the first needs ` - ` right after the time) with exactly
 # these fields, which plain searches find faster than the layout's capture groups.
-_COMMON = rf"^\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d,\d{{3}} \[{_LEVEL}\] [\w.<>]+: "
+_COMMON = rf"^[0-9]{{4}}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9],[0-9]{{3}} \[{_LEVEL}\] [\w.<>]+: "
 
 
 def _common_fields(lines: pl.DataFrame) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from analyzer.ingest.formats import common
 from analyzer.ingest.formats.base import Format
 
 _LEVELS = ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-HEADER = r'^(?:(?:TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL): +|\S+ - "[A-Z]+ \S* HTTP/[0-9.]+" \d{3}(?: |$))'
+HEADER = r'^(?:(?:TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL): +|\S+ - "[A-Z]+ \S* HTTP/[0-9.]+" [0-9]{3}(?: |$))'
 
 
 def parse(records: pl.DataFrame) -> pl.DataFrame:
@@ -28,7 +28,7 @@ def parse(records: pl.DataFrame) -> pl.DataFrame:
         .then(head.str.slice(word.str.len_chars() + 1).str.strip_chars_start(" "))
         .otherwise(head)
         .alias("message"),
-        head.str.extract(r"(?:Started|Finished) server process \[(\d+)\]", 1).cast(pl.Float64, strict=False).alias("pid"),
+        head.str.extract(r"(?:Started|Finished) server process \[([0-9]+)\]", 1).cast(pl.Float64, strict=False).alias("pid"),
     )
     events = events.hstack(common.access_fields(events.get_column("message")).get_columns())
     level = common.levels(lines.get_column("word"))
@@ -46,10 +46,10 @@ def light(records: pl.DataFrame) -> pl.DataFrame:
     record of this header always parses, and a pid only where one may be out of range (ten digits or more; a
     status out of range makes the record a candidate: analyzer.ingest.screen.STATUS)."""
     head = pl.col("head")
-    huge = head.str.contains(r"(?:Started|Finished) server process \[\d{10,}\]")
+    huge = head.str.contains(r"(?:Started|Finished) server process \[[0-9]{10,}\]")
     return records.select(
         pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("ts"), pl.lit("").alias("message"),
-        pl.when(huge).then(head.str.extract(r"(?:Started|Finished) server process \[(\d+)\]", 1)
+        pl.when(huge).then(head.str.extract(r"(?:Started|Finished) server process \[([0-9]+)\]", 1)
                            .cast(pl.Float64, strict=False)).alias("pid"),
     )
 

@@ -36,26 +36,26 @@ from analyzer.ingest.jsonrows import decode
 Envelope = Literal["raw", "docker_json", "cri", "compose", "docker_ts", "syslog"]
 
 _DOCKER_PREFIX: Final = '{"log":"'
-_COMPOSE_PREFIX: Final = r"^([A-Za-z0-9][\w.-]*) +\|(?: |$)"
+_COMPOSE_PREFIX: Final = r"^([A-Za-z0-9][A-Za-z0-9_.-]*) +\|(?: |$)"
 _COMPOSE_STATUS: Final = (
-    r"^(?:Attaching to .+|([A-Za-z0-9][\w.-]*) (?:exited with code \d+.*|has been recreated|is up-to-date)"
-    r"|Gracefully [Ss]topping\.\.\..*|Aborting on container exit\.\.\..*|Stopping [\w.-]+ *\.\.\..*)$"
+    r"^(?:Attaching to .+|([A-Za-z0-9][A-Za-z0-9_.-]*) (?:exited with code [0-9]+.*|has been recreated|is up-to-date)"
+    r"|Gracefully [Ss]topping\.\.\..*|Aborting on container exit\.\.\..*|Stopping [A-Za-z0-9_.-]+ *\.\.\..*)$"
 )
-_RFC3339: Final = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
-_BSD_TIME: Final = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?"
-_ISO_TIME: Final = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+_RFC3339: Final = r"^([0-9]{4}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?(?:Z|[+-][0-9][0-9]:[0-9][0-9])) "
+_BSD_TIME: Final = r"[A-Z][a-z]{2} [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?"
+_ISO_TIME: Final = r"[0-9]{4}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?(?:Z|[+-][0-9][0-9]:?[0-9][0-9])?"
 #: `Dec 04 00:52:08 web1 uvicorn[2211]: ` (journalctl short, rsyslog traditional), `short-precise` with
 #: microseconds, `2026-12-04T00:52:08+0000 web1 ...` (short-iso) or `...08.123456+00:00 ...` (rsyslog RFC 3339).
 _SYSLOG: Final = (
-    rf"^(?:(?P<bsd>{_BSD_TIME})|(?P<iso>{_ISO_TIME})) (?P<host>\S+) (?P<ident>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?: "
+    rf"^(?:(?P<bsd>{_BSD_TIME})|(?P<iso>{_ISO_TIME})) (?P<host>\S+) (?P<ident>[^\s\[\]:]+)(?:\[(?P<pid>[0-9]+)\])?: "
 )
 #: containerd prints RFC3339Nano (`...18.1234Z`, trailing zeros cut), CRI-O nine digits and an offset; the tag is
 #: `P` (a piece of a longer line) or `F`, maybe followed by more `:`-separated tags (cri-api constants.go).
-_CRI: Final = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) ([PF])(?::\S*)? "
+_CRI: Final = r"^([0-9]{4}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?(?:Z|[+-][0-9][0-9]:[0-9][0-9])) (stdout|stderr) ([PF])(?::\S*)? "
 #: `/var/log/pods/<namespace>_<pod>_<uid>/<container>/0.log` and `/var/log/containers/<pod>_<namespace>_<container>-<id>.log`
 _POD_LOG: Final = regex.compile(r"/pods/[^/]+/(?P<container>[^/]+)/\d+\.log(?:\.[^/]*)?$")
 _CONTAINER_LOG: Final = regex.compile(r"/containers/[^/_]+_[^/_]+_(?P<container>[^/]+)-[0-9a-f]{64}\.log$")
-_PG_SEQUENCE: Final = r"^\[\d+-\d+\] "  # PostgreSQL's syslog_sequence_numbers
+_PG_SEQUENCE: Final = r"^\[[0-9]+-[0-9]+\] "  # PostgreSQL's syslog_sequence_numbers
 _DOCKER_SCHEMA: Final = pl.Struct({"log": pl.String, "stream": pl.String, "time": pl.String})
 _INDEX = regex.compile(r"^(?P<name>.+?)[-_](?P<index>\d+)$")
 _PREFIX_RE = regex.compile(_COMPOSE_PREFIX)

@@ -47,9 +47,9 @@ from analyzer.ingest.framing.runs import collapse_runs, per_stream
 
 CONTINUATION: Final = (
     r"^(?:$|[ \t]|> File |\(Background on this (?:error|warning) at: |\[SQL: |\[parameters: "
-    r"|\[SQL parameters hidden|(?:DETAIL|HINT|CONTEXT|QUERY|LOCATION|STATEMENT):  |LINE \d+: "
+    r"|\[SQL parameters hidden|(?:DETAIL|HINT|CONTEXT|QUERY|LOCATION|STATEMENT):  |LINE [0-9]+: "
     r"|(?:future|task): <Task |The above exception was the direct cause|During handling of the above exception"
-    r"|Process \d+ waits for |Process \d+: |For more information check: "
+    r"|Process [0-9]+ waits for |Process [0-9]+: |For more information check: "
     r"|\^+$|\)$)"
 )
 OPENER: Final = "Traceback (most recent call last):"
