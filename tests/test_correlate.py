@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
-from conftest import ROOT, read_events
+from conftest import ROOT, json_report, read_events
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +75,33 @@ def test_database_records_are_tied_to_the_request_in_flight():
                 and i.get("run") == "api-text" for s in i["statements"] if s["statement_sleep_ms"] >= 1000}
     assert set(linked.get_column("request_id").to_list()) == expected
     assert set(linked.get_column("linked_by").to_list()) == {"in_flight"}
+
+
+def _compose_minutes_apart(minutes: int) -> str:
+    """`docker compose logs` of an API (Loguru, request IDs) and PostgreSQL (stderr): a request in flight while
+    the database reports an error for it, then `minutes` later a warning (a record every scan reads)."""
+    def api(at: str, text: str) -> str:
+        return f"api-1  | 2026-11-23 {at} | INFO     | app.middleware:log_requests:41 - {text}\n"
+    return (
+        api("00:00:00.000", "--> GET /orders/7 | req_id=0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+        + 'db-1   | 2026-11-23 00:00:00.100 UTC [4242] ERROR:  relation "orders_archive" does not exist at character 15\n'
+        + "db-1   | 2026-11-23 00:00:00.100 UTC [4242] STATEMENT:  SELECT * FROM orders_archive\n"
+        + api("00:00:00.200", "GET /orders/7 200 200.00ms | req_id=0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+        + api(f"00:{minutes:02d}:00.000", "GET /health 200 1.00ms | req_id=aaaabbbbccccddddeeeeffff00001111")
+        .replace("INFO    ", "WARNING ")
+    )
+
+
+def test_a_batch_longer_than_the_trace_horizon_ties_its_first_records_to_their_requests(cli, write):
+    """The trace table drops an un-notable request once the newest one ended a horizon later; a batch spanning
+    more than that (one quiet night in one chunk) used to drop it on arrival, before the batch's own database
+    error was tied to it. Screened and exhaustive scans read the batch differently, so they disagreed too."""
+    path = write("compose.log", _compose_minutes_apart(int(TraceLimits().horizon.total_seconds() // 60) + 5))
+    report = json_report(cli, str(path))
+    (missing,) = [i for i in report["incidents"] if i["signature"] == "relation_missing"]
+    assert missing["request_ids"] == ["0f1e2d3c4b5a69788796a5b4c3d2e1f0"]
+    assert missing["affected_requests"] == 1
+    assert report == json_report(cli, str(path), "--exhaustive")
 
 
 def test_trace_table_is_bounded():

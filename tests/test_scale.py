@@ -18,6 +18,7 @@ import regex
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from analyzer.analysis.correlate import TraceLimits
 from analyzer.analysis.engine import Analysis, Settings
 from analyzer.analysis.signatures import load_signatures
 from analyzer.diagnostics import Diagnostics
@@ -331,3 +332,17 @@ def test_trace_rows_whose_id_nothing_reads_travel_without_it(tmp_path) -> None:
     assert unread.sum() > travelled.height / 4, (unread.sum(), travelled.height)
     linked = analysis.snapshot().evidence().filter(pl.col("linked_by") == "in_flight")
     assert linked.height and linked.get_column("request_id").is_in(travelled.get_column("request_id").implode()).all()
+
+
+def test_a_request_pruned_on_arrival_still_travels_when_its_own_batch_links_to_it(tmp_path) -> None:
+    """One batch spans more than the trace horizon: its request of no note ends before the batch's prune cutoff,
+    yet the batch's database error settles against it before the prune (Analysis.absorb), so the shard sends it
+    (`_kept_traces`) and the sharded report ties the error to it as the local one does."""
+    from test_correlate import _compose_minutes_apart
+
+    minutes = int(TraceLimits().horizon.total_seconds() // 60) + 5
+    (tmp_path / "compose.log").write_text(_compose_minutes_apart(minutes))
+    got, _, _, _ = traced_run(tmp_path, 1 << 20)
+    assert got == local_report((str(tmp_path),), 1 << 20)
+    (missing,) = [i for i in got["incidents"] if i["signature"] == "relation_missing"]
+    assert missing["request_ids"] == ["0f1e2d3c4b5a69788796a5b4c3d2e1f0"]

@@ -212,14 +212,17 @@ class Traces:
         self.updates = 0
 
     def add(self, events: pl.DataFrame) -> None:
+        """A batch of events into the table, then the table pruned."""
         self.add_partial(_partial(events))
+        self.prune()
 
     def add_partial(self, part: pl.DataFrame, rows: int | None = None, newest: datetime | None = None) -> None:
-        """`add` of a batch's partial aggregate (`partial`), computed elsewhere (analyzer.scale replays shards).
+        """`add` of a batch's partial aggregate (`partial`), computed elsewhere (analyzer.scale replays shards),
+        without the pruning: the caller links what it must first (`prune` after).
 
-        analyzer.scale may leave out rows this very call would prune (`rows`: how many the batch had,
-        `newest`: their latest end), so that the table, its clock and its pruning are what the whole batch
-        would have made them."""
+        analyzer.scale may leave out rows that nothing links to and `prune` then removes (`rows`: how many the
+        batch had, `newest`: their latest end), so that the table, its clock and its pruning are what the whole
+        batch would have made them."""
         if (part.height if rows is None else rows) == 0:
             return
         if part.height:
@@ -236,9 +239,9 @@ class Traces:
             newest = part.get_column("end").max()  # type: ignore[assignment]
         if newest is not None and (self.newest is None or newest > self.newest):  # type: ignore[operator]
             self.newest = newest  # type: ignore[assignment]
-        self._prune()
 
-    def _prune(self) -> None:
+    def prune(self) -> None:
+        """Drop the un-notable traces older than the horizon (vs. the newest end), then cut to `max_traces`."""
         limits = self.limits
         if self.newest is not None:
             cutoff = self.newest - limits.horizon

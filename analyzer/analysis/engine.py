@@ -295,6 +295,10 @@ class Analysis:
             self.pending_oldest.append(found.get_column("ts").min())  # type: ignore[arg-type]
         if self._settle_due():
             self._settle()
+        # pruned only now: a batch may span more than the horizon, and its first records settle against its
+        # requests, which a prune by the batch's newest end would have dropped (how the table is fed, as a whole
+        # batch or as the screen's kept records and the requests it revives, must not decide a link)
+        self.traces.prune()
         return found
 
     def _settle_due(self) -> bool:

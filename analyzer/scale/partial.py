@@ -529,11 +529,11 @@ class TraceAsk:
 
 
 def _kept_traces(traces: pl.DataFrame, ask: TraceAsk) -> pl.DataFrame:
-    """The shard's trace rows but those the trace table prunes the moment they arrive: not notable, ending before
-    their batch's cutoff, of a request with no row of an earlier batch (of this shard, or of an earlier one: by
-    hash) that could merge with it. Such a row is merged in and pruned in the same `Traces.add_partial`, before
-    any linking or capping reads the table: leaving it out changes nothing (the call is told the batch's row
-    count and latest end)."""
+    """The shard's trace rows but those the trace table prunes as soon as their batch is in, unread: not notable,
+    ending before their batch's cutoff, of a request with no row of an earlier batch (of this shard, or of an
+    earlier one: by hash) that could merge with it, and no candidate for the evidence linking may tie then
+    (`_link_candidates`: the batch's own records settle before the prune, Analysis.absorb). Leaving such a row
+    out changes nothing (`Traces.add_partial` is told the batch's row count and latest end)."""
     if traces.height == 0:
         return traces
     cut = pl.DataFrame({"_b": range(len(ask.cutoffs)), "_cut": list(ask.cutoffs)},
@@ -543,7 +543,9 @@ def _kept_traces(traces: pl.DataFrame, ask: TraceAsk) -> pl.DataFrame:
         ~pl.col("notable") & pl.col("end").is_not_null() & pl.col("_cut").is_not_null() & (pl.col("end") < pl.col("_cut"))
         & first & ~_id_hash(pl.col("request_id")).is_in(ask.earlier.implode())
     )
-    kept = traces.join(cut, on="_b", how="left", maintain_order="left").filter(~pruned).drop("_cut")
+    marked = traces.join(cut, on="_b", how="left", maintain_order="left").with_columns(pruned.alias("_pruned"))
+    linkable = _link_candidates(marked.filter("_pruned"), ask)
+    kept = marked.filter(~pl.col("_pruned") | pl.col("request_id").is_in(linkable.implode())).drop("_cut", "_pruned")
     return _without_unread_ids(kept, traces, ask)
 
 
@@ -580,14 +582,28 @@ def _without_unread_ids(kept: pl.DataFrame, traces: pl.DataFrame, ask: TraceAsk)
     )
     if eligible.height == 0:
         return kept
+    unread = eligible.get_column("request_id")
+    unread = unread.filter(~unread.is_in(_link_candidates(eligible, ask).implode()))
+    named = pl.when(pl.col("request_id").is_in(unread.implode())).then(None).otherwise(pl.col("request_id"))
+    return own_strings(kept.with_columns(named.alias("request_id")))  # else the IDs' buffers would travel still
+
+
+def _link_candidates(rows: pl.DataFrame, ask: TraceAsk) -> pl.Series:
+    """The request IDs of trace `rows` that linking may tie some of the evidence `ask` carries to: an
+    access-shaped record of their keys within `LinkWindow.access` of their end, a database record they were
+    running for the whole of (`in_flight`), an error of their service moments from their end if they never
+    logged a status (`error_pairs`): the very conditions linking applies."""
+    none = pl.Series("request_id", [], dtype=pl.String)
+    if rows.height == 0:
+        return none
     window = LinkWindow()
-    reqs = requests(eligible)
+    reqs = requests(rows)
     candidates: list[pl.Series] = []
     access = _frame(ask.access) if ask.access else None
     if access is not None and access.height:
         keys = [pl.col(k).cast(pl.String) for k in ACCESS_KEYS]
-        ends = eligible.select(pl.col("services").list.first().alias("service"), "http_method", "http_path",
-                               "http_status", "end", "request_id").with_columns(keys)
+        ends = rows.select(pl.col("services").list.first().alias("service"), "http_method", "http_path",
+                           "http_status", "end", "request_id").with_columns(keys)
         near = ends.join(access.with_columns(keys), on=list(ACCESS_KEYS), how="inner").filter(
             (pl.col("end") - pl.col("ts")).abs() <= window.access)
         candidates.append(near.get_column("request_id"))
@@ -598,11 +614,7 @@ def _without_unread_ids(kept: pl.DataFrame, traces: pl.DataFrame, ask: TraceAsk)
     errors = _frame(ask.errors) if ask.errors else None
     if errors is not None and errors.height:
         candidates.append(error_pairs(errors, reqs, window).get_column("request_id"))
-    unread = reqs.get_column("request_id")
-    if candidates:
-        unread = unread.filter(~unread.is_in(pl.concat(candidates).unique().implode()))
-    named = pl.when(pl.col("request_id").is_in(unread.implode())).then(None).otherwise(pl.col("request_id"))
-    return own_strings(kept.with_columns(named.alias("request_id")))  # else the IDs' buffers would travel still
+    return pl.concat(candidates).unique() if candidates else none
 
 
 def run_shard(job: Job, shard: Shard) -> Partial:
