@@ -1,4 +1,4 @@
-"""Trace IDs as request IDs (analyzer.ingest.formats.common.request_id_of): apps instrumented with OpenTelemetry
+"""Trace IDs as request IDs (analyzer.ingest.formats.common.request_ids): apps instrumented with OpenTelemetry
 or Datadog print a trace ID and nothing else that ties a request's records together.
 
 tests/real_lines/otel_logging_format.log and otel_python_json_logger.jsonl are real output of

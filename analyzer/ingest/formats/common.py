@@ -237,26 +237,27 @@ def real_id(value: pl.Expr) -> pl.Expr:
     return pl.when(value.str.contains(_NO_ID)).then(None).otherwise(value)
 
 
-def request_id_of(text: pl.Expr) -> pl.Expr:
+def request_ids(text: pl.Series) -> pl.Series:
     """A request/correlation ID written as `req_id=...`, `request_id: ...`, `{'request_id': '...'}`,
-    `X-Request-ID: ...`, `job_id=...`, or else a trace ID (`trace_id=...`, `dd.trace_id=...`): the group of
-    `REQUEST_ID_PATTERN`, found as matches without capture groups (faster) less their leading key part, which
-    a match begins with and which cannot end anywhere else. Null where no ID is written, and for zeros only.
+    `X-Request-ID: ...`, `job_id=...`, or else a trace ID (`trace_id=...`, `dd.trace_id=...`), per text: the
+    group of `REQUEST_ID_PATTERN`, found as matches without capture groups (faster) less their leading key
+    part, which a match begins with and which cannot end anywhere else. Null where no ID is written, and for
+    zeros only. Only the texts that write more than one ID are ranked (few: per-list work costs on every row).
 
     Where a record names both, its own request ID wins over the trace ID wherever each is written: the
     request ID is the app's unit of work, one per request it served, while one trace may hold several of the
     app's requests (a client's retries, a caller's fan-out in one trace), which the trace ID would count as
     one. A trace ID that spans services still ties their records together when it is all they print.
     """
-    e = pl.element()
+    w, e = pl.col("w"), pl.element()
+    written = text.to_frame("t").select(pl.col("t").str.extract_all(REQUEST_ID_PATTERN).alias("w"))
+    ids, several = written.select(
+        real_id(w.list.first().str.replace("^" + REQUEST_ID_KEY, "")), w.list.len() > 1).get_columns()
+    if not several.any():
+        return ids
     value = real_id(e.str.replace("^" + REQUEST_ID_KEY, ""))
     ranked = value.sort_by(e.str.contains(_TRACE_ID_KEY), maintain_order=True).drop_nulls().first()
-    return text.str.extract_all(REQUEST_ID_PATTERN).list.eval(ranked).list.first()
-
-
-def request_ids(text: pl.Series) -> pl.Series:
-    """`request_id_of` over a column."""
-    return text.to_frame("t").select(request_id_of(pl.col("t"))).to_series()
+    return ids.scatter(several.arg_true(), written.filter(several).select(w.list.eval(ranked).list.first()).to_series())
 
 
 #: Keys of a request's duration, with the unit a bare number has under each (a unit after the value,

@@ -8,7 +8,7 @@ from `message`/`msg`/`event`, logger from `logger`/`name`/`logger_name`/
 `dict_tracebacks` lists are written back as traceback text, analyzer.ingest.formats.dict_traceback).
 Request IDs from `request_id`/`req_id`/`correlation_id`/`requestId`/`x_request_id`,
 else a trace ID (`trace_id`/`traceId`/`otelTraceID`/`dd.trace_id`; zeros only are no ID:
-analyzer.ingest.formats.common.request_id_of says why the request ID wins);
+analyzer.ingest.formats.common.request_ids says why the request ID wins);
 `with_request_id_keys` gives a variant that reads more keys first (config
 `request_id_keys`).
 """

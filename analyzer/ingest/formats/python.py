@@ -8,7 +8,7 @@ Layouts recognised (first match wins):
 `%(levelname)s:%(name)s:%(message)s` (basicConfig's default), OpenTelemetry's
 logging instrumentation's `%(asctime)s %(levelname)s [%(name)s] [%(filename)s:%(lineno)d]
 [trace_id=... span_id=... resource.service.name=...] - %(message)s` (its trace ID is the
-request's: analyzer.ingest.formats.common.request_id_of),
+request's: analyzer.ingest.formats.common.request_ids),
 alembic's `%(levelname)-5.5s [%(name)s] %(message)s`, and alembic's
 `FAILED: <message>` (printed on stdout after a failed command, reference 6).
 """
