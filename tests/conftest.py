@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 from pathlib import Path
@@ -80,6 +81,15 @@ def plain_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return monkeypatch
+
+
+def json_report(cli, *args: str) -> dict:
+    """`scan ARGS --format json`'s report, without the moment it was made (two runs compare equal)."""
+    result = cli("scan", *args, "--format", "json")
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    report.pop("generated_at")
+    return report
 
 
 def strings_of(value: object) -> list[str]:

@@ -259,8 +259,9 @@ LOGURU_LINES = "".join(
 )
 
 
-@pytest.mark.parametrize(("lines", "key", "rid"), [(JSON_LINES, "txn_ref", "tr-0001"), (LOGURU_LINES, "trace", "lg-0042")])
-def test_request_id_keys_make_a_custom_key_correlate(cli, project, lines, key, rid):
+@pytest.mark.parametrize(("lines", "key", "rid", "seen_at"),
+                         [(JSON_LINES, "txn_ref", "tr-0001", 3), (LOGURU_LINES, "trace", "lg-0042", None)])
+def test_request_id_keys_make_a_custom_key_correlate(cli, project, lines, key, rid, seen_at):
     log = project / "app.log"
     log.write_text(lines)
 
@@ -272,7 +273,11 @@ def test_request_id_keys_make_a_custom_key_correlate(cli, project, lines, key, r
         return next(i for i in report["incidents"] if i["signature"] == "unknown")
 
     assert ids() == {None}
-    assert unknown(scan_json(cli, path=log))["affected_requests"] == 0
+    # no ID read: the error is tied to the failed request a status line tells (`seen_at`), named by where it is
+    before = unknown(scan_json(cli, path=log))
+    assert before["affected_requests"] == (seen_at is not None)
+    assert before["trace"] == (None if seen_at is None else {**before["trace"], "request_id": None,
+                                                              "access_line": f"{log}:{seen_at}"})
     (project / "logscan.toml").write_text(f'request_id_keys = ["{key}"]\n')
     assert ids() == {rid}
     incident = unknown(scan_json(cli, path=log))

@@ -13,6 +13,7 @@ from functools import cache
 
 import orjson
 import polars as pl
+import pytest
 import regex
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -209,6 +210,16 @@ def test_byte_range_shards_in_any_order_give_the_local_report(path: str, chunk_b
     # (debian.log with 5,750-byte chunks), and is then one shard; the cutting itself is tested below and above
     event(f"{'several shards' if len(shards) > 1 else 'one shard'}")
     assert all(a[1] == b[0] for a, b in zip([s.span for s in shards], [s.span for s in shards][1:]))
+
+
+@pytest.mark.parametrize("chunk_bytes", [5_000, 20_000])
+def test_requests_seen_in_an_access_log_are_named_by_their_line_in_the_whole_file(chunk_bytes: int) -> None:
+    """hypercorn logs no request IDs: a range names each request its access log shows by its own line numbers
+    (from 1), and the merge moves them on, as it moves the records' lines."""
+    path = str(ROOT / "tests" / "real_lines" / "hypercorn.log")
+    got, shards = ranged_report(path, chunk_bytes, chunk_bytes, list(range(16))[::-1])
+    assert len(shards) > 1 and got == local_report((path,), chunk_bytes)
+    assert got["incidents"][0]["failed_requests"] == 12
 
 
 def test_a_traceback_across_a_cut_stays_whole(tmp_path) -> None:

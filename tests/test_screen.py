@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import ROOT
+from conftest import ROOT, json_report
 
 from analyzer.analysis.engine import Analysis
 from analyzer.analysis.signatures import load_signatures
@@ -36,17 +36,9 @@ SAMPLE_FILES = sorted(
 )
 
 
-def _report(cli, *args: str) -> dict:
-    result = cli("scan", *args, "--format", "json")
-    assert result.exit_code in (0, 1), result.output
-    report = json.loads(result.stdout)
-    report.pop("generated_at")
-    return report
-
-
 def _same(cli, *paths: str) -> dict:
-    screened = _report(cli, *paths)
-    assert screened == _report(cli, *paths, "--exhaustive")
+    screened = json_report(cli, *paths)
+    assert screened == json_report(cli, *paths, "--exhaustive")
     return screened
 
 
@@ -83,7 +75,7 @@ def test_generated_benchmark_data_reports_the_same_screened(cli, bench_data, mix
 
 def _middle_third(cli, *paths: str) -> tuple[str, str]:
     """--since/--until times a third and two thirds into the records' time range."""
-    first, last = (datetime.fromisoformat(t) for t in _report(cli, *paths)["summary"]["time_range"])
+    first, last = (datetime.fromisoformat(t) for t in json_report(cli, *paths)["summary"]["time_range"])
     third = (last - first) / 3
     return (first + third).isoformat(), (first + 2 * third).isoformat()
 
@@ -97,13 +89,13 @@ def test_a_time_window_reports_the_same_screened(cli, bench_data, mix):
     for window in (("--since", since), ("--until", until), ("--since", since, "--until", until)):
         report = _same(cli, folder, *window)
         assert report["summary"]["records"]  # the summary still counts every record read
-    assert _report(cli, folder, "--since", since) != _report(cli, folder)
+    assert json_report(cli, folder, "--since", since) != json_report(cli, folder)
 
 
 def test_a_time_window_on_the_samples_reports_the_same_screened(cli, monkeypatch):
     """From the middle incident's start on: some of the samples' incidents in, some out."""
     monkeypatch.chdir(ROOT)
-    starts = sorted(i["first_seen"] for i in _report(cli, "samples/")["incidents"] if i["first_seen"])
+    starts = sorted(i["first_seen"] for i in json_report(cli, "samples/")["incidents"] if i["first_seen"])
     since = starts[len(starts) // 2]
     windowed = _same(cli, "samples/", "--since", since)
     assert 0 < len(windowed["incidents"]) < len(starts)

@@ -25,6 +25,18 @@ record carried, "none" when nothing fits, else how):
   `app=ledger-web` serves `web`), then a request not yet linked; a record
   timed in whole seconds (`%t`) may have been written at any moment of its
   second;
+* errors of a service that logs no request IDs at all (plain uvicorn,
+  hypercorn, Granian, gunicorn's default access log): the nearest request of
+  that service its access log shows failing (a 5xx), of the same process when
+  both records name theirs, within the same seconds (in a log without times:
+  within `LinkWindow.lines` lines of the same file), one error per request
+  first; such a request is *seen in the access log* (`seen_id`: named by
+  where its access line is, never shown as an ID the app logged) and its
+  access line is tied to it. The server may print the access line before the
+  traceback or after it: the nearest wins, then the nearest in lines of the
+  same file (logs timed in whole seconds). A database record is offered such
+  a request only when its access line told a duration (else nothing shows
+  the statement ran within it);
 * records of other services without IDs (workers, jobs) stay unlinked: no
   evidence ties them to a request.
 """
@@ -54,6 +66,7 @@ TRACE_SCHEMA: dict[str, pl.DataType] = {
     "http_status": pl.Int32(),
     "duration_ms": pl.Float64(),
     "first_error": pl.String(),
+    "pid": pl.Int64(),  # the process of its first record that names one (a request seen in the access log: its line's)
     "events": pl.Int64(),
     "notable": pl.Boolean(),
     "trail": pl.String(),  # the first TRACE_EVENTS events, one JSON object per line (ts, service, level, message)
@@ -84,6 +97,7 @@ class LinkWindow:
     error_after: timedelta = timedelta(seconds=1)
     in_flight: timedelta = timedelta(milliseconds=100)
     max_request: timedelta = timedelta(minutes=2)  # longest request considered in flight
+    lines: int = 10  # records without a time: how many lines from an error its access line may be (other writers')
 
 
 def empty_traces() -> pl.DataFrame:
@@ -94,9 +108,42 @@ def _is_error(frame_level: pl.Expr) -> pl.Expr:
     return frame_level.is_in(["error", "critical"])
 
 
+#: How a request seen only in an access log is named (then `source:line` of its access line): never an app's ID.
+SEEN_PREFIX = "access log "
+
+
+def seen_id(source: pl.Expr, line_no: pl.Expr) -> pl.Expr:
+    """The name of the request an access line without an ID tells: where that line is (stable, unique per input)."""
+    return pl.concat_str(pl.lit(SEEN_PREFIX), source.cast(pl.String), pl.lit(":"), line_no.cast(pl.String))
+
+
+def is_seen(request_id: pl.Expr) -> pl.Expr:
+    """Requests seen only in an access log (`seen_id`), not named by an ID the application logged."""
+    return request_id.str.starts_with(SEEN_PREFIX)
+
+
+def shift_seen(request_id: pl.Expr, lines: int) -> pl.Expr:
+    """`seen_id`s named `lines` lines on (other IDs as they are): a byte range read on its own counts its lines
+    from 1, and analyzer.scale moves them on once it knows the lines before the range."""
+    line = request_id.str.extract(r":(\d+)$").cast(pl.Int64) + lines
+    moved = pl.concat_str(request_id.str.replace(r"\d+$", ""), line.cast(pl.String))
+    return pl.when(is_seen(request_id)).then(moved).otherwise(request_id)
+
+
+def _seen_failures() -> pl.Expr:
+    """Access lines without an ID of a failed request (a 5xx): each a request of its own, which an error of a
+    service that logs no IDs may be tied to (`_link_orphans`)."""
+    return (
+        pl.col("request_id").is_null() & (pl.col("http_status") >= 500) & pl.col("http_method").is_not_null()
+        & pl.col("line_no").is_not_null()
+    )
+
+
 def _partial(events: pl.DataFrame) -> pl.DataFrame:
-    """One row per request ID in `events`: the partial aggregate that `_merge` combines."""
-    rows = events.filter(pl.col("request_id").is_not_null())
+    """One row per request in `events` (its ID, or the access line of a failed request without one: `seen_id`):
+    the partial aggregate that `_merge` combines."""
+    seen = _seen_failures()
+    rows = events.filter(pl.col("request_id").is_not_null() | seen)
     if rows.height == 0:
         return empty_traces()
     error = _is_error(pl.col("level")) | pl.col("exc_type").is_not_null()
@@ -104,7 +151,9 @@ def _partial(events: pl.DataFrame) -> pl.DataFrame:
     trail = pl.struct("ts", "service", "level", pl.col("message").str.slice(0, TRAIL_MESSAGE_CHARS), "line_no")
     trail = trail.struct.json_encode()
     return (
-        rows.group_by("request_id", maintain_order=True)
+        rows.with_columns(pl.when(seen).then(seen_id(pl.col("source"), pl.col("line_no"))).otherwise("request_id")
+                          .alias("request_id"))
+        .group_by("request_id", maintain_order=True)
         .agg(
             pl.col("service").unique(maintain_order=True).alias("services"),
             pl.col("ts").min().alias("start"),
@@ -114,6 +163,7 @@ def _partial(events: pl.DataFrame) -> pl.DataFrame:
             pl.col("http_status").max(),
             pl.col("duration_ms").max(),
             pl.col("message").filter(error).first().alias("first_error"),
+            pl.col("pid").drop_nulls().first(),
             pl.len().cast(pl.Int64).alias("events"),
             (error | (pl.col("http_status") >= 400) | (pl.col("level") == "warning")).any().alias("notable"),
             trail.head(TRACE_EVENTS).str.join("\n").alias("trail"),
@@ -142,6 +192,7 @@ def _merge(table: pl.DataFrame) -> pl.DataFrame:
             pl.col("http_status").max(),
             pl.col("duration_ms").max(),
             pl.col("first_error").drop_nulls().first(),
+            pl.col("pid").drop_nulls().first(),
             pl.col("events").sum(),
             pl.col("notable").any(),
             pl.col("trail").str.join("\n"),
@@ -226,13 +277,14 @@ def access_shaped(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _link_access(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
-    """Access-shaped rows (method, path, status, no ID) -> the request that ended then with those fields."""
+    """Access-shaped rows (method, path, status, no ID) -> the request that ended then with those fields (one the
+    application logged: a request seen in the access log is its own line's, `_link_seen`)."""
     keys = list(ACCESS_KEYS)
     want = access_shaped(rows)
     if want.height == 0 or traces.height == 0:
         return rows
     ends = (
-        traces.filter(pl.col("end").is_not_null() & pl.col("http_status").is_not_null())
+        traces.filter(pl.col("end").is_not_null() & pl.col("http_status").is_not_null() & ~is_seen(pl.col("request_id")))
         .with_columns(pl.col("services").list.first().alias("service"))
         .select(*keys, pl.col("end").alias("ts"), pl.col("request_id").alias("_linked"))
         .sort("ts")
@@ -241,6 +293,17 @@ def _link_access(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -
         ends, on="ts", by=keys, strategy="nearest", tolerance=window.access, check_sortedness=False
     )
     return _apply(rows, found.select("_row", "_linked", pl.lit("access").alias("_how")))
+
+
+def _link_seen(rows: pl.DataFrame, unlogged: pl.DataFrame) -> pl.DataFrame:
+    """Access lines still unlinked that are themselves a request seen in the access log of a service that logs
+    no IDs (`unlogged`: `_unlogged`) -> that request."""
+    want = rows.filter(pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("http_status").is_not_null())
+    if want.height == 0 or unlogged.height == 0:
+        return rows
+    own = want.select("_row", seen_id(pl.col("source"), pl.col("line_no")).alias("_linked"))
+    found = own.filter(pl.col("_linked").is_in(unlogged.get_column("request_id").implode()))
+    return _apply(rows, found.with_columns(pl.lit("access").alias("_how")))
 
 
 def _apply(rows: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
@@ -274,7 +337,21 @@ def requests(traces: pl.DataFrame) -> pl.DataFrame:
         "end",
         _failed().alias("failed"),
         _unfinished().alias("unfinished"),
+        pl.col("pid").alias("req_pid"),
+        is_seen(pl.col("request_id")).alias("seen"),
     )
+
+
+def _unlogged(traces: pl.DataFrame) -> pl.DataFrame:
+    """The requests (`requests`' columns; `end` null for an untimed one) seen in the access log of a service no
+    request the application named went through (one that logs request IDs ties its records by them, as before:
+    its access lines name no request of their own)."""
+    seen = is_seen(pl.col("request_id"))
+    named = traces.filter(~seen).get_column("services").explode().unique().implode()
+    mine = traces.filter(seen & ~pl.col("services").list.first().is_in(named))
+    return pl.concat([requests(mine), mine.filter(pl.col("end").is_null()).select(
+        "request_id", pl.col("services").list.first().alias("req_service"), "start", "end", _failed().alias("failed"),
+        _unfinished().alias("unfinished"), pl.col("pid").alias("req_pid"), pl.lit(True).alias("seen"))])
 
 
 def error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
@@ -292,7 +369,57 @@ def error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -
     pairs = pairs.filter(
         pl.col("end").is_between(pl.col("ts") - window.error_before, pl.col("ts") + window.error_after)
     ).drop("_second")
-    return pairs.with_columns(pl.lit("error").alias("how"), (~pl.col("failed")).cast(pl.Int8).alias("mismatch"))
+    return pairs.with_columns(pl.lit("error").alias("how"), (~pl.col("failed")).cast(pl.Int8).alias("mismatch"),
+                              pl.lit(0, dtype=pl.Int64).alias("lines"))
+
+
+#: `lines` of a request whose access line is in another file than the record: after any in the same file.
+OTHER_FILE = 2**62
+
+
+def _seen_line() -> pl.Expr:
+    """The line of the access line a request seen in the access log is named by (`seen_id`)."""
+    return pl.col("request_id").str.extract(r":(\d+)$").cast(pl.Int64)
+
+
+def _last_line() -> pl.Expr:
+    return pl.col("line_no") + pl.col("line_count").fill_null(1).cast(pl.Int64) - 1
+
+
+def _lines_apart(line: pl.Expr) -> pl.Expr:
+    """How many lines an access line (at `line`) is before an error record's first line or after its last, doubled,
+    plus one after it: as near, the line before wins (a server that prints the access line after the traceback
+    printed the one before for the request before, which the error before took: the greedy choice goes in order)."""
+    return pl.when(line < pl.col("line_no")).then((pl.col("line_no") - line) * 2) \
+        .otherwise(pl.max_horizontal(line - _last_line(), pl.lit(0)) * 2 + 1)
+
+
+def seen_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """Errors of services that log no IDs x the failed requests their access logs show (`_unlogged`), as
+    `error_pairs` pairs them, of the same process where both records name theirs; `lines` (`_lines_apart`;
+    OTHER_FILE in different files) decides where times tie (a log timed in whole seconds)."""
+    pairs = error_pairs(orphans, reqs, window).filter((pl.col("pid") == pl.col("req_pid")).fill_null(True))
+    same_file = pl.col("request_id").str.starts_with(pl.concat_str(pl.lit(SEEN_PREFIX), pl.col("source"), pl.lit(":")))
+    lines = pl.when(same_file).then(_lines_apart(_seen_line())).otherwise(pl.lit(OTHER_FILE, dtype=pl.Int64))
+    return pairs.with_columns(lines.fill_null(OTHER_FILE).alias("lines"))
+
+
+def untimed_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """Errors without a time of services that log no IDs x the failed requests without a time their access log
+    shows in the same file, at most `window.lines` lines before the error's first line or after its last (a log
+    with no times at all: uvicorn's own layout written to a file), of the same process where both name theirs.
+    An equality join on (service, file, block of lines) over the blocks the reach spans: no cross product."""
+    block = window.lines + 1
+    file = pl.col("request_id").str.strip_prefix(SEEN_PREFIX).str.replace(r":\d+$", "")
+    reqs = reqs.with_columns(_seen_line().alias("_line"), file.alias("_file")).with_columns((pl.col("_line") // block).alias("_block"))
+    spans = orphans.with_columns(
+        pl.int_ranges((pl.col("line_no") - window.lines) // block, (_last_line() + window.lines) // block + 1).alias("_block")
+    ).explode("_block")
+    pairs = spans.join(reqs, left_on=["service", "source", "_block"], right_on=["req_service", "_file", "_block"], how="inner")
+    apart = _lines_apart(pl.col("_line"))
+    return pairs.filter((apart // 2 <= window.lines) & (pl.col("pid") == pl.col("req_pid")).fill_null(True)).select(
+        "_row", "ts", "end", "request_id", pl.lit("error").alias("how"), pl.lit(0, dtype=pl.Int8).alias("mismatch"),
+        apart.cast(pl.Int64).alias("lines"))
 
 
 def in_flight(window: LinkWindow) -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
@@ -323,18 +450,20 @@ def _in_flight_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWind
     unnamed = ~pl.col("app").str.contains(pl.col("req_service"), literal=True).fill_null(False)
     mismatch = ((pl.col("failed") != pl.col("is_error")).cast(pl.Int8) * 4 + (~pl.col("same").fill_null(False)).cast(pl.Int8) * 2
                 + unnamed.cast(pl.Int8))
-    return pairs.with_columns(pl.lit("in_flight").alias("how"), mismatch.alias("mismatch")).drop("same")
+    return pairs.with_columns(pl.lit("in_flight").alias("how"), mismatch.alias("mismatch"),
+                              pl.lit(0, dtype=pl.Int64).alias("lines")).drop("same")
 
 
 def _best(pairs: pl.DataFrame) -> pl.DataFrame:
-    """Per record, its CANDIDATES_PER_RECORD best-ranked requests (by mismatch, then distance in time)."""
+    """Per record, its CANDIDATES_PER_RECORD best-ranked requests (by mismatch, then distance in time, then in
+    lines: `seen_pairs`)."""
     return (
         pairs.with_columns((pl.col("end") - pl.col("ts")).abs().alias("distance"))
-        .sort("_row", "mismatch", "distance", "request_id")
+        .sort("_row", "mismatch", "distance", "lines", "request_id")
         .group_by("_row", maintain_order=True)
         .agg(
             pl.col("ts").first(), pl.col("how").first(),
-            pl.struct("mismatch", "distance", "request_id").head(CANDIDATES_PER_RECORD).alias("candidates"),
+            pl.struct("mismatch", "distance", "lines", "request_id").head(CANDIDATES_PER_RECORD).alias("candidates"),
         )
     )
 
@@ -343,7 +472,7 @@ def _choose(how: str, candidates: list[dict], used: dict[tuple[str, str], int]) 
     """Errors of one service spread over its failed requests first; database records prefer the right kind."""
     def rank(c: dict) -> tuple:
         taken = used.get((how, c["request_id"]), 0)
-        return (taken, c["mismatch"], c["distance"]) if how == "error" else (c["mismatch"], taken, c["distance"])
+        return (taken, c["mismatch"], c["distance"], c["lines"]) if how == "error" else (c["mismatch"], taken, c["distance"])
 
     return min(candidates, key=rank)["request_id"]
 
@@ -363,28 +492,50 @@ def orphans_of(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
-    """Errors and database records without an ID -> a request.
+def _untimed_errors(rows: pl.DataFrame, untimed: pl.DataFrame) -> pl.DataFrame:
+    """Errors without an ID, a link or a time of the services whose access logs show requests without a time."""
+    if untimed.height == 0:
+        return rows.clear().select("_row")
+    error = pl.col("level").cast(pl.String).is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()
+    return rows.filter(
+        pl.col("request_id").is_null() & pl.col("linked_by").is_null() & pl.col("ts").is_null() & pl.col("http_status").is_null()
+        & error & pl.col("service").cast(pl.String).is_in(untimed.get_column("req_service").unique().implode())
+        & ~pl.col("format").cast(pl.String).is_in(list(DATABASE_FORMATS)).fill_null(False)
+    ).select("_row", "ts", pl.col("service").cast(pl.String), "pid", pl.col("source").cast(pl.String), "line_no", "line_count")
+
+
+def _link_orphans(rows: pl.DataFrame, reqs: pl.DataFrame, unlogged: pl.DataFrame, window: LinkWindow) -> pl.DataFrame:
+    """Errors and database records without an ID -> a request (`reqs`: `requests`; `unlogged`: `_unlogged`).
 
     Candidate pairs come from vectorized joins; the choice is greedy in time
     order so that concurrent failures spread one per request (Python runs over
     the few orphan records only, with at most CANDIDATES_PER_RECORD each).
     """
-    reqs = requests(traces)
     orphans = orphans_of(rows).select(
         "_row", "ts", pl.col("service").cast(pl.String), pl.col("format").cast(pl.String),
         pl.col("logger").cast(pl.String).alias("app"),
         (pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()).alias("is_error"),
-        "began", "precision",
+        "began", "precision", "pid", pl.col("source").cast(pl.String), "line_no", "line_count",
     )
-    if orphans.height == 0 or reqs.height == 0:
+    if (orphans.height == 0 or reqs.height == 0) and unlogged.filter(pl.col("end").is_null()).height == 0:
         return rows
+    # requests seen in the access log of a service that logs IDs are none of linking's business (`_unlogged`)
+    reqs = reqs.filter(~pl.col("seen"))
     id_services = reqs.get_column("req_service").unique().implode()
+    unlogged_services = unlogged.get_column("req_service").unique().implode()
+    database = pl.col("format").is_in(list(DATABASE_FORMATS)).fill_null(False)
     from_app = orphans.filter(pl.col("service").is_in(id_services) & pl.col("is_error"))
-    from_db = orphans.filter(~pl.col("service").is_in(id_services) & pl.col("format").is_in(list(DATABASE_FORMATS)))
+    from_log = orphans.filter(pl.col("service").is_in(unlogged_services) & pl.col("is_error") & ~database)
+    from_db = orphans.filter(~pl.col("service").is_in(id_services) & database)
     # anything else is a worker or job of its own: no evidence ties it to a request
     used: dict[tuple[str, str], int] = {}  # (how, request) -> records already tied to it that way
-    rows = _choose_links(rows, [_best(error_pairs(part, reqs, window)) for part in from_app.iter_slices(LINK_SLICE_ROWS)], used)
+    best = [_best(error_pairs(part, reqs, window)) for part in from_app.iter_slices(LINK_SLICE_ROWS)]
+    best += [_best(seen_pairs(part, unlogged.filter(pl.col("end").is_not_null()), window))
+             for part in from_log.iter_slices(LINK_SLICE_ROWS)]
+    untimed = _untimed_errors(rows, unlogged.filter(pl.col("end").is_null()))
+    best += [_best(untimed_pairs(part, unlogged.filter(pl.col("end").is_null()), window))
+             for part in untimed.iter_slices(LINK_SLICE_ROWS)]
+    rows = _choose_links(rows, best, used)
     if from_db.height == 0:
         return rows
     # the failures the app's own records tell, once those are tied: a database error goes first to a request
@@ -392,6 +543,8 @@ def _link_orphans(rows: pl.DataFrame, traces: pl.DataFrame, window: LinkWindow) 
     told = rows.filter(pl.col("request_id").is_not_null() & ~pl.col("format").cast(pl.String).is_in(list(DATABASE_FORMATS)))
     told = told.select("request_id", pl.col("signature").cast(pl.String)).drop_nulls().unique()
     from_db = from_db.join(rows.select("_row", pl.col("signature").cast(pl.String)), on="_row", how="left")
+    # an access line that tells no duration tells only when its request ended: no record is shown to run within it
+    reqs = pl.concat([reqs, unlogged.filter(pl.col("start") < pl.col("end"))])
     best = [_best(_in_flight_pairs(part, reqs, window, told)) for part in from_db.iter_slices(LINK_SLICE_ROWS)]
     return _choose_links(rows, best, used)
 
@@ -414,7 +567,7 @@ def _choose_links(rows: pl.DataFrame, best: list[pl.DataFrame], used: dict[tuple
 
 _LINK_COLUMNS = (
     "ts", "service", "format", "level", "logger", "exc_type", "duration_ms", "request_id", "http_method", "http_path",
-    "http_status", "signature",
+    "http_status", "signature", "pid", "source", "line_no", "line_count",
 )
 
 
@@ -423,7 +576,8 @@ def _slim(frame: pl.DataFrame) -> pl.DataFrame:
     linked_by = pl.col("linked_by") if "linked_by" in frame.columns else pl.lit(None)
     missing = {c: pl.lit(None, dtype=pl.String).alias(c) for c in ("logger", "signature") if c not in frame.columns}
     return frame.select(*(missing.get(c, c) for c in _LINK_COLUMNS), linked_by.cast(pl.String).alias("linked_by")).with_columns(
-        pl.col(name).cast(pl.Categorical) for name in ("service", "format", "level", "logger", "exc_type", "http_method", "signature")
+        pl.col(name).cast(pl.Categorical) for name in ("service", "format", "level", "logger", "exc_type", "http_method", "signature",
+                                                       "source")
     )
 
 
@@ -434,7 +588,8 @@ def _around(traces: pl.DataFrame, rows: pl.DataFrame, window: LinkWindow) -> pl.
     if first is None or last is None:
         return traces
     lo = first - max(window.error_before, window.access, window.in_flight)  # type: ignore[operator]
-    return traces.filter(pl.col("end").is_between(lo, last + window.max_request))  # type: ignore[operator]
+    # untimed requests (end null) stay: records without a time are tied to them by line (`untimed_pairs`)
+    return traces.filter(pl.col("end").is_between(lo, last + window.max_request) | pl.col("end").is_null())  # type: ignore[operator]
 
 
 def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWindow | None = None) -> list[pl.DataFrame]:
@@ -452,7 +607,10 @@ def link_frames(frames: list[pl.DataFrame], traces: pl.DataFrame, window: LinkWi
     if slim is None:
         return frames
     traces = _around(traces, slim, window)
-    slim = _link_orphans(_link_access(slim.with_row_index("_row"), traces, window), traces, window)
+    reqs = requests(traces)
+    unlogged = _unlogged(traces)
+    slim = _link_seen(_link_access(slim.with_row_index("_row"), traces, window), unlogged)
+    slim = _link_orphans(slim, reqs, unlogged, window)
     untried = pl.col("linked_by").is_null()
     slim = slim.with_columns(
         pl.when(untried & pl.col("request_id").is_not_null()).then(pl.lit("own"))

@@ -137,7 +137,7 @@ LOW_CARDINALITY = (
 #: and tied to its request.
 BULK_COLUMNS = (
     "kind", "signature", "service", "key", "ts", "source", "line_no", "format", "level", "request_id", "http_method",
-    "http_path", "http_status", "duration_ms", "exc_type", "linked_by",
+    "http_path", "http_status", "duration_ms", "exc_type", "linked_by", "pid", "line_count",
 )
 
 

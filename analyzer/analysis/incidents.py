@@ -56,7 +56,7 @@ GROUP: Final = ["signature", "key"]
 #: Event columns evidence keeps (plus kind, signature, key, captures, and exc_line for unknown errors).
 EVIDENCE_EVENT_COLUMNS = (
     "ts", "source", "line_no", "service", "format", "level", "logger", "message", "text", "request_id",
-    "http_method", "http_path", "http_status", "duration_ms", "exc_type",
+    "http_method", "http_path", "http_status", "duration_ms", "exc_type", "pid", "line_count",
 )
 UNKNOWN = "unknown"
 

@@ -269,7 +269,9 @@ def requests_to_link(kept: pl.DataFrame, rest: pl.DataFrame) -> pl.Series:
     (analyzer.analysis.correlate): access lines (of a status under 400; one of 400 or above goes with a
     request of that status, kept already) by the request's end; errors by the end of the nearest requests of
     their service that never logged a status; database records by the requests in flight, nearest first.
-    A superset: which request wins is the correlate stage's choice, made on the same traces."""
+    A superset: which request wins is the correlate stage's choice, made on the same traces. The requests of
+    services that log no IDs (the 5xx access lines themselves, analyzer.analysis.correlate `seen_id`) need
+    nothing here: a status of 500 or above makes a record a candidate, kept already."""
     orphans = kept.filter(pl.col("request_id").is_null() & pl.col("ts").is_not_null()).with_row_index("orphan")
     spans = rest.filter(pl.col("request_id").is_not_null() & pl.col("ts").is_not_null())
     if orphans.height == 0 or spans.height == 0:

@@ -35,7 +35,7 @@ from typing import Any
 
 import orjson
 
-from analyzer.report.model import causes_by_rank
+from analyzer.report.model import causes_by_rank, request_name
 
 TABLE_ROWS = 500  # incidents in the ranked table
 TOP_DETAILS = 50  # incidents that get a detail section and a timeline row
@@ -632,7 +632,7 @@ def _trace(trace: dict[str, Any] | None) -> str:
         return ""
     trail = trace.get("trail") or []
     head = (
-        f"<code>{_e(trace.get('request_id'))}</code>: {_e(trace.get('method'))} <code>{_e(trace.get('path'))}</code> → "
+        f"{request_name(trace, lambda text: f'<code>{_e(text)}</code>')}: {_e(trace.get('method'))} <code>{_e(trace.get('path'))}</code> → "
         f"{_e(trace.get('status') or '?')} in {_e(trace.get('duration_ms') or '?')} ms, "
         f"services {_e(', '.join(map(str, trace.get('services') or [])))}"
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from analyzer.report.model import causes_by_rank
+from analyzer.report.model import causes_by_rank, request_name
 
 TOP_DETAILS = 10  # incidents that get a full section
 
@@ -104,7 +104,7 @@ def _section(inc: dict[str, Any], by_print: dict[str, dict[str, Any]]) -> list[s
     if trace:
         out += [
             (
-                f"Request {_code(trace['request_id'])}: {_inline(trace['method'])} {_inline(trace['path'])} → "
+                f"R{request_name(trace, _code)[1:]}: {_inline(trace['method'])} {_inline(trace['path'])} → "
                 f"{trace['status'] or '?'} in {trace['duration_ms'] or '?'} ms, "
                 f"services {_inline(', '.join(trace['services']))}"
             ),

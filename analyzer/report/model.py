@@ -40,11 +40,18 @@ records, and of its route overall (`route_*`).
 Times are ISO 8601 in UTC (or null). `request_ids` lists up to 10,000 affected
 requests; `affected_requests` is always the true count. `trace` is one
 representative request of the incident (null when none is known).
+
+A service that logs no request IDs (plain uvicorn, hypercorn, Granian,
+gunicorn's access log) still shows its failed requests in its access log:
+such a request is listed in `request_ids` as `access log SOURCE:LINE` (where
+its access line is), and its `trace` has a null `request_id` and that place
+in `access_line` (null for a request the application named): a name logscan
+gave it, never shown as an ID the application logged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +61,10 @@ if TYPE_CHECKING:  # a report of no incidents (nothing was read) is built withou
     import polars as pl
 
     from analyzer.analysis.correlate import Traces
+
+#: How analyzer.analysis.correlate names a request seen only in an access log (`seen_id`; kept here as text so that
+#: a report is built without importing Polars).
+SEEN_PREFIX = "access log "
 
 SCHEMA_ID = "logscan.report/2"
 
@@ -88,8 +99,10 @@ def _trace(traces: Traces, request_ids: list[str]) -> dict[str, Any] | None:
         return None
     order = {rid: i for i, rid in enumerate(candidates)}
     row = min(found.iter_rows(named=True), key=lambda r: order[r["request_id"]])
+    seen = row["request_id"].startswith(SEEN_PREFIX)
     return {
-        "request_id": row["request_id"],
+        "request_id": None if seen else row["request_id"],
+        "access_line": row["request_id"].removeprefix(SEEN_PREFIX) if seen else None,
         "services": row["services"],
         "method": row["http_method"],
         "path": row["http_path"],
@@ -101,6 +114,14 @@ def _trace(traces: Traces, request_ids: list[str]) -> dict[str, Any] | None:
         "events": row["events"],
         "trail": [_step(line) for line in (row["trail"] or "").splitlines()],
     }
+
+
+def request_name(trace: Mapping[str, Any], code: Callable[[str], str] = str) -> str:
+    """How every report names a trace's request: by the ID the application logged, else as seen in the access log
+    at its line (`code` marks the ID or the place up as the report's format does)."""
+    if trace.get("access_line"):
+        return f"request seen in the access log at {code(trace['access_line'])} (no request ID logged)"
+    return f"request {code(str(trace['request_id']))}"
 
 
 def _durations(row: dict[str, Any]) -> dict[str, Any] | None:

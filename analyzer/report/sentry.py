@@ -274,6 +274,7 @@ def _trace_context(trace: dict[str, Any]) -> dict[str, Any]:
     ]
     return {
         "request_id": trace["request_id"],
+        "access_line": trace.get("access_line"),
         "method": trace["method"],
         "path": trace["path"],
         "status": trace["status"],

@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from analyzer.report.model import causes_by_rank
+from analyzer.report.model import causes_by_rank, request_name
 
 TOP_DETAILS = 5
 EXAMPLE_LINES = 12
@@ -123,7 +123,7 @@ def _detail(inc: dict[str, Any]) -> Panel:
     trace = inc["trace"]
     if trace:
         parts.append(Text(
-            f"request {trace['request_id']}: {trace['method'] or ''} {trace['path'] or ''} → {trace['status'] or '?'}"
+            f"{request_name(trace)}: {trace['method'] or ''} {trace['path'] or ''} → {trace['status'] or '?'}"
             f" in {trace['duration_ms'] or '?'} ms ({', '.join(trace['services'])})", style="bold"))
         for e in trace["trail"][:8]:
             parts.append(Text(f"  {e['ts'] or '-'} {e['service']} {e['level'] or '-'} {e['message']}", style="dim"))

@@ -27,6 +27,7 @@ from analyzer.analysis.correlate import (
     in_flight,
     orphans_of,
     requests,
+    shift_seen,
 )
 from analyzer.analysis.engine import SETTLE, Analysis, BatchPart, Settings, Snapshot, _categorical, batch_part, expand
 from analyzer.analysis.incidents import _ACCESS_LINE, MAX_EXAMPLES
@@ -737,6 +738,8 @@ def finish(partial: Partial, sigs: SignatureSet, settings: Settings, diag: Diagn
     for segment in partial.segments:
         for n, part in enumerate(_unpack(segment, shift.get(segment.index, 0))):
             part = dataclasses.replace(part, traces=traces[segment.index].get(n, part.traces))
+            if shift.get(segment.index):  # its requests seen in the access log, named by their lines in the file
+                part.traces = part.traces.with_columns(shift_seen(pl.col("request_id"), shift[segment.index]))
             analysis.absorb(dataclasses.replace(part, traces=_tokens(part.traces, len(batches))))
             batches.append((segment.index, n))
         analysis.routes.merge(segment.routes)
@@ -911,10 +914,12 @@ def _fill_trails(analysis: Analysis, incidents: pl.DataFrame, batches: list[tupl
     tokens = tokens.join(where, on="_g", how="left")
     lines = []
     for (index,), wanted in tokens.select("_seg", "_b", "request_id").unique().partition_by("_seg", as_dict=True).items():
-        got = fetch(int(index), wanted.select("_b", "request_id"))  # type: ignore[arg-type]
-        if shift and shift.get(int(index)):  # type: ignore[arg-type]
-            by = shift[int(index)]  # type: ignore[arg-type]
-            got = got.with_columns(pl.col("trail").map_elements(lambda t: _shift_lines(t, by), return_dtype=pl.String))
+        by = shift.get(int(index), 0) if shift else 0  # type: ignore[arg-type]
+        # the shard names its requests seen in the access log by its own line numbers
+        got = fetch(int(index), wanted.select("_b", shift_seen(pl.col("request_id"), -by)))  # type: ignore[arg-type]
+        if by:
+            got = got.with_columns(pl.col("trail").map_elements(lambda t: _shift_lines(t, by), return_dtype=pl.String),
+                                   shift_seen(pl.col("request_id"), by))
         lines.append(got.select("_b", "request_id", pl.col("trail").str.split("\n").alias("_lines"))
                      .with_columns(pl.lit(index, dtype=pl.Int64).alias("_seg")))
     found = pl.concat(lines)
