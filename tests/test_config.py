@@ -242,12 +242,12 @@ def test_services_mapping_renames_the_service_in_the_report(cli, project):
 JSON_LINES = "".join(
     json.dumps(row) + "\n"
     for row in [
-        {"timestamp": "2026-11-23T10:00:00.100Z", "level": "INFO", "message": "request started", "trace_id": "tr-0001",
+        {"timestamp": "2026-11-23T10:00:00.100Z", "level": "INFO", "message": "request started", "txn_ref": "tr-0001",
          "method": "GET", "path": "/orders/7"},
         {"timestamp": "2026-11-23T10:00:00.200Z", "level": "ERROR", "message": "order lookup failed",
-         "trace_id": "tr-0001", "exc_info": "Traceback (most recent call last):\n  File \"app.py\", line 3, in get\n"
+         "txn_ref": "tr-0001", "exc_info": "Traceback (most recent call last):\n  File \"app.py\", line 3, in get\n"
          "ZeroDivisionError: division by zero"},
-        {"timestamp": "2026-11-23T10:00:00.300Z", "level": "INFO", "message": "request finished", "trace_id": "tr-0001",
+        {"timestamp": "2026-11-23T10:00:00.300Z", "level": "INFO", "message": "request finished", "txn_ref": "tr-0001",
          "method": "GET", "path": "/orders/7", "status_code": 500, "duration_ms": 12.5},
     ]
 )
@@ -260,7 +260,7 @@ LOGURU_LINES = "".join(
 
 
 @pytest.mark.parametrize(("lines", "key", "rid", "seen_at"),
-                         [(JSON_LINES, "trace_id", "tr-0001", 3), (LOGURU_LINES, "trace", "lg-0042", None)])
+                         [(JSON_LINES, "txn_ref", "tr-0001", 3), (LOGURU_LINES, "trace", "lg-0042", None)])
 def test_request_id_keys_make_a_custom_key_correlate(cli, project, lines, key, rid, seen_at):
     log = project / "app.log"
     log.write_text(lines)

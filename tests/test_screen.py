@@ -146,6 +146,18 @@ def test_many_small_batches_report_the_same_screened(bench_data, mix):
     assert screened == exhaustive
 
 
+@pytest.mark.parametrize("chunk_bytes", [512, 2048])
+def test_trace_id_requests_cut_by_batch_edges_report_the_same_screened(chunk_bytes):
+    # the real OpenTelemetry logs (tests/real_lines/README.md): every record names a trace ID or the zero one,
+    # and each request's lines fall in different batches
+    paths = [str(ROOT / "tests/real_lines" / name) for name in ("otel_logging_format.log", "otel_python_json_logger.jsonl")]
+    screened = _in_process(paths, True, chunk_bytes)
+    exhaustive = _in_process(paths, False, chunk_bytes)
+    screened.pop("generated_at", None)
+    exhaustive.pop("generated_at", None)
+    assert screened["incidents"] and screened == exhaustive
+
+
 def test_the_screen_keeps_few_production_records(bench_data):
     diag = Diagnostics()
     paths = [str(bench_data / "production" / "compose.log")]

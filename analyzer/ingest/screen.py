@@ -69,7 +69,6 @@ from analyzer.ingest.formats.common import (
     REQUEST_ID_KEY,
     durations_ms,
     on_rows,
-    request_id_of,
     request_ids,
 )
 
@@ -179,10 +178,10 @@ class Screen:
         # where most of the last batch's named one, else only where a key is found first
         direct = self.named_share >= DIRECT_IDS_SHARE
         # the tests on every record, in one call: Polars runs independent expressions side by side
-        candidate, timed, named_or_ids = records.select(
+        candidate, timed, *named = records.select(
             candidate,
             text.str.contains(DURATION_WORDS).fill_null(False).alias("timed"),
-            request_id_of(head).alias("ids") if direct else head.str.contains(_ID_WORDS).fill_null(False).alias("named"),
+            *(() if direct else (head.str.contains(_ID_WORDS).fill_null(False).alias("named"),)),
         ).get_columns()
         timed = timed & ~candidate
         with_path = timed
@@ -191,11 +190,10 @@ class Screen:
             slow, with_path = self._timed(text, timed)
             candidate = candidate | slow
         head = records.get_column("head")
-        if direct:
-            ids = named_or_ids
+        if direct or named[0].all():
+            ids = request_ids(head)
         else:
-            named = named_or_ids
-            ids = request_ids(head) if named.all() else on_rows(named, request_ids(head.filter(named)), None)
+            ids = on_rows(named[0], request_ids(head.filter(named[0])), None)
         self.named_share = ids.is_not_null().mean() or 0.0
         self.remember(ids.filter(candidate).drop_nulls().unique().to_list())
         keep = candidate | with_path

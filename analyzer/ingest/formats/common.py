@@ -214,24 +214,50 @@ ID_SHAPE: Final = r"(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{
 
 #: Keys of a request's ID; a background job's or task's ID (`job_id=`, `task_id`: RQ, Celery, arq, a worker's
 #: own loop) plays the same part for the work a worker does, and ties its records together the same way.
-REQUEST_ID_KEY: Final = (
-    r"""(?i)(?-u:\b)(?:req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id|job[_-]?id|task[_-]?id)"""
-    r"""['"]?\s*[=:]\s*['"]?"""
-)
+_OWN_ID_WORDS: Final = r"req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id|job[_-]?id|task[_-]?id"
+#: Keys of a distributed trace's ID, which ties a request's records together where the app logs no ID of its own:
+#: OpenTelemetry's logging instrumentation (`[trace_id=... span_id=...]`, `otelTraceID`), Datadog's log
+#: injection (`dd.trace_id=`), structlog/python-json-logger processors (`trace_id`, `traceId`), `X-Trace-Id`.
+_TRACE_ID_WORDS: Final = r"(?:otel)?trace[_-]?id"
+_KEY_END: Final = r"""['"]?\s*[=:]\s*['"]?"""
+#: Any key of a request's ID (its own or its trace's), with what separates it from the value.
+REQUEST_ID_KEY: Final = rf"(?i)(?-u:\b)(?:{_OWN_ID_WORDS}|{_TRACE_ID_WORDS}){_KEY_END}"
+_TRACE_ID_KEY: Final = rf"(?i)^(?:{_TRACE_ID_WORDS}){_KEY_END}"
 REQUEST_ID_PATTERN: Final = REQUEST_ID_KEY + "([A-Za-z0-9][A-Za-z0-9._:/-]{2,127})"
+#: The JSON keys (top level; Loguru's `record.extra`) of a trace's ID, read after every request ID key.
+TRACE_ID_KEYS: Final = ("trace_id", "traceId", "otelTraceID", "dd.trace_id")
+#: An ID of zeros only is no ID: OpenTelemetry prints `trace_id=0` (or 32 zeros, its invalid trace ID) and
+#: Datadog `dd.trace_id=0` on every record written outside a span; taken for an ID, it would make all of them
+#: one giant request.
+_NO_ID: Final = r"^0+$"
 
 
-def request_id_of(text: pl.Expr) -> pl.Expr:
-    """A request/correlation ID written as `req_id=...`, `request_id: ...`, `{'request_id': '...'}`,
-    `X-Request-ID: ...`, `job_id=...`: the group of `REQUEST_ID_PATTERN` in its first match, found as the
-    match without capture groups (faster), less its leading key part, which the match begins with and which
-    cannot end anywhere else. Null where no ID is written."""
-    return text.str.extract_all(REQUEST_ID_PATTERN).list.first().str.replace("^" + REQUEST_ID_KEY, "")
+def real_id(value: pl.Expr) -> pl.Expr:
+    """`value`, or null where it is no ID (`_NO_ID`)."""
+    return pl.when(value.str.contains(_NO_ID)).then(None).otherwise(value)
 
 
 def request_ids(text: pl.Series) -> pl.Series:
-    """`request_id_of` over a column."""
-    return text.to_frame("t").select(request_id_of(pl.col("t"))).to_series()
+    """A request/correlation ID written as `req_id=...`, `request_id: ...`, `{'request_id': '...'}`,
+    `X-Request-ID: ...`, `job_id=...`, or else a trace ID (`trace_id=...`, `dd.trace_id=...`), per text: the
+    group of `REQUEST_ID_PATTERN`, found as matches without capture groups (faster) less their leading key
+    part, which a match begins with and which cannot end anywhere else. Null where no ID is written, and for
+    zeros only. Only the texts that write more than one ID are ranked (few: per-list work costs on every row).
+
+    Where a record names both, its own request ID wins over the trace ID wherever each is written: the
+    request ID is the app's unit of work, one per request it served, while one trace may hold several of the
+    app's requests (a client's retries, a caller's fan-out in one trace), which the trace ID would count as
+    one. A trace ID that spans services still ties their records together when it is all they print.
+    """
+    w, e = pl.col("w"), pl.element()
+    written = text.to_frame("t").select(pl.col("t").str.extract_all(REQUEST_ID_PATTERN).alias("w"))
+    ids, several = written.select(
+        real_id(w.list.first().str.replace("^" + REQUEST_ID_KEY, "")), w.list.len() > 1).get_columns()
+    if not several.any():
+        return ids
+    value = real_id(e.str.replace("^" + REQUEST_ID_KEY, ""))
+    ranked = value.sort_by(e.str.contains(_TRACE_ID_KEY), maintain_order=True).drop_nulls().first()
+    return ids.scatter(several.arg_true(), written.filter(several).select(w.list.eval(ranked).list.first()).to_series())
 
 
 #: Keys of a request's duration, with the unit a bare number has under each (a unit after the value,

@@ -6,7 +6,9 @@ from `message`/`msg`/`event`, logger from `logger`/`name`/`logger_name`/
 `log.logger`, exception text from `exc_info`/`exception`/`stack_trace`/
 `error.stack_trace` (appended to `text` so tracebacks can be matched; structlog's
 `dict_tracebacks` lists are written back as traceback text, analyzer.ingest.formats.dict_traceback).
-Request IDs from `request_id`/`req_id`/`correlation_id`/`requestId`/`x_request_id`;
+Request IDs from `request_id`/`req_id`/`correlation_id`/`requestId`/`x_request_id`,
+else a trace ID (`trace_id`/`traceId`/`otelTraceID`/`dd.trace_id`; zeros only are no ID:
+analyzer.ingest.formats.common.request_ids says why the request ID wins);
 `with_request_id_keys` gives a variant that reads more keys first (config
 `request_id_keys`).
 """
@@ -25,10 +27,10 @@ from analyzer.ingest.jsonrows import decode
 
 HEADER = r'^\{\s*"'
 _S = pl.String
-_REQUEST_ID_KEYS = ("request_id", "req_id", "correlation_id", "requestId", "x_request_id")
+_REQUEST_ID_KEYS = ("request_id", "req_id", "correlation_id", "requestId", "x_request_id", *common.TRACE_ID_KEYS)
 _TOP = (
     "timestamp", "time", "@timestamp", "ts", "asctime", "level", "levelname", "severity", "message", "msg", "event",
-    "logger", "name", "logger_name", "request_id", "req_id", "correlation_id", "requestId", "x_request_id",
+    "logger", "name", "logger_name", *_REQUEST_ID_KEYS,
     "exc_info", "exception", "stack_trace", "traceback", "pid", "process", "status_code", "status", "method",
     "path", "duration_ms", "duration", "elapsed_ms", "service", "route",
 )
@@ -71,7 +73,7 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
     events = rows.select(
         pl.coalesce(c("logger"), c("name"), c("logger_name"), log.struct.field("logger")).alias("logger"),
         pl.when(c("_valid")).then(message.str.splitn("\n", 2).struct.field("field_0").fill_null("")).alias("message"),
-        _first(*dict.fromkeys((*request_id_keys, *_REQUEST_ID_KEYS))).alias("request_id"),
+        pl.coalesce(common.real_id(c(key)) for key in dict.fromkeys((*request_id_keys, *_REQUEST_ID_KEYS))).alias("request_id"),
         pl.coalesce(c("method"), c("http").struct.field("request").struct.field("method")).alias("http_method"),
         pl.coalesce(c("path"), c("url").struct.field("path")).str.replace(r"\?.*$", "").alias("http_path"),
         c("route").alias("http_route"),

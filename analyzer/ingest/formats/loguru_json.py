@@ -1,7 +1,8 @@
 """Loguru with `serialize=True`: `{"text": ..., "record": {...}}` per line (reference 2.3).
 
 The traceback exists only inside `text`; request IDs come from `record.extra`
-(`request_id`, `req_id`, `correlation_id`; `with_request_id_keys` gives a
+(`request_id`, `req_id`, `correlation_id`, else a trace ID: `trace_id`, `traceId`,
+`otelTraceID`, `dd.trace_id`, zeros only being no ID; `with_request_id_keys` gives a
 variant that reads more `extra` keys first, config `request_id_keys`).
 """
 
@@ -19,7 +20,7 @@ from analyzer.ingest.jsonrows import decode
 
 HEADER = r'^\{"text": "'
 _S = pl.String
-_EXTRA_KEYS = ("request_id", "req_id", "correlation_id")
+_EXTRA_KEYS = ("request_id", "req_id", "correlation_id", *common.TRACE_ID_KEYS)
 
 
 def _schema(extra_keys: Sequence[str]) -> pl.Struct:
@@ -59,7 +60,7 @@ def parse(records: pl.DataFrame, request_id_keys: Sequence[str] = ()) -> pl.Data
         record.struct.field("process").struct.field("id").cast(pl.Float64, strict=False).alias("pid"),
         pl.when(pl.col("_valid")).then(pl.lit(message).str.splitn("\n", 2).struct.field("field_0").fill_null("")).alias("message"),
         pl.col("text").str.strip_chars_end("\n").alias("text"),
-        pl.coalesce([extra.struct.field(key) for key in keys]).alias("request_id"),
+        pl.coalesce([common.real_id(extra.struct.field(key)) for key in keys]).alias("request_id"),
         record.struct.field("exception").struct.field("type").alias("exc_type"),
     )
     level = rows.select(record.struct.field("level").struct.field("name")).to_series()

@@ -5,7 +5,10 @@ Layouts recognised (first match wins):
 `%(asctime)s - %(name)s - %(levelname)s - %(message)s`,
 `%(asctime)s %(levelname)s %(name)s %(message)s` (also `|`-separated),
 `[%(asctime)s] %(levelname)s in %(module)s: %(message)s`,
-`%(levelname)s:%(name)s:%(message)s` (basicConfig's default),
+`%(levelname)s:%(name)s:%(message)s` (basicConfig's default), OpenTelemetry's
+logging instrumentation's `%(asctime)s %(levelname)s [%(name)s] [%(filename)s:%(lineno)d]
+[trace_id=... span_id=... resource.service.name=...] - %(message)s` (its trace ID is the
+request's: analyzer.ingest.formats.common.request_ids),
 alembic's `%(levelname)-5.5s [%(name)s] %(message)s`, and alembic's
 `FAILED: <message>` (printed on stdout after a failed command, reference 6).
 """
@@ -31,6 +34,7 @@ HEADER = (
 # Each layout: a regex with named groups ts/level/logger/msg (any may be absent).
 _LAYOUTS = (
     rf"^(?P<ts>{_TS}) - (?P<logger>[\w.]+) - (?P<level>{_LEVEL}) - (?P<msg>.*)$",
+    rf"^(?P<ts>{_TS}) (?P<level>{_LEVEL}) \[(?P<logger>[\w.<>-]+)\] \[[^\]\s]+:[0-9]+\] \[trace_id=[^\]]*\] - (?P<msg>.*)$",
     rf"^(?P<ts>{_TS})(?: -| \|)? \[?(?P<level>{_LEVEL})\]?(?: in)? *(?:\| *)?(?:\[(?P<rid>{common.ID_SHAPE}|-)\] )?"
     rf"(?:(?P<logger>[\w.<>]+)(?::| -| \|) )?(?P<msg>.*)$",
     rf"^(?P<level>{_LEVEL}):(?P<logger>[\w.]+):(?P<msg>.*)$",
