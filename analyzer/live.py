@@ -24,10 +24,11 @@ functions:
   The folded incidents are looked at every `tick_seconds` at most.
 
 Records the framer holds (the last record of a stream, which the next line
-might continue) are flushed after `hold_seconds` without new input, except a
-traceback without its exception line yet, which waits for its next lines or a
-record header up to `hold_unfinished_seconds` (so tail reads it whole, as scan
-does); an unknown error is opened only when nothing is held.
+might continue) are flushed once their stream has been quiet for
+`hold_seconds`, whatever the other streams write meanwhile (`_QuietStreams`),
+except a traceback without its exception line yet, which waits for its next
+lines or a record header up to `hold_unfinished_seconds` (so tail reads it
+whole, as scan does); an unknown error is opened only when nothing is held.
 
 Bounded state (`Limits`): at most `max_evidence_rows` evidence rows wait to be
 folded (LiveAnalysis); traces and route statistics bound themselves
@@ -266,6 +267,42 @@ class Sink(Protocol):
         """Something about the input: a rotation, a missing file, damaged lines."""
 
 
+class _QuietStreams:
+    """When each stream (input path, stream id) last brought lines, and which of its held records are due: the
+    last record of a stream is held because its next line might continue it, and given up once that stream has
+    been quiet for `hold_seconds`, whatever other streams write meanwhile (a database that reports an error and
+    then says nothing, beside a busy API in the same `docker compose logs`); a traceback without its exception
+    line yet waits up to `hold_unfinished_seconds`."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.last: dict[tuple[str, int], float] = {}
+        self.waiting: set[tuple[str, int]] = set()  # unfinished tracebacks a quiet spell left held
+        self.holding = False  # whether any record is held (the follower is then asked again sooner)
+
+    def heard(self, path: str, streams: set[int], now: float) -> None:
+        for sid in streams:
+            self.last[(path, sid)] = now
+            self.waiting.discard((path, sid))
+
+    def due(self, path: str, held: set[int], now: float) -> list[tuple[bool, set[int]]]:
+        """(keep_unfinished, streams) to flush now: quiet for `hold_seconds` (their unfinished tracebacks kept),
+        or for `hold_unfinished_seconds` (everything)."""
+        longest = max(self.limits.hold_seconds, self.limits.hold_unfinished_seconds)
+        for key in [key for key in self.last if key[0] == path and key[1] not in held]:  # bounded: held streams only
+            del self.last[key]
+            self.waiting.discard(key)
+        spells = {sid: now - self.last.setdefault((path, sid), now) for sid in held}
+        over = {sid for sid, spell in spells.items() if spell >= longest}
+        quiet = {sid for sid, spell in spells.items()
+                 if self.limits.hold_seconds <= spell < longest and (path, sid) not in self.waiting}
+        return [(flag, streams) for flag, streams in ((False, over), (True, quiet)) if streams]
+
+    def kept(self, path: str, streams: set[int]) -> None:
+        """These streams still hold an unfinished traceback after a quiet spell's flush."""
+        self.waiting |= {(path, sid) for sid in streams}
+
+
 @dataclass(frozen=True)
 class _Batch:
     """What the reading thread hands the analysis thread: events parsed at `now` (monotonic), whether nothing is
@@ -309,27 +346,25 @@ class LiveTail:
         self.follower.start()
         analysing = threading.Thread(target=self._analyse, name="logscan-analysis", daemon=True)
         analysing.start()
-        held_since: float | None = None  # when the last chunk came, while its last records are held
-        unfinished = False  # after a quiet spell, an unfinished traceback is all that is held
-        longest = max(self.limits.hold_seconds, self.limits.hold_unfinished_seconds)
+        quiet = _QuietStreams(self.limits)
         handed = _Batch(0.0, True, [], [])  # the last batch handed over (the analysis thread's `settled`)
         try:
             while not stop.is_set() and not self.follower.finished and analysing.is_alive():
-                self.follower.wait(self.limits.tick_seconds / 2 if held_since is not None else self.follower.poll_seconds)
+                self.follower.wait(self.limits.tick_seconds / 2 if quiet.holding else self.follower.poll_seconds)
                 now = time.monotonic()
-                chunks = self.follower.poll()
-                events = [self.pipeline.feed(chunk) for chunk in chunks]
-                if chunks:
-                    held_since, unfinished = now, False
-                elif held_since is not None and (
-                    now - held_since >= longest or (now - held_since >= self.limits.hold_seconds and not unfinished)
-                ):
-                    unfinished, flushed = self._flush(keep_unfinished=now - held_since < longest)
-                    events += flushed
-                    held_since = held_since if unfinished else None
+                events = []
+                for chunk in self.follower.poll():
+                    events.append(self.pipeline.feed(chunk))
+                    quiet.heard(chunk.input.path, self.pipeline.streams(chunk.input)[0], now)
+                for inp in self.follower.inputs:  # a stream quiet for hold_seconds gives its last record up
+                    for keep_unfinished, streams in quiet.due(inp.path, self.pipeline.streams(inp)[1], now):
+                        events.append(self.pipeline.flush(inp, keep_unfinished, streams))
+                        quiet.kept(inp.path, self.pipeline.streams(inp)[1] & streams if keep_unfinished else set())
+                settled = not any(self.pipeline.streams(inp)[1] for inp in self.follower.inputs)
+                quiet.holding = not settled
                 warnings = self._warnings()
-                if any(part.height for part in events) or warnings or (held_since is None) != handed.settled:
-                    handed = _Batch(now, held_since is None, events, warnings)
+                if any(part.height for part in events) or warnings or settled != handed.settled:
+                    handed = _Batch(now, settled, events, warnings)
                     self._hand_over(handed, analysing)
         except KeyboardInterrupt:
             pass  # Ctrl-C ends following; what was read is still flushed and reported
@@ -338,7 +373,7 @@ class LiveTail:
             self._hand_over(_Batch(time.monotonic(), True, [], [], last=True), analysing)
             raise
         self.follower.stop()
-        self._hand_over(_Batch(time.monotonic(), True, self._flush()[1], self._warnings(), last=True), analysing)
+        self._hand_over(_Batch(time.monotonic(), True, self._flush(), self._warnings(), last=True), analysing)
         analysing.join()
         if self.failure is not None:
             raise self.failure
@@ -403,12 +438,9 @@ class LiveTail:
                             found.get_column("signature"), strict=True)) if found.height else {}
             self.sink.records(events, tags)
 
-    def _flush(self, keep_unfinished: bool = False) -> tuple[bool, list[pl.DataFrame]]:
-        """The records held, as events; with `keep_unfinished`, a traceback without its exception line yet stays
-        held (the lines 2 s later still belong to it, as scan reads them). Whether anything is still held, and
-        the events."""
-        events = [self.pipeline.flush(inp, keep_unfinished) for inp in self.follower.inputs]
-        return keep_unfinished and any(self.pipeline.holds(inp) for inp in self.follower.inputs), events
+    def _flush(self) -> list[pl.DataFrame]:
+        """Everything held, as events (the end)."""
+        return [self.pipeline.flush(inp) for inp in self.follower.inputs]
 
     def _warnings(self) -> list[str]:
         """Warnings about the input not passed on yet (read here, on the reading thread, which writes them)."""

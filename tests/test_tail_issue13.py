@@ -273,3 +273,45 @@ def test_an_unfinished_traceback_is_passed_on_after_the_longer_timeout(tmp_path:
     finally:
         stop.set()
         thread.join(20)
+
+
+# --- a quiet stream beside busy ones ------------------------------------------------------------------------
+
+def test_a_quiet_streams_last_record_is_announced_while_other_streams_write_on(tmp_path: Path) -> None:
+    """`docker compose logs`: the database reports an error and then says nothing, while the API logs on. The
+    error's record is held (its next line might continue it) only until its own stream has been quiet for
+    hold_seconds; it used to wait for a quiet spell of the whole input, which a busy API never leaves."""
+    log = tmp_path / "compose.log"
+    log.touch()
+    said: list[Change] = []
+
+    class Sink:
+        def records(self, events: pl.DataFrame, tags: dict[tuple[str, int], str]) -> None: ...
+        def changes(self, changes: list[Change], board: Callable[[], list[BoardRow]]) -> None:
+            said.extend(changes)
+        def warn(self, message: str) -> None: ...
+
+    diag = Diagnostics()
+    limits = Limits(tick_seconds=0.05, hold_seconds=0.2, hold_unfinished_seconds=30.0)
+    live = LiveTail(Follower([str(log)], diag), Pipeline(diag), LiveAnalysis(load_signatures([])), Sink(), limits)
+    stop = threading.Event()
+    thread = threading.Thread(target=live.run, args=(stop,))
+    thread.start()
+    try:
+        with log.open("a") as f:
+            f.write('db-1   | 2026-11-23 00:00:00.100 UTC [4242] ERROR:  relation "orders_archive" does not exist\n'
+                    "db-1   | 2026-11-23 00:00:00.100 UTC [4242] STATEMENT:  SELECT * FROM orders_archive\n")
+            f.flush()
+            for n in range(200):  # 10 s of API lines, one every 50 ms: the input is never quiet
+                if any(c.incident["signature"] == "relation_missing" for c in said):
+                    break
+                f.write(f"api-1  | 2026-11-23 00:00:{n // 20:02d}.{n % 20 * 50:03d} | INFO     | "
+                        f"app.middleware:log_requests:41 - GET /health 200 1.00ms | req_id={n:032x}\n")
+                f.flush()
+                time.sleep(0.05)
+        opened = [c for c in said if c.event == "opened" and c.incident["signature"] == "relation_missing"]
+        assert opened and n < 100, (n, [(c.event, c.incident["signature"]) for c in said])  # within 5 s of lines
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive()

@@ -235,8 +235,8 @@ class CountingPipeline(Pipeline):
         self.filters.apply(events, records=False)
         return events
 
-    def flush(self, inp: Any, keep_unfinished: bool = False) -> pl.DataFrame:
-        events = super().flush(inp, keep_unfinished)
+    def flush(self, inp: Any, keep_unfinished: bool = False, streams: set[int] | None = None) -> pl.DataFrame:
+        events = super().flush(inp, keep_unfinished, streams)
         self.filters.apply(events, records=False)
         return events
 

@@ -135,16 +135,18 @@ class Pipeline:
         framer = self.framer(chunk.input)
         return self._finish(framer, self._parse(framer.feed(chunk)), chunk.times)
 
-    def flush(self, inp: Input, keep_unfinished: bool = False) -> pl.DataFrame:
-        """Events held for `inp` (its streams' last records); with `keep_unfinished` (tail, after a quiet
-        spell), a traceback without its exception line yet stays held (`Framer.flush`)."""
+    def flush(self, inp: Input, keep_unfinished: bool = False, streams: set[int] | None = None) -> pl.DataFrame:
+        """Events held for `inp` (its streams' last records, or only those of `streams`); with
+        `keep_unfinished` (tail, after a quiet spell), a traceback without its exception line yet stays held
+        (`Framer.flush`)."""
         framer = self.framer(inp)
-        return self._finish(framer, self._parse(framer.flush(keep_unfinished)))
+        return self._finish(framer, self._parse(framer.flush(keep_unfinished, streams)))
 
-    def holds(self, inp: Input) -> bool:
-        """Whether records of `inp` are still held (a traceback kept by `flush(keep_unfinished=True)`)."""
+    def streams(self, inp: Input) -> tuple[set[int], set[int]]:
+        """Of `inp`'s streams: those its last chunk brought lines to, and those holding a record (tail times
+        each stream's quiet spell: `Framer.fed_streams`, `Framer.held_streams`)."""
         framer = self.framers.get(inp.path)
-        return framer is not None and framer.held is not None and framer.held.height > 0
+        return (framer.fed_streams, framer.held_streams()) if framer is not None else (set(), set())
 
     def run(self, inputs: Iterable[Input], first_chunk_bytes: int | None = None) -> Iterator[pl.DataFrame]:
         """Event batches for every input, read in bounded chunks, the stages overlapped.

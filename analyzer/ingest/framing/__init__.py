@@ -71,6 +71,7 @@ class Framer:
         self.decided: set[int] = set()
         self.partials: pl.DataFrame | None = None
         self.held: pl.DataFrame | None = None
+        self.fed_streams: set[int] = set()  # the streams the last chunk brought lines to
 
     def _lines(self, chunk: Chunk) -> pl.DataFrame:
         stats = self.diag.source(self.input.path)
@@ -131,6 +132,7 @@ class Framer:
     def feed(self, chunk: Chunk) -> pl.DataFrame:
         """Records completed by this chunk (each stream's last record is held unless the chunk is final)."""
         lines = self._lines(chunk)
+        self.fed_streams = set(lines.get_column("sid").unique().to_list())
         self._decide_quoted(lines)
         if self.held is not None:
             lines = pl.concat([self.held, lines])
@@ -143,12 +145,30 @@ class Framer:
             self.held = held.drop("fmt", "start")
         return self._records(marked)
 
-    def flush(self, keep_unfinished: bool = False) -> pl.DataFrame:
-        """Release everything held (end of input, or a quiet spell while tailing).
+    def held_streams(self) -> set[int]:
+        """The streams whose last record (or a line's pieces) is held."""
+        parts = [part for part in (self.held, self.partials) if part is not None and part.height]
+        return {sid for part in parts for sid in part.get_column("sid").unique().to_list()}
+
+    def flush(self, keep_unfinished: bool = False, streams: set[int] | None = None) -> pl.DataFrame:
+        """Release everything held (end of input, or a quiet spell while tailing), or only what `streams` hold
+        (those of them that went quiet while others write on: tail).
 
         `keep_unfinished` (a quiet spell): a stream's last record that is a traceback without its exception
         line yet (multiline.unfinished_traceback) stays held; its next lines, or a record header, end it.
         """
+        if streams is not None:
+            ours = pl.col("sid").is_in(list(streams))
+            held, partials = self.held, self.partials
+            self.held = held.filter(ours) if held is not None else None
+            self.partials = partials.filter(ours) if partials is not None else None
+            records = self.flush(keep_unfinished)
+            rest = [part for part in (held.filter(~ours) if held is not None else None, self.held)
+                    if part is not None and part.height]  # others' held lines, and ours still held, in input order
+            self.held = pl.concat(rest).sort("line_no", maintain_order=True) if rest else None
+            others = partials.filter(~ours) if partials is not None else None
+            self.partials = others if others is not None and others.height else None
+            return records
         held, kept = self.held, None
         if keep_unfinished and held is not None and held.height:
             open_sids = [sid for sid, lines in held.group_by("sid", maintain_order=True).agg("line").iter_rows()
