@@ -185,3 +185,16 @@ def test_failed_requests_rank_an_error_above_a_more_frequent_one_that_failed_non
     first, second = json_report(cli, str(log))["incidents"][:2]
     assert first["signature"] == "unhandled_asgi_exception" and first["failed_requests"] == 12 and first["count"] == 12
     assert second["count"] == 20 and second["affected_requests"] == 0 and first["severity"] == second["severity"]
+
+
+def test_an_app_line_beside_the_access_line_of_one_request_counts_it_once(cli, write):
+    """A service that logs no IDs but whose app logs each request in a line of its own (a middleware's
+    `POST /orders status=500 duration=18ms`) beside uvicorn's access line (real Loguru-intercepted lines, their
+    422s made 500s): each of the 25 failed requests is one occurrence and one request, not two."""
+    text = (REAL / "loguru_intercept_422_storm.log").read_text().replace("422", "500")
+    assert text.count('HTTP/1.1" 500') == text.count("status=500") == 25
+    report = json_report(cli, str(write("app.log", text)))
+    (storm,) = [i for i in report["incidents"] if i["signature"] == "http_5xx_storm"]
+    assert (storm["count"], storm["affected_requests"], storm["failed_requests"]) == (25, 25, 25)
+    assert all(rid.startswith(SEEN_PREFIX) for rid in storm["request_ids"])
+    assert report == json_report(cli, str(write("app.log", text)), "--exhaustive")

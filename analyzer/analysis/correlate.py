@@ -130,20 +130,49 @@ def shift_seen(request_id: pl.Expr, lines: int) -> pl.Expr:
     return pl.when(is_seen(request_id)).then(moved).otherwise(request_id)
 
 
-def _seen_failures() -> pl.Expr:
-    """Access lines without an ID of a failed request (a 5xx): each a request of its own, which an error of a
-    service that logs no IDs may be tied to (`_link_orphans`)."""
-    return (
+#: How far apart an access line and the application's own line of one request may be written.
+SAME_REQUEST_SECONDS = 1
+ACCESS_LINE = r'HTTP/[0-9.]+" [0-9]{3}'  # `"GET /x HTTP/1.1" 200`: written by the server, not the application
+_SAME_REQUEST = ("service", "http_method", "http_path", "http_status")
+
+
+def request_pairs() -> tuple[list[str], pl.Expr, pl.Expr, pl.Expr]:
+    """For rows in time order, an access line and the application's own line of one request (a middleware's
+    `POST /orders status=500 duration=18ms`): the columns they share, whether a row is the server's access line,
+    its rank among the rows of its kind sharing them, and whether it has its one partner of the other kind
+    (the n-th of each kind, written within SAME_REQUEST_SECONDS of each other)."""
+    same = list(_SAME_REQUEST)
+    kind = pl.col("message").str.contains(ACCESS_LINE).fill_null(False)
+    nth = pl.int_range(pl.len()).over(*same, kind)
+    pair = [*same, nth]
+    spread = pl.col("ts").max().over(pair) - pl.col("ts").min().over(pair)
+    paired = (pl.len().over(pair) == 2) & (spread <= pl.duration(seconds=SAME_REQUEST_SECONDS)).fill_null(False) \
+        & pl.col("http_status").is_not_null()
+    return same, kind, nth, paired
+
+
+def _seen_failures(events: pl.DataFrame) -> pl.Series:
+    """Which access lines without an ID are a failed request (a 5xx) of their own, which an error of a service
+    that logs no IDs may be tied to (`_link_orphans`): one per request, so not the application's own line of a
+    request whose access line the server wrote too (`request_pairs`)."""
+    failed = (
         pl.col("request_id").is_null() & (pl.col("http_status") >= 500) & pl.col("http_method").is_not_null()
         & pl.col("line_no").is_not_null()
     )
+    rows = events.select(failed.alias("_f"))
+    if not rows.get_column("_f").any():
+        return rows.get_column("_f")
+    _, kind, _, paired = request_pairs()
+    twins = (events.with_row_index("_i").filter(failed).sort("ts", maintain_order=True, nulls_last=True)
+             .filter(paired & ~kind).get_column("_i"))
+    return rows.get_column("_f") & ~pl.int_range(events.height, dtype=pl.UInt32, eager=True).is_in(twins.implode())
 
 
 def _partial(events: pl.DataFrame) -> pl.DataFrame:
     """One row per request in `events` (its ID, or the access line of a failed request without one: `seen_id`):
     the partial aggregate that `_merge` combines."""
-    seen = _seen_failures()
-    rows = events.filter(pl.col("request_id").is_not_null() | seen)
+    seen = pl.col("_seen")
+    rows = events.with_columns(_seen_failures(events).alias("_seen")).filter(pl.col("request_id").is_not_null() | seen)
     if rows.height == 0:
         return empty_traces()
     error = _is_error(pl.col("level")) | pl.col("exc_type").is_not_null()

@@ -43,6 +43,7 @@ from typing import Final
 import polars as pl
 
 from analyzer.events import UTC_TS
+from analyzer.analysis.correlate import is_seen, request_pairs
 from analyzer.analysis.settings import WindowOverride
 from analyzer.analysis.signatures import Signature, SignatureSet
 
@@ -264,6 +265,8 @@ def _window_members(rows: pl.DataFrame, sig: Signature, override: WindowOverride
     rows = rows.filter(pl.col("ts").is_not_null())
     # one row per request (an access line and the app's summary line of the same request count once)
     rows = rows.sort("ts").with_columns(request_keys().alias("_req"))
+    # the row kept of a pair carries the request its partner was seen as (the access line's, `seen_id`)
+    rows = rows.with_columns(pl.col("request_id").fill_null(pl.col("request_id").drop_nulls().first().over("_req")))
     rows = rows.unique(subset=["_req", *group], keep="first", maintain_order=True).sort("ts")
     if rows.height == 0:
         return rows
@@ -279,28 +282,21 @@ def _window_members(rows: pl.DataFrame, sig: Signature, override: WindowOverride
     return joined.filter(pl.col("_end").is_not_null()).drop("_end", "_req")
 
 
-#: How far apart an access line and the application's own line of one request may be written.
-SAME_REQUEST_SECONDS = 1
-_ACCESS_LINE = r'HTTP/[0-9.]+" [0-9]{3}'  # `"GET /x HTTP/1.1" 200`: written by the server, not the application
-
-
 def request_keys() -> pl.Expr:
-    """A key per request for rows in time order: the request ID, else the pairing of an access line with the
-    application's line of the same request (same service, method, path and status, the n-th of each kind,
-    written within SAME_REQUEST_SECONDS of each other), else the row itself."""
-    same = ["service", "http_method", "http_path", "http_status"]
-    kind = pl.col("message").str.contains(_ACCESS_LINE).fill_null(False)
-    nth = pl.int_range(pl.len()).over(*same, kind)
+    """A key per request for rows in time order: the request ID the application logged, else the pairing of an
+    access line with the application's line of the same request (`request_pairs`; one of the two may be a
+    request seen in the access log), else a request seen in the access log, else the row itself."""
+    same, _, nth, paired = request_pairs()
     pair = [*same, nth]
-    spread = pl.col("ts").max().over(pair) - pl.col("ts").min().over(pair)
-    paired = (pl.len().over(pair) == 2) & (spread <= pl.duration(seconds=SAME_REQUEST_SECONDS)) & pl.col("http_status").is_not_null()
-    no_id = pl.col("request_id").is_null()
+    seen = is_seen(pl.col("request_id")).fill_null(False)
+    no_id = pl.col("request_id").is_null() | seen
     key = pl.concat_str([pl.lit("pair"), *(pl.col(c).cast(pl.String).fill_null("") for c in same),
                          nth.cast(pl.String)], separator="\x1f")
     paired = paired & (no_id.sum().over(pair) == pl.len().over(pair))
     return (
         pl.when(~no_id).then(pl.col("request_id"))
         .when(paired).then(key)
+        .when(seen).then(pl.col("request_id"))
         .otherwise(pl.concat_str(pl.lit("row\x1f"), pl.int_range(pl.len()).cast(pl.String)))
     )
 

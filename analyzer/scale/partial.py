@@ -19,6 +19,7 @@ import regex
 
 from analyzer.analysis.correlate import (
     ACCESS_KEYS,
+    ACCESS_LINE,
     TRACE_SCHEMA,
     LinkWindow,
     TraceLimits,
@@ -30,7 +31,7 @@ from analyzer.analysis.correlate import (
     shift_seen,
 )
 from analyzer.analysis.engine import SETTLE, Analysis, BatchPart, Settings, Snapshot, _categorical, batch_part, expand
-from analyzer.analysis.incidents import _ACCESS_LINE, MAX_EXAMPLES
+from analyzer.analysis.incidents import MAX_EXAMPLES
 from analyzer.analysis.owned_strings import own_strings
 from analyzer.analysis.routes import RouteDurations
 from analyzer.analysis.signatures import SignatureSet, load_signatures
@@ -436,7 +437,7 @@ def _pack(parts: list[BatchPart]) -> tuple[tuple[pl.DataFrame, pl.DataFrame], pl
             .get_column("_tok").alias(name))
         strings.append(table.select(pl.concat_str(pl.lit(prefix), pl.col("_tok").cast(pl.String)).alias("token"), "value"))
     if "message" in whole.columns:  # null, not an access line (0), an access line (1)
-        whole = whole.with_columns(pl.col("message").str.contains(_ACCESS_LINE).cast(pl.UInt8))
+        whole = whole.with_columns(pl.col("message").str.contains(ACCESS_LINE).cast(pl.UInt8))
     held = pl.concat(strings) if strings else pl.DataFrame(schema=_STRINGS_SCHEMA)
     # the rows' order is the two frames' interleaving: one bit a row instead of a position; times and line numbers
     # as differences from the row before (sorted, they compress to a byte or two)
