@@ -355,12 +355,16 @@ class LiveTail:
                 events = []
                 for chunk in self.follower.poll():
                     events.append(self.pipeline.feed(chunk))
-                    quiet.heard(chunk.input.path, self.pipeline.streams(chunk.input)[0], now)
+                    quiet.heard(chunk.input.path, self.pipeline.fed_streams(chunk.input), now)
+                settled = True
                 for inp in self.follower.inputs:  # a stream quiet for hold_seconds gives its last record up
-                    for keep_unfinished, streams in quiet.due(inp.path, self.pipeline.streams(inp)[1], now):
+                    held = self.pipeline.held_streams(inp)
+                    for keep_unfinished, streams in quiet.due(inp.path, held, now):
                         events.append(self.pipeline.flush(inp, keep_unfinished, streams))
-                        quiet.kept(inp.path, self.pipeline.streams(inp)[1] & streams if keep_unfinished else set())
-                settled = not any(self.pipeline.streams(inp)[1] for inp in self.follower.inputs)
+                        held = self.pipeline.held_streams(inp)
+                        if keep_unfinished:
+                            quiet.kept(inp.path, held & streams)
+                    settled = settled and not held
                 quiet.holding = not settled
                 warnings = self._warnings()
                 if any(part.height for part in events) or warnings or settled != handed.settled:

@@ -64,3 +64,8 @@ COLUMN_TYPES: Final[dict[str, str]] = {
 EXCEPTION: Final = "exception"
 CULPRIT: Final = "culprit"
 RESERVED_KEYS: Final = (EXCEPTION, CULPRIT)
+
+#: How a request seen only in an access log (a service that logs no request IDs) is named, then `source:line`
+#: of its access line: never an ID the application logged (analyzer.analysis.correlate `seen_id`; the report
+#: model reads it without Polars).
+SEEN_PREFIX: Final = "access log "

@@ -51,6 +51,7 @@ import polars as pl
 from analyzer.events import UTC_TS
 from analyzer.ingest.formats import DATABASE_FORMATS
 from analyzer.analysis.owned_strings import own_strings
+from analyzer.vocabulary import SEEN_PREFIX
 
 TRACE_EVENTS = 12  # events kept per trace, for the report's trace view
 TRAIL_MESSAGE_CHARS = 200
@@ -108,8 +109,6 @@ def _is_error(frame_level: pl.Expr) -> pl.Expr:
     return frame_level.is_in(["error", "critical"])
 
 
-#: How a request seen only in an access log is named (then `source:line` of its access line): never an app's ID.
-SEEN_PREFIX = "access log "
 
 
 def seen_id(source: pl.Expr, line_no: pl.Expr) -> pl.Expr:
@@ -125,8 +124,8 @@ def is_seen(request_id: pl.Expr) -> pl.Expr:
 def shift_seen(request_id: pl.Expr, lines: int) -> pl.Expr:
     """`seen_id`s named `lines` lines on (other IDs as they are): a byte range read on its own counts its lines
     from 1, and analyzer.scale moves them on once it knows the lines before the range."""
-    line = request_id.str.extract(r":(\d+)$").cast(pl.Int64) + lines
-    moved = pl.concat_str(request_id.str.replace(r"\d+$", ""), line.cast(pl.String))
+    line = _seen_line(request_id) + lines
+    moved = pl.concat_str(request_id.str.replace(r"[0-9]+$", ""), line.cast(pl.String))
     return pl.when(is_seen(request_id)).then(moved).otherwise(request_id)
 
 
@@ -409,9 +408,9 @@ def error_pairs(orphans: pl.DataFrame, reqs: pl.DataFrame, window: LinkWindow) -
 OTHER_FILE = 2**62
 
 
-def _seen_line() -> pl.Expr:
+def _seen_line(request_id: pl.Expr = pl.col("request_id")) -> pl.Expr:
     """The line of the access line a request seen in the access log is named by (`seen_id`)."""
-    return pl.col("request_id").str.extract(r":(\d+)$").cast(pl.Int64)
+    return request_id.str.extract(r":([0-9]+)$").cast(pl.Int64)
 
 
 def _last_line() -> pl.Expr:

@@ -142,11 +142,15 @@ class Pipeline:
         framer = self.framer(inp)
         return self._finish(framer, self._parse(framer.flush(keep_unfinished, streams)))
 
-    def streams(self, inp: Input) -> tuple[set[int], set[int]]:
-        """Of `inp`'s streams: those its last chunk brought lines to, and those holding a record (tail times
-        each stream's quiet spell: `Framer.fed_streams`, `Framer.held_streams`)."""
+    def fed_streams(self, inp: Input) -> set[int]:
+        """The streams of `inp` its last chunk brought lines to (tail times each stream's quiet spell)."""
         framer = self.framers.get(inp.path)
-        return (framer.fed_streams, framer.held_streams()) if framer is not None else (set(), set())
+        return framer.fed_streams if framer is not None else set()
+
+    def held_streams(self, inp: Input) -> set[int]:
+        """The streams of `inp` holding a record (`Framer.held_streams`)."""
+        framer = self.framers.get(inp.path)
+        return framer.held_streams() if framer is not None else set()
 
     def run(self, inputs: Iterable[Input], first_chunk_bytes: int | None = None) -> Iterator[pl.DataFrame]:
         """Event batches for every input, read in bounded chunks, the stages overlapped.

@@ -104,7 +104,7 @@ def _section(inc: dict[str, Any], by_print: dict[str, dict[str, Any]]) -> list[s
     if trace:
         out += [
             (
-                f"R{request_name(trace, _code)[1:]}: {_inline(trace['method'])} {_inline(trace['path'])} → "
+                f"{_sentence(request_name(trace, _code))}: {_inline(trace['method'])} {_inline(trace['path'])} → "
                 f"{trace['status'] or '?'} in {trace['duration_ms'] or '?'} ms, "
                 f"services {_inline(', '.join(trace['services']))}"
             ),
@@ -148,3 +148,8 @@ def render(report: dict[str, Any]) -> str:
     for inc in incidents[:TOP_DETAILS]:
         out += _section(inc, by_print)
     return "\n".join([*out, *resolved])
+
+
+def _sentence(text: str) -> str:
+    """`text` starting with a capital (the rest as it is: it may hold an ID)."""
+    return text[:1].upper() + text[1:]

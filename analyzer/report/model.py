@@ -57,14 +57,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from analyzer.vocabulary import SEEN_PREFIX
+
 if TYPE_CHECKING:  # a report of no incidents (nothing was read) is built without Polars
     import polars as pl
 
     from analyzer.analysis.correlate import Traces
 
-#: How analyzer.analysis.correlate names a request seen only in an access log (`seen_id`; kept here as text so that
-#: a report is built without importing Polars).
-SEEN_PREFIX = "access log "
 
 SCHEMA_ID = "logscan.report/2"
 
