@@ -317,7 +317,8 @@ def durations_ms(text: pl.Series) -> pl.Series:
     return parts.select(pl.col("n") * pl.coalesce(by_unit, by_key)).to_series()
 
 
-_TRACEBACK = "Traceback (most recent call last):"
+#: The header of a traceback as Python prints it.
+TRACEBACK: Final = "Traceback (most recent call last):"
 #: An exception group as `traceback` prints it: its lines and its members' behind a `| ` gutter (one per
 #: line, however deep), members between `+-+---- 1 ----` rules.
 _GROUP_GUTTER = regex.compile(r"^ *\| ")
@@ -332,10 +333,10 @@ def _after_last_traceback(text: str) -> Iterator[str]:
     separators are skipped; an exception group's gutter is read through. Nothing when the record holds no
     traceback.
     """
-    start = text.rfind(_TRACEBACK)
+    start = text.rfind(TRACEBACK)
     if start < 0:
         return
-    for line in text[start + len(_TRACEBACK) :].splitlines():
+    for line in text[start + len(TRACEBACK) :].splitlines():
         if _GROUP_RULE.match(line):
             continue
         line = _GROUP_GUTTER.sub("", line, count=1)
@@ -359,7 +360,7 @@ def exception_line(text: str) -> str | None:
 
 def per_traceback(text: pl.Series, name: str, read: Callable[[str], str | None]) -> pl.Series:
     """`read` applied to the records that hold a traceback (in Python, few rows); null elsewhere."""
-    has_tb = text.str.contains(_TRACEBACK, literal=True).fill_null(False)
+    has_tb = text.str.contains(TRACEBACK, literal=True).fill_null(False)
     out = pl.repeat(None, len(text), dtype=pl.String, eager=True).alias(name)
     if has_tb.any():
         idx = has_tb.arg_true()
