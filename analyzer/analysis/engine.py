@@ -36,6 +36,7 @@ from analyzer.analysis.incidents import (
     build_incidents,
     clip_text,
 )
+from analyzer.analysis.copies import Copies, copy_key
 from analyzer.analysis.match import match_events
 from analyzer.analysis.ranking import rank
 from analyzer.analysis.routes import RouteDurations
@@ -125,7 +126,7 @@ def evidence_of(events: pl.DataFrame, matches: pl.DataFrame, sigs: SignatureSet,
     # set when tied to its request (analyzer.analysis.correlate); "none" at once for signatures of records outside requests
     outside = (~pl.col("_in_requests")).fill_null(False) & pl.col("request_id").is_null()  # null: an unknown error
     linked_by = pl.when(outside).then(pl.lit("none")).otherwise(pl.lit(None, dtype=pl.String)).alias("linked_by")
-    return own_strings(evidence.with_columns(clip_text(pl.col("text")), linked_by).drop("_in_requests"))
+    return own_strings(evidence.with_columns(clip_text(pl.col("text")), linked_by, copy_key()).drop("_in_requests"))
 
 
 #: Evidence columns with few distinct values: stored as Categorical (4 bytes a row instead of a 16-byte view).
@@ -268,6 +269,7 @@ class Analysis:
         self.clock: datetime | None = None  # the latest record time seen
         self.settle = settle
         self.miner = TemplateMiner()  # templates of unexplained messages that are not exceptions
+        self.copies = Copies()  # database records already read from another file (counted once)
         # while a snapshot is out (tail): how many pending parts it holds; they, and `kept`, stay as they are
         self.frozen: int | None = None
 
@@ -289,7 +291,7 @@ class Analysis:
         latest = part.latest
         if latest is not None and (self.clock is None or latest > self.clock):  # type: ignore[operator]
             self.clock = latest  # type: ignore[assignment]
-        found = part.evidence
+        found = self.copies.drop_copies(part.evidence)
         if found.height:
             self.pending.append(found)
             self.pending_oldest.append(found.get_column("ts").min())  # type: ignore[arg-type]
