@@ -6,7 +6,7 @@ tests/real_lines/otel_logging_format.log and otel_python_json_logger.jsonl are r
 make/otel_run.py: a FastAPI app under uvicorn, OpenTelemetry's FastAPI and logging instrumentation, two
 requests that succeed and three that raise KeyError (500). Records written outside a span (startup,
 shutdown, the tracebacks uvicorn logs after the span ended) carry the zero trace ID. apm_text.log is real
-output of make/apm_text_run.py: the same requests (and two that log a ZeroDivisionError, one trace for both)
+output of `make/ecs_run.py text`: the same requests (and two that log a ZeroDivisionError, one trace for both)
 under the real Elastic APM agent, written by its text formatter, which appends ` | elasticapm
 transaction.id=... trace.id=... span.id=...` to every record (`None` outside a transaction).
 """
