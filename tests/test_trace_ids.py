@@ -1,10 +1,14 @@
-"""Trace IDs as request IDs (analyzer.ingest.formats.common.request_ids): apps instrumented with OpenTelemetry
-or Datadog print a trace ID and nothing else that ties a request's records together.
+"""Trace IDs as request IDs (analyzer.ingest.formats.common.request_ids): apps instrumented with OpenTelemetry,
+Datadog or Elastic APM print a trace ID (Elastic's agent also its transaction's) and nothing else that ties a
+request's records together.
 
 tests/real_lines/otel_logging_format.log and otel_python_json_logger.jsonl are real output of
 make/otel_run.py: a FastAPI app under uvicorn, OpenTelemetry's FastAPI and logging instrumentation, two
 requests that succeed and three that raise KeyError (500). Records written outside a span (startup,
-shutdown, the tracebacks uvicorn logs after the span ended) carry the zero trace ID.
+shutdown, the tracebacks uvicorn logs after the span ended) carry the zero trace ID. apm_text.log is real
+output of `make/ecs_run.py text`: the same requests (and two that log a ZeroDivisionError, one trace for both)
+under the real Elastic APM agent, written by its text formatter, which appends ` | elasticapm
+transaction.id=... trace.id=... span.id=...` to every record (`None` outside a transaction).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import re
 
 import polars as pl
-from conftest import ROOT
+from conftest import ROOT, json_report
 from hypothesis import given
 from hypothesis import strategies as st
 from loguru import logger
@@ -88,15 +92,17 @@ def test_the_otel_layout_is_read_as_its_fields(cli, plain_env):
 
 # the ID model: keys as apps write them, values as generators print them, zeros as instrumentations print
 # them outside a span
-OWN_KEYS = ("req_id", "request_id", "requestId", "correlation_id", "X-Request-ID", "job_id", "task-id")
-TRACE_KEYS = ("trace_id", "traceId", "otelTraceID", "dd.trace_id", "X-Trace-Id", "TRACE_ID")
-_ZERO = st.sampled_from(["0", "0" * 16, "0" * 32])
+OWN_KEYS = ("req_id", "request_id", "requestId", "correlation_id", "X-Request-ID", "job_id", "task-id", "transaction.id")
+TRACE_KEYS = ("trace_id", "traceId", "otelTraceID", "dd.trace_id", "X-Trace-Id", "TRACE_ID", "trace.id")
+#: no ID written out: zeros (OpenTelemetry, Datadog outside a span), `None` (Elastic APM's text formatter outside a
+#: transaction, a `%(request_id)s` filter with no request), `null`
+_ZERO = st.sampled_from(["0", "0" * 16, "0" * 32, "None", "null"])
 _ID = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{2,40}", fullmatch=True)
 _SEPARATOR = st.sampled_from(["=", ": ", "='", '="', ":"])
 
 
 def _is_zero(value: str) -> bool:
-    return set(value) == {"0"}
+    return set(value) == {"0"} or value in {"None", "none", "null", "NULL"}
 
 
 def _expected(pairs: list[tuple[str, str]]) -> str | None:
@@ -152,3 +158,26 @@ def test_datadog_injected_ids_zero_without_a_span():
         "dd.trace_id=0 dd.span_id=0] - idle",
     ])
     assert request_ids(lines).to_list() == ["5902542925931386263", None]
+
+
+def test_elastic_apms_text_formatter_gives_each_transaction_its_request(cli, plain_env):
+    rows = _events(cli, REAL / "apm_text.log")
+    for row in rows:  # the transaction the record's own suffix names; `None` outside one is no ID
+        named = [t for t in re.findall(r"transaction\.id=(\w+)", row["text"]) if t != "None"]
+        assert row["request_id"] == (named[0] if named else None), row["text"][:120]
+    assert len({row["request_id"] for row in rows} - {None}) == 7  # seven requests, each its own transaction
+
+
+def test_elastic_apm_text_incidents_count_their_transactions(cli, plain_env):
+    report = json_report(cli, str(REAL / "apm_text.log"))
+    lines = (REAL / "apm_text.log").read_text().splitlines()
+    promo = {re.search(r"transaction\.id=([0-9a-f]+)", x).group(1) for x in lines if '"GET /promo/' in x}
+    checkout = {re.search(r"transaction\.id=([0-9a-f]+)", x).group(1) for x in lines if '"GET /checkout/' in x}
+    assert len(promo) == 3 and len(checkout) == 2
+    (keyerror,) = (i for i in report["incidents"] if (i["exception"] or "").startswith("KeyError: "))
+    (zero,) = (i for i in report["incidents"] if (i["exception"] or "").startswith("ZeroDivisionError: "))
+    # uvicorn's `Exception in ASGI application` keeps its traceback although the formatter's suffix, after the
+    # message's newline, stands between them: one incident, not a second one of the traceback alone
+    assert keyerror["signature"] == "unhandled_asgi_exception" and keyerror["count"] == 3
+    assert set(keyerror["request_ids"]) == promo and keyerror["failed_requests"] == 3
+    assert set(zero["request_ids"]) == checkout and zero["count"] == 2  # one trace, two transactions

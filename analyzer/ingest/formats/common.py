@@ -213,12 +213,16 @@ ID_SHAPE: Final = r"(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{
 
 
 #: Keys of a request's ID; a background job's or task's ID (`job_id=`, `task_id`: RQ, Celery, arq, a worker's
-#: own loop) plays the same part for the work a worker does, and ties its records together the same way.
-_OWN_ID_WORDS: Final = r"req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id|job[_-]?id|task[_-]?id"
+#: own loop) plays the same part for the work a worker does, and ties its records together the same way; so does
+#: an Elastic APM transaction's (`transaction.id=`: the agent's text log formatter), one request this service served.
+_OWN_ID_WORDS: Final = (
+    r"req(?:uest)?[_-]?id|correlation[_-]?id|x-request-id|x-correlation-id|job[_-]?id|task[_-]?id|transaction[._-]?id"
+)
 #: Keys of a distributed trace's ID, which ties a request's records together where the app logs no ID of its own:
 #: OpenTelemetry's logging instrumentation (`[trace_id=... span_id=...]`, `otelTraceID`), Datadog's log
-#: injection (`dd.trace_id=`), structlog/python-json-logger processors (`trace_id`, `traceId`), `X-Trace-Id`.
-_TRACE_ID_WORDS: Final = r"(?:otel)?trace[_-]?id"
+#: injection (`dd.trace_id=`), structlog/python-json-logger processors (`trace_id`, `traceId`), `X-Trace-Id`,
+#: Elastic APM's text log formatter (`trace.id=`).
+_TRACE_ID_WORDS: Final = r"(?:otel)?trace[._-]?id"
 _KEY_END: Final = r"""['"]?\s*[=:]\s*['"]?"""
 #: Any key of a request's ID (its own or its trace's), with what separates it from the value.
 REQUEST_ID_KEY: Final = rf"(?i)(?-u:\b)(?:{_OWN_ID_WORDS}|{_TRACE_ID_WORDS}){_KEY_END}"
@@ -226,10 +230,11 @@ _TRACE_ID_KEY: Final = rf"(?i)^(?:{_TRACE_ID_WORDS}){_KEY_END}"
 REQUEST_ID_PATTERN: Final = REQUEST_ID_KEY + "([A-Za-z0-9][A-Za-z0-9._:/-]{2,127})"
 #: The JSON keys (top level; Loguru's `record.extra`) of a trace's ID, read after every request ID key.
 TRACE_ID_KEYS: Final = ("trace_id", "traceId", "otelTraceID", "dd.trace_id")
-#: An ID of zeros only is no ID: OpenTelemetry prints `trace_id=0` (or 32 zeros, its invalid trace ID) and
-#: Datadog `dd.trace_id=0` on every record written outside a span; taken for an ID, it would make all of them
-#: one giant request.
-_NO_ID: Final = r"^0+$"
+#: An ID of zeros only, or Python's `None` / JSON's `null` written out, is no ID: OpenTelemetry prints `trace_id=0`
+#: (or 32 zeros, its invalid trace ID) and Datadog `dd.trace_id=0` on every record written outside a span, Elastic
+#: APM's text formatter `transaction.id=None trace.id=None`, a `%(request_id)s` filter with no request `None`;
+#: taken for an ID, each would make all of those records one giant request.
+_NO_ID: Final = r"^(?:0+|None|none|null|NULL)$"
 
 
 def real_id(value: pl.Expr) -> pl.Expr:
@@ -239,10 +244,10 @@ def real_id(value: pl.Expr) -> pl.Expr:
 
 def request_ids(text: pl.Series) -> pl.Series:
     """A request/correlation ID written as `req_id=...`, `request_id: ...`, `{'request_id': '...'}`,
-    `X-Request-ID: ...`, `job_id=...`, or else a trace ID (`trace_id=...`, `dd.trace_id=...`), per text: the
-    group of `REQUEST_ID_PATTERN`, found as matches without capture groups (faster) less their leading key
-    part, which a match begins with and which cannot end anywhere else. Null where no ID is written, and for
-    zeros only. Only the texts that write more than one ID are ranked (few: per-list work costs on every row).
+    `X-Request-ID: ...`, `job_id=...`, `transaction.id=...`, or else a trace ID (`trace_id=...`,
+    `dd.trace_id=...`, `trace.id=...`), per text: the group of `REQUEST_ID_PATTERN`, found as matches without
+    capture groups (faster) less their leading key part, which a match begins with and which cannot end anywhere
+    else. Null where no ID is written, and for no ID written out (`_NO_ID`: zeros only, `None`). Only the texts that write more than one ID are ranked (few: per-list work costs on every row).
 
     Where a record names both, its own request ID wins over the trace ID wherever each is written: the
     request ID is the app's unit of work, one per request it served, while one trace may hold several of the

@@ -12,7 +12,7 @@ are written back as traceback text, analyzer.ingest.formats.dict_traceback, and 
 ECS's `error.type` too.
 Request IDs from `request_id`/`req_id`/`correlation_id`/`requestId`/`x_request_id`,
 else an Elastic APM `transaction.id` (one request this service served), else a trace ID
-(`trace_id`/`traceId`/`otelTraceID`/`dd.trace_id`/`trace.id`; zeros only are no ID:
+(`trace_id`/`traceId`/`otelTraceID`/`dd.trace_id`/`trace.id`; zeros only or `None` are no ID:
 analyzer.ingest.formats.common.request_ids says why the request ID wins);
 `with_request_id_keys` gives a variant that reads more keys first (config
 `request_id_keys`).

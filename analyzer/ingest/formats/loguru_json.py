@@ -2,7 +2,7 @@
 
 The traceback exists only inside `text`; request IDs come from `record.extra`
 (`request_id`, `req_id`, `correlation_id`, else a trace ID: `trace_id`, `traceId`,
-`otelTraceID`, `dd.trace_id`, zeros only being no ID; `with_request_id_keys` gives a
+`otelTraceID`, `dd.trace_id`, zeros only or `None` being no ID; `with_request_id_keys` gives a
 variant that reads more `extra` keys first, config `request_id_keys`).
 """
 

@@ -201,10 +201,17 @@ def _interjected(frame: pl.DataFrame, streams: int) -> pl.Series:
 
 
 def _opens_record(frame: pl.DataFrame, bare_opener: pl.Series, streams: int) -> pl.Series:
-    """A bare `Traceback (most recent call last):` starts a record unless the line before it reads like an error."""
-    prev = frame.select(_previous(~pl.col("line").str.contains(BLANK) & ~pl.col("_alone"), streams)).to_series().filter(bare_opener)
-    before = frame.get_column("line").gather(prev.fill_null(0))
-    errorish = before.str.contains(_ERRORISH) & prev.is_not_null()
+    """A bare `Traceback (most recent call last):` starts a record unless the line before it, or the last line
+    before it that is no continuation (a header or an exception line), reads like an error: a formatter that
+    appends to every record (Elastic APM's ` | elasticapm transaction.id=...`) puts its suffix on a line of its
+    own after a message that ends in a newline (uvicorn's `Exception in ASGI application\n`)."""
+    said = ~pl.col("line").str.contains(BLANK) & ~pl.col("_alone")
+    prev, head = (frame.select(_previous(flag, streams)).to_series().filter(bare_opener)
+                  for flag in (said, said & (pl.col("_header") | pl.col("_x"))))
+    lines = frame.get_column("line")
+    errorish = pl.repeat(False, len(prev), eager=True)
+    for at in (prev, head):
+        errorish = errorish | (lines.gather(at.fill_null(0)).str.contains(_ERRORISH) & at.is_not_null())
     return on_rows(bare_opener, ~errorish, False)
 
 
