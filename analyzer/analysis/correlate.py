@@ -170,8 +170,11 @@ def _seen_requests(events: pl.DataFrame) -> pl.Series:
     if not rows.get_column("_s").any():
         return rows.get_column("_s")
     _, kind, _, paired = request_pairs()
-    twins = (events.with_row_index("_i").filter(seen).sort("ts", maintain_order=True, nulls_last=True)
-             .filter(paired & ~kind).get_column("_i"))
+    candidates = events.with_row_index("_i").filter(seen).with_columns(kind.alias("_kind"))
+    kinds = candidates.get_column("_kind")
+    if kinds.all() or not kinds.any():  # a pair needs a line of each kind: an access log alone has none
+        return rows.get_column("_s")
+    twins = candidates.sort("ts", maintain_order=True, nulls_last=True).filter(paired & ~pl.col("_kind")).get_column("_i")
     return rows.get_column("_s") & ~pl.int_range(events.height, dtype=pl.UInt32, eager=True).is_in(twins.implode())
 
 
