@@ -1,30 +1,38 @@
-"""Servers that log no request IDs: each failed request their access log shows is a request of its own.
+"""Servers that log no request IDs: each failed (5xx) or refused (4xx) request their access log shows is a
+request of its own; a 2xx or 3xx is none.
 
 tests/real_lines/ holds what hypercorn, Granian, gunicorn and uvicorn (under journald, or alone) print
 by default: a `"GET /promo/code-N ..." 500` access line next to each `KeyError: 'code-N'` traceback, before it
 (hypercorn, Granian) or after it, and no request ID anywhere. Each error is tied to the request its access line
-tells (analyzer.analysis.correlate `seen_pairs`): its own, never one of another process or service.
+tells (analyzer.analysis.correlate `seen_pairs`): its own, never one of another process or service, never a
+refused one. A storm of refused requests (gunicorn's, uvicorn's through Loguru beside the app's own line of
+each) affects every request it counts, and fails none.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 from conftest import ROOT, json_report, read_events
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.analysis.correlate import SEEN_PREFIX, Traces, link_frames
+from analyzer.commands.tail import TailFormat, run_tail
 from analyzer.events import SCHEMA, conform
 
 REAL = ROOT / "tests/real_lines"
 #: file -> requests that failed with their KeyError (the access line names the code the traceback ends with)
 FAILED = {"hypercorn.log": 12, "granian.log": 12, "journald_short.log": 3, "journald_short-precise.log": 3,
           "journald_short-iso.log": 3, "gunicorn_workers.log": 8,  # gunicorn: two workers, error log and access log
-          "uvicorn_workers.log": 1}  # no times: tied by line
+          "uvicorn_workers.log": 1,  # no times: tied by line
+          "gunicorn_storm.log": 3}  # gunicorn: in the seconds of a storm of 422s, times in whole seconds
 
 
 def _links(path: Path) -> list[tuple[str, str | None]]:
@@ -178,6 +186,22 @@ def test_without_times_an_error_ties_only_to_a_request_of_its_own_process_and_se
             assert tied[error["message"]] is not None
 
 
+@settings(max_examples=40, deadline=None)
+@given(workers=workers, offsets=offsets, batch=st.integers(1, 40), refused=st.lists(st.sampled_from([401, 404, 422, 429]), max_size=36))
+def test_an_error_is_never_tied_to_a_refused_request(workers, offsets, batch, refused):
+    """Some requests refused (a 4xx) instead of failed: each is a request of its own, but an error goes only to
+    a failed one, its own when that failed."""
+    rows = _interleaved(workers, offsets)
+    access = [r for r in rows if r["level"] == "info"]
+    for row, status in zip(access, refused):
+        row["http_status"], row["message"] = status, row["message"].replace("500", str(status))
+    status = {SEEN_PREFIX + f"gen.log:{r['line_no']}": r["http_status"] for r in access}
+    tied = _tied(rows, batch)
+    assert all(rid is None or status[rid] == 500 for rid in tied.values()), tied
+    own = {r["http_path"]: SEEN_PREFIX + f"gen.log:{r['line_no']}" for r in access if r["http_status"] == 500}
+    assert all(rid == own[f"/{name}"] for name, rid in tied.items() if f"/{name}" in own), tied
+
+
 def test_failed_requests_rank_an_error_above_a_more_frequent_one_that_failed_none(tmp_path, cli):
     log = tmp_path / "hypercorn.log"
     later = "".join(f"[2026-12-04 00:53:{n:02d} +0000] [17872] [ERROR] cache refresh failed: timeout\n" for n in range(20))
@@ -198,3 +222,78 @@ def test_an_app_line_beside_the_access_line_of_one_request_counts_it_once(cli, w
     assert (storm["count"], storm["affected_requests"], storm["failed_requests"]) == (25, 25, 25)
     assert all(rid.startswith(SEEN_PREFIX) for rid in storm["request_ids"])
     assert report == json_report(cli, str(write("app.log", text)), "--exhaustive")
+
+
+#: file -> what printed each refused request's access line: gunicorn alone (two workers; 5xx and 2xx among
+#: them), uvicorn through Loguru beside the app's own `POST /orders status=422 duration=1ms` line of each
+STORMS = {"gunicorn_storm.log": r'" 422 \d', "loguru_intercept_422_storm.log": r'HTTP/1\.1" 422$'}
+
+
+def _lines(name: str, pattern: str) -> list[int]:
+    return [n for n, line in enumerate((REAL / name).read_text().splitlines(), 1) if re.search(pattern, line)]
+
+
+def test_a_storm_of_refused_requests_affects_each_request_it_counts_and_fails_none(cli, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    for name, access in STORMS.items():
+        path = f"tests/real_lines/{name}"
+        report = json_report(cli, path, "--all")
+        (storm,) = [i for i in report["incidents"] if i["signature"] == "http_422_storm"]
+        lines = _lines(name, access)
+        assert len(lines) == 25, name
+        # one request per access line (the app's line of the same request is not another), refused: not failed
+        assert (storm["count"], storm["affected_requests"], storm["failed_requests"]) == (25, 25, 0), name
+        assert sorted(storm["request_ids"]) == sorted(SEEN_PREFIX + f"{path}:{n}" for n in lines)
+        assert "0 failed requests of 25 affected requests" in storm["why"]
+        trace = storm["trace"]
+        assert trace["request_id"] is None and trace["status"] == 422 and trace["method"] == "POST"
+        assert int(trace["access_line"].rsplit(":", 1)[1]) in lines
+        assert report == json_report(cli, path, "--all", "--exhaustive"), name
+
+
+def test_only_access_lines_of_a_4xx_or_5xx_are_requests_of_their_own():
+    """gunicorn's 25 422s and 3 500s are requests seen in its access log; its 200s and 201s are none."""
+    events, _ = read_events(REAL / "gunicorn_storm.log")
+    for batch in (7, events.height):
+        traces = Traces()
+        for part in events.iter_slices(batch):
+            traces.add(part)
+        seen = traces.table.filter(pl.col("request_id").str.starts_with(SEEN_PREFIX))
+        lines = sorted(int(rid.rsplit(":", 1)[1]) for rid in seen.get_column("request_id"))
+        assert lines == sorted(_lines("gunicorn_storm.log", r'" [45][0-9][0-9] \d')) and len(lines) == 28
+        assert len(_lines("gunicorn_storm.log", r'" [23][0-9][0-9] \d')) == 7
+        assert seen.get_column("http_status").value_counts().sort("http_status").rows() == [(422, 25), (500, 3)]
+
+
+@pytest.mark.parametrize("screen", [False, True])
+def test_tail_counts_a_storms_requests_as_scan_does(cli, screen):
+    """The same bytes piped into `tail` (its small batches, its incremental incidents) and into `scan`."""
+    for name in STORMS:
+        data = (REAL / name).read_bytes()
+        out = io.StringIO()
+        assert run_tail(["-"], output=TailFormat.jsonl, stdin=io.BytesIO(data), out=out, screen=screen) == 0
+        tail = json.loads(out.getvalue().splitlines()[-1])["report"]
+        scan = json.loads(cli("scan", "-", "--format", "json", input=data).stdout)
+
+        def requests(report: dict) -> list[tuple]:
+            return sorted((i["fingerprint"], i["count"], i["affected_requests"], i["failed_requests"],
+                           sorted(i["request_ids"]), (i["trace"] or {}).get("access_line")) for i in report["incidents"])
+
+        assert requests(tail) == requests(scan), name
+        (storm,) = [i for i in tail["incidents"] if i["signature"] == "http_422_storm"]
+        assert (storm["affected_requests"], storm["failed_requests"]) == (25, 0), name
+        assert "0 failed requests of 25 affected requests" in storm["why"], name
+
+
+@pytest.mark.xfail(strict=True, reason="the screen drops a service's only lines that name a request (no status, no "
+                   "level): screened, it looks like a service without IDs (analyzer.ingest.screen requests_to_link)")
+@pytest.mark.parametrize("status", ["401 Unauthorized", "500 Internal Server Error"])
+def test_a_service_whose_lines_with_ids_the_screen_drops_is_still_one_that_logs_ids(cli, write, status):
+    """An app that names each request only in a `request started` line, beside uvicorn's access line: a service
+    that logs IDs (its access lines are no requests of their own), screened or not."""
+    text = "".join(
+        f"2026-11-23 10:43:{n:02d}.020 | INFO     | shop.main:request_context:69 - request started method=GET path=/me"
+        f" | req_id=00000000-0000-0000-0000-0000000000{n:02d}\n"
+        f'INFO:     127.0.0.1:59142 - "GET /me HTTP/1.1" {status}\n' for n in range(30))
+    path = str(write("app.log", text))
+    assert json_report(cli, path) == json_report(cli, path, "--exhaustive")

@@ -223,6 +223,17 @@ def test_requests_seen_in_an_access_log_are_named_by_their_line_in_the_whole_fil
     assert got["incidents"][0]["failed_requests"] == 12
 
 
+@pytest.mark.parametrize("name", ["gunicorn_storm.log", "loguru_intercept_422_storm.log"])
+def test_a_storm_of_requests_seen_in_an_access_log_counts_each_once_across_ranges(name: str) -> None:
+    """25 refused requests (422s) that only their access lines show, cut into ranges: each still one affected
+    request, named by its line in the whole file, and the report the local one."""
+    path = str(ROOT / "tests" / "real_lines" / name)
+    got, shards = ranged_report(path, 1_000, 1_000, list(range(16))[::-1])
+    assert len(shards) > 1 and got == local_report((path,), 1_000)
+    (storm,) = [i for i in got["incidents"] if i["signature"] == "http_422_storm"]
+    assert (storm["affected_requests"], storm["failed_requests"]) == (25, 0)
+
+
 def test_a_traceback_across_a_cut_stays_whole(tmp_path) -> None:
     """A chunk ending inside a traceback: the range begins at the record the traceback belongs to, which is read
     whole, once, as a local scan reads it."""

@@ -48,6 +48,16 @@ def test_dask_scan_gives_the_local_report(cli, cluster) -> None:
         assert local["incidents"], sample
 
 
+def test_a_storm_of_requests_seen_in_access_logs_on_dask_gives_the_local_report(cli, cluster) -> None:
+    """Refused requests (422s) that only their access lines show, one file a shard: the same affected requests."""
+    paths = [str(ROOT / "tests" / "real_lines" / name) for name in ("gunicorn_storm.log", "loguru_intercept_422_storm.log")]
+    local = _json(cli("scan", *paths, "--format", "json"))
+    dask = _json(cli("scan", *paths, "--format", "json", "--engine", "dask", "--scheduler", cluster.scheduler_address))
+    assert dask == local
+    storms = [i for i in local["incidents"] if i["signature"] == "http_422_storm"]
+    assert [(i["affected_requests"], i["failed_requests"]) for i in storms] == [(25, 0), (25, 0)]
+
+
 def test_a_worker_killed_mid_run_changes_nothing(cluster, tmp_path: Path) -> None:
     """A shard task kills its own worker process the first time it runs: the scheduler runs it again on a new
     worker, the re-run returns the same partial, and the report is the local one, nothing counted twice."""

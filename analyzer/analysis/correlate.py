@@ -25,18 +25,25 @@ record carried, "none" when nothing fits, else how):
   `app=ledger-web` serves `web`), then a request not yet linked; a record
   timed in whole seconds (`%t`) may have been written at any moment of its
   second;
-* errors of a service that logs no request IDs at all (plain uvicorn,
-  hypercorn, Granian, gunicorn's default access log): the nearest request of
-  that service its access log shows failing (a 5xx), of the same process when
-  both records name theirs, within the same seconds (in a log without times:
+* access lines of a service that logs no request IDs at all (plain uvicorn,
+  hypercorn, Granian, gunicorn's default access log): each one of a failed
+  (5xx) or refused (4xx) request is a request of its own, *seen in the access
+  log* (`seen_id`: named by where its access line is, never shown as an ID
+  the app logged), and is tied to it; a 2xx or 3xx is none (nothing there
+  needs a request to count). One line per request: where the app logs each
+  request beside the server's access line, the access line is the request
+  (`request_pairs`). A storm of 4xx on such a service so counts the requests
+  it affected (`failed` stays a 5xx: a refused request did not fail on the
+  server);
+* errors of such a service: the nearest request of that service its access
+  log shows failing (a 5xx, never a 4xx), of the same process when both
+  records name theirs, within the same seconds (in a log without times:
   within `LinkWindow.lines` lines of the same file), one error per request
-  first; such a request is *seen in the access log* (`seen_id`: named by
-  where its access line is, never shown as an ID the app logged) and its
-  access line is tied to it. The server may print the access line before the
-  traceback or after it: the nearest wins, then the nearest in lines of the
-  same file (logs timed in whole seconds). A database record is offered such
-  a request only when its access line told a duration (else nothing shows
-  the statement ran within it);
+  first. The server may print the access line before the traceback or after
+  it: the nearest wins, then the nearest in lines of the same file (logs
+  timed in whole seconds). A database record is offered such a request (a
+  failed one first, for an error) only when its access line told a duration
+  (else nothing shows the statement ran within it);
 * records of other services without IDs (workers, jobs) stay unlinked: no
   evidence ties them to a request.
 """
@@ -150,28 +157,32 @@ def request_pairs() -> tuple[list[str], pl.Expr, pl.Expr, pl.Expr]:
     return same, kind, nth, paired
 
 
-def _seen_failures(events: pl.DataFrame) -> pl.Series:
-    """Which access lines without an ID are a failed request (a 5xx) of their own, which an error of a service
-    that logs no IDs may be tied to (`_link_orphans`): one per request, so not the application's own line of a
+def _seen_requests(events: pl.DataFrame) -> pl.Series:
+    """Which access lines without an ID are a request of their own (`seen_id`): one that failed (a 5xx), which
+    an error of a service that logs no IDs may be tied to (`_link_orphans`), or one the server refused (a 4xx),
+    which a storm of them counts; never a 2xx or 3xx. One per request, so not the application's own line of a
     request whose access line the server wrote too (`request_pairs`)."""
-    failed = (
-        pl.col("request_id").is_null() & (pl.col("http_status") >= 500) & pl.col("http_method").is_not_null()
+    seen = (
+        pl.col("request_id").is_null() & (pl.col("http_status") >= 400) & pl.col("http_method").is_not_null()
         & pl.col("line_no").is_not_null()
     )
-    rows = events.select(failed.alias("_f"))
-    if not rows.get_column("_f").any():
-        return rows.get_column("_f")
+    rows = events.select(seen.alias("_s"))
+    if not rows.get_column("_s").any():
+        return rows.get_column("_s")
     _, kind, _, paired = request_pairs()
-    twins = (events.with_row_index("_i").filter(failed).sort("ts", maintain_order=True, nulls_last=True)
-             .filter(paired & ~kind).get_column("_i"))
-    return rows.get_column("_f") & ~pl.int_range(events.height, dtype=pl.UInt32, eager=True).is_in(twins.implode())
+    candidates = events.with_row_index("_i").filter(seen).with_columns(kind.alias("_kind"))
+    kinds = candidates.get_column("_kind")
+    if kinds.all() or not kinds.any():  # a pair needs a line of each kind: an access log alone has none
+        return rows.get_column("_s")
+    twins = candidates.sort("ts", maintain_order=True, nulls_last=True).filter(paired & ~pl.col("_kind")).get_column("_i")
+    return rows.get_column("_s") & ~pl.int_range(events.height, dtype=pl.UInt32, eager=True).is_in(twins.implode())
 
 
 def _partial(events: pl.DataFrame) -> pl.DataFrame:
-    """One row per request in `events` (its ID, or the access line of a failed request without one: `seen_id`):
+    """One row per request in `events` (its ID, or the access line of a 4xx or 5xx request without one: `seen_id`):
     the partial aggregate that `_merge` combines."""
     seen = pl.col("_seen")
-    rows = events.with_columns(_seen_failures(events).alias("_seen")).filter(pl.col("request_id").is_not_null() | seen)
+    rows = events.with_columns(_seen_requests(events).alias("_seen")).filter(pl.col("request_id").is_not_null() | seen)
     if rows.height == 0:
         return empty_traces()
     error = _is_error(pl.col("level")) | pl.col("exc_type").is_not_null()
@@ -548,7 +559,9 @@ def _link_orphans(rows: pl.DataFrame, reqs: pl.DataFrame, unlogged: pl.DataFrame
         (pl.col("level").is_in(["error", "critical"]) | pl.col("exc_type").is_not_null()).alias("is_error"),
         "began", "precision", "pid", pl.col("source").cast(pl.String), "line_no", "line_count",
     )
-    if (orphans.height == 0 or reqs.height == 0) and unlogged.filter(pl.col("end").is_null()).height == 0:
+    # an error is tied to a request that failed (a 5xx), never to one the server refused (a 4xx)
+    untimed_failed = unlogged.filter(pl.col("end").is_null() & pl.col("failed"))
+    if (orphans.height == 0 or reqs.height == 0) and untimed_failed.height == 0:
         return rows
     # requests seen in the access log of a service that logs IDs are none of linking's business (`_unlogged`)
     reqs = reqs.filter(~pl.col("seen"))
@@ -563,9 +576,8 @@ def _link_orphans(rows: pl.DataFrame, reqs: pl.DataFrame, unlogged: pl.DataFrame
     best = [_best(error_pairs(part, reqs, window)) for part in from_app.iter_slices(LINK_SLICE_ROWS)]
     best += [_best(seen_pairs(part, unlogged.filter(pl.col("end").is_not_null()), window))
              for part in from_log.iter_slices(LINK_SLICE_ROWS)]
-    untimed = _untimed_errors(rows, unlogged.filter(pl.col("end").is_null()))
-    best += [_best(untimed_pairs(part, unlogged.filter(pl.col("end").is_null()), window))
-             for part in untimed.iter_slices(LINK_SLICE_ROWS)]
+    untimed = _untimed_errors(rows, untimed_failed)
+    best += [_best(untimed_pairs(part, untimed_failed, window)) for part in untimed.iter_slices(LINK_SLICE_ROWS)]
     rows = _choose_links(rows, best, used)
     if from_db.height == 0:
         return rows

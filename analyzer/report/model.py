@@ -42,11 +42,12 @@ requests; `affected_requests` is always the true count. `trace` is one
 representative request of the incident (null when none is known).
 
 A service that logs no request IDs (plain uvicorn, hypercorn, Granian,
-gunicorn's access log) still shows its failed requests in its access log:
-such a request is listed in `request_ids` as `access log SOURCE:LINE` (where
-its access line is), and its `trace` has a null `request_id` and that place
-in `access_line` (null for a request the application named): a name logscan
-gave it, never shown as an ID the application logged.
+gunicorn's access log) still shows its failed (5xx) and refused (4xx) requests
+in its access log: such a request is listed in `request_ids` as `access log
+SOURCE:LINE` (where its access line is), and its `trace` has a null
+`request_id` and that place in `access_line` (null for a request the
+application named): a name logscan gave it, never shown as an ID the
+application logged.
 """
 
 from __future__ import annotations
