@@ -18,7 +18,7 @@ Only the database's own formats are compared. Their pids are unique on a server 
 any moment (each connection has its backend), so two different records never share
 all four; an application's replicas, on the contrary, often run under the same pid
 in their containers and log the same line in the same millisecond, which must
-count twice. Repeats within one file are never copies.
+count twice.
 
 The evidence of each batch passes here before it is kept (`Analysis.absorb`), so
 `scan`, `tail` and the Dask engine's replay count alike. Memory is bounded: the

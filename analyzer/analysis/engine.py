@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from analyzer.analysis.copies import Copies, copy_key
 from analyzer.analysis.correlate import LinkWindow, Traces, link_frames
 from analyzer.analysis.correlate import partial as trace_partial
 from analyzer.analysis.exceptions import CULPRIT, EXCEPTION, RESERVED_KEYS, culprits
@@ -36,7 +37,6 @@ from analyzer.analysis.incidents import (
     build_incidents,
     clip_text,
 )
-from analyzer.analysis.copies import Copies, copy_key
 from analyzer.analysis.match import match_events
 from analyzer.analysis.ranking import rank
 from analyzer.analysis.routes import RouteDurations

@@ -23,11 +23,10 @@ from typing import Final
 
 import polars as pl
 
-from analyzer.ingest.formats.common import per_traceback
+from analyzer.ingest.formats.common import TRACEBACK, per_traceback
 from analyzer.vocabulary import CULPRIT, EXCEPTION, RESERVED_KEYS  # noqa: F401 - the reserved `key` names
 
 
-_TRACEBACK: Final = "Traceback (most recent call last):"
 # `  File "/app/x.py", line 3, in f`; Loguru prefixes the failing frame with `> ` and exception groups with `| `
 _FRAME: Final = re.compile(r'^[\s>|]*File "(?P<path>[^"]+)", line \d+, in (?P<func>\S+)')
 _STDLIB: Final = re.compile(r"[/\\]lib[/\\]python\d+(?:\.\d+)?[/\\]|[/\\]Lib[/\\]")
@@ -49,7 +48,7 @@ def short_path(path: str) -> str:
 
 def culprit(text: str) -> str | None:
     """`path in function` of the innermost in-app frame of the record's last traceback (None: no frame)."""
-    start = text.rfind(_TRACEBACK)
+    start = text.rfind(TRACEBACK)
     if start < 0:
         return None
     frames = [m for line in text[start:].splitlines() if (m := _FRAME.match(line))]

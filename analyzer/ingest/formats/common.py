@@ -247,7 +247,8 @@ def request_ids(text: pl.Series) -> pl.Series:
     `X-Request-ID: ...`, `job_id=...`, `transaction.id=...`, or else a trace ID (`trace_id=...`,
     `dd.trace_id=...`, `trace.id=...`), per text: the group of `REQUEST_ID_PATTERN`, found as matches without
     capture groups (faster) less their leading key part, which a match begins with and which cannot end anywhere
-    else. Null where no ID is written, and for no ID written out (`_NO_ID`: zeros only, `None`). Only the texts that write more than one ID are ranked (few: per-list work costs on every row).
+    else. Null where no ID is written, and for no ID written out (`_NO_ID`: zeros only, `None`). Only the texts
+    that write more than one ID are ranked (few: per-list work costs on every row).
 
     Where a record names both, its own request ID wins over the trace ID wherever each is written: the
     request ID is the app's unit of work, one per request it served, while one trace may hold several of the

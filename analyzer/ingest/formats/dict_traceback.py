@@ -23,6 +23,8 @@ from typing import Any, Final
 
 import orjson
 
+from analyzer.ingest.formats.common import TRACEBACK
+
 CAUSE: Final = "\n\nThe above exception was the direct cause of the following exception:\n\n"
 CONTEXT: Final = "\n\nDuring handling of the above exception, another exception occurred:\n\n"
 GROUP_RULE: Final = "-" * 16
@@ -65,7 +67,7 @@ def _stack(stack: dict[str, Any]) -> str:
     lines.extend(str(note) for note in stack.get("exc_notes") or [])
     members = [member for member in stack.get("exceptions") or [] if _is_trace(member)] if stack.get("is_group") else []
     if not members:  # Python prints the header only above frames: a group's unraised member has none
-        return "\n".join(["Traceback (most recent call last):", *lines] if stack.get("frames") else lines)
+        return "\n".join([TRACEBACK, *lines] if stack.get("frames") else lines)
     out = ["  + Exception Group Traceback (most recent call last):", *("  | " + line for line in lines)]
     for n, member in enumerate(members, 1):
         out.append(f"  {'+-+' if n == 1 else '  +'}{GROUP_RULE} {n} {GROUP_RULE}")

@@ -41,7 +41,7 @@ from typing import Final
 import polars as pl
 
 from analyzer.ingest.formats.base import Format
-from analyzer.ingest.formats.common import on_rows
+from analyzer.ingest.formats.common import TRACEBACK, on_rows
 from analyzer.ingest.framing.detect import Detector
 from analyzer.ingest.framing.runs import collapse_runs, per_stream
 
@@ -52,7 +52,7 @@ CONTINUATION: Final = (
     r"|Process [0-9]+ waits for |Process [0-9]+: |For more information check: "
     r"|\^+$|\)$)"
 )
-OPENER: Final = "Traceback (most recent call last):"
+OPENER: Final = TRACEBACK
 SQL_OPENER: Final = "[SQL: "
 _ERRORISH: Final = (
     r"(?i)(?:error|exception|critical|fatal|warn|fail|traceback|caught|problem)|:\s*$"
@@ -206,8 +206,9 @@ def _opens_record(frame: pl.DataFrame, bare_opener: pl.Series, streams: int) -> 
     appends to every record (Elastic APM's ` | elasticapm transaction.id=...`) puts its suffix on a line of its
     own after a message that ends in a newline (uvicorn's `Exception in ASGI application\n`)."""
     said = ~pl.col("line").str.contains(BLANK) & ~pl.col("_alone")
-    prev, head = (frame.select(_previous(flag, streams)).to_series().filter(bare_opener)
-                  for flag in (said, said & (pl.col("_header") | pl.col("_x"))))
+    prev, head = frame.select(
+        _previous(said, streams).alias("prev"), _previous(said & (pl.col("_header") | pl.col("_x")), streams).alias("head"),
+    ).filter(bare_opener).get_columns()
     lines = frame.get_column("line")
     errorish = pl.repeat(False, len(prev), eager=True)
     for at in (prev, head):
